@@ -1,0 +1,121 @@
+/**
+ * Typed errors shared by every layer.
+ *
+ * Invariants:
+ * - Every error that reaches the CLI maps to one documented exit code (see `exitCodeOf` in cli/).
+ * - Input problems carry the exact place (file, line, column, path) and what would be valid,
+ *   so the operator can fix them without reading a stack trace.
+ * - Errors keep their `cause`; nothing here exits the process.
+ */
+
+export interface Problem {
+  /** File the problem is in, as the user named it. */
+  file?: string;
+  /** 1-based line and column, when the source format gives them. */
+  line?: number;
+  column?: number;
+  /** Path inside the document, e.g. `steps[2].retry.attempts`. */
+  path?: string;
+  /** What is wrong. */
+  message: string;
+  /** What would be valid, when it can be said briefly. */
+  expected?: string;
+}
+
+export class OverhaulError extends Error {
+  override readonly name: string = "OverhaulError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Bad input (plan, inventory, flags). Exit code 2; nothing was done. */
+export class InputError extends OverhaulError {
+  override readonly name = "InputError";
+  readonly problems: Problem[];
+  constructor(problems: Problem[] | Problem, options?: { cause?: unknown }) {
+    const list = Array.isArray(problems) ? problems : [problems];
+    super(list.map(formatProblem).join("\n"), options);
+    this.problems = list;
+  }
+}
+
+/** A safety rule refused the action. Exit code 4; nothing was done. */
+export class SafetyRefusal extends OverhaulError {
+  override readonly name = "SafetyRefusal";
+  constructor(
+    readonly rule: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An operation named something that does not exist (run, host). Exit code 2. */
+export class NotFoundError extends OverhaulError {
+  override readonly name = "NotFoundError";
+}
+
+/** A state-machine transition that the table does not allow. A bug or a race; never silently ignored. */
+export class IllegalTransitionError extends OverhaulError {
+  override readonly name = "IllegalTransitionError";
+  constructor(
+    readonly machine: string,
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(`illegal ${machine} transition ${from} -> ${to}`);
+  }
+}
+
+/** The coordinator no longer holds the lease (fencing): it must stop writing at once. */
+export class LeaseLostError extends OverhaulError {
+  override readonly name = "LeaseLostError";
+}
+
+/** Format one problem as a single line: `file:line:col: path: message (expected: ...)`. */
+export function formatProblem(p: Problem): string {
+  let where = "";
+  if (p.file) {
+    where = p.file;
+    if (p.line !== undefined) {
+      where += `:${p.line}`;
+      if (p.column !== undefined) where += `:${p.column}`;
+    }
+  }
+  const parts: string[] = [];
+  if (where) parts.push(where);
+  if (p.path) parts.push(p.path);
+  const head = parts.length > 0 ? `${parts.join(": ")}: ` : "";
+  const tail = p.expected ? ` (expected ${p.expected})` : "";
+  return `${head}${p.message}${tail}`;
+}
+
+export type TransportFailure =
+  /** Could not connect at all: nothing ran. Safe to retry. */
+  | "unreachable"
+  /** Refused credentials or host key: nothing ran; retrying will not help. */
+  | "auth"
+  | "hostkey"
+  /** The command ran past its timeout and was stopped: its effect is unknown. */
+  | "timeout"
+  /** The connection dropped while the command ran: its effect is unknown (in doubt). */
+  | "dropped";
+
+/** A transport could not run a command to completion. `effectUnknown` drives in-doubt handling. */
+export class TransportError extends OverhaulError {
+  override readonly name = "TransportError";
+  constructor(
+    readonly kind: TransportFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+  get retryable(): boolean {
+    return this.kind !== "auth" && this.kind !== "hostkey";
+  }
+  get effectUnknown(): boolean {
+    return this.kind === "timeout" || this.kind === "dropped";
+  }
+}

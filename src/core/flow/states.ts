@@ -1,0 +1,110 @@
+/**
+ * The run, host-flow and attempt state machines, as data.
+ *
+ * Invariants:
+ * - These tables are the only definition of which state may follow which.
+ * - Nothing assigns a state without `assertTransition` (engine) or a compare-and-set on the old
+ *   state (store), so an illegal move is a loud bug, never a silent corruption.
+ * - Terminal states are listed explicitly; operators may reopen some of them (retry), which the
+ *   tables also spell out.
+ */
+import { IllegalTransitionError } from "../errors.js";
+
+export const RUN_STATES = [
+  "running",
+  "paused",
+  "halting",
+  "aborting",
+  "succeeded",
+  "failed",
+  "aborted",
+] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export const HOST_STATES = [
+  "pending",
+  "running",
+  "reverting",
+  "succeeded",
+  "failed",
+  "in_doubt",
+  "skipped",
+  "aborted",
+] as const;
+export type HostState = (typeof HOST_STATES)[number];
+
+export const ATTEMPT_STATES = ["started", "succeeded", "failed", "unknown"] as const;
+export type AttemptState = (typeof ATTEMPT_STATES)[number];
+
+type Table<S extends string> = Readonly<Record<S, readonly S[]>>;
+
+export const RUN_TRANSITIONS: Table<RunState> = {
+  running: ["paused", "halting", "aborting", "succeeded", "failed"],
+  paused: ["running", "aborting"],
+  // Failure budget exceeded: no new hosts start; hosts in flight finish their flow.
+  halting: ["failed", "aborting", "paused"],
+  aborting: ["aborted"],
+  succeeded: ["running"], // reopened by an operator's `retry HOST`
+  failed: ["running"],
+  aborted: [],
+};
+
+export const HOST_TRANSITIONS: Table<HostState> = {
+  pending: ["running", "skipped", "aborted"],
+  running: ["reverting", "succeeded", "failed", "in_doubt", "aborted"],
+  reverting: ["failed", "aborted"],
+  succeeded: [],
+  // Operator `retry HOST` re-admits; `skip HOST` takes the host out of the run.
+  failed: ["pending", "skipped"],
+  in_doubt: ["running", "skipped", "failed"],
+  skipped: [],
+  aborted: [],
+};
+
+export const ATTEMPT_TRANSITIONS: Table<AttemptState> = {
+  started: ["succeeded", "failed", "unknown"],
+  succeeded: [],
+  failed: [],
+  unknown: [],
+};
+
+export const TERMINAL_RUN_STATES: readonly RunState[] = ["succeeded", "failed", "aborted"];
+export const TERMINAL_HOST_STATES: readonly HostState[] = [
+  "succeeded",
+  "failed",
+  "in_doubt",
+  "skipped",
+  "aborted",
+];
+/** Host states that hold a slot against the concurrency caps. */
+export const ACTIVE_HOST_STATES: readonly HostState[] = ["running", "reverting"];
+
+function check<S extends string>(machine: string, table: Table<S>, from: S, to: S): void {
+  if (!(table[from] ?? []).includes(to)) throw new IllegalTransitionError(machine, from, to);
+}
+
+export function canTransition<S extends string>(table: Table<S>, from: S, to: S): boolean {
+  return (table[from] ?? []).includes(to);
+}
+
+export function assertRunTransition(from: RunState, to: RunState): void {
+  check("run", RUN_TRANSITIONS, from, to);
+}
+export function assertHostTransition(from: HostState, to: HostState): void {
+  check("host", HOST_TRANSITIONS, from, to);
+}
+export function assertAttemptTransition(from: AttemptState, to: AttemptState): void {
+  check("attempt", ATTEMPT_TRANSITIONS, from, to);
+}
+
+/** Which states may transition into `to` (for compare-and-set writes). */
+export function predecessors<S extends string>(table: Table<S>, to: S): S[] {
+  return (Object.keys(table) as S[]).filter((s) => table[s].includes(to));
+}
+
+export function isTerminalHost(s: HostState): boolean {
+  return TERMINAL_HOST_STATES.includes(s);
+}
+export function isTerminalRun(s: RunState): boolean {
+  return TERMINAL_RUN_STATES.includes(s);
+}

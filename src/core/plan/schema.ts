@@ -1,0 +1,186 @@
+/**
+ * The plan file (YAML), validated once at the edge with zod and compiled to a frozen `Plan`.
+ *
+ * Invariants:
+ * - Nothing is adjusted silently: a bad value is rejected with its path, never clamped.
+ * - Every duration is compiled to milliseconds; every default is written here, once.
+ * - `hosts` (the scope pattern) is required and never empty: there is no implicit "all".
+ */
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  if (typeof v === "number") {
+    if (!Number.isFinite(v) || v < 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: "must be a non-negative duration",
+        params: { expected: "e.g. 30s, 10m, 1h30m" },
+      });
+      return z.NEVER;
+    }
+    return Math.round(v * 1000);
+  }
+  const ms = parseDuration(v);
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      message: `"${v}" is not a duration`,
+      params: { expected: "e.g. 500ms, 30s, 10m, 1h30m" },
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const command = z.string().trim().min(1, "must be a non-empty shell command");
+const name = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+    "must start with a letter or digit and use only letters, digits, _ . -",
+  );
+
+const backoffSchema = z
+  .object({
+    initial: duration.default(1000),
+    factor: z.number().min(1).max(100).default(2),
+    max: duration.default(300_000),
+    /** Fraction of the delay randomized (full jitter would be 1). */
+    jitter: z.number().min(0).max(1).default(0.2),
+  })
+  .strict();
+
+const retrySchema = z
+  .object({
+    attempts: z.number().int().min(1, "must be at least 1 (1 means no retry)").max(100),
+    backoff: backoffSchema.default({ initial: 1000, factor: 2, max: 300_000, jitter: 0.2 }),
+  })
+  .strict();
+
+const common = {
+  name,
+  description: z.string().optional(),
+  retry: retrySchema.optional(),
+  timeout: duration.optional(),
+  idempotent: z.boolean().optional(),
+  pointOfNoReturn: z.boolean().default(false),
+  check: command.optional(),
+  verify: command.optional(),
+  revert: command.optional(),
+  become: z.boolean().default(false),
+};
+
+const commandStep = z.object({ ...common, kind: z.literal("command"), run: command }).strict();
+const sleepStep = z.object({ ...common, kind: z.literal("sleep"), duration }).strict();
+const gateStep = z
+  .object({
+    ...common,
+    kind: z.literal("gate"),
+    /** A health gate: a command that must succeed; polled until it does or the timeout passes. */
+    run: command.optional(),
+    interval: duration.default(5_000),
+    /** A manual gate: the run pauses here until an operator resumes it. */
+    approval: z.boolean().default(false),
+  })
+  .strict()
+  .refine((g) => g.approval !== (g.run !== undefined), {
+    message: "a gate needs either `run` (health gate) or `approval: true` (manual gate), not both",
+  });
+const rebootStep = z
+  .object({
+    ...common,
+    kind: z.literal("reboot"),
+    /** Command that reboots the host; default `systemctl reboot`, or the host's `overhaul_reboot_command`. */
+    run: command.optional(),
+    /** How often to look for the host coming back. */
+    interval: duration.default(2_000),
+  })
+  .strict();
+const waitHealthyStep = z
+  .object({ ...common, kind: z.literal("wait-healthy"), run: command, interval: duration.default(2_000) })
+  .strict();
+
+export const STEP_KINDS = ["command", "sleep", "gate", "reboot", "wait-healthy"] as const;
+
+const stepSchema = z.discriminatedUnion("kind", [
+  commandStep,
+  sleepStep,
+  gateStep,
+  rebootStep,
+  waitHealthyStep,
+]);
+
+const waveSchema = z
+  .object({
+    name: z.string().optional(),
+    count: z.number().int().min(1).optional(),
+    percent: z.number().gt(0).max(100).optional(),
+  })
+  .strict()
+  .refine((w) => (w.count === undefined) !== (w.percent === undefined), {
+    message: "a wave needs exactly one of `count` or `percent`",
+  });
+
+const capSchema = z.number().int().min(1, "must be at least 1");
+
+const concurrencySchema = z
+  .object({
+    global: capSchema.default(10),
+    perRegion: capSchema.optional(),
+    /** Per failure-domain kind, e.g. `{ rack: 2, power: 4 }`. */
+    perFailureDomain: z.record(z.string().min(1), capSchema).default({}),
+  })
+  .strict();
+
+const staggerSchema = z.object({ interval: duration.default(0), jitter: duration.default(0) }).strict();
+
+const failureBudgetSchema = z
+  .object({
+    /** Halt when failed hosts exceed this percentage of the scope (like SSM's error threshold). */
+    maxFailedPercent: z.number().min(0).max(100).optional(),
+    /** Halt when failed hosts exceed this count. */
+    maxFailed: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+export const planSchema = z
+  .object({
+    name,
+    description: z.string().optional(),
+    /** Ansible host pattern naming the scope, e.g. `web:&eu-west`. Required: no implicit "all". */
+    hosts: z.string().trim().min(1, "must name the hosts (an Ansible pattern); there is no implicit all"),
+    steps: z.array(stepSchema).min(1, "a plan needs at least one step"),
+    waves: z.array(waveSchema).default([{ percent: 100 }]),
+    concurrency: concurrencySchema.default({ global: 10, perFailureDomain: {} }),
+    stagger: staggerSchema.default({ interval: 0, jitter: 0 }),
+    failureBudget: failureBudgetSchema.default({}),
+    /** Default step timeout. */
+    timeout: duration.default(600_000),
+    /** Seed for stagger jitter and backoff jitter; runs are reproducible from it. */
+    seed: z.number().int().optional(),
+  })
+  .strict()
+  .superRefine((plan, ctx) => {
+    const seen = new Map<string, number>();
+    plan.steps.forEach((s, i) => {
+      const prev = seen.get(s.name);
+      if (prev !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["steps", i, "name"],
+          message: `duplicate step name "${s.name}" (also steps[${prev}])`,
+        });
+      }
+      seen.set(s.name, i);
+      if (s.kind === "command" && s.idempotent === undefined && s.check === undefined) {
+        // Fine: non-idempotent without check parks on doubt. Nothing to report.
+      }
+    });
+  });
+
+export type PlanInput = z.input<typeof planSchema>;
+export type PlanSpec = z.output<typeof planSchema>;
+export type StepSpec = PlanSpec["steps"][number];
+export type StepKind = StepSpec["kind"];
+export type WaveSpec = PlanSpec["waves"][number];
