@@ -170,9 +170,10 @@ export interface Store {
   ): Promise<boolean>;
 
   /**
-   * Take the lease on every host flow of the run that is not terminal and whose lease is free,
-   * expired (expiresAt <= now) or already ours. Each granted lease gets token + 1.
-   * Returns the granted host flows, with their new tokens.
+   * Take the lease on every host flow of the run that is not terminal and whose lease is free
+   * (owner null) or expired (expiresAt <= now). Leases we already hold are NOT re-granted (that
+   * would fence our own work in flight). Each granted lease gets token + 1.
+   * Returns only the newly granted host flows, with their new tokens.
    */
   acquireLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<HostFlowRecord[]>;
   /** Extend the expiry of our leases in the run; returns how many are still ours. */

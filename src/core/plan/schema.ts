@@ -9,7 +9,12 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+/** What a person may write for a duration; `expected` is the hint shown with a type error. */
+const durationInput = z
+  .union([z.string(), z.number()])
+  .meta({ expected: "a duration such as 30s, 10m or 1h30m, or a number of seconds" });
+
+const duration = durationInput.transform((v, ctx) => {
   if (typeof v === "number") {
     if (!Number.isFinite(v) || v < 0) {
       ctx.addIssue({
@@ -39,7 +44,8 @@ const name = z
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
     "must start with a letter or digit and use only letters, digits, _ . -",
-  );
+  )
+  .meta({ expected: "a name such as kernel-upgrade (letters, digits, _ . -)" });
 
 const backoffSchema = z
   .object({
@@ -151,7 +157,10 @@ export const planSchema = z
     /** Ansible host pattern naming the scope, e.g. `web:&eu-west`. Required: no implicit "all". */
     hosts: z.string().trim().min(1, "must name the hosts (an Ansible pattern); there is no implicit all"),
     steps: z.array(stepSchema).min(1, "a plan needs at least one step"),
-    waves: z.array(waveSchema).default([{ percent: 100 }]),
+    waves: z
+      .array(waveSchema)
+      .min(1, "needs at least one wave (leave `waves` out for one wave of every host)")
+      .default([{ percent: 100 }]),
     concurrency: concurrencySchema.default({ global: 10, perFailureDomain: {} }),
     stagger: staggerSchema.default({ interval: 0, jitter: 0 }),
     failureBudget: failureBudgetSchema.default({}),

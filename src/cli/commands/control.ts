@@ -1,0 +1,123 @@
+/**
+ * `status`, `pause`, `resume --detach`, `abort`, `retry HOST`, `skip HOST`: operator actions on a
+ * stored run. Each writes one compare-and-set change and one audit event; the coordinator driving
+ * the run (if any) picks it up within a second.
+ */
+import { systemClock } from "../../adapters/clock/system-clock.js";
+import { compilePlan } from "../../core/plan/compile.js";
+import { parsePlanText } from "../../core/plan/load.js";
+import { type HostAction, hostAction, type RunAction, requireRun, runAction } from "../../engine/runs.js";
+import { openStore, operatorName } from "../compose.js";
+import { EXIT } from "../exit-codes.js";
+import { makeOut, paint, stateColor, table } from "../output.js";
+import { renderSummary, summarize } from "../summary.js";
+
+interface Common {
+  db?: string;
+  json?: boolean;
+  noColor?: boolean;
+}
+
+export async function statusCommand(
+  runId: string | undefined,
+  opts: Common & { hosts?: boolean; runs?: boolean },
+): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const store = await openStore(opts.db);
+  try {
+    if (opts.runs) {
+      const runs = await store.listRuns(50);
+      if (opts.json) {
+        out.write(
+          `${JSON.stringify(
+            runs.map((r) => ({
+              id: r.id,
+              plan: r.planName,
+              revision: r.planRevision,
+              state: r.state,
+              createdAt: new Date(r.createdAt).toISOString(),
+              reason: r.reason,
+            })),
+            null,
+            2,
+          )}\n`,
+        );
+      } else {
+        const rows = [["RUN", "STATE", "PLAN", "CREATED", "REASON"]];
+        for (const r of runs)
+          rows.push([
+            r.id,
+            paint(out, stateColor(r.state), r.state),
+            `${r.planName}@${r.planRevision}`,
+            new Date(r.createdAt).toISOString(),
+            r.reason ?? "",
+          ]);
+        out.write(`${table(rows, out)}\n`);
+      }
+      return EXIT.ok;
+    }
+    const run = await requireRun(store, runId);
+    const rev = await store.getPlanRevision(run.planName, run.planRevision);
+    const plan = rev ? compilePlan(parsePlanText(rev.body, rev.name)) : undefined;
+    const s = await summarize(store, run, plan);
+    if (opts.json) out.write(`${JSON.stringify(s, null, 2)}\n`);
+    else out.write(renderSummary(out, s, { hosts: opts.hosts ?? s.hosts.length <= 40 }));
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function runActionCommand(
+  action: RunAction,
+  runId: string | undefined,
+  opts: Common & { reason?: string },
+): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const store = await openStore(opts.db);
+  try {
+    const run = await requireRun(store, runId);
+    const after = await runAction(
+      { store, clock: systemClock() },
+      run,
+      action,
+      `operator:${operatorName()}`,
+      opts.reason,
+    );
+    if (opts.json) out.write(`${JSON.stringify({ run: after.id, state: after.state })}\n`);
+    else out.write(`run ${after.id}: ${run.state} -> ${after.state}\n`);
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function hostActionCommand(
+  action: HostAction,
+  host: string,
+  opts: Common & { run?: string },
+): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const store = await openStore(opts.db);
+  try {
+    const run = await requireRun(store, opts.run);
+    const h = await hostAction(
+      { store, clock: systemClock() },
+      run,
+      host,
+      action,
+      `operator:${operatorName()}`,
+    );
+    if (opts.json) out.write(`${JSON.stringify({ run: run.id, host, state: h.state })}\n`);
+    else {
+      out.write(`run ${run.id}: host ${host} -> ${h.state}\n`);
+      if (action === "retry")
+        out.write(
+          `continue the run with \`overhaul resume ${run.id}\` (a coordinator already driving it picks this up)\n`,
+        );
+    }
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}

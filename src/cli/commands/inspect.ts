@@ -1,0 +1,93 @@
+/**
+ * `validate` and `inventory list`: read-only checks of the user's files. Nothing is written.
+ */
+import { loadInventory } from "../../adapters/inventory-files/index.js";
+import { InputError } from "../../core/errors.js";
+import { matchPattern, toAnsibleListJson, toFleetHosts } from "../../core/inventory/index.js";
+import { formatDuration } from "../../core/plan/duration.js";
+import { loadPlanFile } from "../compose.js";
+import { EXIT } from "../exit-codes.js";
+import { makeOut, table } from "../output.js";
+
+export async function validateCommand(
+  planFile: string,
+  opts: { inventory?: string; json?: boolean; noColor?: boolean },
+): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const { plan, hash } = await loadPlanFile(planFile);
+  let hosts: string[] | undefined;
+  if (opts.inventory) {
+    const inv = await loadInventory(opts.inventory);
+    const m = matchPattern(inv, plan.hosts);
+    if (m.unmatched.length > 0) {
+      throw new InputError({
+        file: planFile,
+        path: "hosts",
+        message: `pattern part(s) ${m.unmatched.map((u) => `"${u}"`).join(", ")} match no host or group in ${opts.inventory}`,
+        expected: "host names, group names or patterns that exist in the inventory",
+      });
+    }
+    hosts = m.hosts;
+  }
+  if (opts.json) {
+    out.write(
+      `${JSON.stringify({ valid: true, plan: plan.name, hash, steps: plan.steps.map((s) => ({ name: s.name, kind: s.kind, timeoutMs: s.timeoutMs, attempts: s.retry.attempts, idempotent: s.idempotent, pointOfNoReturn: s.pointOfNoReturn })), hosts }, null, 2)}\n`,
+    );
+    return EXIT.ok;
+  }
+  out.write(
+    `${planFile}: plan "${plan.name}" is valid (${plan.steps.length} steps${hosts ? `, ${hosts.length} host(s) in scope of "${plan.hosts}"` : ""})\n`,
+  );
+  for (const s of plan.steps) {
+    const flags = [
+      s.idempotent ? "idempotent" : "not idempotent",
+      `${s.retry.attempts} attempt(s)`,
+      `timeout ${formatDuration(s.timeoutMs)}`,
+      ...(s.check ? ["check"] : []),
+      ...(s.revert ? ["revert"] : []),
+      ...(s.pointOfNoReturn ? ["POINT OF NO RETURN"] : []),
+    ];
+    out.write(`  ${s.index + 1}. ${s.name} [${s.kind}] ${flags.join(", ")}\n`);
+  }
+  return EXIT.ok;
+}
+
+export async function inventoryListCommand(opts: {
+  inventory: string;
+  json?: boolean;
+  limit?: string;
+  noColor?: boolean;
+}): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const inv = await loadInventory(opts.inventory);
+  if (opts.json) {
+    out.write(`${JSON.stringify(toAnsibleListJson(inv), null, 4)}\n`);
+    return EXIT.ok;
+  }
+  let hosts = toFleetHosts(inv);
+  if (opts.limit !== undefined) {
+    const m = matchPattern(inv, opts.limit);
+    if (m.unmatched.length > 0)
+      throw new InputError({
+        path: "--limit",
+        message: `${m.unmatched.join(", ")} match(es) no host or group`,
+      });
+    const keep = new Set(m.hosts);
+    hosts = hosts.filter((h) => keep.has(h.name));
+  }
+  const rows = [["HOST", "ADDRESS", "REGION", "RACK", "POWER", "ROLE", "CONNECTION", "GROUPS"]];
+  for (const h of hosts) {
+    rows.push([
+      h.name,
+      h.address + (h.port ? `:${h.port}` : ""),
+      h.region,
+      h.failureDomains.rack ?? "-",
+      h.failureDomains.power ?? "-",
+      h.role,
+      h.connection,
+      h.groups.join(","),
+    ]);
+  }
+  out.write(`${table(rows, out)}\n${hosts.length} host(s)\n`);
+  return EXIT.ok;
+}

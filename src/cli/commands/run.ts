@@ -1,0 +1,195 @@
+/**
+ * `overhaul run` and `overhaul resume`: create a run (or pick one up) and drive it to its end with
+ * live progress. Ctrl-C detaches: the run stays in the database and `overhaul resume` continues it.
+ */
+
+import { randomInt } from "node:crypto";
+import { randomSource, systemClock } from "../../adapters/clock/system-clock.js";
+import { loadInventory } from "../../adapters/inventory-files/index.js";
+import { createLocalTransport } from "../../adapters/transport-local/index.js";
+import { InputError } from "../../core/errors.js";
+import { compilePlan } from "../../core/plan/compile.js";
+import { parseDuration } from "../../core/plan/duration.js";
+import { parsePlanText } from "../../core/plan/load.js";
+import { Coordinator, type DriveResult } from "../../engine/coordinator.js";
+import { DEFAULT_COORDINATOR_OPTIONS, nullNotifier } from "../../engine/deps.js";
+import { createRun, requireRun, runAction } from "../../engine/runs.js";
+import type { EventSink } from "../../ports/events.js";
+import type { Store } from "../../ports/store.js";
+import { coordinatorId, loadPlanFile, openStore, operatorName } from "../compose.js";
+import { createEventLog } from "../event-log.js";
+import { EXIT } from "../exit-codes.js";
+import { makeOut, type Out } from "../output.js";
+import { Progress } from "../progress.js";
+import { resolveScope } from "../scope.js";
+import { renderSummary, summarize } from "../summary.js";
+
+export interface RunOptions {
+  inventory: string;
+  limit?: string;
+  all?: boolean;
+  confirm?: number;
+  maxHosts: number;
+  seed?: number;
+  leaseTtl: string;
+  json?: boolean;
+  quiet?: boolean;
+  db?: string;
+  noColor?: boolean;
+}
+
+export function leaseTtlMs(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 1000) {
+    throw new InputError({
+      path: "--lease-ttl",
+      message: `"${text}" is not a lease time`,
+      expected: "a duration of at least 1s, e.g. 30s",
+    });
+  }
+  return ms;
+}
+
+export async function runCommand(planFile: string, opts: RunOptions): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const loaded = await loadPlanFile(planFile);
+  const inv = await loadInventory(opts.inventory);
+  const hosts = resolveScope(inv, loaded.plan.hosts, {
+    limit: opts.limit,
+    all: opts.all,
+    confirm: opts.confirm,
+    maxHosts: opts.maxHosts,
+    planFile,
+  });
+  const ssh = hosts.filter((h) => h.connection !== "local");
+  if (ssh.length > 0) {
+    throw new InputError({
+      file: opts.inventory,
+      message: `host(s) ${ssh
+        .slice(0, 5)
+        .map((h) => h.name)
+        .join(", ")}${ssh.length > 5 ? ", …" : ""} need SSH, which this version cannot reach yet`,
+      expected: "ansible_connection=local for every host in scope",
+    });
+  }
+  const ttl = leaseTtlMs(opts.leaseTtl);
+  const store = await openStore(opts.db);
+  try {
+    const clock = systemClock();
+    const random = randomSource(opts.seed ?? randomInt(2 ** 31));
+    const run = await createRun(
+      { store, clock, random },
+      {
+        plan: loaded.plan,
+        planBody: loaded.body,
+        planHash: loaded.hash,
+        hosts,
+        actor: `operator:${operatorName()}`,
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        options: {
+          planFile,
+          inventory: opts.inventory,
+          ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+          ...(opts.all ? { all: true } : {}),
+        },
+      },
+    );
+    if (!opts.json) {
+      out.err(
+        `run ${run.id}: plan ${run.planName}@${run.planRevision} (${loaded.plan.steps.length} steps) on ${hosts.length} host(s)\n`,
+      );
+    }
+    return await drive(store, run.id, ttl, out, opts);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function resumeCommand(
+  runId: string | undefined,
+  opts: Omit<RunOptions, "inventory" | "maxHosts"> & { detach?: boolean },
+): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const ttl = leaseTtlMs(opts.leaseTtl);
+  const store = await openStore(opts.db);
+  try {
+    let run = await requireRun(store, runId);
+    if (run.state === "paused" || run.state === "halting") {
+      run = await runAction({ store, clock: systemClock() }, run, "resume", `operator:${operatorName()}`);
+      if (!opts.json) out.err(`run ${run.id} resumed\n`);
+    }
+    if (opts.detach) return EXIT.ok;
+    return await drive(store, run.id, ttl, out, opts);
+  } finally {
+    await store.close();
+  }
+}
+
+async function drive(
+  store: Store,
+  runId: string,
+  ttlMs: number,
+  out: Out,
+  opts: { json?: boolean; quiet?: boolean; seed?: number },
+): Promise<number> {
+  const clock = systemClock();
+  const run = await store.getRun(runId);
+  if (!run) throw new Error(`run ${runId} vanished`);
+  const hosts = await store.getHosts(runId);
+  const progress = new Progress(out, hosts, run.createdAt, opts.json === true || opts.quiet === true);
+  const log = createEventLog(runId);
+  const sink: EventSink = {
+    emit(e) {
+      progress.emit(e);
+      log.emit(e);
+    },
+  };
+  const transport = createLocalTransport();
+  const ac = new AbortController();
+  const onSignal = () => {
+    if (!ac.signal.aborted) {
+      out.err(`\ndetaching from run ${runId}; work in flight is left for \`overhaul resume ${runId}\`\n`);
+      ac.abort(new Error("interrupted"));
+    }
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  let result: DriveResult;
+  try {
+    const coordinator = new Coordinator(
+      {
+        store,
+        transport,
+        clock,
+        random: randomSource(run.seed ^ randomInt(2 ** 31)),
+        sink,
+        notifier: nullNotifier,
+      },
+      { ...DEFAULT_COORDINATOR_OPTIONS, owner: coordinatorId(), leaseTtlMs: ttlMs },
+      runId,
+      ac.signal,
+    );
+    result = await coordinator.drive();
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    progress.stop();
+    await transport.close();
+    await log.close();
+  }
+  const rev = await store.getPlanRevision(result.run.planName, result.run.planRevision);
+  const plan = rev ? compilePlan(parsePlanText(rev.body, rev.name)) : undefined;
+  const summary = await summarize(store, result.run, plan);
+  if (opts.json) out.write(`${JSON.stringify({ outcome: result.outcome, ...summary }, null, 2)}\n`);
+  else {
+    if (result.outcome === "held-elsewhere")
+      out.err(`run ${runId} is being driven by another coordinator; nothing to do here\n`);
+    if (result.outcome === "deposed")
+      out.err(`this coordinator lost its leases on run ${runId}; another one carries on\n`);
+    out.write(renderSummary(out, summary));
+  }
+  if (result.outcome === "detached") return 130;
+  if (result.run.state === "succeeded") return EXIT.ok;
+  if (result.run.state === "failed" || result.run.state === "aborted") return EXIT.runFailed;
+  return EXIT.ok;
+}

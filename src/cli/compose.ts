@@ -1,0 +1,75 @@
+/**
+ * The composition root: the only place that wires adapters to ports.
+ *
+ * Invariants:
+ * - The database is `.overhaul/overhaul.db` (SQLite) unless `--db` / OVERHAUL_DB names another
+ *   file or a `postgres://` URL. Migrations run at every open.
+ * - Files the user names are read here; a missing or unreadable file is an InputError naming it.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { openPostgresStore, openSqliteStore } from "../adapters/store-sql/index.js";
+import { InputError } from "../core/errors.js";
+import { compilePlan, type Plan } from "../core/plan/compile.js";
+import { parsePlanText } from "../core/plan/load.js";
+import type { Store } from "../ports/store.js";
+
+export const DEFAULT_DB = ".overhaul/overhaul.db";
+
+export function dbLocation(flag?: string): string {
+  return flag ?? process.env.OVERHAUL_DB ?? DEFAULT_DB;
+}
+
+export async function openStore(flag?: string): Promise<Store> {
+  const where = dbLocation(flag);
+  const store = /^postgres(ql)?:\/\//.test(where)
+    ? await openPostgresStore(where)
+    : await openSqliteStore(where);
+  await store.migrate();
+  return store;
+}
+
+export async function readUserFile(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "is a directory"
+          : code === "EACCES"
+            ? "permission denied"
+            : String(e);
+    throw new InputError(
+      { file: path, message: `cannot read the ${what}: ${why}`, expected: `a readable ${what} file` },
+      { cause: e },
+    );
+  }
+}
+
+export interface LoadedPlan {
+  plan: Plan;
+  body: string;
+  hash: string;
+  file: string;
+}
+
+export async function loadPlanFile(path: string): Promise<LoadedPlan> {
+  const body = await readUserFile(path, "plan");
+  const plan = compilePlan(parsePlanText(body, path));
+  const hash = createHash("sha256").update(body).digest("hex");
+  return { plan, body, hash, file: path };
+}
+
+/** Who is acting, for the audit trail. */
+export function operatorName(): string {
+  return process.env.OVERHAUL_OPERATOR ?? process.env.USER ?? process.env.LOGNAME ?? "unknown";
+}
+
+/** A unique coordinator id: host, pid and a random suffix. */
+export function coordinatorId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+}

@@ -1,0 +1,153 @@
+/**
+ * The `overhaul` command line. The only code that turns errors into exit codes; it never calls
+ * process.exit itself (bin/overhaul.js sets process.exitCode), so output is always flushed.
+ *
+ * Exit codes: 0 success, 1 internal error, 2 invalid input, 3 run finished with failed or in-doubt
+ * hosts (or aborted), 4 refused by a safety rule, 130 detached by Ctrl-C.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { formatProblem, InputError, OverhaulError } from "../core/errors.js";
+import { hostActionCommand, runActionCommand, statusCommand } from "./commands/control.js";
+import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
+import { resumeCommand, runCommand } from "./commands/run.js";
+import { EXIT, exitCodeOf } from "./exit-codes.js";
+
+function intArg(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
+    return Number(v);
+  };
+}
+
+function program(setCode: (n: number) => void): Command {
+  const p = new Command("overhaul")
+    .description("Fleet maintenance without downtime: durable, resumable rolling runs.")
+    .version("0.1.0")
+    .option("--db <path>", "database: SQLite file or postgres:// URL (env OVERHAUL_DB)", undefined)
+    .option("--no-color", "no colour in output (also NO_COLOR)")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  const g = (cmd: Command) => {
+    const o = cmd.optsWithGlobals() as { db?: string; color?: boolean };
+    return { db: o.db, noColor: o.color === false };
+  };
+
+  p.command("validate")
+    .description("check a plan (and its scope against an inventory); nothing is run")
+    .argument("<plan>", "plan file (YAML)")
+    .option("-i, --inventory <path>", "inventory to check the plan's hosts pattern against")
+    .option("--json", "machine-readable output")
+    .action(async (plan: string, o, cmd: Command) =>
+      setCode(await validateCommand(plan, { ...o, ...g(cmd) })),
+    );
+
+  const inv = p.command("inventory").description("inspect inventories");
+  inv
+    .command("list")
+    .description("list the inventory's hosts; --json prints what `ansible-inventory --list` prints")
+    .requiredOption("-i, --inventory <path>", "Ansible inventory (INI or YAML) file or directory")
+    .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern (table output)")
+    .option("--json", "ansible-inventory --list compatible JSON")
+    .action(async (o, cmd: Command) => setCode(await inventoryListCommand({ ...o, ...g(cmd) })));
+
+  p.command("run")
+    .description("start a run of a plan and drive it with live progress")
+    .argument("<plan>", "plan file (YAML)")
+    .requiredOption("-i, --inventory <path>", "Ansible inventory (INI or YAML) file or directory")
+    .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern (required unless --all)")
+    .option("--all", "run on every host the plan's `hosts` names")
+    .option("--confirm <count>", "confirm a wide scope by typing its exact host count", intArg("--confirm"))
+    .addOption(
+      new Option("--max-hosts <n>", "hosts allowed without --all/--confirm (one region only)")
+        .default(25)
+        .argParser(intArg("--max-hosts")),
+    )
+    .option("--seed <n>", "seed for jitter (reproducible runs)", intArg("--seed"))
+    .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
+    .option("--json", "print the final summary as JSON on stdout")
+    .option("-q, --quiet", "no live progress")
+    .action(async (plan: string, o, cmd: Command) => setCode(await runCommand(plan, { ...o, ...g(cmd) })));
+
+  p.command("resume")
+    .description("resume a paused or halted run, or take over a run whose coordinator stopped")
+    .argument("[run]", "run id (default: the newest run)")
+    .option("--detach", "only mark the run running; do not drive it from this process")
+    .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
+    .option("--json", "print the final summary as JSON on stdout")
+    .option("-q, --quiet", "no live progress")
+    .action(async (run: string | undefined, o, cmd: Command) =>
+      setCode(await resumeCommand(run, { ...o, ...g(cmd) })),
+    );
+
+  p.command("status")
+    .description("show a run: state, wave, hosts by stage, failures with reasons")
+    .argument("[run]", "run id (default: the newest run)")
+    .option("--hosts", "list every host")
+    .option("--runs", "list recent runs instead")
+    .option("--json", "machine-readable output")
+    .action(async (run: string | undefined, o, cmd: Command) =>
+      setCode(await statusCommand(run, { ...o, ...g(cmd) })),
+    );
+
+  for (const [name, desc] of [
+    ["pause", "stop starting new work; hosts in flight finish their current step"],
+    ["abort", "stop the run: no new work; hosts stop after their current step (no revert)"],
+  ] as const) {
+    p.command(name)
+      .description(desc)
+      .argument("[run]", "run id (default: the newest run)")
+      .option("--reason <text>", "why, for the audit trail")
+      .option("--json", "machine-readable output")
+      .action(async (run: string | undefined, o, cmd: Command) =>
+        setCode(await runActionCommand(name, run, { ...o, ...g(cmd) })),
+      );
+  }
+
+  for (const [name, desc] of [
+    ["retry", "retry one failed or in-doubt host (in-doubt: you confirm re-running its step is safe)"],
+    ["skip", "take one pending, failed or in-doubt host out of the run"],
+  ] as const) {
+    p.command(name)
+      .description(desc)
+      .argument("<host>", "host name")
+      .option("--run <id>", "run id (default: the newest run)")
+      .option("--json", "machine-readable output")
+      .action(async (host: string, o, cmd: Command) =>
+        setCode(await hostActionCommand(name, host, { ...o, ...g(cmd) })),
+      );
+  }
+  return p;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof InputError) {
+    const n = err.problems.length;
+    const head = n > 1 ? `${n} problems:\n` : "";
+    return `overhaul: ${head}${err.problems.map((p) => (n > 1 ? `  - ${formatProblem(p)}` : formatProblem(p))).join("\n")}`;
+  }
+  if (err instanceof OverhaulError) return `overhaul: ${err.message}`;
+  return `overhaul: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const p = program((n) => {
+    code = n;
+  });
+  try {
+    await p.parseAsync(argv);
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (
+        err.code === "commander.helpDisplayed" ||
+        err.code === "commander.version" ||
+        err.code === "commander.help"
+      )
+        return EXIT.ok;
+      return EXIT.invalidInput;
+    }
+    process.stderr.write(`${describe(err)}\n`);
+    return exitCodeOf(err);
+  }
+}

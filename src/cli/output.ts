@@ -1,0 +1,75 @@
+/**
+ * Terminal output helpers: colour only on a TTY and never when NO_COLOR is set (no-color.org).
+ */
+export interface Out {
+  color: boolean;
+  write(s: string): void;
+  err(s: string): void;
+}
+
+export function makeOut(opts: { noColor?: boolean } = {}): Out {
+  const color =
+    !opts.noColor && !process.env.NO_COLOR && process.stdout.isTTY === true && process.env.TERM !== "dumb";
+  return {
+    color,
+    write: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+  };
+}
+
+const CODES: Record<string, [number, number]> = {
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  blue: [34, 39],
+  magenta: [35, 39],
+  cyan: [36, 39],
+  gray: [90, 39],
+  bold: [1, 22],
+  dim: [2, 22],
+};
+
+export function paint(out: Out, style: keyof typeof CODES, s: string): string {
+  if (!out.color) return s;
+  const [a, b] = CODES[style] as [number, number];
+  return `\u001b[${a}m${s}\u001b[${b}m`;
+}
+
+export function stateColor(state: string): keyof typeof CODES {
+  switch (state) {
+    case "succeeded":
+      return "green";
+    case "failed":
+    case "aborted":
+      return "red";
+    case "in_doubt":
+    case "halting":
+    case "reverting":
+      return "magenta";
+    case "running":
+      return "cyan";
+    case "paused":
+      return "yellow";
+    default:
+      return "gray";
+  }
+}
+
+export function table(rows: string[][], out: Out): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI colour codes to measure width
+  const strip = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "");
+  const widths: number[] = [];
+  for (const r of rows) {
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, strip(c).length);
+    });
+  }
+  void out;
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c + " ".repeat((widths[i] ?? 0) - strip(c).length)))
+        .join("  "),
+    )
+    .join("\n");
+}

@@ -1,0 +1,170 @@
+/**
+ * Live progress of a run, as an EventSink: hosts by stage, the current wave, failures with reasons.
+ *
+ * On a terminal it redraws one compact block a few times a second; otherwise (CI logs, pipes) it
+ * prints one line per significant event. It never throws into the engine.
+ */
+import type { HostState } from "../core/flow/states.js";
+import type { EventSink } from "../ports/events.js";
+import type { EventRecord } from "../ports/store.js";
+import { type Out, paint, stateColor } from "./output.js";
+
+type Ev = EventRecord | Omit<EventRecord, "seq">;
+
+const HOST_EVENT_STATE: Record<string, HostState> = {
+  "host.started": "running",
+  "host.reverting": "reverting",
+  "host.succeeded": "succeeded",
+  "host.failed": "failed",
+  "host.in_doubt": "in_doubt",
+  "host.aborted": "aborted",
+  "host.skipped": "skipped",
+};
+
+const LINE_EVENTS = new Set([
+  "host.started",
+  "host.succeeded",
+  "host.failed",
+  "host.in_doubt",
+  "host.reverting",
+  "host.aborted",
+  "attempt.failed",
+  "attempt.unknown",
+  "step.confirmed",
+  "wave.started",
+  "run.paused",
+  "run.running",
+  "run.halting",
+  "run.aborting",
+  "lease.acquired",
+]);
+
+export class Progress implements EventSink {
+  private readonly state = new Map<string, HostState>();
+  private readonly step = new Map<string, string>();
+  private wave = 0;
+  private failures: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private drawn = 0;
+  private readonly tty: boolean;
+
+  constructor(
+    private readonly out: Out,
+    hosts: { host: string; state: HostState }[],
+    private readonly t0: number,
+    private readonly quiet = false,
+  ) {
+    for (const h of hosts) this.state.set(h.host, h.state);
+    this.tty = process.stderr.isTTY === true && !quiet;
+    if (this.tty) {
+      this.timer = setInterval(() => this.draw(), 250);
+      this.timer.unref();
+    }
+  }
+
+  emit(e: Ev): void {
+    try {
+      this.apply(e);
+      if (!this.tty && !this.quiet && LINE_EVENTS.has(e.type)) this.line(e);
+    } catch {
+      // progress must never disturb the run
+    }
+  }
+
+  private apply(e: Ev): void {
+    const s = HOST_EVENT_STATE[e.type];
+    if (s && e.host) this.state.set(e.host, s);
+    if (e.type === "attempt.started" && e.host) this.step.set(e.host, String(e.data.step));
+    if (e.type === "wave.started") this.wave = Number(e.data.wave);
+    if ((e.type === "host.failed" || e.type === "host.in_doubt") && e.host) {
+      this.failures.push(`${e.host}: ${String(e.data.reason)}`);
+    }
+  }
+
+  private elapsed(at: number): string {
+    const s = Math.max(0, Math.round((at - this.t0) / 1000));
+    return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+  }
+
+  private line(e: Ev): void {
+    const who = e.host ? `${paint(this.out, "bold", e.host)} ` : "";
+    const d = e.data;
+    let text: string = e.type;
+    switch (e.type) {
+      case "host.started":
+        text = `started (wave ${Number(d.wave) + 1})`;
+        break;
+      case "host.succeeded":
+        text = paint(this.out, "green", "succeeded");
+        break;
+      case "host.failed":
+        text = `${paint(this.out, "red", "FAILED")}: ${String(d.reason)}`;
+        break;
+      case "host.in_doubt":
+        text = `${paint(this.out, "magenta", "IN DOUBT")}: ${String(d.reason)}`;
+        break;
+      case "host.reverting":
+        text = `${paint(this.out, "magenta", "reverting")}: ${String(d.reason)}`;
+        break;
+      case "attempt.failed":
+        text = `step ${String(d.step)} attempt ${String(d.attempt)} failed: ${String(d.reason)}${d.retryInMs !== undefined ? ` (retry in ${Math.round(Number(d.retryInMs) / 1000)}s)` : ""}`;
+        break;
+      case "attempt.unknown":
+        text = `step ${String(d.step)} attempt ${String(d.attempt)} outcome unknown (${String(d.reason)}); resolution: ${String(d.resolution)}`;
+        break;
+      case "step.confirmed":
+        text = `step ${String(d.step)} confirmed done by ${String(d.by)}`;
+        break;
+      case "wave.started":
+        text = `wave ${Number(d.wave) + 1} started`;
+        break;
+      case "lease.acquired":
+        text = `coordinator ${String(d.owner)} holds ${String(d.hosts)} host(s)`;
+        break;
+      default:
+        text = `${e.type}${d.reason ? `: ${String(d.reason)}` : ""}`;
+    }
+    this.out.err(`${paint(this.out, "gray", this.elapsed(e.at))} ${who}${text}\n`);
+  }
+
+  counts(): Map<HostState, number> {
+    const c = new Map<HostState, number>();
+    for (const s of this.state.values()) c.set(s, (c.get(s) ?? 0) + 1);
+    return c;
+  }
+
+  private draw(): void {
+    const c = this.counts();
+    const order: HostState[] = [
+      "pending",
+      "running",
+      "reverting",
+      "succeeded",
+      "failed",
+      "in_doubt",
+      "skipped",
+      "aborted",
+    ];
+    const parts = order
+      .filter((s) => c.get(s))
+      .map((s) => paint(this.out, stateColor(s), `${s} ${c.get(s)}`));
+    const running = [...this.state.entries()]
+      .filter(([, s]) => s === "running" || s === "reverting")
+      .slice(0, 6);
+    const lines = [
+      `${paint(this.out, "bold", `wave ${this.wave + 1}`)}  ${parts.join("  ")}  ${paint(this.out, "gray", `(${this.state.size} hosts)`)}`,
+      ...running.map(([h]) => `  ${h}: ${this.step.get(h) ?? "…"}`),
+      ...this.failures.slice(-3).map((f) => `  ${paint(this.out, "red", "✗")} ${f}`),
+    ];
+    let s = "";
+    if (this.drawn > 0) s += `\u001b[${this.drawn}A\u001b[J`;
+    s += `${lines.join("\n")}\n`;
+    this.drawn = lines.length;
+    this.out.err(s);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.tty) this.draw();
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Resolving a run's scope: the plan's `hosts` pattern, narrowed by `--limit`, under safety rule 1
+ * (no implicit "all").
+ *
+ * Invariants:
+ * - `run` refuses without `--limit` or `--all` (exit 4); an empty `--limit` is an input error,
+ *   never "everything"; a `--limit` part that matches no host is an input error naming it.
+ * - Touching more than one region, or more than `maxHosts` hosts, needs `--all` or the exact
+ *   host count typed back with `--confirm N`.
+ * - The result is an explicit, ordered host list; the run stores exactly that.
+ */
+import { InputError, SafetyRefusal } from "../core/errors.js";
+import { type Inventory, matchPattern, toFleetHosts } from "../core/inventory/index.js";
+import { type Host, regionsOf } from "../core/model/fleet.js";
+
+export interface ScopeOptions {
+  limit?: string;
+  all?: boolean;
+  confirm?: number;
+  maxHosts: number;
+  planFile: string;
+}
+
+export function resolveScope(inv: Inventory, planHosts: string, opts: ScopeOptions): Host[] {
+  if (opts.limit !== undefined && opts.limit.trim() === "") {
+    throw new InputError({
+      path: "--limit",
+      message: "is empty; an empty limit never means every host",
+      expected: "an Ansible host pattern such as web01, 'web:&eu', 'db[0:2]'",
+    });
+  }
+  if (opts.limit === undefined && !opts.all) {
+    throw new SafetyRefusal(
+      "no-implicit-all",
+      "refusing to run without a scope: pass --limit PATTERN to name the hosts, or --all to run on every host the plan names",
+    );
+  }
+  const fromPlan = matchPattern(inv, planHosts);
+  if (fromPlan.unmatched.length > 0) {
+    throw new InputError({
+      file: opts.planFile,
+      path: "hosts",
+      message: `pattern part(s) ${fromPlan.unmatched.map((u) => `"${u}"`).join(", ")} match no host or group in the inventory`,
+      expected: "host names, group names or patterns that exist in the inventory",
+    });
+  }
+  let names = fromPlan.hosts;
+  if (opts.limit !== undefined) {
+    const lim = matchPattern(inv, opts.limit);
+    if (lim.unmatched.length > 0) {
+      throw new InputError({
+        path: "--limit",
+        message: `${lim.unmatched.map((u) => `"${u}"`).join(", ")} match(es) no host or group in the inventory`,
+        expected: "host names, group names or patterns that exist in the inventory",
+      });
+    }
+    const allowed = new Set(lim.hosts);
+    names = names.filter((n) => allowed.has(n));
+  }
+  if (names.length === 0) {
+    throw new InputError({
+      path: opts.limit !== undefined ? "--limit" : "hosts",
+      message: `no host is in both the plan's hosts ("${planHosts}")${opts.limit !== undefined ? ` and --limit ("${opts.limit}")` : ""}`,
+      expected: "a scope with at least one host",
+    });
+  }
+  const byName = new Map(toFleetHosts(inv).map((h) => [h.name, h]));
+  const hosts = names.map((n) => byName.get(n) as Host);
+  const regions = regionsOf(hosts);
+  const wide = regions.length > 1 || hosts.length > opts.maxHosts;
+  if (wide && !opts.all && opts.confirm !== hosts.length) {
+    const what = `${hosts.length} host(s) in ${regions.length} region(s) (${regions.slice(0, 5).join(", ")}${regions.length > 5 ? ", …" : ""})`;
+    const got = opts.confirm !== undefined ? ` (--confirm ${opts.confirm} does not match)` : "";
+    throw new SafetyRefusal(
+      "wide-scope",
+      `this run would touch ${what}${got}: pass --confirm ${hosts.length} to confirm the count, or --all`,
+    );
+  }
+  return hosts;
+}

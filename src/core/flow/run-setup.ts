@@ -1,0 +1,37 @@
+/**
+ * Building a new run's host flows from a plan and the scoped hosts (pure).
+ *
+ * Invariants: every scoped host gets exactly one flow, in the given order, with its wave; flows
+ * start `pending` at step 0 with no point of no return passed.
+ */
+import type { Host } from "../model/fleet.js";
+import type { Plan } from "../plan/compile.js";
+import { assignWaves } from "../policy/waves.js";
+
+export interface NewFlow {
+  host: string;
+  wave: number;
+  order: number;
+  data: Record<string, unknown>;
+}
+
+export function buildFlows(plan: Plan, hosts: readonly Host[]): NewFlow[] {
+  const waves = assignWaves(plan.waves, hosts.length);
+  return hosts.map((h, i) => ({
+    host: h.name,
+    wave: waves[i] ?? 0,
+    order: i,
+    data: JSON.parse(JSON.stringify(h)) as Record<string, unknown>,
+  }));
+}
+
+/** A readable, sortable run id: `r-20261121-163000-k3f9`. */
+export function makeRunId(now: number, u: number): string {
+  const d = new Date(now);
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  const stamp = `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+  const suffix = Math.floor(u * 36 ** 4)
+    .toString(36)
+    .padStart(4, "0");
+  return `r-${stamp}-${suffix}`;
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { IllegalTransitionError } from "../errors.js";
+import {
+  assertHostTransition,
+  assertRunTransition,
+  HOST_STATES,
+  HOST_TRANSITIONS,
+  RUN_STATES,
+  RUN_TRANSITIONS,
+  TERMINAL_HOST_STATES,
+} from "./states.js";
+
+describe("state tables", () => {
+  it("every target is a known state", () => {
+    for (const [from, tos] of Object.entries(HOST_TRANSITIONS)) {
+      expect(HOST_STATES).toContain(from);
+      for (const t of tos) expect(HOST_STATES).toContain(t);
+    }
+    for (const tos of Object.values(RUN_TRANSITIONS)) for (const t of tos) expect(RUN_STATES).toContain(t);
+  });
+
+  it.each([
+    ["pending", "running", true],
+    ["running", "succeeded", true],
+    ["running", "reverting", true],
+    ["reverting", "succeeded", false],
+    ["succeeded", "running", false],
+    ["pending", "succeeded", false],
+    ["in_doubt", "running", true],
+    ["failed", "pending", true],
+    ["aborted", "pending", false],
+  ] as const)("host %s -> %s allowed: %s", (from, to, ok) => {
+    if (ok) expect(() => assertHostTransition(from, to)).not.toThrow();
+    else expect(() => assertHostTransition(from, to)).toThrow(IllegalTransitionError);
+  });
+
+  it.each([
+    ["running", "paused", true],
+    ["paused", "running", true],
+    ["aborted", "running", false],
+    ["aborting", "running", false],
+    ["halting", "failed", true],
+  ] as const)("run %s -> %s allowed: %s", (from, to, ok) => {
+    if (ok) expect(() => assertRunTransition(from, to)).not.toThrow();
+    else expect(() => assertRunTransition(from, to)).toThrow(IllegalTransitionError);
+  });
+
+  it("succeeded, skipped and aborted hosts are final", () => {
+    for (const s of ["succeeded", "skipped", "aborted"] as const) {
+      expect(TERMINAL_HOST_STATES).toContain(s);
+      expect(HOST_TRANSITIONS[s]).toEqual([]);
+    }
+  });
+});

@@ -1,0 +1,624 @@
+/**
+ * Plan loading: every bad plan is rejected with one InputError naming the exact place
+ * (path, line, column) and what would be valid; good plans come back with defaults applied
+ * and durations in milliseconds. Odd input (empty, binary, scalars, alias bombs, deep nesting,
+ * random text) never throws anything but InputError.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { InputError, type Problem } from "../errors.js";
+import { parsePlanText } from "./load.js";
+import { MAX_PROBLEMS } from "./yaml-problems.js";
+
+const HEAD = "name: nightly\nhosts: web\n";
+/** A plan whose steps start on line 4 (`steps:` is line 3). */
+const withSteps = (steps: string, tail = "") => `${HEAD}steps:\n${steps}${tail}`;
+const CMD = "  - name: a\n    kind: command\n    run: echo ok\n";
+
+function problemsOf(text: string): Problem[] {
+  try {
+    parsePlanText(text, "plan.yaml");
+  } catch (e) {
+    expect(e).toBeInstanceOf(InputError);
+    return (e as InputError).problems;
+  }
+  throw new Error("expected the plan to be rejected");
+}
+
+interface BadCase {
+  name: string;
+  text: string;
+  path: string | undefined;
+  line: number;
+  column?: number;
+  message: string;
+  expected?: string;
+}
+
+const bad: BadCase[] = [
+  {
+    name: "unknown step kind",
+    text: withSteps("  - name: a\n    kind: rebot\n"),
+    path: "steps[0].kind",
+    line: 5,
+    column: 11,
+    message: 'unknown kind "rebot" (did you mean "reboot"?)',
+    expected: "one of command, sleep, gate, reboot, wait-healthy",
+  },
+  {
+    name: "missing step kind points at the step mapping",
+    text: withSteps("  - name: a\n    run: echo\n"),
+    path: "steps[0].kind",
+    line: 4,
+    column: 5,
+    message: 'missing required key "kind"',
+    expected: "one of command, sleep, gate, reboot, wait-healthy",
+  },
+  {
+    name: "missing run of a command step",
+    text: withSteps(`${CMD}  - name: b\n    kind: command\n`),
+    path: "steps[1].run",
+    line: 7,
+    column: 5,
+    message: 'missing required key "run"',
+    expected: "a non-empty string",
+  },
+  {
+    name: "zero retry attempts",
+    text: withSteps(`${CMD}    retry:\n      attempts: 0\n`),
+    path: "steps[0].retry.attempts",
+    line: 8,
+    column: 17,
+    message: "must be at least 1",
+    expected: "an integer from 1 to 100",
+  },
+  {
+    name: "negative retry attempts",
+    text: withSteps(`${CMD}    retry: { attempts: -3 }\n`),
+    path: "steps[0].retry.attempts",
+    line: 7,
+    message: "must be at least 1",
+    expected: "an integer from 1 to 100",
+  },
+  {
+    name: "fractional retry attempts",
+    text: withSteps(`${CMD}    retry:\n      attempts: 2.5\n`),
+    path: "steps[0].retry.attempts",
+    line: 8,
+    message: "must be a whole number, got 2.5",
+    expected: "an integer from 1 to 100",
+  },
+  {
+    name: "retry attempts as a string",
+    text: withSteps(`${CMD}    retry:\n      attempts: three\n`),
+    path: "steps[0].retry.attempts",
+    line: 8,
+    message: 'wrong type: got the string "three"',
+    expected: "an integer from 1 to 100",
+  },
+  {
+    name: "misspelt key inside retry points at the key and suggests a fix",
+    text: withSteps(`${CMD}    retry:\n      attempts: 2\n      backof: {}\n`),
+    path: "steps[0].retry.backof",
+    line: 9,
+    column: 7,
+    message: 'unknown key "backof" (did you mean "backoff"?)',
+    expected: "one of attempts, backoff",
+  },
+  {
+    name: "unknown key at the top level",
+    text: withSteps(CMD, "limit: web01\n"),
+    path: "limit",
+    line: 7,
+    column: 1,
+    message: 'unknown key "limit"',
+    expected: "hosts",
+  },
+  {
+    name: "key of another step kind",
+    text: withSteps(`${CMD}    duration: 5s\n`),
+    path: "steps[0].duration",
+    line: 7,
+    column: 5,
+    message: 'unknown key "duration"',
+    expected: "run",
+  },
+  {
+    name: "backoff jitter above 1",
+    text: withSteps(`${CMD}    retry:\n      attempts: 2\n      backoff:\n        jitter: 1.5\n`),
+    path: "steps[0].retry.backoff.jitter",
+    line: 10,
+    column: 17,
+    message: "must be at most 1, got 1.5",
+    expected: "a number from 0 to 1",
+  },
+  {
+    name: "bad duration string",
+    text: withSteps("  - name: pause\n    kind: sleep\n    duration: a while\n"),
+    path: "steps[0].duration",
+    line: 6,
+    column: 15,
+    message: '"a while" is not a duration',
+    expected: "30s",
+  },
+  {
+    name: "duration of the wrong type",
+    text: withSteps("  - name: pause\n    kind: sleep\n    duration: [1, 2]\n"),
+    path: "steps[0].duration",
+    line: 6,
+    message: "wrong type: got a list",
+    expected: "a duration such as 30s",
+  },
+  {
+    name: "negative numeric timeout",
+    text: withSteps(CMD, "timeout: -5\n"),
+    path: "timeout",
+    line: 7,
+    column: 10,
+    message: "must be a non-negative duration",
+    expected: "10m",
+  },
+  {
+    name: "empty scope",
+    text: `name: nightly\nhosts: ""\nsteps:\n${CMD}`,
+    path: "hosts",
+    line: 2,
+    column: 8,
+    message: "no implicit all",
+    expected: "a non-empty string",
+  },
+  {
+    name: "missing scope points at the top mapping",
+    text: `name: nightly\nsteps:\n${CMD}`,
+    path: "hosts",
+    line: 1,
+    column: 1,
+    message: 'missing required key "hosts"',
+  },
+  {
+    name: "no steps",
+    text: `${HEAD}steps: []\n`,
+    path: "steps",
+    line: 3,
+    column: 8,
+    message: "at least one step",
+    expected: "a list of at least 1 item",
+  },
+  {
+    name: "steps is a mapping",
+    text: `${HEAD}steps:\n  a: 1\n`,
+    path: "steps",
+    line: 4,
+    column: 3,
+    message: "wrong type: got a mapping",
+    expected: "a list",
+  },
+  {
+    name: "a step that is a scalar",
+    text: withSteps(`${CMD}  - reboot\n`),
+    path: "steps[1]",
+    line: 7,
+    column: 5,
+    message: 'wrong type: got the string "reboot"',
+    expected: "a mapping",
+  },
+  {
+    name: "plan name with spaces",
+    text: `name: my plan\nhosts: web\nsteps:\n${CMD}`,
+    path: "name",
+    line: 1,
+    column: 7,
+    message: "must start with a letter or digit",
+  },
+  {
+    name: "duplicate step names",
+    text: withSteps(`${CMD}  - name: a\n    kind: sleep\n    duration: 1s\n`),
+    path: "steps[1].name",
+    line: 7,
+    column: 11,
+    message: 'duplicate step name "a" (also steps[0])',
+  },
+  {
+    name: "gate with neither run nor approval",
+    text: withSteps("  - name: g\n    kind: gate\n    interval: 10s\n"),
+    path: "steps[0]",
+    line: 4,
+    column: 5,
+    message: "a gate needs either `run`",
+  },
+  {
+    name: "wave with both count and percent",
+    text: withSteps(CMD, "waves:\n  - count: 1\n  - count: 2\n    percent: 50\n"),
+    path: "waves[1]",
+    line: 9,
+    column: 5,
+    message: "exactly one of `count` or `percent`",
+  },
+  {
+    name: "wave percent of zero",
+    text: withSteps(CMD, "waves:\n  - percent: 0\n"),
+    path: "waves[0].percent",
+    line: 8,
+    column: 14,
+    message: "must be greater than 0, got 0",
+    expected: "a number greater than 0 and at most 100",
+  },
+  {
+    name: "failure budget above 100 %",
+    text: withSteps(CMD, "failureBudget:\n  maxFailedPercent: 150\n"),
+    path: "failureBudget.maxFailedPercent",
+    line: 8,
+    column: 21,
+    message: "must be at most 100, got 150",
+    expected: "a number from 0 to 100",
+  },
+  {
+    name: "per-failure-domain cap of zero",
+    text: withSteps(CMD, "concurrency:\n  perFailureDomain:\n    rack: 0\n"),
+    path: "concurrency.perFailureDomain.rack",
+    line: 9,
+    column: 11,
+    message: "must be at least 1",
+    expected: "an integer of at least 1",
+  },
+  {
+    name: "empty failure-domain kind",
+    text: withSteps(CMD, 'concurrency:\n  perFailureDomain: { "": 2 }\n'),
+    path: 'concurrency.perFailureDomain[""]',
+    line: 8,
+    column: 23,
+    message: 'invalid key ""',
+    expected: "a non-empty string",
+  },
+  {
+    name: "idempotent written as yes/no text",
+    text: withSteps(`${CMD}    idempotent: "yes"\n`),
+    path: "steps[0].idempotent",
+    line: 7,
+    column: 17,
+    message: 'wrong type: got the string "yes"',
+    expected: "true or false",
+  },
+  {
+    name: "empty description value points at the key",
+    text: withSteps(`${CMD}    description:\n`),
+    path: "steps[0].description",
+    line: 7,
+    column: 5,
+    message: "got an empty value",
+    expected: "a string",
+  },
+  {
+    name: "bad value inherited through a merge key points at the anchor",
+    text: `defaults: &d\n  timeout: soonish\n${HEAD}steps:\n  - <<: *d\n    name: a\n    kind: command\n    run: x\n`,
+    path: "steps[0].timeout",
+    line: 2,
+    column: 12,
+    message: '"soonish" is not a duration',
+  },
+  {
+    name: "whitespace-only command",
+    text: withSteps("  - name: a\n    kind: command\n    run: '   '\n"),
+    path: "steps[0].run",
+    line: 6,
+    column: 10,
+    message: "non-empty shell command",
+  },
+  {
+    name: "seed that is not an integer",
+    text: withSteps(CMD, "seed: 1.5\n"),
+    path: "seed",
+    line: 7,
+    column: 7,
+    message: "must be a whole number, got 1.5",
+    expected: "an integer",
+  },
+  // YAML-level errors: no path, but line and column.
+  {
+    name: "duplicate key",
+    text: `${HEAD}hosts: db\nsteps:\n${CMD}`,
+    path: undefined,
+    line: 3,
+    column: 1,
+    message: 'duplicate key "hosts"',
+  },
+  {
+    name: "unclosed flow sequence",
+    text: `${HEAD}steps: [\n`,
+    path: undefined,
+    line: 4,
+    message: "YAML syntax error",
+  },
+  {
+    name: "bad indentation",
+    text: `${HEAD}steps:\n  - name: a\n     kind: command\n`,
+    path: undefined,
+    line: 4,
+    column: 11,
+    message: "YAML syntax error",
+  },
+  {
+    name: "two documents",
+    text: `${HEAD}steps:\n${CMD}---\nname: other\n`,
+    path: undefined,
+    line: 7,
+    column: 1,
+    message: "more than one YAML document",
+  },
+  {
+    name: "unknown tag",
+    text: withSteps(CMD, "timeout: !secret 5m\n"),
+    path: undefined,
+    line: 7,
+    message: "custom YAML tags are not supported",
+  },
+  {
+    name: "a list at the top",
+    text: "- name: a\n- name: b\n",
+    path: undefined,
+    line: 1,
+    column: 1,
+    message: "must be a mapping of keys to values, but it is a list",
+    expected: "name, hosts and steps",
+  },
+  {
+    name: "a scalar at the top",
+    text: "\n  reboot everything\n",
+    path: undefined,
+    line: 2,
+    column: 3,
+    message: 'but it is the string "reboot everything"',
+  },
+];
+
+describe("parsePlanText rejects bad plans with the exact place", () => {
+  it.each(bad)("$name", (c) => {
+    const problems = problemsOf(c.text);
+    const p = problems.find((x) => x.path === c.path && x.message.includes(c.message)) ?? problems[0];
+    expect(p, JSON.stringify(problems)).toBeDefined();
+    expect(p?.file).toBe("plan.yaml");
+    expect(p?.path).toBe(c.path);
+    expect(p?.line).toBe(c.line);
+    if (c.column !== undefined) expect(p?.column).toBe(c.column);
+    expect(p?.message).toContain(c.message);
+    if (c.expected !== undefined) expect(p?.expected).toContain(c.expected);
+  });
+
+  it("has a large table", () => {
+    expect(bad.length).toBeGreaterThanOrEqual(25);
+  });
+});
+
+describe("parsePlanText reports every problem at once", () => {
+  it("collects schema problems across the file, sorted by line", () => {
+    const text = [
+      "name: nightly",
+      "hosts: web",
+      "timeout: never",
+      "steps:",
+      "  - name: a",
+      "    kind: sleep",
+      "    duration: 1s",
+      "    retry: { attempts: 0 }",
+      "  - name: b",
+      "    kind: teleport",
+      "concurrency: { global: 0 }",
+      "colour: blue",
+    ].join("\n");
+    const problems = problemsOf(text);
+    expect(problems.map((p) => [p.line, p.path])).toEqual([
+      [3, "timeout"],
+      [8, "steps[0].retry.attempts"],
+      [10, "steps[1].kind"],
+      [11, "concurrency.global"],
+      [12, "colour"],
+    ]);
+  });
+
+  it("reports every YAML syntax error, each with line and column", () => {
+    const problems = problemsOf("a: 1\na: 2\nb: 1\nb: 2\n");
+    expect(problems.map((p) => [p.line, p.column])).toEqual([
+      [2, 1],
+      [4, 1],
+    ]);
+  });
+
+  it("reports each of several unknown keys at its own key", () => {
+    const problems = problemsOf(withSteps(CMD, "foo: 1\nbar: 2\n"));
+    expect(problems.map((p) => [p.path, p.line])).toEqual([
+      ["foo", 7],
+      ["bar", 8],
+    ]);
+  });
+
+  it("formats one line per problem in the error message", () => {
+    try {
+      parsePlanText(withSteps("  - name: a\n    kind: rebot\n"), "plans/x.yaml");
+      expect.unreachable();
+    } catch (e) {
+      expect((e as Error).message).toBe(
+        'plans/x.yaml:5:11: steps[0].kind: unknown kind "rebot" (did you mean "reboot"?) ' +
+          "(expected one of command, sleep, gate, reboot, wait-healthy)",
+      );
+    }
+  });
+
+  it("caps a flood of problems with a summary line", () => {
+    const steps = Array.from({ length: 150 }, (_, i) => `  - name: s${i}\n    kind: nope\n`).join("");
+    const problems = problemsOf(withSteps(steps));
+    expect(problems).toHaveLength(MAX_PROBLEMS + 1);
+    expect(problems.at(-1)?.message).toBe("... and 50 more problems not shown");
+  });
+});
+
+describe("parsePlanText on odd input throws only InputError", () => {
+  const odd: [string, string, string][] = [
+    ["empty file", "", "the plan is empty"],
+    ["only a comment", "# nothing here\n", "the plan is empty"],
+    ["explicit null", "~\n", "the plan is empty"],
+    ["a number", "42\n", "but it is 42"],
+    ["binary junk", "\u0000\u0001\u00ff\ufffd\u0007garbage: [\u0000", "YAML syntax error"],
+    [
+      "alias bomb",
+      [
+        "a: &a [x, x, x, x, x, x, x, x, x, x]",
+        "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]",
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]",
+        "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]",
+        "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]",
+      ].join("\n"),
+      "expands too many aliases",
+    ],
+    ["deep nesting", "[".repeat(20_000), "nested too deeply"],
+    ["deep block nesting", `${Array.from({ length: 3000 }, (_, i) => `${" ".repeat(i)}- `).join("\n")}x`, ""],
+    ["alias to an unknown anchor", `${HEAD}steps: *nowhere\n`, "alias *nowhere refers to no anchor"],
+    ["alias before its anchor", "a: *x\nb: &x 1\n", "alias *x refers to no anchor"],
+    ["a list as a key", "? [a, b]\n: 1\n", "a key must be a plain value"],
+    ["a tab for indentation", `${HEAD}steps:\n\t- name: a\n`, "YAML syntax error"],
+  ];
+  it.each(odd)("%s", (_name, text, fragment) => {
+    const problems = problemsOf(text);
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems.length).toBeLessThanOrEqual(MAX_PROBLEMS + 1);
+    expect(problems.map((p) => p.message).join("\n")).toContain(fragment);
+    for (const p of problems) expect(p.file).toBe("plan.yaml");
+  });
+
+  it("never throws anything but InputError for random text", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary", maxLength: 200 }), (text) => {
+        try {
+          parsePlanText(text, "f.yaml");
+        } catch (e) {
+          if (!(e instanceof InputError)) throw e;
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("never throws anything but InputError for random YAML-shaped values", () => {
+    const value = fc.letrec((tie) => ({
+      any: fc.oneof(
+        { depthSize: "small" },
+        fc.constantFrom(null, true, 0, -1, 1.5, "", "5m", "command", "gate", "x y"),
+        fc.array(tie("any"), { maxLength: 3 }),
+        fc.dictionary(
+          fc.constantFrom("name", "hosts", "steps", "kind", "run", "retry", "attempts", "waves", "zz"),
+          tie("any"),
+          { maxKeys: 4 },
+        ),
+      ),
+    })).any;
+    fc.assert(
+      fc.property(value, (v) => {
+        try {
+          parsePlanText(JSON.stringify(v) ?? "", "f.yaml");
+        } catch (e) {
+          if (!(e instanceof InputError)) throw e;
+          for (const p of e.problems) expect(typeof p.message).toBe("string");
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe("parsePlanText accepts good plans", () => {
+  it("applies every default and converts durations to milliseconds", () => {
+    const plan = parsePlanText(
+      [
+        "name: kernel-upgrade",
+        "hosts: web:&eu-west",
+        "timeout: 20m",
+        "steps:",
+        "  - name: upgrade",
+        "    kind: command",
+        "    run: apt-get -y upgrade",
+        "    timeout: 1h30m",
+        "    retry:",
+        "      attempts: 3",
+        "      backoff: { initial: 500ms, max: 2 }",
+        "  - name: settle",
+        "    kind: sleep",
+        "    duration: 90",
+      ].join("\n"),
+      "plan.yaml",
+    );
+    expect(plan).toEqual({
+      name: "kernel-upgrade",
+      hosts: "web:&eu-west",
+      timeout: 1_200_000,
+      steps: [
+        {
+          name: "upgrade",
+          kind: "command",
+          run: "apt-get -y upgrade",
+          timeout: 5_400_000,
+          retry: { attempts: 3, backoff: { initial: 500, factor: 2, max: 2000, jitter: 0.2 } },
+          pointOfNoReturn: false,
+          become: false,
+        },
+        { name: "settle", kind: "sleep", duration: 90_000, pointOfNoReturn: false, become: false },
+      ],
+      waves: [{ percent: 100 }],
+      concurrency: { global: 10, perFailureDomain: {} },
+      stagger: { interval: 0, jitter: 0 },
+      failureBudget: {},
+    });
+  });
+
+  it("reads every step kind, waves, caps and anchors", () => {
+    const plan = parsePlanText(
+      [
+        "name: reboot-eu",
+        "description: monthly reboot",
+        "hosts: eu",
+        "seed: 42",
+        "steps:",
+        "  - { name: drain, kind: command, run: drain.sh, idempotent: true, revert: undrain.sh }",
+        "  - { name: approve, kind: gate, approval: true }",
+        "  - { name: boot, kind: reboot, pointOfNoReturn: true, become: true, retry: { attempts: 3 } }",
+        "  - { name: healthy, kind: wait-healthy, run: curl -f localhost, interval: 10s }",
+        "  - { name: fleet-ok, kind: gate, run: check-fleet, interval: 1m }",
+        "waves: [{ count: 1, name: canary }, { percent: 10 }, { percent: 100 }]",
+        "concurrency: { global: 20, perRegion: 5, perFailureDomain: { rack: 2, power: 4 } }",
+        "stagger: { interval: 30s, jitter: 10s }",
+        "failureBudget: { maxFailedPercent: 5, maxFailed: 3 }",
+      ].join("\n"),
+      "plan.yaml",
+    );
+    expect(plan.steps.map((s) => s.kind)).toEqual(["command", "gate", "reboot", "wait-healthy", "gate"]);
+    expect(plan.waves).toEqual([{ count: 1, name: "canary" }, { percent: 10 }, { percent: 100 }]);
+    expect(plan.concurrency).toEqual({ global: 20, perRegion: 5, perFailureDomain: { rack: 2, power: 4 } });
+    expect(plan.stagger).toEqual({ interval: 30_000, jitter: 10_000 });
+    expect(plan.seed).toBe(42);
+    const gate = plan.steps[4];
+    expect(gate?.kind === "gate" && gate.interval).toBe(60_000);
+    const manual = plan.steps[1];
+    expect(manual?.kind === "gate" && manual.approval).toBe(true);
+  });
+
+  it("resolves anchors and merge keys", () => {
+    const plan = parsePlanText(
+      [
+        "name: p",
+        "hosts: web",
+        "steps:",
+        "  - &base { name: one, kind: command, run: echo 1, timeout: 5s }",
+        "  - <<: *base",
+        "    name: two",
+      ].join("\n"),
+      "plan.yaml",
+    );
+    expect(plan.steps.map((s) => [s.name, s.kind === "command" && s.run, s.timeout])).toEqual([
+      ["one", "echo 1", 5000],
+      ["two", "echo 1", 5000],
+    ]);
+  });
+
+  it("accepts a byte-order mark and Windows line endings", () => {
+    const plan = parsePlanText(`\ufeff${withSteps(CMD)}`.replace(/\n/g, "\r\n"), "plan.yaml");
+    expect(plan.steps).toHaveLength(1);
+  });
+});

@@ -1,0 +1,28 @@
+/**
+ * Load a plan file: YAML text -> validated `PlanSpec` (defaults applied, durations in ms).
+ *
+ * Invariants:
+ * - Pure: takes the text and the file name the user gave; reads no file, imports no `node:*`.
+ * - Bad input of any kind ends in exactly one `InputError` carrying every problem found, sorted by
+ *   line, each with file, line, column, path and what would be valid. Nothing else is thrown for
+ *   bad input, and nothing is accepted by adjusting it silently.
+ * - YAML errors are reported before schema problems (a broken file would give misleading ones).
+ */
+import { InputError } from "../errors.js";
+import { type PlanSpec, planSchema } from "./schema.js";
+import { zodIssuesToProblems } from "./yaml-problems.js";
+import { readYamlMapping } from "./yaml-read.js";
+import { plainErrorMap } from "./zod-messages.js";
+
+const TOP_LEVEL = "a mapping with at least name, hosts and steps";
+
+/** Parse and validate plan text; `file` is used only to label problems. */
+export function parsePlanText(text: string, file: string): PlanSpec {
+  const source = readYamlMapping(text, file, { what: "plan", expected: TOP_LEVEL });
+  const result = planSchema.safeParse(source.value, { error: plainErrorMap });
+  if (result.success) return result.data;
+  const problems = zodIssuesToProblems(result.error.issues, source.doc, source.lineCounter, file, {
+    schema: planSchema,
+  });
+  throw new InputError(problems);
+}

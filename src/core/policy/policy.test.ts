@@ -1,0 +1,196 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ACTIVE_HOST_STATES, HOST_STATES, type HostState } from "../flow/states.js";
+import type { Step } from "../plan/compile.js";
+import { type AdmissionHost, admit } from "./admission.js";
+import { budgetExceeded } from "./budget.js";
+import { backoffMs, decideAfterFailure, resolveDoubt, revertOrder } from "./retry.js";
+import { assignWaves } from "./waves.js";
+
+describe("waves", () => {
+  it.each([
+    [[{ count: 1 }, { percent: 10 }, { percent: 100 }], 50, [1, 5, 44]],
+    [[{ count: 1 }, { percent: 10 }], 25, [1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]],
+    [[{ count: 2 }], 5, [2, 2, 1]],
+    [[{ percent: 100 }], 7, [7]],
+    [[{ percent: 1 }], 3, [1, 1, 1]],
+  ])("%j of %i hosts -> batch sizes %j", (waves, n, sizes) => {
+    const w = assignWaves(waves, n);
+    const counts: number[] = [];
+    for (const x of w) counts[x] = (counts[x] ?? 0) + 1;
+    expect(counts).toEqual(sizes);
+  });
+
+  it("every host gets exactly one wave, in non-decreasing order", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ count: fc.integer({ min: 1, max: 20 }) }),
+            fc.record({ percent: fc.integer({ min: 1, max: 100 }) }),
+          ),
+          { minLength: 1, maxLength: 4 },
+        ),
+        fc.integer({ min: 0, max: 300 }),
+        (waves, n) => {
+          const w = assignWaves(waves, n);
+          expect(w).toHaveLength(n);
+          for (let i = 1; i < w.length; i++) expect(w[i]).toBeGreaterThanOrEqual(w[i - 1] as number);
+        },
+      ),
+    );
+  });
+});
+
+const step = (over: Partial<Step> = {}): Step => ({
+  index: 0,
+  name: "s",
+  kind: "command",
+  run: "x",
+  timeoutMs: 1000,
+  idempotent: false,
+  pointOfNoReturn: false,
+  become: false,
+  retry: { attempts: 3, initialMs: 1000, factor: 2, maxMs: 5000, jitter: 0.5 },
+  ...over,
+});
+
+describe("retry", () => {
+  it.each([
+    [2, 0, 1000],
+    [3, 0, 2000],
+    [4, 0, 4000],
+    [5, 0, 5000],
+    [9, 0, 5000],
+    [2, 0.999999, 500],
+  ])("backoff before attempt %i with u=%d is %i ms", (attempt, u, ms) => {
+    expect(backoffMs(step().retry, attempt, u)).toBe(ms);
+  });
+
+  it("jitter never exceeds the cap", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 50 }),
+        fc.double({ min: 0, max: 0.9999, noNaN: true }),
+        (a, u) => {
+          const d = backoffMs(step().retry, a, u);
+          expect(d).toBeLessThanOrEqual(5000);
+          expect(d).toBeGreaterThanOrEqual(0);
+        },
+      ),
+    );
+  });
+
+  it.each([
+    [1, true, "retry"],
+    [2, true, "retry"],
+    [3, true, "give-up"],
+    [1, false, "give-up"],
+  ])("after attempt %i (retryable %s) -> %s", (n, retryable, action) => {
+    expect(decideAfterFailure(step(), n, retryable, 0).action).toBe(action);
+  });
+
+  it.each([
+    [{ check: "c" }, "run", false, "check"],
+    [{}, "run", true, "check"],
+    [{ idempotent: true }, "run", false, "rerun"],
+    [{}, "run", false, "park"],
+    [{ check: "c" }, "revert", false, "park"],
+    [{ idempotent: true }, "revert", false, "rerun"],
+  ] as const)("doubt with %j in %s (builtin %s) -> %s", (over, phase, builtin, expected) => {
+    expect(resolveDoubt(step(over), phase, builtin)).toBe(expected);
+  });
+
+  it("revert order: failed step and completed ones, newest first, above the point of no return", () => {
+    const steps = [0, 1, 2, 3, 4, 5].map((i) => step({ index: i, revert: i === 3 ? undefined : `undo${i}` }));
+    expect(revertOrder(steps, 5, -1)).toEqual([5, 4, 2, 1, 0]);
+    expect(revertOrder(steps, 5, 1)).toEqual([5, 4, 2]);
+    expect(revertOrder(steps, 1, 1)).toEqual([]);
+  });
+});
+
+describe("failure budget (SSM-style: halt when exceeded)", () => {
+  it.each([
+    [{ maxFailed: 0 }, 10, 0, false],
+    [{ maxFailed: 0 }, 10, 1, true],
+    [{ maxFailed: 3 }, 10, 3, false],
+    [{ maxFailed: 3 }, 10, 4, true],
+    [{ maxFailedPercent: 10 }, 50, 5, false],
+    [{ maxFailedPercent: 10 }, 50, 6, true],
+    [{ maxFailedPercent: 10 }, 25, 2, false],
+    [{ maxFailedPercent: 10 }, 25, 3, true],
+    [{ maxFailedPercent: 100 }, 5, 5, false],
+  ])("%j with %i hosts and %i failed -> exceeded %s", (b, total, failed, out) => {
+    expect(budgetExceeded(b, total, failed)).toBe(out);
+  });
+});
+
+describe("admission", () => {
+  const arb = fc.record({
+    n: fc.integer({ min: 1, max: 40 }),
+    regions: fc.integer({ min: 1, max: 4 }),
+    racks: fc.integer({ min: 1, max: 6 }),
+    global: fc.integer({ min: 1, max: 12 }),
+    perRegion: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
+    perRack: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+    states: fc.array(fc.constantFrom<HostState>(...HOST_STATES), { minLength: 40, maxLength: 40 }),
+    waves: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 40, maxLength: 40 }),
+  });
+
+  it("never exceeds any cap, starts only pending hosts of open waves", () => {
+    fc.assert(
+      fc.property(arb, (a) => {
+        const waves = a.waves.slice(0, a.n).sort((x, y) => x - y);
+        const hosts: AdmissionHost[] = Array.from({ length: a.n }, (_, i) => ({
+          host: `h${i}`,
+          wave: waves[i] as number,
+          order: i,
+          state: a.states[i] as HostState,
+          region: `r${i % a.regions}`,
+          domains: { rack: `k${i % a.racks}` },
+        }));
+        const perFailureDomain: Record<string, number> = a.perRack ? { rack: a.perRack } : {};
+        const concurrency = {
+          global: a.global,
+          ...(a.perRegion ? { perRegion: a.perRegion } : {}),
+          perFailureDomain,
+        };
+        const res = admit({ hosts, currentWave: 0, concurrency, now: 0, nextStartAt: 0, staggered: false });
+        const started = new Set(res.start);
+        const after = hosts.map((h) => (started.has(h.host) ? { ...h, state: "running" as HostState } : h));
+        const act = after.filter((h) => ACTIVE_HOST_STATES.includes(h.state));
+        const before = hosts.filter((h) => ACTIVE_HOST_STATES.includes(h.state));
+        // New starts never push a level over its cap (levels already over stay as they were).
+        if (res.start.length > 0) expect(act.length).toBeLessThanOrEqual(Math.max(a.global, before.length));
+        for (const h of hosts.filter((x) => started.has(x.host))) {
+          expect(h.state).toBe("pending");
+          expect(h.wave).toBeLessThanOrEqual(res.currentWave);
+          if (a.perRegion)
+            expect(act.filter((x) => x.region === h.region).length).toBeLessThanOrEqual(a.perRegion);
+          if (a.perRack)
+            expect(act.filter((x) => x.domains.rack === h.domains.rack).length).toBeLessThanOrEqual(
+              a.perRack,
+            );
+        }
+      }),
+    );
+  });
+
+  it("staggered admission starts one host and waits for nextStartAt", () => {
+    const hosts: AdmissionHost[] = [0, 1, 2].map((i) => ({
+      host: `h${i}`,
+      wave: 0,
+      order: i,
+      state: "pending",
+      region: "r",
+      domains: {},
+    }));
+    const c = { global: 10, perFailureDomain: {} };
+    expect(
+      admit({ hosts, currentWave: 0, concurrency: c, now: 0, nextStartAt: 0, staggered: true }).start,
+    ).toEqual(["h0"]);
+    expect(
+      admit({ hosts, currentWave: 0, concurrency: c, now: 5, nextStartAt: 10, staggered: true }).waiting,
+    ).toBe("stagger");
+  });
+});

@@ -1,0 +1,415 @@
+/**
+ * The coordinator: drives one run to its end. Claims the run's host flows with leases, resolves
+ * attempts a crashed predecessor left in doubt, admits hosts under waves, caps and stagger, runs
+ * one unit of work per host at a time, enforces the failure budget, and honours pause / resume /
+ * abort written by operators into the store.
+ *
+ * Invariants:
+ * - Reads time only from the Clock port and randomness only from the Random port.
+ * - Writes to a host flow only while holding its lease (fenced in the store); a coordinator that
+ *   lost every lease stops ("deposed") without writing anything more.
+ * - Run state changes are compare-and-set on the state the coordinator last read, and every one is
+ *   checked against the run transition table.
+ * - Nothing new starts while the run is paused, halting or aborting; work in flight finishes its
+ *   current unit (an effect is never cut off by a pause).
+ */
+import { LeaseLostError } from "../core/errors.js";
+import { assertRunTransition, isTerminalHost, isTerminalRun, type RunState } from "../core/flow/states.js";
+import type { Host } from "../core/model/fleet.js";
+import type { Plan, Step } from "../core/plan/compile.js";
+import { admit } from "../core/policy/admission.js";
+import { budgetExceeded, countsAsFailed } from "../core/policy/budget.js";
+import type { AttemptRecord, HostFlowRecord, NewEvent, RunRecord } from "../ports/store.js";
+import type { CoordinatorOptions, EngineDeps } from "./deps.js";
+import { HostFlow } from "./host-flow.js";
+import { loadRunPlan } from "./plan-of-run.js";
+
+export type DriveOutcome =
+  /** The run reached a terminal state. */
+  | "finished"
+  /** Another live coordinator holds the run's leases. */
+  | "held-elsewhere"
+  /** This coordinator lost its leases while running. */
+  | "deposed"
+  /** Stopped from outside (signal) before the run finished. */
+  | "detached";
+
+export interface DriveResult {
+  outcome: DriveOutcome;
+  run: RunRecord;
+}
+
+export class Coordinator {
+  private run!: RunRecord;
+  private plan!: Plan;
+  private readonly flows = new Map<string, HostFlow>();
+  /** Every host flow of the run (ours are refreshed from `flows`). */
+  private view = new Map<string, HostFlowRecord>();
+  private readonly busy = new Map<string, Promise<void>>();
+  private approvals = new Set<string>();
+  private nextStartAt = 0;
+  private nextRenewAt = 0;
+  private nextRefreshAt = 0;
+  private readonly wake: Array<() => void> = [];
+
+  constructor(
+    private readonly deps: EngineDeps,
+    private readonly opts: CoordinatorOptions,
+    private readonly runId: string,
+    private readonly signal: AbortSignal = new AbortController().signal,
+  ) {}
+
+  private event(type: string, data: Record<string, unknown> = {}, host: string | null = null): NewEvent {
+    return { runId: this.runId, host, at: this.deps.clock.now(), type, actor: this.opts.owner, data };
+  }
+
+  private async setRun(
+    to: RunState,
+    extra: { reason?: string | null; currentWave?: number } = {},
+    data: Record<string, unknown> = {},
+    type?: string,
+  ): Promise<boolean> {
+    const from = this.run.state;
+    if (from !== to) assertRunTransition(from, to);
+    const patch = { state: to, updatedAt: this.deps.clock.now(), ...extra };
+    const ev = this.event(type ?? (from === to ? "run.updated" : `run.${to}`), {
+      from,
+      ...data,
+      ...(extra.reason ? { reason: extra.reason } : {}),
+    });
+    const ok = await this.deps.store.updateRun(this.runId, [from], patch, [ev]);
+    if (ok) {
+      Object.assign(this.run, patch);
+      this.deps.sink.emit(ev);
+    } else {
+      await this.refreshRun();
+    }
+    return ok;
+  }
+
+  private async refreshRun(): Promise<void> {
+    const r = await this.deps.store.getRun(this.runId);
+    if (r) this.run = r;
+  }
+
+  private async loadApprovals(): Promise<void> {
+    const evs = await this.deps.store.listEvents(this.runId);
+    this.approvals = new Set(evs.filter((e) => e.type === "gate.approved").map((e) => String(e.data.step)));
+  }
+
+  private async acquire(): Promise<number> {
+    const { store, clock } = this.deps;
+    const granted = await store.acquireLeases(this.runId, this.opts.owner, clock.now(), this.opts.leaseTtlMs);
+    if (granted.length === 0) return 0;
+    const attempts = await store.getAttempts(this.runId);
+    const byHost = new Map<string, AttemptRecord[]>();
+    for (const a of attempts) {
+      const list = byHost.get(a.host) ?? [];
+      list.push(a);
+      byHost.set(a.host, list);
+    }
+    for (const rec of granted) {
+      this.flows.set(rec.host, new HostFlow(this.flowContext(), rec, byHost.get(rec.host) ?? []));
+      this.view.set(rec.host, rec);
+    }
+    this.deps.sink.emit(this.event("lease.acquired", { hosts: granted.length, owner: this.opts.owner }));
+    return granted.length;
+  }
+
+  private flowContext() {
+    return {
+      deps: this.deps,
+      plan: this.plan,
+      runId: this.runId,
+      owner: this.opts.owner,
+      signal: this.signal,
+      awaitApproval: (step: Step) => this.awaitApproval(step),
+    };
+  }
+
+  private async awaitApproval(step: Step): Promise<void> {
+    for (;;) {
+      if (this.approvals.has(step.name)) return;
+      if (this.run.state === "running") {
+        await this.setRun(
+          "paused",
+          { reason: `gate "${step.name}" awaits approval: run \`overhaul resume ${this.runId}\`` },
+          { gate: step.name },
+        );
+      }
+      await this.deps.clock.sleep(this.opts.tickMs, this.signal);
+      if (this.run.state === "running") await this.loadApprovals();
+    }
+  }
+
+  private async reloadView(): Promise<void> {
+    const all = await this.deps.store.getHosts(this.runId);
+    this.view = new Map(all.map((h) => [h.host, this.flows.get(h.host)?.rec ?? h]));
+  }
+
+  /** Drive the run until it ends, or until this coordinator cannot go on. */
+  async drive(): Promise<DriveResult> {
+    const { store, clock } = this.deps;
+    const run = await store.getRun(this.runId);
+    if (!run) throw new Error(`run ${this.runId} does not exist`);
+    this.run = run;
+    this.plan = await loadRunPlan(store, run);
+    await this.loadApprovals();
+    await this.reloadView();
+    if (isTerminalRun(this.run.state)) return { outcome: "finished", run: this.run };
+
+    await this.acquire();
+    if (this.flows.size === 0 && [...this.view.values()].some((h) => !isTerminalHost(h.state))) {
+      // Someone else holds the leases. Wait for them to expire once; a live holder renews them.
+      const expiries = [...this.view.values()].map((h) => h.leaseExpiresAt ?? 0);
+      const wait = Math.max(0, Math.max(...expiries) - clock.now()) + 50;
+      if (wait > this.opts.leaseTtlMs * 2) return { outcome: "held-elsewhere", run: this.run };
+      await clock.sleep(wait, this.signal);
+      await this.acquire();
+      await this.reloadView();
+      if (this.flows.size === 0 && [...this.view.values()].some((h) => !isTerminalHost(h.state))) {
+        return { outcome: "held-elsewhere", run: this.run };
+      }
+    }
+    this.deps.sink.emit(
+      this.event("coordinator.started", { owner: this.opts.owner, hosts: this.flows.size }),
+    );
+    this.nextRenewAt = clock.now() + this.opts.leaseTtlMs / 3;
+
+    try {
+      return await this.loop();
+    } finally {
+      await Promise.allSettled(this.busy.values());
+      await store.releaseLeases(this.runId, this.opts.owner).catch(() => {});
+    }
+  }
+
+  private async loop(): Promise<DriveResult> {
+    const { clock, store } = this.deps;
+    for (;;) {
+      if (this.signal.aborted) return { outcome: "detached", run: this.run };
+      const now = clock.now();
+
+      if (now >= this.nextRenewAt) {
+        const held = await store.renewLeases(this.runId, this.opts.owner, now, this.opts.leaseTtlMs);
+        this.nextRenewAt = now + this.opts.leaseTtlMs / 3;
+        if (held < this.flows.size) await this.dropLost();
+        if (this.flows.size === 0 && held === 0 && this.busy.size === 0) {
+          await this.acquire();
+          if (this.flows.size === 0) {
+            await this.reloadView();
+            if ([...this.view.values()].every((h) => isTerminalHost(h.state) || h.state === "pending")) {
+              // nothing leased and nothing active: fall through to completion checks
+            } else return { outcome: "deposed", run: this.run };
+          }
+        }
+      }
+      if (now >= this.nextRefreshAt) {
+        this.nextRefreshAt = now + this.opts.tickMs;
+        await this.refreshRun();
+        // Hosts released by an operator (retry/skip) come back through new leases.
+        if (await this.acquire()) await this.reloadView();
+      }
+
+      const state = this.run.state;
+      if (isTerminalRun(state)) {
+        if (this.busy.size === 0) return { outcome: "finished", run: this.run };
+      } else if (state === "aborting") {
+        if (this.busy.size === 0) return this.finishAbort();
+      } else if (state === "running" || state === "halting") {
+        await this.checkBudget();
+        if (this.run.state === "running") await this.admitHosts();
+        this.startUnits();
+        const done = await this.checkCompletion();
+        if (done) return done;
+      }
+      await this.waitForSomething();
+    }
+  }
+
+  private async dropLost(): Promise<void> {
+    const mine = await this.deps.store.getHosts(this.runId);
+    for (const h of mine) {
+      const f = this.flows.get(h.host);
+      if (
+        f &&
+        (h.leaseOwner !== this.opts.owner || h.leaseToken !== f.rec.leaseToken) &&
+        !this.busy.has(h.host)
+      ) {
+        this.flows.delete(h.host);
+        this.view.set(h.host, h);
+      }
+    }
+  }
+
+  private failedCount(): number {
+    let n = 0;
+    for (const h of this.view.values()) if (countsAsFailed(h.state)) n++;
+    return n;
+  }
+
+  private async checkBudget(): Promise<void> {
+    if (this.run.state !== "running") return;
+    const failed = this.failedCount();
+    if (budgetExceeded(this.plan.failureBudget, this.view.size, failed)) {
+      const reason = `failure budget exceeded: ${failed} of ${this.view.size} hosts failed (${describeBudget(this.plan)})`;
+      if (await this.setRun("halting", { reason })) {
+        await this.deps.notifier
+          .notify({ runId: this.runId, severity: "critical", summary: `run ${this.runId} halted: ${reason}` })
+          .catch(() => {});
+      }
+    }
+  }
+
+  private async admitHosts(): Promise<void> {
+    const { clock, random } = this.deps;
+    for (;;) {
+      const hosts = [...this.view.values()].map((r) => {
+        const h = r.data as unknown as Host;
+        return {
+          host: r.host,
+          wave: r.wave,
+          order: r.order,
+          state: r.state,
+          region: h.region,
+          domains: h.failureDomains ?? {},
+        };
+      });
+      const staggered = this.plan.stagger.intervalMs > 0 || this.plan.stagger.jitterMs > 0;
+      const res = admit({
+        hosts,
+        currentWave: this.run.currentWave,
+        concurrency: this.plan.concurrency,
+        now: clock.now(),
+        nextStartAt: this.nextStartAt,
+        staggered,
+      });
+      if (res.currentWave !== this.run.currentWave) {
+        await this.setRun(
+          this.run.state,
+          { currentWave: res.currentWave },
+          { wave: res.currentWave },
+          "wave.started",
+        );
+      }
+      const startable = res.start.filter((h) => this.flows.has(h));
+      if (startable.length === 0) return;
+      for (const name of startable) {
+        const f = this.flows.get(name) as HostFlow;
+        try {
+          await f.start();
+        } catch (e) {
+          if (e instanceof LeaseLostError) {
+            this.flows.delete(name);
+            continue;
+          }
+          throw e;
+        }
+        this.view.set(name, f.rec);
+      }
+      if (staggered) {
+        this.nextStartAt =
+          clock.now() + this.plan.stagger.intervalMs + Math.round(this.plan.stagger.jitterMs * random.next());
+        return;
+      }
+    }
+  }
+
+  private startUnits(): void {
+    const now = this.deps.clock.now();
+    for (const f of this.flows.values()) {
+      if (this.busy.has(f.name)) continue;
+      if (f.rec.state !== "running" && f.rec.state !== "reverting") continue;
+      if (f.rec.notBefore !== null && f.rec.notBefore > now) continue;
+      const p = f
+        .step()
+        .catch((e) => {
+          if (e instanceof LeaseLostError) {
+            this.flows.delete(f.name);
+            return;
+          }
+          if (this.signal.aborted) return;
+          throw e;
+        })
+        .finally(() => {
+          this.busy.delete(f.name);
+          this.view.set(f.name, f.rec);
+          for (const w of this.wake.splice(0)) w();
+        });
+      this.busy.set(f.name, p);
+    }
+  }
+
+  private async checkCompletion(): Promise<DriveResult | undefined> {
+    if (this.busy.size > 0) return undefined;
+    const hosts = [...this.view.values()];
+    const active = hosts.some((h) => h.state === "running" || h.state === "reverting");
+    if (active) return undefined;
+    if (this.run.state === "halting") {
+      await this.setRun("failed", { reason: this.run.reason });
+      return { outcome: "finished", run: this.run };
+    }
+    if (!hosts.every((h) => isTerminalHost(h.state))) return undefined;
+    const bad = hosts.filter((h) => h.state === "failed" || h.state === "in_doubt" || h.state === "aborted");
+    if (bad.length === 0) await this.setRun("succeeded", { reason: null });
+    else {
+      const failed = hosts.filter((h) => h.state === "failed").length;
+      const doubt = hosts.filter((h) => h.state === "in_doubt").length;
+      await this.setRun("failed", { reason: `${failed} host(s) failed, ${doubt} in doubt` });
+    }
+    if (isTerminalRun(this.run.state)) return { outcome: "finished", run: this.run };
+    return undefined;
+  }
+
+  private async finishAbort(): Promise<DriveResult> {
+    for (const f of this.flows.values()) {
+      if (isTerminalHost(f.rec.state)) continue;
+      try {
+        await f.abort(this.run.reason ?? "run aborted by an operator");
+        this.view.set(f.name, f.rec);
+      } catch (e) {
+        if (!(e instanceof LeaseLostError)) throw e;
+      }
+    }
+    await this.setRun("aborted");
+    return { outcome: "finished", run: this.run };
+  }
+
+  /** Sleep until a unit finishes, a backoff or stagger expires, or the next tick. */
+  private async waitForSomething(): Promise<void> {
+    const { clock } = this.deps;
+    const now = clock.now();
+    let until = Math.min(this.nextRefreshAt, this.nextRenewAt);
+    if (this.run.state === "running" || this.run.state === "halting") {
+      for (const f of this.flows.values()) {
+        if (
+          !this.busy.has(f.name) &&
+          f.rec.notBefore !== null &&
+          (f.rec.state === "running" || f.rec.state === "reverting")
+        ) {
+          until = Math.min(until, f.rec.notBefore);
+        }
+      }
+      if (this.nextStartAt > now) until = Math.min(until, this.nextStartAt);
+    }
+    const ms = Math.max(0, until - now);
+    const ac = new AbortController();
+    const woke = new Promise<void>((resolve) => this.wake.push(resolve));
+    const onAbort = () => ac.abort();
+    this.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await Promise.race([woke, clock.sleep(ms, ac.signal).catch(() => {})]);
+    } finally {
+      ac.abort();
+      this.signal.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+function describeBudget(plan: Plan): string {
+  const b = plan.failureBudget;
+  const parts: string[] = [];
+  if (b.maxFailed !== undefined) parts.push(`maxFailed ${b.maxFailed}`);
+  if (b.maxFailedPercent !== undefined) parts.push(`maxFailedPercent ${b.maxFailedPercent}`);
+  return parts.join(", ");
+}

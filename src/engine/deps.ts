@@ -1,0 +1,34 @@
+/**
+ * What the engine needs from the outside world: ports only (composition happens in cli/).
+ */
+import type { Clock } from "../ports/clock.js";
+import type { EventSink, Notifier } from "../ports/events.js";
+import type { Random } from "../ports/random.js";
+import type { Store } from "../ports/store.js";
+import type { Transport } from "../ports/transport.js";
+
+export interface EngineDeps {
+  store: Store;
+  transport: Transport;
+  clock: Clock;
+  random: Random;
+  sink: EventSink;
+  notifier: Notifier;
+}
+
+export interface CoordinatorOptions {
+  /** Unique id of this coordinator (written into leases and events). */
+  owner: string;
+  /** Lease time-to-live; leases are renewed every third of it. */
+  leaseTtlMs: number;
+  /** How often the coordinator re-reads the run (pause/abort by an operator) when idle. */
+  tickMs: number;
+}
+
+export const DEFAULT_COORDINATOR_OPTIONS: Omit<CoordinatorOptions, "owner"> = {
+  leaseTtlMs: 30_000,
+  tickMs: 500,
+};
+
+export const nullSink: EventSink = { emit() {} };
+export const nullNotifier: Notifier = { async notify() {} };

@@ -1,0 +1,562 @@
+/**
+ * One host's pass through the plan's steps: one unit of work (one attempt, one revert, one
+ * in-doubt resolution) per call of `step()`, so the coordinator can pause between units.
+ *
+ * Invariants:
+ * - Intent before effect: the attempt row (with the lease token and the pre-state) is committed
+ *   before the effect starts; the result is committed after. Every write is fenced by the lease.
+ * - An attempt whose outcome is unknown (timeout, dropped connection, coordinator crash) is
+ *   resolved by `check` (or the kind's built-in check), re-run only if the step is idempotent, and
+ *   otherwise the host is parked `in_doubt` for an operator. A non-idempotent effect never runs
+ *   twice by accident.
+ * - Retries stay inside the step; when they run out, the failed step and the completed steps
+ *   before it are reverted newest first, down to the last point of no return; then the host is
+ *   failed with the reason and someone is notified.
+ * - Every host state change goes through `assertHostTransition`.
+ */
+import { TransportError } from "../core/errors.js";
+import { assertHostTransition, type HostState } from "../core/flow/states.js";
+import type { Host } from "../core/model/fleet.js";
+import type { Plan, Step } from "../core/plan/compile.js";
+import { decideAfterFailure, nextRevertIndex, resolveDoubt } from "../core/policy/retry.js";
+import type {
+  AttemptRecord,
+  AttemptResult,
+  HostFlowFields,
+  HostFlowRecord,
+  NewAttempt,
+} from "../ports/store.js";
+import { STEP_IMPLS } from "../steps/kinds.js";
+import { exec, type StepContext, type StepOutcome, tail } from "../steps/types.js";
+import type { EngineDeps } from "./deps.js";
+
+/** Outcome of running an effect: a value, or "unknown" when we cannot tell whether it happened. */
+type Effect = StepOutcome | { unknown: true; reason: string };
+
+interface EventSpec {
+  type: string;
+  data?: Record<string, unknown>;
+}
+
+export interface HostFlowContext {
+  deps: EngineDeps;
+  plan: Plan;
+  runId: string;
+  owner: string;
+  awaitApproval(step: Step): Promise<void>;
+  /** Abort signal for the coordinator's shutdown. */
+  signal: AbortSignal;
+}
+
+class TimeoutSignal extends Error {}
+
+export class HostFlow {
+  readonly host: Host;
+  /** The attempt left in doubt by a previous coordinator, to resolve before anything else. */
+  private doubt: AttemptRecord | undefined;
+  private nextSeq: number;
+
+  constructor(
+    private readonly cx: HostFlowContext,
+    public rec: HostFlowRecord,
+    attempts: readonly AttemptRecord[],
+  ) {
+    this.host = rec.data as unknown as Host;
+    this.nextSeq = attempts.reduce((m, a) => Math.max(m, a.seq), 0) + 1;
+    const last = attempts[attempts.length - 1];
+    if (last && last.state === "started") this.doubt = last;
+  }
+
+  get name(): string {
+    return this.rec.host;
+  }
+
+  /** Fenced commit of a patch, an intent and/or a result, and events. */
+  private async commit(
+    patch: Partial<HostFlowFields>,
+    events: EventSpec[],
+    io: { intent?: NewAttempt; result?: AttemptResult } = {},
+  ): Promise<void> {
+    const { deps, runId, owner } = this.cx;
+    if (patch.state !== undefined && patch.state !== this.rec.state)
+      assertHostTransition(this.rec.state, patch.state);
+    const at = deps.clock.now();
+    const evs = events.map((e) => ({
+      runId,
+      host: this.name,
+      at,
+      type: e.type,
+      actor: owner,
+      data: e.data ?? {},
+    }));
+    await deps.store.commitHost({
+      runId,
+      host: this.name,
+      owner,
+      token: this.rec.leaseToken,
+      patch,
+      ...io,
+      events: evs,
+    });
+    Object.assign(this.rec, patch);
+    for (const e of evs) deps.sink.emit(e);
+  }
+
+  /** Admit the host: pending -> running. */
+  async start(): Promise<void> {
+    await this.commit({ state: "running", startedAt: this.cx.deps.clock.now(), notBefore: null }, [
+      { type: "host.started", data: { wave: this.rec.wave } },
+    ]);
+  }
+
+  /** Abort: the host stops where it is (no revert). */
+  async abort(reason: string): Promise<void> {
+    await this.commit({ state: "aborted", finishedAt: this.cx.deps.clock.now(), reason }, [
+      { type: "host.aborted", data: { reason, step: this.cx.plan.steps[this.rec.stepIndex]?.name ?? null } },
+    ]);
+  }
+
+  /** Do one unit of work. */
+  async step(): Promise<void> {
+    if (this.doubt) {
+      const d = this.doubt;
+      this.doubt = undefined;
+      return this.resolveCrashDoubt(d);
+    }
+    if (this.rec.state === "reverting") return this.revertUnit();
+    if (this.rec.state === "running") return this.forwardUnit();
+  }
+
+  private ctxFor(
+    step: Step,
+    signal: AbortSignal,
+    pre: Record<string, unknown> | null,
+    attempt: number,
+  ): StepContext {
+    const { deps } = this.cx;
+    return {
+      host: this.host,
+      step,
+      transport: deps.transport,
+      clock: deps.clock,
+      signal,
+      deadline: deps.clock.now() + step.timeoutMs,
+      pre,
+      env: { OVERHAUL_RUN_ID: this.cx.runId, OVERHAUL_STEP: step.name, OVERHAUL_ATTEMPT: String(attempt) },
+      awaitApproval: () => this.cx.awaitApproval(step),
+    };
+  }
+
+  /** Run `fn` under the step's timeout; a timeout or dropped link makes the outcome unknown. */
+  private async effect(
+    step: Step,
+    pre: Record<string, unknown> | null,
+    attempt: number,
+    fn: (ctx: StepContext) => Promise<StepOutcome>,
+    timed = true,
+  ): Promise<Effect> {
+    const { clock } = this.cx.deps;
+    const ac = new AbortController();
+    const onOuter = () => ac.abort(this.cx.signal.reason);
+    this.cx.signal.addEventListener("abort", onOuter, { once: true });
+    const timerAc = new AbortController();
+    const ctx = this.ctxFor(step, ac.signal, pre, attempt);
+    if (timed) {
+      clock.sleep(step.timeoutMs, timerAc.signal).then(
+        () => ac.abort(new TimeoutSignal(`timed out after ${Math.round(step.timeoutMs / 1000)}s`)),
+        () => {},
+      );
+    } else {
+      ctx.deadline = Number.MAX_SAFE_INTEGER;
+    }
+    try {
+      return await fn(ctx);
+    } catch (e) {
+      if (ac.signal.reason instanceof TimeoutSignal)
+        return { unknown: true, reason: `step "${step.name}" ${ac.signal.reason.message}` };
+      if (e instanceof TransportError) {
+        if (e.effectUnknown) return { unknown: true, reason: e.message };
+        return { ok: false, retryable: e.retryable, reason: e.message, detail: { transport: e.kind } };
+      }
+      if (this.cx.signal.aborted) throw e;
+      return {
+        ok: false,
+        retryable: false,
+        reason: `internal error in step "${step.name}": ${String(e)}`,
+        detail: {},
+      };
+    } finally {
+      timerAc.abort();
+      this.cx.signal.removeEventListener("abort", onOuter);
+    }
+  }
+
+  /** Is the step's effect already there? `check` command, else the kind's built-in check. */
+  private async isDone(step: Step, pre: Record<string, unknown> | null): Promise<boolean | undefined> {
+    const impl = STEP_IMPLS[step.kind];
+    const r = await this.effect(step, pre, 0, async (ctx) => {
+      if (step.check !== undefined) {
+        const x = await exec(ctx, step.check);
+        return { ok: x.exitCode === 0, detail: { exitCode: x.exitCode, stdout: tail(x.stdout) } };
+      }
+      const happened = await impl.effectHappened?.(ctx);
+      if (happened === undefined) throw new TransportError("dropped", "cannot tell");
+      return { ok: happened, detail: {} };
+    });
+    if ("unknown" in r) return undefined;
+    if (!r.ok && r.detail.transport !== undefined) return undefined;
+    return r.ok;
+  }
+
+  private async forwardUnit(): Promise<void> {
+    const { plan, deps } = this.cx;
+    const i = this.rec.stepIndex;
+    const step = plan.steps[i];
+    if (!step) return this.succeed([]);
+    const impl = STEP_IMPLS[step.kind];
+
+    if (this.rec.attempts === 0 && step.check !== undefined) {
+      if ((await this.isDone(step, null)) === true) {
+        return this.advance(step, [
+          { type: "step.skipped", data: { step: step.name, reason: "check passed: already done" } },
+        ]);
+      }
+    }
+
+    const n = this.rec.attempts + 1;
+    let pre: Record<string, unknown> | null = null;
+    let preFailure: string | undefined;
+    if (impl.prepare) {
+      const p = await this.effect(step, null, n, async (ctx) => ({
+        ok: true,
+        detail: (await impl.prepare?.(ctx)) ?? {},
+      }));
+      if ("unknown" in p || !p.ok)
+        preFailure = `could not read the pre-state of step "${step.name}": ${p.reason}`;
+      else pre = p.detail;
+    }
+    const seq = this.nextSeq++;
+    const intent: NewAttempt = {
+      runId: this.cx.runId,
+      host: this.name,
+      seq,
+      stepIndex: i,
+      stepName: step.name,
+      phase: "run",
+      number: n,
+      state: "started",
+      token: this.rec.leaseToken,
+      pre,
+      startedAt: deps.clock.now(),
+    };
+    await this.commit({ attempts: n }, [{ type: "attempt.started", data: { step: step.name, attempt: n } }], {
+      intent,
+    });
+
+    let outcome: Effect;
+    if (preFailure !== undefined) outcome = { ok: false, reason: preFailure, detail: {} };
+    else {
+      const timed = !(step.kind === "gate" && step.approval);
+      outcome = await this.effect(step, pre, n, (ctx) => impl.run(ctx), timed);
+      if (!("unknown" in outcome) && outcome.ok && step.verify !== undefined) {
+        const verify = step.verify;
+        const v = await this.effect(step, pre, n, async (ctx) => {
+          const x = await exec(ctx, verify);
+          if (x.exitCode === 0)
+            return { ok: true, detail: outcome && "detail" in outcome ? outcome.detail : {} };
+          return {
+            ok: false,
+            reason: `verify of step "${step.name}" failed (exit code ${x.exitCode}): ${tail(
+              x.stderr || x.stdout,
+            )
+              .trim()
+              .slice(-200)}`,
+            detail: { verifyExitCode: x.exitCode },
+          };
+        });
+        outcome = "unknown" in v ? { ok: false, reason: v.reason, detail: {} } : v;
+      }
+    }
+    return this.settle(step, seq, n, pre, outcome);
+  }
+
+  /** Commit the result of attempt `n` of `step` and decide what comes next. */
+  private async settle(
+    step: Step,
+    seq: number,
+    n: number,
+    pre: Record<string, unknown> | null,
+    outcome: Effect,
+  ): Promise<void> {
+    const now = this.cx.deps.clock.now();
+    if ("unknown" in outcome) {
+      const result: AttemptResult = {
+        seq,
+        state: "unknown",
+        finishedAt: now,
+        result: { reason: outcome.reason },
+      };
+      return this.handleUnknown(step, "run", n, pre, outcome.reason, result);
+    }
+    if (outcome.ok) {
+      const result: AttemptResult = { seq, state: "succeeded", finishedAt: now, result: outcome.detail };
+      return this.advance(
+        step,
+        [{ type: "attempt.succeeded", data: { step: step.name, attempt: n } }],
+        result,
+      );
+    }
+    const result: AttemptResult = {
+      seq,
+      state: "failed",
+      finishedAt: now,
+      result: { ...outcome.detail, reason: outcome.reason ?? "failed" },
+    };
+    return this.failed(step, n, outcome.reason ?? "failed", outcome.retryable !== false, result);
+  }
+
+  /** A run attempt failed (known outcome): retry after a backoff, or give up and revert. */
+  private async failed(
+    step: Step,
+    n: number,
+    reason: string,
+    retryable: boolean,
+    result?: AttemptResult,
+  ): Promise<void> {
+    const { deps } = this.cx;
+    const d = decideAfterFailure(step, n, retryable, deps.random.next());
+    const io = result ? { result } : {};
+    if (d.action === "retry") {
+      return this.commit(
+        { notBefore: deps.clock.now() + d.delayMs },
+        [{ type: "attempt.failed", data: { step: step.name, attempt: n, reason, retryInMs: d.delayMs } }],
+        io,
+      );
+    }
+    const events: EventSpec[] = [
+      { type: "attempt.failed", data: { step: step.name, attempt: n, reason, final: true } },
+    ];
+    return this.beginRevert(
+      step.index,
+      `step "${step.name}" failed after ${n} attempt(s): ${reason}`,
+      events,
+      io,
+    );
+  }
+
+  private async beginRevert(
+    fromIndex: number,
+    reason: string,
+    events: EventSpec[],
+    io: { result?: AttemptResult },
+  ): Promise<void> {
+    const { plan } = this.cx;
+    const j = nextRevertIndex(plan.steps, fromIndex, this.rec.noReturnIndex);
+    if (j < 0) return this.fail(reason, events, io);
+    return this.commit(
+      { state: "reverting", phase: "revert", stepIndex: j, attempts: 0, notBefore: null, reason },
+      [...events, { type: "host.reverting", data: { reason, from: plan.steps[j]?.name } }],
+      io,
+    );
+  }
+
+  private async fail(
+    reason: string,
+    events: EventSpec[],
+    io: { result?: AttemptResult } = {},
+  ): Promise<void> {
+    await this.commit(
+      { state: "failed", finishedAt: this.cx.deps.clock.now(), reason, notBefore: null },
+      [...events, { type: "host.failed", data: { reason } }],
+      io,
+    );
+    await this.notify("critical", `${this.name} failed: ${reason}`);
+  }
+
+  private async park(
+    reason: string,
+    events: EventSpec[],
+    io: { result?: AttemptResult } = {},
+  ): Promise<void> {
+    const to: HostState = "in_doubt";
+    await this.commit(
+      { state: to, finishedAt: this.cx.deps.clock.now(), reason, notBefore: null },
+      [...events, { type: "host.in_doubt", data: { reason } }],
+      io,
+    );
+    await this.notify("critical", `${this.name} needs an operator: ${reason}`);
+  }
+
+  private async notify(severity: "warning" | "critical", summary: string): Promise<void> {
+    try {
+      await this.cx.deps.notifier.notify({ runId: this.cx.runId, host: this.name, severity, summary });
+    } catch {
+      // A failed notification never fails the host; the event log has it all.
+    }
+  }
+
+  /** Step done: move to the next one (or finish the host). */
+  private async advance(step: Step, events: EventSpec[], result?: AttemptResult): Promise<void> {
+    const next = step.index + 1;
+    const patch: Partial<HostFlowFields> = { stepIndex: next, attempts: 0, notBefore: null };
+    if (step.pointOfNoReturn) patch.noReturnIndex = step.index;
+    const evs: EventSpec[] = [...events, { type: "step.succeeded", data: { step: step.name } }];
+    if (next >= this.cx.plan.steps.length) return this.succeed(evs, patch, result);
+    return this.commit(patch, evs, result ? { result } : {});
+  }
+
+  private async succeed(
+    events: EventSpec[],
+    patch: Partial<HostFlowFields> = {},
+    result?: AttemptResult,
+  ): Promise<void> {
+    return this.commit(
+      { ...patch, state: "succeeded", finishedAt: this.cx.deps.clock.now(), reason: null },
+      [...events, { type: "host.succeeded" }],
+      result ? { result } : {},
+    );
+  }
+
+  /** An effect of unknown outcome: check, re-run, or park (see the header). */
+  private async handleUnknown(
+    step: Step,
+    phase: "run" | "revert",
+    n: number,
+    pre: Record<string, unknown> | null,
+    reason: string,
+    result: AttemptResult,
+    crash = false,
+  ): Promise<void> {
+    const impl = STEP_IMPLS[step.kind];
+    const how = resolveDoubt(step, phase, impl.effectHappened !== undefined);
+    const ev: EventSpec = {
+      type: "attempt.unknown",
+      data: { step: step.name, attempt: n, phase, reason, resolution: how },
+    };
+    if (how === "park") {
+      return this.park(
+        `outcome of step "${step.name}" (${phase}) is unknown (${reason}); it is not idempotent and has no check`,
+        [ev],
+        { result },
+      );
+    }
+    if (how === "check") {
+      await this.commit({}, [ev], { result });
+      const done = await this.isDone(step, pre);
+      if (done === true)
+        return this.advance(step, [
+          { type: "step.confirmed", data: { step: step.name, by: step.check ? "check" : "built-in check" } },
+        ]);
+      if (done === undefined && !step.idempotent) {
+        return this.park(
+          `outcome of step "${step.name}" is unknown (${reason}) and its check could not tell`,
+          [],
+        );
+      }
+      // A coordinator crash is not the step's fault: run the attempt again without using up a retry.
+      if (crash) return this.commit({ attempts: n - 1 }, []);
+      return this.failed(step, n, reason, true);
+    }
+    // rerun
+    if (crash) return this.commit({ attempts: n - 1 }, [ev], { result });
+    if (phase === "revert") return this.revertFailed(step, n, reason, result);
+    return this.failed(step, n, reason, true, result);
+  }
+
+  private async resolveCrashDoubt(a: AttemptRecord): Promise<void> {
+    const step = this.cx.plan.steps[a.stepIndex];
+    const now = this.cx.deps.clock.now();
+    const result: AttemptResult = {
+      seq: a.seq,
+      state: "unknown",
+      finishedAt: now,
+      result: { reason: "coordinator stopped during the attempt" },
+    };
+    if (!step) return this.park(`attempt ${a.seq} names a step that is not in the plan`, [], { result });
+    const phase = a.phase === "revert" ? "revert" : "run";
+    return this.handleUnknown(
+      step,
+      phase,
+      a.number,
+      a.pre,
+      "the coordinator stopped while the attempt ran",
+      result,
+      true,
+    );
+  }
+
+  private async revertUnit(): Promise<void> {
+    const { plan, deps } = this.cx;
+    const j = this.rec.stepIndex;
+    const step = plan.steps[j];
+    if (!step || step.revert === undefined) return this.fail(this.rec.reason ?? "failed", []);
+    const n = this.rec.attempts + 1;
+    const seq = this.nextSeq++;
+    const intent: NewAttempt = {
+      runId: this.cx.runId,
+      host: this.name,
+      seq,
+      stepIndex: j,
+      stepName: step.name,
+      phase: "revert",
+      number: n,
+      state: "started",
+      token: this.rec.leaseToken,
+      pre: null,
+      startedAt: deps.clock.now(),
+    };
+    await this.commit({ attempts: n }, [{ type: "revert.started", data: { step: step.name, attempt: n } }], {
+      intent,
+    });
+    const revert = step.revert;
+    const out = await this.effect(step, null, n, async (ctx) => {
+      const x = await exec(ctx, revert);
+      if (x.exitCode === 0) return { ok: true, detail: { exitCode: 0 } };
+      return {
+        ok: false,
+        reason: `revert of step "${step.name}" failed (exit code ${x.exitCode})`,
+        detail: { exitCode: x.exitCode, stderr: tail(x.stderr) },
+      };
+    });
+    const now = deps.clock.now();
+    if ("unknown" in out) {
+      return this.handleUnknown(step, "revert", n, null, out.reason, {
+        seq,
+        state: "unknown",
+        finishedAt: now,
+        result: { reason: out.reason },
+      });
+    }
+    if (out.ok) {
+      const result: AttemptResult = { seq, state: "succeeded", finishedAt: now, result: out.detail };
+      const next = nextRevertIndex(plan.steps, j - 1, this.rec.noReturnIndex);
+      const events: EventSpec[] = [{ type: "revert.succeeded", data: { step: step.name } }];
+      if (next < 0) return this.fail(`${this.rec.reason ?? "failed"} (rolled back)`, events, { result });
+      return this.commit({ stepIndex: next, attempts: 0, notBefore: null }, events, { result });
+    }
+    return this.revertFailed(step, n, out.reason ?? "revert failed", {
+      seq,
+      state: "failed",
+      finishedAt: now,
+      result: { ...out.detail, reason: out.reason },
+    });
+  }
+
+  private async revertFailed(step: Step, n: number, reason: string, result?: AttemptResult): Promise<void> {
+    const { deps } = this.cx;
+    const io = result ? { result } : {};
+    const d = decideAfterFailure(step, n, true, deps.random.next());
+    if (d.action === "retry") {
+      return this.commit(
+        { notBefore: deps.clock.now() + d.delayMs },
+        [{ type: "revert.failed", data: { step: step.name, attempt: n, reason, retryInMs: d.delayMs } }],
+        io,
+      );
+    }
+    return this.fail(
+      `${this.rec.reason ?? "failed"}; then ${reason}: manual recovery needed`,
+      [{ type: "revert.failed", data: { step: step.name, attempt: n, reason, final: true } }],
+      io,
+    );
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * A run pins one numbered plan revision; the coordinator always runs exactly that text, never the
+ * file's current content (rollback means "run revision N", never "edit and re-run").
+ */
+import { compilePlan, type Plan } from "../core/plan/compile.js";
+import { parsePlanText } from "../core/plan/load.js";
+import type { RunRecord, Store } from "../ports/store.js";
+
+export async function loadRunPlan(store: Store, run: RunRecord): Promise<Plan> {
+  const rev = await store.getPlanRevision(run.planName, run.planRevision);
+  if (!rev)
+    throw new Error(
+      `plan ${run.planName} revision ${run.planRevision} of run ${run.id} is missing from the store`,
+    );
+  return compilePlan(parsePlanText(rev.body, `${run.planName}@${run.planRevision}`));
+}

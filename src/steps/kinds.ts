@@ -1,0 +1,148 @@
+/**
+ * The built-in step kinds: command, sleep, gate, wait-healthy, reboot.
+ *
+ * Invariants:
+ * - `reboot` proves the reboot by a changed boot id, read before (pre-state, persisted with the
+ *   intent) and after; a host that answers with the old boot id has not rebooted.
+ * - On a `local` host, `reboot` needs an explicit reboot command (the step's `run` or the host's
+ *   `overhaul_reboot_command`): Overhaul never reboots the coordinator's own machine by default.
+ */
+
+import { TransportError } from "../core/errors.js";
+import type { StepKind } from "../core/plan/schema.js";
+import { pollUntil } from "./poll.js";
+import {
+  describeExec,
+  exec,
+  exitOutcome,
+  type StepContext,
+  type StepKindImpl,
+  type StepOutcome,
+} from "./types.js";
+
+const DEFAULT_BOOT_ID = "cat /proc/sys/kernel/random/boot_id";
+
+const command: StepKindImpl = {
+  async run(ctx) {
+    return exitOutcome(await exec(ctx, ctx.step.run as string), `step "${ctx.step.name}"`);
+  },
+};
+
+const sleep: StepKindImpl = {
+  async run(ctx) {
+    await ctx.clock.sleep(ctx.step.durationMs ?? 0, ctx.signal);
+    return { ok: true, detail: { sleptMs: ctx.step.durationMs ?? 0 } };
+  },
+};
+
+async function pollStep(ctx: StepContext, what: string): Promise<StepOutcome> {
+  const r = await pollUntil(
+    ctx,
+    ctx.step.run as string,
+    ctx.step.intervalMs ?? 2_000,
+    (x) => x.exitCode === 0,
+  );
+  const detail: Record<string, unknown> = { polls: r.polls };
+  if (r.last) Object.assign(detail, describeExec(r.last));
+  if (r.ok) return { ok: true, detail };
+  const last = r.last ? `last exit code ${r.last.exitCode}` : (r.lastError ?? "no answer");
+  return { ok: false, reason: `${what} not passed within the timeout (${r.polls} tries, ${last})`, detail };
+}
+
+const gate: StepKindImpl = {
+  async run(ctx) {
+    if (ctx.step.approval) {
+      await ctx.awaitApproval();
+      return { ok: true, detail: { approved: true } };
+    }
+    return pollStep(ctx, `gate "${ctx.step.name}"`);
+  },
+};
+
+const waitHealthy: StepKindImpl = {
+  async run(ctx) {
+    return pollStep(ctx, `host "${ctx.host.name}" healthy check`);
+  },
+};
+
+function bootIdCommand(ctx: StepContext): string {
+  const v = ctx.host.vars.overhaul_boot_id_command;
+  return typeof v === "string" && v.trim() ? v : DEFAULT_BOOT_ID;
+}
+
+function rebootCommand(ctx: StepContext): string | undefined {
+  if (ctx.step.run) return ctx.step.run;
+  const v = ctx.host.vars.overhaul_reboot_command;
+  if (typeof v === "string" && v.trim()) return v;
+  return ctx.host.connection === "local" ? undefined : "systemctl reboot";
+}
+
+async function readBootId(ctx: StepContext): Promise<string | undefined> {
+  const r = await exec(ctx, bootIdCommand(ctx));
+  const id = r.stdout.trim();
+  return r.exitCode === 0 && id ? id : undefined;
+}
+
+const reboot: StepKindImpl = {
+  async prepare(ctx) {
+    return { bootId: (await readBootId(ctx)) ?? null };
+  },
+  async run(ctx) {
+    const before = ctx.pre?.bootId;
+    if (typeof before !== "string") {
+      return {
+        ok: false,
+        reason: `could not read the boot id of ${ctx.host.name} before rebooting`,
+        detail: {},
+      };
+    }
+    const cmd = rebootCommand(ctx);
+    if (cmd === undefined) {
+      return {
+        ok: false,
+        retryable: false,
+        reason: `host ${ctx.host.name} is local: set the step's \`run\` or the host's overhaul_reboot_command (refusing to reboot this machine)`,
+        detail: {},
+      };
+    }
+    try {
+      const r = await exec(ctx, cmd);
+      if (r.exitCode !== 0 && r.exitCode !== null) {
+        // A reboot that cuts its own connection may report an odd status; only a clear refusal while
+        // the host still answers with the same boot id is a failure.
+        const still = await readBootId(ctx).catch(() => undefined);
+        if (still === before) return exitOutcome(r, "reboot command");
+      }
+    } catch (e) {
+      if (!(e instanceof TransportError) || !e.retryable) throw e;
+      // The connection dropping is what a reboot looks like from here.
+    }
+    const bootCmd = bootIdCommand(ctx);
+    const r = await pollUntil(ctx, bootCmd, ctx.step.intervalMs ?? 2_000, (x) => {
+      const id = x.stdout.trim();
+      return x.exitCode === 0 && id !== "" && id !== before;
+    });
+    const detail: Record<string, unknown> = { bootIdBefore: before, polls: r.polls };
+    if (r.ok) return { ok: true, detail: { ...detail, bootIdAfter: r.last?.stdout.trim() } };
+    return {
+      ok: false,
+      reason: `host ${ctx.host.name} did not come back with a new boot id within ${Math.round(ctx.step.timeoutMs / 1000)}s`,
+      detail,
+    };
+  },
+  async effectHappened(ctx) {
+    const before = ctx.pre?.bootId;
+    if (typeof before !== "string") return undefined;
+    const now = await readBootId(ctx).catch(() => undefined);
+    if (now === undefined) return undefined;
+    return now !== before;
+  },
+};
+
+export const STEP_IMPLS: Record<StepKind, StepKindImpl> = {
+  command,
+  sleep,
+  gate,
+  reboot,
+  "wait-healthy": waitHealthy,
+};

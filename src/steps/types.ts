@@ -1,0 +1,85 @@
+/**
+ * The contract of a built-in step kind.
+ *
+ * Invariants:
+ * - `prepare` is read-only: it records the pre-state (e.g. the boot id before a reboot) that the
+ *   engine persists with the attempt's intent, before any effect.
+ * - `run` performs the effect through ports only and reports success or failure as a value;
+ *   it throws only `TransportError` (the engine classifies those) or on abort.
+ * - `effectHappened` is the kind's built-in "is it already done?" for in-doubt attempts, from the
+ *   recorded pre-state; undefined means "cannot tell".
+ */
+import type { Host } from "../core/model/fleet.js";
+import type { Step } from "../core/plan/compile.js";
+import type { Clock } from "../ports/clock.js";
+import type { ExecResult, Transport } from "../ports/transport.js";
+
+export interface StepContext {
+  host: Host;
+  step: Step;
+  transport: Transport;
+  clock: Clock;
+  signal: AbortSignal;
+  /** Epoch ms by which the attempt must be over. */
+  deadline: number;
+  pre: Record<string, unknown> | null;
+  /** Environment for commands: OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_ATTEMPT. */
+  env: Record<string, string>;
+  /** Manual gate: resolves once an operator approved this step (the run is paused meanwhile). */
+  awaitApproval(): Promise<void>;
+}
+
+export interface StepOutcome {
+  ok: boolean;
+  reason?: string;
+  /** False when retrying cannot help. Default true. */
+  retryable?: boolean;
+  detail: Record<string, unknown>;
+}
+
+export interface StepKindImpl {
+  prepare?(ctx: StepContext): Promise<Record<string, unknown> | null>;
+  run(ctx: StepContext): Promise<StepOutcome>;
+  effectHappened?(ctx: StepContext): Promise<boolean | undefined>;
+}
+
+const TAIL = 2_000;
+
+/** The last part of a command's output, for results and events. */
+export function tail(s: string): string {
+  return s.length > TAIL ? `…${s.slice(-TAIL)}` : s;
+}
+
+export function describeExec(r: ExecResult): Record<string, unknown> {
+  return {
+    exitCode: r.exitCode,
+    signal: r.signal,
+    stdout: tail(r.stdout),
+    stderr: tail(r.stderr),
+    durationMs: Math.round(r.durationMs),
+    truncated: r.truncated,
+  };
+}
+
+/** Run a command of the step on the step's host, bounded by the attempt's deadline. */
+export function exec(ctx: StepContext, command: string): Promise<ExecResult> {
+  const timeoutMs = Math.max(1, ctx.deadline - ctx.clock.now());
+  return ctx.transport.exec(ctx.host, {
+    command,
+    timeoutMs,
+    env: ctx.env,
+    become: ctx.step.become,
+    signal: ctx.signal,
+  });
+}
+
+export function exitOutcome(r: ExecResult, what: string): StepOutcome {
+  if (r.exitCode === 0) return { ok: true, detail: describeExec(r) };
+  const why = r.exitCode === null ? `killed by ${r.signal}` : `exit code ${r.exitCode}`;
+  const err = r.stderr.trim().split("\n").slice(-1)[0] ?? "";
+  return {
+    ok: false,
+    reason: `${what} failed (${why})${err ? `: ${err.slice(0, 200)}` : ""}`,
+    detail: describeExec(r),
+  };
+}
