@@ -109,6 +109,8 @@ export class Coordinator {
       byHost.set(a.host, list);
     }
     for (const rec of granted) {
+      // Never two flows for one host in one coordinator (the store does not re-grant our own leases).
+      if (this.flows.has(rec.host)) continue;
       this.flows.set(rec.host, new HostFlow(this.flowContext(), rec, byHost.get(rec.host) ?? []));
       this.view.set(rec.host, rec);
     }

@@ -62,8 +62,9 @@ export class HostFlow {
     attempts: readonly AttemptRecord[],
   ) {
     this.host = rec.data as unknown as Host;
-    this.nextSeq = attempts.reduce((m, a) => Math.max(m, a.seq), 0) + 1;
-    const last = attempts[attempts.length - 1];
+    let last: AttemptRecord | undefined;
+    for (const a of attempts) if (a.host === rec.host && (!last || a.seq > last.seq)) last = a;
+    this.nextSeq = (last?.seq ?? 0) + 1;
     if (last && last.state === "started") this.doubt = last;
   }
 

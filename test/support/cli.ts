@@ -33,6 +33,7 @@ export function startCli(
   });
   child.stderr?.on("data", (d) => {
     stderr += d;
+    opts.onStderr?.(stderr);
   });
   const done = new Promise<CliResult>((resolve) => {
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));

@@ -1,0 +1,462 @@
+/**
+ * The `Store` port over Kysely: one implementation for SQLite and PostgreSQL.
+ *
+ * Invariants (see the port's header for the contract):
+ * - Every multi-statement write runs in one transaction: SQLite `BEGIN IMMEDIATE` (takes the write
+ *   lock up front, so two processes never deadlock on a read-to-write upgrade), Postgres
+ *   `BEGIN` at READ COMMITTED, retried whole on deadlock / serialization failure.
+ * - Every guarded write is a single compare-and-set UPDATE whose row count decides: lease
+ *   (owner, token) for `commitHost`, state for `updateRun` / `operatorHost`, lease freedom for
+ *   `acquireLeases` (free, or expired and someone else's: our own lease is never re-granted).
+ *   In Postgres the UPDATE also row-locks the host flow until commit, so a racing acquire waits
+ *   and then re-checks the lease on the committed row.
+ * - A failed guard writes nothing: the guard is the first statement and a throw rolls back.
+ * - SQLite: every write (transaction or single statement) holds the file's `Gate` (see gate.ts), so
+ *   two stores of one process never self-deadlock, and the synchronous prepared-statement hot path
+ *   for `commitHost` (`prepareHotCommit`) never runs inside a Kysely transaction left open across
+ *   an await.
+ */
+import { type Kysely, sql, type Transaction } from "kysely";
+import { LeaseLostError, OverhaulError } from "../../core/errors.js";
+import { type HostState, type RunState, TERMINAL_HOST_STATES } from "../../core/flow/states.js";
+import type {
+  AttemptRecord,
+  EventRecord,
+  HostCommit,
+  HostFlowFields,
+  HostFlowRecord,
+  NewEvent,
+  NewHostFlow,
+  NewRun,
+  PlanRevisionRecord,
+  RunRecord,
+  Store,
+} from "../../ports/store.js";
+import { Gate } from "./gate.js";
+import { migrateToLatest, type SqlDialect } from "./migrations.js";
+import {
+  attemptRow,
+  eventRow,
+  hostFlowRow,
+  hostPatchRow,
+  json,
+  jsonOrNull,
+  runRow,
+  toAttempt,
+  toEvent,
+  toHostFlow,
+  toPlanRevision,
+  toRun,
+} from "./rows.js";
+import { type DB, EVENT_SEQ } from "./schema.js";
+
+/** A synchronous, self-contained `commitHost` (one SQLite transaction over prepared statements). */
+export type HotCommit = (commit: HostCommit) => void;
+
+export interface KyselyStoreOptions {
+  dialect: SqlDialect;
+  /** SQLite: the write gate of the database file, shared by the stores of this process. */
+  gate?: Gate;
+  /** SQLite only: builds the hot path; called once, after migrations. */
+  prepareHotCommit?: () => HotCommit;
+  /** Runs after Kysely is destroyed (e.g. close extra handles). */
+  onClose?: () => Promise<void> | void;
+}
+
+/** Rows per multi-row INSERT: well under SQLite's and Postgres' bound-parameter limits. */
+const CHUNK = 200;
+const PG_RETRY_CODES = new Set(["40P01", "40001"]);
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+export function leaseLost(c: { runId: string; host: string; owner: string; token: number }): LeaseLostError {
+  return new LeaseLostError(
+    `lease on host ${c.host} of run ${c.runId} is no longer held by ${c.owner} with token ${c.token}`,
+  );
+}
+
+export function attemptNotInFlight(runId: string, host: string, seq: number): OverhaulError {
+  return new OverhaulError(
+    `attempt ${seq} of host ${host} in run ${runId} is not in flight: cannot record its result`,
+  );
+}
+
+export class KyselyStore implements Store {
+  private readonly gate: Gate;
+  private hot: HotCommit | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly opts: KyselyStoreOptions,
+  ) {
+    this.gate = opts.gate ?? new Gate();
+  }
+
+  /** SQLite: run a write while holding the gate. Postgres: just run it. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.sqlite ? this.gate.run(fn) : fn();
+  }
+
+  private get sqlite(): boolean {
+    return this.opts.dialect === "sqlite";
+  }
+
+  /** Text sort by code point on both dialects (Postgres would otherwise use the database's locale). */
+  private byText(column: "host" | "name") {
+    return this.sqlite ? sql.ref(column) : sql`${sql.ref(column)} collate "C"`;
+  }
+
+  /** One write transaction (see header). */
+  private async write<T>(fn: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+    if (this.sqlite) {
+      return this.gate.run(() =>
+        this.db.connection().execute(async (conn) => {
+          await sql`begin immediate`.execute(conn);
+          try {
+            const out = await fn(conn);
+            await sql`commit`.execute(conn);
+            return out;
+          } catch (err) {
+            await sql`rollback`.execute(conn).catch(() => {});
+            throw err;
+          }
+        }),
+      );
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute((trx: Transaction<DB>) => fn(trx));
+      } catch (err) {
+        const code = (err as { code?: unknown } | null)?.code;
+        if (attempt < 5 && typeof code === "string" && PG_RETRY_CODES.has(code)) continue;
+        throw err;
+      }
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.exclusive(() => migrateToLatest(this.db as unknown as Kysely<unknown>, this.opts.dialect));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sqlite) await this.gate.run(async () => {});
+    await this.db.destroy();
+    await this.opts.onClose?.();
+  }
+
+  // ---- plan revisions ----
+
+  async savePlanRevision(input: {
+    name: string;
+    hash: string;
+    body: string;
+    createdAt: number;
+  }): Promise<PlanRevisionRecord> {
+    // Postgres: two coordinators may pick the same next number; the loser's insert does nothing
+    // (unique (name, revision) / (name, hash)) and it looks again.
+    for (let attempt = 1; ; attempt++) {
+      const saved = await this.write(async (trx) => {
+        const existing = await trx
+          .selectFrom("plan_revisions")
+          .selectAll()
+          .where("name", "=", input.name)
+          .where("hash", "=", input.hash)
+          .executeTakeFirst();
+        if (existing) return toPlanRevision(existing);
+        const top = await trx
+          .selectFrom("plan_revisions")
+          .select((eb) => eb.fn.max("revision").as("top"))
+          .where("name", "=", input.name)
+          .executeTakeFirst();
+        const inserted = await trx
+          .insertInto("plan_revisions")
+          .values({
+            name: input.name,
+            revision: Number(top?.top ?? 0) + 1,
+            hash: input.hash,
+            body: input.body,
+            created_at: input.createdAt,
+          })
+          .onConflict((oc) => oc.doNothing())
+          .returningAll()
+          .executeTakeFirst();
+        return inserted ? toPlanRevision(inserted) : undefined;
+      });
+      if (saved) return saved;
+      if (attempt >= 10)
+        throw new OverhaulError(`could not save a revision of plan ${input.name}: contention`);
+    }
+  }
+
+  async getPlanRevision(name: string, revision: number): Promise<PlanRevisionRecord | undefined> {
+    const row = await this.db
+      .selectFrom("plan_revisions")
+      .selectAll()
+      .where("name", "=", name)
+      .where("revision", "=", revision)
+      .executeTakeFirst();
+    return row ? toPlanRevision(row) : undefined;
+  }
+
+  async listPlanRevisions(name?: string): Promise<PlanRevisionRecord[]> {
+    let q = this.db.selectFrom("plan_revisions").selectAll().orderBy(this.byText("name")).orderBy("revision");
+    if (name !== undefined) q = q.where("name", "=", name);
+    return (await q.execute()).map(toPlanRevision);
+  }
+
+  // ---- runs, hosts, attempts, events: reads ----
+
+  async createRun(run: NewRun, hosts: NewHostFlow[], events: NewEvent[]): Promise<void> {
+    const stray = hosts.find((h) => h.runId !== run.id);
+    if (stray)
+      throw new OverhaulError(`host flow ${stray.host} belongs to run ${stray.runId}, not ${run.id}`);
+    await this.write(async (trx) => {
+      await trx.insertInto("runs").values(runRow(run)).execute();
+      for (const part of chunks(hosts)) {
+        await trx.insertInto("host_flows").values(part.map(hostFlowRow)).execute();
+      }
+      await this.appendEvents(trx, events);
+    });
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const row = await this.db.selectFrom("runs").selectAll().where("id", "=", runId).executeTakeFirst();
+    return row ? toRun(row) : undefined;
+  }
+
+  async listRuns(limit?: number): Promise<RunRecord[]> {
+    let q = this.db.selectFrom("runs").selectAll().orderBy("created_at", "desc").orderBy("id", "desc");
+    if (limit !== undefined) q = q.limit(limit);
+    return (await q.execute()).map(toRun);
+  }
+
+  async getHosts(runId: string): Promise<HostFlowRecord[]> {
+    const rows = await this.db
+      .selectFrom("host_flows")
+      .selectAll()
+      .where("run_id", "=", runId)
+      .orderBy("ord")
+      .execute();
+    return rows.map(toHostFlow);
+  }
+
+  async getHost(runId: string, host: string): Promise<HostFlowRecord | undefined> {
+    const row = await this.db
+      .selectFrom("host_flows")
+      .selectAll()
+      .where("run_id", "=", runId)
+      .where("host", "=", host)
+      .executeTakeFirst();
+    return row ? toHostFlow(row) : undefined;
+  }
+
+  async getAttempts(runId: string, host?: string): Promise<AttemptRecord[]> {
+    let q = this.db.selectFrom("attempts").selectAll().where("run_id", "=", runId);
+    if (host !== undefined) q = q.where("host", "=", host);
+    return (await q.orderBy(this.byText("host")).orderBy("seq").execute()).map(toAttempt);
+  }
+
+  async listEvents(runId: string, afterSeq = 0, limit?: number): Promise<EventRecord[]> {
+    let q = this.db
+      .selectFrom("events")
+      .selectAll()
+      .where("run_id", "=", runId)
+      .where("seq", ">", afterSeq)
+      .orderBy("seq");
+    if (limit !== undefined) q = q.limit(limit);
+    return (await q.execute()).map(toEvent);
+  }
+
+  // ---- guarded writes ----
+
+  /** Append events in the current transaction; seq per the schema's rule for the dialect. */
+  private async appendEvents(trx: Kysely<DB>, events: readonly NewEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    if (this.sqlite) {
+      for (const part of chunks(events)) {
+        await trx
+          .insertInto("events")
+          .values(part.map((e) => eventRow(e)))
+          .execute();
+      }
+      return;
+    }
+    // One statement per chunk: bump the counter and insert with the numbers it hands out, so the
+    // counter's row lock is held only from here to commit.
+    for (const part of chunks(events)) {
+      const n = part.length;
+      const values = sql.join(
+        part.map(
+          (e, i) =>
+            sql`(${i + 1}::bigint, ${e.runId}::text, ${e.host}::text, ${e.at}::bigint, ${e.type}::text, ${e.actor}::text, ${json(e.data)}::text)`,
+        ),
+      );
+      await sql`with s as (
+          update counters set value = value + ${n}::bigint where name = ${EVENT_SEQ} returning value
+        )
+        insert into events (seq, run_id, host, at, type, actor, data)
+        select s.value - ${n}::bigint + v.i, v.run_id, v.host, v.at, v.type, v.actor, v.data
+        from s, (values ${values}) as v (i, run_id, host, at, type, actor, data)`.execute(trx);
+    }
+  }
+
+  async updateRun(
+    runId: string,
+    expect: readonly RunState[],
+    patch: Partial<Pick<RunRecord, "state" | "currentWave" | "reason" | "updatedAt">>,
+    events: NewEvent[],
+  ): Promise<boolean> {
+    if (expect.length === 0) return false;
+    const set: { state?: string; current_wave?: number; reason?: string | null; updated_at?: number } = {};
+    if (patch.state !== undefined) set.state = patch.state;
+    if (patch.currentWave !== undefined) set.current_wave = patch.currentWave;
+    if (patch.reason !== undefined) set.reason = patch.reason;
+    if (patch.updatedAt !== undefined) set.updated_at = patch.updatedAt;
+    return this.write(async (trx) => {
+      const res = await trx
+        .updateTable("runs")
+        .set((eb) => (Object.keys(set).length > 0 ? set : { state: eb.ref("state") }))
+        .where("id", "=", runId)
+        .where("state", "in", [...expect])
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) return false;
+      await this.appendEvents(trx, events);
+      return true;
+    });
+  }
+
+  async acquireLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<HostFlowRecord[]> {
+    // One statement: atomic on its own; in Postgres a racing acquirer blocks on the row lock and
+    // then re-evaluates the WHERE against the committed row, so each lease goes to one owner.
+    const rows = await this.exclusive(() =>
+      this.db
+        .updateTable("host_flows")
+        .set((eb) => ({
+          lease_owner: owner,
+          lease_token: eb("lease_token", "+", 1),
+          lease_expires_at: now + ttlMs,
+        }))
+        .where("run_id", "=", runId)
+        .where("state", "not in", [...TERMINAL_HOST_STATES])
+        .where((eb) =>
+          eb.or([
+            eb("lease_owner", "is", null),
+            // Expired leases of other owners only: re-granting our own (with a new token) would
+            // fence our own unit in flight and let a second flow of the same host start.
+            eb.and([
+              eb("lease_owner", "!=", owner),
+              eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<=", now)]),
+            ]),
+          ]),
+        )
+        .returningAll()
+        .execute(),
+    );
+    return rows.map(toHostFlow).sort((a, b) => a.order - b.order);
+  }
+
+  async renewLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<number> {
+    const res = await this.exclusive(() =>
+      this.db
+        .updateTable("host_flows")
+        .set({ lease_expires_at: now + ttlMs })
+        .where("run_id", "=", runId)
+        .where("lease_owner", "=", owner)
+        .executeTakeFirst(),
+    );
+    return Number(res.numUpdatedRows);
+  }
+
+  async releaseLeases(runId: string, owner: string): Promise<void> {
+    await this.exclusive(() =>
+      this.db
+        .updateTable("host_flows")
+        .set({ lease_owner: null, lease_expires_at: null })
+        .where("run_id", "=", runId)
+        .where("lease_owner", "=", owner)
+        .execute(),
+    );
+  }
+
+  async commitHost(commit: HostCommit): Promise<void> {
+    checkCommitTargets(commit);
+    if (this.opts.prepareHotCommit) {
+      this.hot ??= this.opts.prepareHotCommit();
+      const hot = this.hot;
+      // Synchronous: nothing can interleave once it starts. Only wait if a Kysely write
+      // transaction is open on the shared connection.
+      if (!this.gate.busy) hot(commit);
+      else await this.gate.run(() => hot(commit));
+      return;
+    }
+    await this.write(async (trx) => {
+      const patch = hostPatchRow(commit.patch);
+      const res = await trx
+        .updateTable("host_flows")
+        .set((eb) => (Object.keys(patch).length > 0 ? patch : { lease_token: eb.ref("lease_token") }))
+        .where("run_id", "=", commit.runId)
+        .where("host", "=", commit.host)
+        .where("lease_owner", "=", commit.owner)
+        .where("lease_token", "=", commit.token)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) throw leaseLost(commit);
+      if (commit.intent) await trx.insertInto("attempts").values(attemptRow(commit.intent)).execute();
+      if (commit.result) {
+        const r = commit.result;
+        const done = await trx
+          .updateTable("attempts")
+          .set({ state: r.state, finished_at: r.finishedAt, result: jsonOrNull(r.result) })
+          .where("run_id", "=", commit.runId)
+          .where("host", "=", commit.host)
+          .where("seq", "=", r.seq)
+          .where("state", "=", "started")
+          .executeTakeFirst();
+        if (Number(done.numUpdatedRows) === 0) throw attemptNotInFlight(commit.runId, commit.host, r.seq);
+      }
+      await this.appendEvents(trx, commit.events ?? []);
+    });
+  }
+
+  async operatorHost(
+    runId: string,
+    host: string,
+    expect: readonly HostState[],
+    patch: Partial<HostFlowFields>,
+    events: NewEvent[],
+  ): Promise<boolean> {
+    if (expect.length === 0) return false;
+    return this.write(async (trx) => {
+      const res = await trx
+        .updateTable("host_flows")
+        .set((eb) => ({
+          ...hostPatchRow(patch),
+          // Fence whoever held the lease: their (owner, token) no longer matches.
+          lease_token: eb("lease_token", "+", 1),
+          lease_owner: null,
+          lease_expires_at: null,
+        }))
+        .where("run_id", "=", runId)
+        .where("host", "=", host)
+        .where("state", "in", [...expect])
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) return false;
+      await this.appendEvents(trx, events);
+      return true;
+    });
+  }
+}
+
+/** An intent or result must belong to the host flow being committed (a bug otherwise). */
+export function checkCommitTargets(c: HostCommit): void {
+  const i = c.intent;
+  if (i && (i.runId !== c.runId || i.host !== c.host)) {
+    throw new OverhaulError(`attempt intent for ${i.runId}/${i.host} committed on ${c.runId}/${c.host}`);
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * Bad input never crashes and never does anything: each of these plans, inventories and flags
+ * gets exit 2 (or 4 for a safety refusal) and a short error that names the place (file, line,
+ * path or flag) — never a stack trace — and no run is created.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/cli.js";
+
+const GOOD_INV = `[web]
+web[01:03] overhaul_rack=r1
+
+[web:vars]
+ansible_connection=local
+`;
+const GOOD_PLAN = `name: p
+hosts: web
+steps:
+  - { name: a, kind: command, run: "true" }
+`;
+
+interface Case {
+  name: string;
+  plan?: string;
+  inventory?: string;
+  /** Extra files (relative path -> content) next to the inventory. */
+  files?: Record<string, string>;
+  args?: string[];
+  code?: number;
+  /** Fragments the error must contain (the place and the problem). */
+  expect: (string | RegExp)[];
+}
+
+const plan = (body: string) => body;
+
+const CASES: Case[] = [
+  {
+    name: "YAML syntax error: bad indentation",
+    plan: "name: p\nhosts: web\nsteps:\n  - name: a\n   kind: command\n",
+    expect: ["plan.yaml:5"],
+  },
+  {
+    name: "YAML syntax error: unclosed flow mapping",
+    plan: "name: p\nhosts: web\nsteps: [{ name: a, kind: command\n",
+    expect: [/plan\.yaml:\d+:\d+/],
+  },
+  {
+    name: "YAML duplicate key",
+    plan: "name: p\nname: q\nhosts: web\nsteps: [{ name: a, kind: sleep, duration: 1s }]\n",
+    expect: ["plan.yaml:2", /duplicate|unique/i],
+  },
+  { name: "plan is a list, not a mapping", plan: "- a\n- b\n", expect: ["plan.yaml", /mapping/i] },
+  { name: "empty plan file", plan: "", expect: ["plan.yaml", /empty/i] },
+  { name: "missing steps", plan: "name: p\nhosts: web\n", expect: ["steps", /required|missing/i] },
+  {
+    name: "empty steps",
+    plan: "name: p\nhosts: web\nsteps: []\n",
+    expect: ["plan.yaml:3", "steps", "at least one step"],
+  },
+  {
+    name: "unknown step kind",
+    plan: "name: p\nhosts: web\nsteps:\n  - { name: a, kind: rebot }\n",
+    expect: ["plan.yaml:4", "steps[0].kind", "reboot"],
+  },
+  {
+    name: "wrong type: attempts is a string",
+    plan: "name: p\nhosts: web\nsteps:\n  - name: a\n    kind: command\n    run: x\n    retry: { attempts: three }\n",
+    expect: ["plan.yaml:7", "steps[0].retry.attempts", /number|integer/],
+  },
+  {
+    name: "negative retries",
+    plan: "name: p\nhosts: web\nsteps:\n  - name: a\n    kind: command\n    run: x\n    retry: { attempts: -1 }\n",
+    expect: ["plan.yaml:7", "steps[0].retry.attempts", "at least 1"],
+  },
+  {
+    name: "bad duration",
+    plan: "name: p\nhosts: web\nsteps:\n  - { name: a, kind: sleep, duration: 5 minutes }\n",
+    expect: ["plan.yaml:4", "steps[0].duration", "30s"],
+  },
+  {
+    name: "unknown key in a step",
+    plan: "name: p\nhosts: web\nsteps:\n  - { name: a, kind: command, run: x, retires: 3 }\n",
+    expect: ["plan.yaml:4", "retires"],
+  },
+  {
+    name: "command without run",
+    plan: "name: p\nhosts: web\nsteps:\n  - { name: a, kind: command }\n",
+    expect: ["steps[0].run"],
+  },
+  {
+    name: "duplicate step names",
+    plan: "name: p\nhosts: web\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n  - { name: a, kind: sleep, duration: 1s }\n",
+    expect: ["steps[1].name", "duplicate"],
+  },
+  {
+    name: "empty scope in the plan",
+    plan: "name: p\nhosts: ''\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
+    expect: ["plan.yaml:2", "hosts"],
+  },
+  {
+    name: "plan scope matches nothing",
+    plan: "name: p\nhosts: db\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
+    expect: ["hosts", '"db"'],
+  },
+  {
+    name: "wave with both count and percent",
+    plan: `${GOOD_PLAN}waves: [{ count: 1, percent: 10 }]\n`,
+    expect: ["waves[0]", "exactly one"],
+  },
+  {
+    name: "zero global concurrency",
+    plan: `${GOOD_PLAN}concurrency: { global: 0 }\n`,
+    expect: ["concurrency.global", "at least 1"],
+  },
+  {
+    name: "percent over 100",
+    plan: `${GOOD_PLAN}failureBudget: { maxFailedPercent: 150 }\n`,
+    expect: ["failureBudget.maxFailedPercent", "100"],
+  },
+  {
+    name: "gate with neither run nor approval",
+    plan: "name: p\nhosts: web\nsteps:\n  - { name: g, kind: gate }\n",
+    expect: ["steps[0]", "approval"],
+  },
+  {
+    name: "plan file does not exist",
+    plan: undefined,
+    args: ["run", "missing.yaml", "-i", "inventory.ini", "--all"],
+    expect: ["missing.yaml", "no such file"],
+  },
+  { name: "empty --limit", args: ["--limit", ""], expect: ["--limit", "empty"] },
+  {
+    name: "unknown host in --limit",
+    args: ["--limit", "web01:nosuchhost"],
+    expect: ["--limit", '"nosuchhost"'],
+  },
+  {
+    name: "--limit matches nothing in the plan's scope",
+    inventory: `${GOOD_INV}[db]\ndb01 ansible_connection=local\n`,
+    args: ["--limit", "db01"],
+    expect: ["--limit", "no host is in both"],
+  },
+  { name: "no scope at all", args: [], code: 4, expect: ["--limit", "--all"] },
+  {
+    name: "wide scope without confirmation",
+    args: ["--limit", "web", "--max-hosts", "2"],
+    code: 4,
+    expect: ["3 host(s)", "--confirm 3"],
+  },
+  {
+    name: "wrong --confirm count",
+    args: ["--limit", "web", "--max-hosts", "2", "--confirm", "5"],
+    code: 4,
+    expect: ["--confirm 5 does not match"],
+  },
+  { name: "bad --lease-ttl", args: ["--all", "--lease-ttl", "soon"], expect: ["--lease-ttl", "soon"] },
+  {
+    name: "inventory: cyclic children",
+    inventory: "[a:children]\nb\n\n[b:children]\na\n",
+    expect: ["inventory.ini", /cycl|loop/i],
+  },
+  { name: "inventory: bad range", inventory: "[web]\nweb[01:]\n", expect: ["inventory.ini:2", /range/] },
+  { name: "inventory: range step of zero", inventory: "[web]\nweb[1:3:0]\n", expect: ["inventory.ini:2"] },
+  { name: "inventory: INI section typo", inventory: "[web:chidren]\nfoo\n", expect: ["inventory.ini:1"] },
+  {
+    name: "inventory: YAML syntax error",
+    inventory: undefined,
+    files: { "inventory.yml": "all:\n  hosts:\n    web01:\n   bad: [\n" },
+    args: ["-i", "inventory.yml"],
+    expect: ["inventory.yml:"],
+  },
+  {
+    name: "inventory: unknown overhaul_role",
+    inventory: "[web]\nweb01 ansible_connection=local overhaul_role=boss\n",
+    expect: ["web01", "overhaul_role", "holdover"],
+  },
+  { name: "inventory file does not exist", args: ["-i", "nope.ini"], expect: ["nope.ini"] },
+];
+
+describe("bad input: exit 2 (or 4), one clear message naming the place, nothing done", () => {
+  let root: string;
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), "overhaul-bad-"));
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("has at least 25 cases", () => expect(CASES.length).toBeGreaterThanOrEqual(25));
+
+  it.concurrent.each(CASES.map((c) => [c.name, c] as const))("%s", async (_name, c) => {
+    const dir = join(root, c.name.replace(/[^a-z0-9]+/gi, "-"));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "plan.yaml"), c.plan ?? GOOD_PLAN);
+    if (c.inventory !== undefined || !c.files)
+      writeFileSync(join(dir, "inventory.ini"), c.inventory ?? GOOD_INV);
+    for (const [f, body] of Object.entries(c.files ?? {})) writeFileSync(join(dir, f), body);
+    let args: string[];
+    if (c.args?.[0] === "run") args = c.args;
+    else {
+      const rest = c.args ?? ["--all"];
+      const inv = rest.includes("-i") ? [] : ["-i", "inventory.ini"];
+      args = ["run", "plan.yaml", ...inv, ...rest];
+      if (!rest.includes("--all") && !rest.includes("--limit") && c.args === undefined) args.push("--all");
+    }
+    const r = await runCli(["--db", join(dir, "db.sqlite"), ...args], {
+      cwd: dir,
+      env: { OVERHAUL_LOG_DIR: join(dir, "logs") },
+    });
+    const expected = c.code ?? 2;
+    expect(r.code, `stderr: ${r.stderr}`).toBe(expected);
+    expect(r.stderr).toMatch(/^overhaul: /);
+    expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
+    expect(r.stderr).not.toMatch(/internal error/);
+    for (const e of c.expect) {
+      if (typeof e === "string") expect(r.stderr).toContain(e);
+      else expect(r.stderr).toMatch(e);
+    }
+    expect(r.stdout).toBe("");
+    // Nothing done: no run was created (the database may not even exist).
+    if (existsSync(join(dir, "db.sqlite"))) {
+      const s = await runCli(["--db", join(dir, "db.sqlite"), "status", "--json"], { cwd: dir });
+      expect(s.code).toBe(2);
+      expect(s.stderr).toContain("no runs");
+    }
+  });
+
+  it("validate reports every problem of a plan at once, sorted by line", async () => {
+    const dir = join(root, "many");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "plan.yaml"),
+      plan(
+        "name: p\nhosts: web\nsteps:\n  - { name: a, kind: rebot }\n  - { name: b, kind: command, run: x, retry: { attempts: 0 } }\nconcurrency: { global: -1 }\n",
+      ),
+    );
+    const r = await runCli(["validate", "plan.yaml"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("3 problems");
+    const lines = [...r.stderr.matchAll(/plan\.yaml:(\d+)/g)].map((m) => Number(m[1]));
+    expect(lines).toEqual([4, 5, 6]);
+  });
+});
