@@ -56,7 +56,6 @@ export function stateColor(state: string): keyof typeof CODES {
 }
 
 export function table(rows: string[][], out: Out): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI colour codes to measure width
   const strip = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "");
   const widths: number[] = [];
   for (const r of rows) {

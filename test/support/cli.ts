@@ -16,7 +16,7 @@ export interface CliResult {
 
 export function startCli(
   args: string[],
-  opts: { cwd?: string; env?: Record<string, string> } = {},
+  opts: { cwd?: string; env?: Record<string, string>; onStderr?: (all: string) => void } = {},
 ): {
   child: ChildProcess;
   done: Promise<CliResult>;
