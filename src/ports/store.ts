@@ -1,7 +1,7 @@
 /**
  * The `Store` port: everything the engine persists, and nothing more.
  *
- * Invariants every adapter must keep (checked by test/conformance/store.ts for each adapter):
+ * Invariants every adapter must keep (checked by test/conformance/store-suite.ts for each adapter):
  * - Every method that writes is one atomic, durable transaction: when it resolves, the change
  *   survives a crash of the process (SQLite: WAL + synchronous=FULL; Postgres: commit).
  * - `commitHost` is compare-and-set on the host flow's lease (owner, token): a coordinator that

@@ -61,6 +61,13 @@ export class MemoryStore implements Store {
 
   async createRun(run: NewRun, hosts: NewHostFlow[], events: NewEvent[]): Promise<void> {
     if (this.runs.has(run.id)) throw new Error(`run ${run.id} exists`);
+    if (new Set(hosts.map((h) => h.host)).size !== hosts.length)
+      throw new Error(`run ${run.id} lists a host twice`);
+    if (hosts.some((h) => h.runId !== run.id))
+      throw new Error(`a host flow of run ${run.id} names another run`);
+    if (!this.plans.some((p) => p.name === run.planName && p.revision === run.planRevision)) {
+      throw new Error(`plan ${run.planName}@${run.planRevision} is not saved`);
+    }
     this.runs.set(run.id, clone(run));
     const m = new Map<string, HostFlowRecord>();
     for (const h of hosts)
@@ -144,9 +151,20 @@ export class MemoryStore implements Store {
       );
     }
     const list = this.attempts.get(c.runId) as AttemptRecord[];
+    // Validate everything first: the commit is all or nothing.
     if (c.intent) {
-      if (list.some((a) => a.host === c.host && a.seq === c.intent?.seq))
+      if (c.intent.host !== c.host || c.intent.runId !== c.runId)
+        throw new Error("intent names another host flow");
+      if (list.some((a) => a.host === c.host && a.seq === c.intent?.seq)) {
         throw new Error(`attempt ${c.host}#${c.intent.seq} exists`);
+      }
+    }
+    if (c.result) {
+      const target = list.find((x) => x.host === c.host && x.seq === c.result?.seq);
+      const fromIntent = c.intent !== undefined && c.intent.seq === c.result.seq;
+      if (!target && !fromIntent) throw new Error(`attempt ${c.host}#${c.result.seq} does not exist`);
+      if (target && target.state !== "started")
+        throw new Error(`attempt ${c.host}#${c.result.seq} is already ${target.state}`);
     }
     Object.assign(h, clone(c.patch ?? {}));
     if (c.intent) list.push({ ...clone(c.intent), finishedAt: null, result: null });
