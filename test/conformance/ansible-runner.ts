@@ -17,9 +17,19 @@ export const ANSIBLE_INVENTORY = "ansible-inventory";
 
 /** The `ansible-inventory --version` first line, or undefined when it cannot run. */
 export function ansibleVersion(): string | undefined {
-  const r = spawnSync(ANSIBLE_INVENTORY, ["--version"], { encoding: "utf8", timeout: 60_000 });
-  if (r.error || r.status !== 0) return undefined;
-  return r.stdout.split("\n")[0]?.trim();
+  const box = new AnsibleSandbox();
+  try {
+    const r = spawnSync(ANSIBLE_INVENTORY, ["--version"], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: box.env,
+      cwd: box.dir,
+    });
+    if (r.error || r.status !== 0) return undefined;
+    return r.stdout.split("\n")[0]?.trim();
+  } finally {
+    box.dispose();
+  }
 }
 
 export interface AnsibleResult {
@@ -30,7 +40,7 @@ export interface AnsibleResult {
 
 export class AnsibleSandbox {
   readonly dir = mkdtempSync(join(tmpdir(), "overhaul-ansible-"));
-  private readonly env: NodeJS.ProcessEnv;
+  readonly env: NodeJS.ProcessEnv;
   /** Concurrent runs: enough to overlap Python's start-up, not so many that they thrash. */
   private readonly slots = Math.max(2, availableParallelism() * 2);
   private running = 0;

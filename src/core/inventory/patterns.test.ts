@@ -1,0 +1,109 @@
+/**
+ * Host patterns: same hosts in the same order as Ansible 2.14's `get_hosts`, plus the parts that match nothing.
+ */
+import { describe, expect, it } from "vitest";
+import { InputError } from "../errors.js";
+import { globToRegex } from "./fnmatch.js";
+import { parseIniInventory } from "./ini.js";
+import { matchPattern, splitHostPattern } from "./patterns.js";
+import { resolveInventory } from "./resolve.js";
+
+const inv = resolveInventory(
+  parseIniInventory(
+    [
+      "solo",
+      "[web]",
+      "web01",
+      "web02",
+      "web03",
+      "[db]",
+      "db1",
+      "web03",
+      "[eu:children]",
+      "web",
+      "[eu]",
+      "eu-lb",
+      "[empty]",
+    ].join("\n"),
+    "hosts",
+  ),
+);
+
+describe("splitHostPattern", () => {
+  it.each([
+    ["a,b[1], c[2:3] , d", ["a", "b[1]", "c[2:3]", "d"]],
+    ["web:&db:!web01", ["web", "&db", "!web01"]],
+    ["web[0:1]:db", ["web[0:1]", "db"]],
+    ["fe80::1", ["fe80::1"]],
+    ["host:22", ["host:22"]],
+    [" , ", []],
+  ])("%s", (pattern, parts) => {
+    expect(splitHostPattern(pattern)).toEqual(parts);
+  });
+});
+
+describe("matchPattern", () => {
+  it.each([
+    // Expected orders were checked against Ansible 2.14's InventoryManager.get_hosts.
+    ["all", ["solo", "db1", "web03", "eu-lb", "web01", "web02"]],
+    ["*", ["solo", "db1", "web03", "eu-lb", "web01", "web02"]],
+    ["web", ["web01", "web02", "web03"]],
+    ["web01", ["web01"]],
+    ["web0*", ["web01", "web02", "web03"]],
+    ["web0[!3]", ["web01", "web02"]],
+    ["web0?", ["web01", "web02", "web03"]],
+    ["web:db", ["web01", "web02", "web03", "db1"]],
+    ["web,db", ["web01", "web02", "web03", "db1"]],
+    ["web:&db", ["web03"]],
+    ["web:!db", ["web01", "web02"]],
+    ["eu:!web02", ["eu-lb", "web01", "web03"]],
+    ["~^web0[13]$", ["web01", "web03"]],
+    ["~web", ["web01", "web02", "web03"]],
+    ["web[0]", ["web01"]],
+    ["web[-1]", ["web03"]],
+    ["web[1:2]", ["web02", "web03"]],
+    ["web[1:]", ["web02", "web03"]],
+    ["ungrouped", ["solo"]],
+    ["!web", ["solo", "db1", "eu-lb"]],
+  ])("%s", (pattern, hosts) => {
+    expect(matchPattern(inv, pattern).hosts).toEqual(hosts);
+  });
+
+  it("reports parts that select no host, including empty groups and bad subscripts", () => {
+    expect(matchPattern(inv, "web:nosuch:!typo:empty:web[7]:web0[12]")).toEqual({
+      hosts: ["web01", "web02", "web03"],
+      unmatched: ["nosuch", "!typo", "empty", "web[7]", "web0[12]"],
+      impliedAll: false,
+    });
+  });
+
+  it("says when only exclusions were given (Ansible then starts from all)", () => {
+    expect(matchPattern(inv, "!web").impliedAll).toBe(true);
+    expect(matchPattern(inv, "web:!db1").impliedAll).toBe(false);
+  });
+
+  it.each(["", "  ", ","])("rejects the empty pattern %j", (pattern) => {
+    expect(() => matchPattern(inv, pattern)).toThrow(InputError);
+  });
+
+  it("rejects an invalid regex", () => {
+    expect(() => matchPattern(inv, "~web(")).toThrow(/invalid regular expression/);
+  });
+});
+
+describe("globToRegex (Python fnmatch.translate)", () => {
+  it.each([
+    ["web*", "web01", true],
+    ["web*", "xweb", false],
+    ["w?b", "wab", true],
+    ["[!a]x", "bx", true],
+    ["[!a]x", "ax", false],
+    ["[a-c]1", "b1", true],
+    ["[z-a]1", "b1", false],
+    ["[abc", "[abc", true],
+    ["a.b", "aXb", false],
+    ["[]]x", "]x", true],
+  ])("%s ~ %s", (glob, name, ok) => {
+    expect(new RegExp(`^(?:${globToRegex(glob)})$`, "s").test(name)).toBe(ok);
+  });
+});

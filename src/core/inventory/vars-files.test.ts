@@ -1,0 +1,30 @@
+/**
+ * group_vars / host_vars file contents: order, empty documents, JSON, and refusals.
+ */
+import { describe, expect, it } from "vitest";
+import { InputError } from "../errors.js";
+import { parseVarsFiles } from "./vars-files.js";
+
+const vf = (text: string, file = "group_vars/g.yml") => ({ file, text });
+
+describe("parseVarsFiles", () => {
+  it("combines files in order, later values winning", () => {
+    const bag = parseVarsFiles([vf("a: 1\nb: 1\n"), vf("b: 2\n", "group_vars/g/2.yml")]);
+    expect(bag.vars).toEqual({ a: 1, b: 2 });
+    expect(bag.origins.get("b")).toEqual({ file: "group_vars/g/2.yml", line: 1, column: 1 });
+  });
+  it.each(["", "# comment\n", "---\n", "[]\n", "{}\n", "false\n"])("ignores an empty document %j", (text) => {
+    expect(parseVarsFiles([vf(text)]).vars).toEqual({});
+  });
+  it("reads JSON", () => {
+    expect(parseVarsFiles([vf('{"x": 1e2}', "host_vars/h.json")]).vars).toEqual({ x: 100 });
+  });
+  it.each([
+    ["- a\n", /must be a mapping/],
+    ["a: [1\n", /YAML: /],
+    ["$ANSIBLE_VAULT;1.1;AES256\n6162\n", /ansible-vault/],
+  ])("rejects %j", (text, message) => {
+    expect(() => parseVarsFiles([vf(text)])).toThrow(InputError);
+    expect(() => parseVarsFiles([vf(text)])).toThrow(message);
+  });
+});

@@ -1,0 +1,122 @@
+/**
+ * YAML scalars as PyYAML (YAML 1.1) reads them, and the YAML inventory structure with its errors.
+ */
+import { describe, expect, it } from "vitest";
+import { InputError } from "../errors.js";
+import { parseYamlInventory } from "./yaml-inventory.js";
+import { loadYaml, toValue } from "./yaml-load.js";
+
+function value(text: string): unknown {
+  const src = loadYaml(`v: ${text}\n`, "x.yml");
+  return (toValue(src, src.root) as { v: unknown }).v;
+}
+
+describe("YAML scalars as Ansible (PyYAML, YAML 1.1) reads them", () => {
+  it.each([
+    ["yes", true],
+    ["No", false],
+    ["on", true],
+    ["OFF", false],
+    ["y", "y"],
+    ["n", "n"],
+    ['"true"', "true"],
+    ["0777", 511],
+    ["0o17", "0o17"],
+    ["0x1F", 31],
+    ["0b1010", 10],
+    ["1:30", 90],
+    ["1_000", 1000],
+    ["+42", 42],
+    ["1.5", 1.5],
+    ["1e3", "1e3"],
+    ["1.5e+3", 1500],
+    [".5", 0.5],
+    ["~", null],
+    ["null", null],
+    ["", null],
+    ["2024-02-29", "2024-02-29"],
+    ["2024-02-29 12:30:00", "2024-02-29T12:30:00"],
+    ["2024-02-29T12:30:00.5+01:00", "2024-02-29T12:30:00.500000+01:00"],
+    ["2024-02-29T12:30:00Z", "2024-02-29T12:30:00+00:00"],
+    ["1.2.3", "1.2.3"],
+    ["!unsafe '{{ x }}'", { __ansible_unsafe: "{{ x }}" }],
+    ["!vault abc", { __ansible_vault: "abc" }],
+    ["!!str 12", "12"],
+    ["[1, a, {b: c}]", [1, "a", { b: "c" }]],
+  ])("%s", (text, expected) => {
+    expect(value(text)).toEqual(expected);
+  });
+
+  it("reads JSON as JSON (1e5 is a number there)", () => {
+    const src = loadYaml('{"v": 1e5, "w": "x"}', "x.json");
+    expect(toValue(src, src.root)).toEqual({ v: 100000, w: "x" });
+  });
+
+  it("keeps the first position and the last value of a repeated key, and merges <<", () => {
+    const src = loadYaml("base: &b {a: 1, b: 2}\nm:\n  c: 0\n  <<: *b\n  b: 3\n  c: 4\n", "x.yml");
+    const m = (toValue(src, src.root) as { m: Record<string, number> }).m;
+    expect(m).toEqual({ a: 1, b: 3, c: 4 });
+    expect(Object.keys(m)).toEqual(["a", "b", "c"]);
+  });
+
+  it.each([
+    ["v: =\n", /must be quoted/],
+    ["v: !foo x\n", /Unresolved tag/],
+    ["v: [1\n", /YAML: /],
+    ["? [a]\n: 1\n", /key is a list or mapping/],
+    ["v: 2024-02-30\n", /not a valid date/],
+  ])("%j is an InputError", (text, message) => {
+    expect(() => {
+      const src = loadYaml(text, "x.yml");
+      toValue(src, src.root);
+    }).toThrow(message);
+  });
+});
+
+describe("parseYamlInventory", () => {
+  it("reads groups, children, hosts and vars in file order", () => {
+    const d = parseYamlInventory(
+      "all:\n  hosts:\n    h0:\n  children:\n    web:\n      hosts:\n        w[1:2]:2222: {x: 1}\n      children:\n        canary:\n          hosts: w1\n      vars: {tier: web}\n",
+      "inv.yml",
+    );
+    expect([...d.groups.keys()]).toEqual(["all", "ungrouped", "web", "canary"]);
+    expect(d.group("web").hosts).toEqual(["w1", "w2"]);
+    expect(d.group("web").children).toEqual(["canary"]);
+    expect(d.group("canary").hosts).toEqual(["w1"]);
+    expect(d.hosts.get("w2")?.vars).toEqual({ ansible_port: 2222, x: 1 });
+    expect(d.group("web").vars).toEqual({ tier: "web" });
+    expect(d.group("all").hosts).toEqual(["h0"]);
+  });
+
+  it("warns about and skips unknown keys and non-mapping groups", () => {
+    const d = parseYamlInventory("g:\n  hots: {a: 1}\nbad: [1]\n", "inv.yml");
+    expect(d.warnings.map((w) => w.message)).toEqual([
+      'skipping unexpected key "hots" in group "g"',
+      'skipping "bad": not a valid group definition',
+    ]);
+    expect(d.groups.has("bad")).toBe(false);
+  });
+
+  it.each([
+    ["", 1, /empty/],
+    ["- a\n", 1, /must be a mapping of group names/],
+    ["plugin: x\n", 1, /plugin configuration/],
+    ["g:\n  hosts: [a]\n", 2, /must be a mapping/],
+    ["g:\n  vars: 3\n", 2, /must be a mapping/],
+    ["g:\n  hosts:\n    1.5:\n", 3, /must be a string/],
+    ["g:\n  hosts:\n    h: 3\n", 3, /must be a mapping/],
+    ["g:\n  children:\n    g:\n", 3, /cycle: g -> g/],
+  ])("%j is an InputError at line %s", (text, line, message) => {
+    let err: unknown;
+    try {
+      parseYamlInventory(text, "inv.yml");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    const p = (err as InputError).problems[0];
+    expect(p?.file).toBe("inv.yml");
+    expect(p?.line ?? 1).toBe(line);
+    expect(p?.message).toMatch(message);
+  });
+});

@@ -1,0 +1,193 @@
+/**
+ * Load YAML or JSON text the way Ansible's `DataLoader` does, keeping positions for errors.
+ *
+ * Invariants:
+ * - Text that is valid JSON is read as JSON (Ansible tries `json.loads` first, so `1e5` is a
+ *   number there and a string in YAML 1.1); anything else is YAML 1.1 with PyYAML's scalar rules.
+ * - Mappings behave like Python dicts: a repeated key keeps its first position and its last
+ *   value; `<<` merge keys are flattened before the node's own keys, as PyYAML does.
+ * - Every syntax problem, unknown tag or unhashable key is an `InputError` with file, line and
+ *   column; nothing here throws anything else for bad input.
+ * - Pure: no I/O.
+ */
+import { isAlias, isMap, isScalar, isSeq, type Node, parseDocument, type Scalar, visit } from "yaml";
+import { InputError } from "../errors.js";
+import type { Origin } from "./data.js";
+import { pyFloatRepr } from "./py-literal.js";
+import { LineIndex, pyKeyIdentity, setOwn } from "./pytext.js";
+import { FLOAT_RE, MERGE_KEY, PYYAML_TAGS, VALUE_KEY } from "./yaml-schema.js";
+
+export interface YamlSource {
+  readonly file: string;
+  readonly lines: LineIndex;
+  readonly doc: ReturnType<typeof parseDocument>;
+  /** The top node, or null for an empty document. */
+  readonly root: Node | null;
+}
+
+export interface Pair {
+  key: unknown;
+  keyNode: Node;
+  valueNode: Node | null;
+}
+
+const MAX_DEPTH = 200;
+
+/** Parse `text`; throws InputError for syntax errors. */
+export function loadYaml(text: string, file: string): YamlSource {
+  const json = isJson(text);
+  const doc = parseDocument(text, {
+    version: json ? "1.2" : "1.1",
+    schema: json ? "json" : "failsafe",
+    ...(json ? {} : { customTags: (tags) => [...tags, ...PYYAML_TAGS] }),
+    resolveKnownTags: false,
+    uniqueKeys: false,
+    merge: false,
+    prettyErrors: true,
+  });
+  const lines = new LineIndex(text);
+  const problems = [...doc.errors, ...doc.warnings.filter((w) => w.code === "TAG_RESOLVE_FAILED")];
+  const first = problems[0];
+  if (first) {
+    const pos = first.linePos?.[0];
+    throw new InputError({
+      file,
+      ...(pos ? { line: pos.line, column: pos.col } : {}),
+      message: `YAML: ${(first.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "")}`,
+      expected: "valid YAML (or JSON)",
+    });
+  }
+  const src: YamlSource = { file, lines, doc, root: (doc.contents as Node | null) ?? null };
+  // libyaml (which Ansible uses) only accepts letters, digits, `-` and `_` in anchor names.
+  visit(doc, {
+    Node(_key, node) {
+      const name = isAlias(node) ? node.source : node.anchor;
+      if (name !== undefined && !/^[A-Za-z0-9_-]+$/.test(name)) {
+        fail(src, node, `YAML anchor or alias name "${name}" may use only letters, digits, - and _`);
+      }
+    },
+  });
+  return src;
+}
+
+function isJson(text: string): boolean {
+  const t = text.trim();
+  if (t === "") return false;
+  try {
+    JSON.parse(t);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where `node` starts. */
+export function originOf(src: YamlSource, node: Node | null | undefined): Origin {
+  const offset = node?.range?.[0];
+  return offset === undefined ? { file: src.file } : { file: src.file, ...src.lines.at(offset) };
+}
+
+function fail(src: YamlSource, node: Node | null | undefined, message: string, expected?: string): never {
+  throw new InputError({ ...originOf(src, node), message, ...(expected ? { expected } : {}) });
+}
+
+/** Follow aliases to the anchored node. */
+export function deref(src: YamlSource, node: Node | null): Node | null {
+  let n = node;
+  for (let hops = 0; n && isAlias(n); hops++) {
+    if (hops > MAX_DEPTH) fail(src, node, "YAML alias loop");
+    n = (n.resolve(src.doc) as Node | undefined) ?? fail(src, node, `YAML alias *${n.source} has no anchor`);
+  }
+  return n;
+}
+
+export function isMapping(src: YamlSource, node: Node | null): boolean {
+  return isMap(deref(src, node));
+}
+
+/** The entries of a mapping node in Python-dict order (merge keys first, then own keys). */
+export function pairsOf(src: YamlSource, node: Node | null, depth = 0): Pair[] {
+  const map = deref(src, node);
+  if (!isMap(map)) return [];
+  if (depth > MAX_DEPTH) fail(src, node, "YAML nesting too deep");
+  const merged: Pair[] = [];
+  const own: Pair[] = [];
+  for (const item of map.items) {
+    const keyNode = (item.key as Node | null) ?? map;
+    const valueNode = (item.value as Node | null) ?? null;
+    if (isScalar(keyNode) && keyNode.value === MERGE_KEY) {
+      merged.push(...mergeSources(src, valueNode, depth));
+      continue;
+    }
+    own.push({ key: keyOf(src, keyNode), keyNode, valueNode });
+  }
+  const order: Pair[] = [];
+  const index = new Map<unknown, number>();
+  for (const p of [...merged, ...own]) {
+    const id = pyKeyIdentity(p.key);
+    const at = index.get(id);
+    if (at === undefined) {
+      index.set(id, order.length);
+      order.push(p);
+    } else {
+      order[at] = { ...(order[at] as Pair), valueNode: p.valueNode };
+    }
+  }
+  return order;
+}
+
+function mergeSources(src: YamlSource, valueNode: Node | null, depth: number): Pair[] {
+  const v = deref(src, valueNode);
+  if (isMap(v)) return pairsOf(src, v, depth + 1);
+  if (isSeq(v)) {
+    const parts = v.items.map((item) => {
+      const m = deref(src, item as Node);
+      if (!isMap(m)) fail(src, item as Node, "YAML merge key expects a mapping or a list of mappings");
+      return pairsOf(src, m, depth + 1);
+    });
+    return parts.reverse().flat();
+  }
+  return fail(src, valueNode, "YAML merge key expects a mapping or a list of mappings");
+}
+
+/** The Python value of a mapping key; collections cannot be keys (unhashable in Python). */
+function keyOf(src: YamlSource, keyNode: Node): unknown {
+  const k = deref(src, keyNode);
+  if (!isScalar(k)) fail(src, keyNode, "YAML mapping key is a list or mapping", "a plain key");
+  const v = (k as Scalar).value;
+  return v === VALUE_KEY ? "=" : v;
+}
+
+/** The JSON object key Python writes for a dict key. */
+export function keyString(src: YamlSource, key: unknown, keyNode: Node): string {
+  if (typeof key === "string") return key;
+  if (key === null) return "null";
+  if (typeof key === "boolean") return key ? "true" : "false";
+  if (typeof key === "number") {
+    const text = isScalar(keyNode) ? String((keyNode as Scalar).source ?? "") : "";
+    return FLOAT_RE.test(text) ? pyFloatRepr(key) : String(key);
+  }
+  return fail(src, keyNode, "YAML mapping key of an unsupported type", "a string key");
+}
+
+/** The plain JavaScript value of a node (JSON-compatible, Python-dict semantics). */
+export function toValue(src: YamlSource, node: Node | null, depth = 0): unknown {
+  if (depth > MAX_DEPTH) fail(src, node, "YAML nesting too deep (or a recursive alias)");
+  const n = deref(src, node);
+  if (n === null) return null;
+  if (isScalar(n)) {
+    if (n.value === MERGE_KEY || n.value === VALUE_KEY) {
+      fail(src, n, `YAML value "${n.value === MERGE_KEY ? "<<" : "="}" must be quoted`, "a quoted string");
+    }
+    return n.value;
+  }
+  if (isSeq(n)) return n.items.map((item) => toValue(src, item as Node, depth + 1));
+  if (isMap(n)) {
+    const out: Record<string, unknown> = {};
+    for (const p of pairsOf(src, n, depth)) {
+      setOwn(out, keyString(src, p.key, p.keyNode), toValue(src, p.valueNode, depth + 1));
+    }
+    return out;
+  }
+  return fail(src, node, "unsupported YAML node");
+}

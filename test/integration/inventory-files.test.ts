@@ -1,0 +1,91 @@
+/**
+ * The inventory-files adapter on a real file system: what it reads, what it skips, and that every
+ * bad input is an InputError naming the file (never a raw fs error).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { isIgnoredInDirectory, loadInventory } from "../../src/adapters/inventory-files/index.js";
+import { InputError } from "../../src/core/errors.js";
+
+const root = mkdtempSync(join(tmpdir(), "overhaul-inv-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function tree(name: string, files: Record<string, string | Uint8Array>): string {
+  const dir = join(root, name);
+  for (const [rel, content] of Object.entries(files)) {
+    mkdirSync(join(dir, rel, ".."), { recursive: true });
+    writeFileSync(join(dir, rel), content);
+  }
+  return dir;
+}
+
+async function failure(path: string): Promise<InputError> {
+  try {
+    await loadInventory(path);
+  } catch (e) {
+    if (e instanceof InputError) return e;
+    throw e;
+  }
+  throw new Error("expected an InputError");
+}
+
+describe("loadInventory", () => {
+  it.each([
+    ["hosts.ini", true],
+    ["notes.txt", true],
+    ["x~", true],
+    [".hidden", true],
+    ["group_vars", true],
+    ["hosts", false],
+    ["hosts.yml", false],
+    ["hosts.ini.d", false],
+  ])("ignores %s in a directory: %s", (name, ignored) => {
+    expect(isIgnoredInDirectory(name)).toBe(ignored);
+  });
+
+  it("reports a missing inventory as an InputError", async () => {
+    const err = await failure(join(root, "nope"));
+    expect(err.problems[0]?.file).toBe(join(root, "nope"));
+  });
+
+  it("names the file inside a directory inventory that cannot be parsed", async () => {
+    const dir = tree("dir-bad", { "a.yml": "g:\n  hosts:\n    h1:\n", b: "[g]\nh2 oops\n" });
+    const err = await failure(dir);
+    expect(err.problems[0]).toMatchObject({ file: join(dir, "b"), line: 2 });
+  });
+
+  it("tolerates non-UTF-8 bytes on comment lines only", async () => {
+    const ok = tree("latin1-comment", {
+      hosts: Uint8Array.from([...Buffer.from("# caf"), 0xe9, ...Buffer.from("\n[g]\nh1\n")]),
+    });
+    const inv = await loadInventory(join(ok, "hosts"));
+    expect(inv.groups.get("g")?.hosts).toEqual(["h1"]);
+    const bad = tree("latin1-host", { hosts: Uint8Array.from([...Buffer.from("[g]\nh"), 0xe9, 0x0a]) });
+    const err = await failure(join(bad, "hosts"));
+    expect(err.problems[0]).toMatchObject({ file: join(bad, "hosts"), line: 2 });
+  });
+
+  it("warns when group_vars is a file, and uses only the first of NAME, NAME.yml, NAME.yaml, NAME.json", async () => {
+    const dir = tree("vars-choice", {
+      "inventory.ini": "[g]\nh\n",
+      group_vars: "not a directory",
+      "host_vars/h.yml": "pick: yml\n",
+      "host_vars/h.json": '{"pick": "json", "json_only": 1}',
+    });
+    const inv = await loadInventory(join(dir, "inventory.ini"));
+    expect(inv.hosts.get("h")?.vars).toEqual({ pick: "yml" });
+    expect(inv.warnings.map((w) => w.message)).toEqual(["is not a directory; skipped"]);
+  });
+
+  it("names the vars file with the syntax error", async () => {
+    const dir = tree("vars-bad", {
+      "inventory.ini": "[g]\nh\n",
+      "host_vars/h/b.yml": "x: 1\n",
+      "host_vars/h/c.yml": "y: [\n",
+    });
+    const err = await failure(join(dir, "inventory.ini"));
+    expect(err.problems[0]?.file).toBe(join(dir, "host_vars", "h", "c.yml"));
+  });
+});
