@@ -29,10 +29,13 @@ function files(dir: string): string[] {
 describe("purity of core, engine and steps", () => {
   const sources = ["src/core", "src/engine", "src/steps"].flatMap((d) => files(join(ROOT, d)));
   it("finds the sources", () => expect(sources.length).toBeGreaterThan(20));
-  it.each(sources.map((f) => [f.slice(ROOT.length)]))("%s reads no clock, timer or unseeded randomness", (f) => {
-    const text = readFileSync(join(ROOT, f), "utf8")
-      .replace(/\/\*[\s\S]*?\*\//g, "")
-      .replace(/\/\/.*$/gm, "");
-    for (const [re, what] of FORBIDDEN) expect(re.test(text), `${f} uses ${what}`).toBe(false);
-  });
+  it.each(sources.map((f) => [f.slice(ROOT.length)]))(
+    "%s reads no clock, timer or unseeded randomness",
+    (f) => {
+      const text = readFileSync(join(ROOT, f), "utf8")
+        .replace(/\/\*[\s\S]*?\*\//g, "")
+        .replace(/\/\/.*$/gm, "");
+      for (const [re, what] of FORBIDDEN) expect(re.test(text), `${f} uses ${what}`).toBe(false);
+    },
+  );
 });

@@ -21,7 +21,7 @@ import { admit } from "../core/policy/admission.js";
 import { budgetExceeded, countsAsFailed } from "../core/policy/budget.js";
 import type { AttemptRecord, HostFlowRecord, NewEvent, RunRecord } from "../ports/store.js";
 import type { CoordinatorOptions, EngineDeps } from "./deps.js";
-import { HostFlow } from "./host-flow.js";
+import { CoordinatorStopped, HostFlow } from "./host-flow.js";
 import { loadRunPlan } from "./plan-of-run.js";
 
 export type DriveOutcome =
@@ -57,6 +57,8 @@ export class Coordinator {
     private readonly opts: CoordinatorOptions,
     private readonly runId: string,
     private readonly signal: AbortSignal = new AbortController().signal,
+    /** Graceful stop: start nothing new, let units in flight finish, then detach. */
+    private readonly drain: AbortSignal = new AbortController().signal,
   ) {}
 
   private event(type: string, data: Record<string, unknown> = {}, host: string | null = null): NewEvent {
@@ -190,6 +192,11 @@ export class Coordinator {
     const { clock, store } = this.deps;
     for (;;) {
       if (this.signal.aborted) return { outcome: "detached", run: this.run };
+      if (this.drain.aborted) {
+        // Graceful stop: wait for the units in flight, start nothing, then detach.
+        await Promise.allSettled(this.busy.values());
+        return { outcome: "detached", run: this.run };
+      }
       const now = clock.now();
 
       if (now >= this.nextRenewAt) {
@@ -330,7 +337,7 @@ export class Coordinator {
             this.flows.delete(f.name);
             return;
           }
-          if (this.signal.aborted) return;
+          if (e instanceof CoordinatorStopped || this.signal.aborted) return;
           throw e;
         })
         .finally(() => {
@@ -394,16 +401,25 @@ export class Coordinator {
       }
       if (this.nextStartAt > now) until = Math.min(until, this.nextStartAt);
     }
-    const ms = Math.max(0, until - now);
+    // Never less than 1 ms: a zero-length wait could resolve without ever yielding to I/O.
+    const ms = Math.max(1, until - now);
     const ac = new AbortController();
-    const woke = new Promise<void>((resolve) => this.wake.push(resolve));
+    let wakeUp: () => void = () => {};
+    const woke = new Promise<void>((resolve) => {
+      wakeUp = resolve;
+      this.wake.push(resolve);
+    });
     const onAbort = () => ac.abort();
     this.signal.addEventListener("abort", onAbort, { once: true });
+    this.drain.addEventListener("abort", onAbort, { once: true });
     try {
       await Promise.race([woke, clock.sleep(ms, ac.signal).catch(() => {})]);
     } finally {
       ac.abort();
       this.signal.removeEventListener("abort", onAbort);
+      this.drain.removeEventListener("abort", onAbort);
+      const i = this.wake.indexOf(wakeUp);
+      if (i >= 0) this.wake.splice(i, 1);
     }
   }
 }

@@ -50,6 +50,13 @@ export interface HostFlowContext {
 
 class TimeoutSignal extends Error {}
 
+/** Thrown out of a unit when the coordinator stops mid-effect; nothing was committed for it. */
+export class CoordinatorStopped extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super("coordinator stopped", options);
+  }
+}
+
 export class HostFlow {
   readonly host: Host;
   /** The attempt left in doubt by a previous coordinator, to resolve before anything else. */
@@ -173,6 +180,9 @@ export class HostFlow {
     try {
       return await fn(ctx);
     } catch (e) {
+      // The coordinator is shutting down: record nothing. The intent stays without a result, so
+      // the next coordinator resolves it exactly as after a crash.
+      if (this.cx.signal.aborted) throw new CoordinatorStopped({ cause: e });
       if (ac.signal.reason instanceof TimeoutSignal)
         return { unknown: true, reason: `step "${step.name}" ${ac.signal.reason.message}` };
       if (e instanceof TransportError) {

@@ -351,4 +351,40 @@ steps:
     expect(res.run.state).toBe("succeeded");
     expect(t.transport.calls).toHaveLength(2);
   });
+
+  it("a coordinator stopped mid-effect records nothing; the next one resolves the attempt", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: slow, kind: command, run: "slow", check: "done?" }
+`;
+    let finished = 0;
+    const t = await setup(plan, 1, async (_h, c, req) => {
+      if (c === "done?") return { exitCode: finished > 0 ? 0 : 1 };
+      await new Promise<void>((resolve, reject) => {
+        const timer = t.clock.sleep(60_000).then(() => {
+          finished++;
+          resolve();
+        });
+        void timer;
+        req.signal?.addEventListener("abort", () => reject(req.signal?.reason));
+      });
+      return undefined;
+    });
+    const ac = new AbortController();
+    const first = t.coordinator("c1", ac.signal).drive();
+    for (let i = 0; i < 50 && (await t.store.getAttempts(t.run.id)).length === 0; i++)
+      await t.clock.sleep(100);
+    ac.abort(new Error("stop"));
+    const r1 = await first;
+    expect(r1.outcome).toBe("detached");
+    const attempts = await t.store.getAttempts(t.run.id);
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]?.state).toBe("started"); // in doubt, exactly as after a crash
+    expect((await t.store.getHost(t.run.id, "h01"))?.state).toBe("running");
+    const r2 = await t.coordinator("c2").drive();
+    expect(r2.run.state).toBe("succeeded");
+    expect(t.events.some((e) => e.type === "attempt.unknown")).toBe(true);
+  });
 });

@@ -14,11 +14,8 @@ export function systemClock(): Clock {
   return {
     now: () => Math.floor(anchorWall + (performance.now() - anchorMono)),
     async sleep(ms: number, signal?: AbortSignal): Promise<void> {
-      if (ms <= 0) {
-        if (signal?.aborted) throw signal.reason;
-        return;
-      }
-      await delay(ms, undefined, signal ? { signal } : {});
+      // Always through a timer, even for 0 ms: a caller looping on sleep(0) still yields to I/O.
+      await delay(Math.max(0, ms), undefined, signal ? { signal } : {});
     },
   };
 }

@@ -145,15 +145,23 @@ async function drive(
     },
   };
   const transport = createLocalTransport();
+  // First Ctrl-C / SIGTERM: start nothing new, let steps in flight finish, detach.
+  // Second: stop at once; attempts in flight stay in doubt for `overhaul resume` to resolve.
   const ac = new AbortController();
+  const drain = new AbortController();
   const onSignal = () => {
-    if (!ac.signal.aborted) {
-      out.err(`\ndetaching from run ${runId}; work in flight is left for \`overhaul resume ${runId}\`\n`);
-      ac.abort(new Error("interrupted"));
+    if (!drain.signal.aborted) {
+      out.err(
+        `\ndetaching from run ${runId}: letting steps in flight finish (Ctrl-C again to stop them now); continue with \`overhaul resume ${runId}\`\n`,
+      );
+      drain.abort(new Error("interrupted"));
+    } else if (!ac.signal.aborted) {
+      out.err(`stopping now: steps in flight are left in doubt for \`overhaul resume ${runId}\`\n`);
+      ac.abort(new Error("interrupted twice"));
     }
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   let result: DriveResult;
   try {
     const coordinator = new Coordinator(
@@ -168,6 +176,7 @@ async function drive(
       { ...DEFAULT_COORDINATOR_OPTIONS, owner: coordinatorId(), leaseTtlMs: ttlMs },
       runId,
       ac.signal,
+      drain.signal,
     );
     result = await coordinator.drive();
   } finally {

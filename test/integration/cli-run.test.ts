@@ -1,0 +1,202 @@
+/**
+ * The CLI end to end on the local transport, as an operator uses it: the quick start, a failing
+ * host that is rolled back and then retried, pause / resume / abort from a second process, and
+ * Ctrl-C detaching a coordinator that `resume` then replaces.
+ */
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, runCli, startCli } from "../support/cli.js";
+
+let work: string;
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "overhaul-cli-"));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function sandbox(name: string): string {
+  const dir = join(work, name);
+  cpSync(join(ROOT, "examples/quickstart"), join(dir, "examples/quickstart"), { recursive: true });
+  return dir;
+}
+
+const QS = ["examples/quickstart/plan.yaml", "-i", "examples/quickstart/inventory.ini"];
+
+async function status(dir: string, run?: string) {
+  const r = await runCli(["status", ...(run ? [run] : []), "--json"], { cwd: dir });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+async function until(pred: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await pred()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("condition not met in time");
+}
+
+describe("overhaul run (local transport)", () => {
+  it("the quick start upgrades and reboots every host, canary first, one per rack", async () => {
+    const dir = sandbox("quickstart");
+    const r = await runCli(["run", ...QS, "--all"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("SUCCEEDED");
+    const s = await status(dir);
+    expect(s.counts.succeeded).toBe(8);
+    for (const h of s.hosts) {
+      const state = join(dir, ".overhaul/quickstart", h.host);
+      expect(readFileSync(join(state, "version"), "utf8").trim()).toBe("2.0");
+      expect(existsSync(join(state, "backups", `version.${s.run.id}`))).toBe(true);
+      expect(readFileSync(join(state, "history"), "utf8")).toContain("upgrade to 2.0");
+    }
+    // canary first: the first host finished before any other started
+    const lines = r.stderr.split("\n");
+    const canaryDone = lines.findIndex((l) => /eu-web01 succeeded/.test(l));
+    const secondStart = lines.findIndex((l) => / started \(wave 2\)/.test(l));
+    expect(canaryDone).toBeGreaterThan(-1);
+    expect(secondStart).toBeGreaterThan(canaryDone);
+    // the event log was written
+    expect(readFileSync(join(dir, ".overhaul/logs", `${s.run.id}.jsonl`), "utf8")).toContain(
+      '"msg":"host.succeeded"',
+    );
+  });
+
+  it("a failing host is rolled back and reported; after a fix, retry + resume finishes the run", async () => {
+    const dir = sandbox("retry");
+    writeFileSync(
+      join(dir, "plan.yaml"),
+      `name: with-failure
+hosts: eu_west
+failureBudget: { maxFailed: 1 }
+steps:
+  - name: backup
+    kind: command
+    run: sh examples/quickstart/host.sh backup
+    idempotent: true
+  - name: upgrade
+    kind: command
+    run: sh examples/quickstart/host.sh upgrade 2.0
+    check: sh examples/quickstart/host.sh is-version 2.0
+    revert: sh examples/quickstart/host.sh restore
+  - name: smoke
+    kind: command
+    run: test ! -f broken-$OVERHAUL_HOST
+    idempotent: true
+    retry: { attempts: 2, backoff: { initial: 100ms } }
+`,
+    );
+    writeFileSync(join(dir, "broken-eu-web03"), "");
+    const r = await runCli(
+      ["run", "plan.yaml", "-i", "examples/quickstart/inventory.ini", "--limit", "eu_west"],
+      { cwd: dir },
+    );
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stdout).toContain("eu-web03 (failed)");
+    expect(r.stderr).toMatch(/eu-web03 step smoke attempt 1 failed/);
+    const s = await status(dir);
+    const h3 = s.hosts.find((h: { host: string }) => h.host === "eu-web03");
+    expect(h3.state).toBe("failed");
+    expect(h3.reason).toMatch(/step "smoke" failed after 2 attempt\(s\).*rolled back/);
+    // rolled back: eu-web03 is on 1.0 again, the others on 2.0
+    const version = (h: string) =>
+      readFileSync(join(dir, ".overhaul/quickstart", h, "version"), "utf8").trim();
+    expect(version("eu-web03")).toBe("1.0");
+    expect(version("eu-web01")).toBe("2.0");
+
+    rmSync(join(dir, "broken-eu-web03"));
+    const retry = await runCli(["retry", "eu-web03"], { cwd: dir });
+    expect(retry.code, retry.stderr).toBe(0);
+    const resumed = await runCli(["resume"], { cwd: dir });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect((await status(dir)).counts.succeeded).toBe(4);
+    expect(version("eu-web03")).toBe("2.0");
+  });
+
+  it("pause, resume and abort act on a run driven by another process", async () => {
+    const dir = sandbox("control");
+    writeFileSync(
+      join(dir, "plan.yaml"),
+      `name: slow
+hosts: web
+concurrency: { global: 1 }
+steps:
+  - { name: work, kind: command, run: "sleep 1", idempotent: true }
+`,
+    );
+    const p = startCli(["run", "plan.yaml", "-i", "examples/quickstart/inventory.ini", "--all"], {
+      cwd: dir,
+    });
+    await until(async () => (await runCli(["status", "--json"], { cwd: dir })).code === 0);
+    const pause = await runCli(["pause", "--reason", "checking dashboards"], { cwd: dir });
+    expect(pause.code, pause.stderr).toBe(0);
+    // The step in flight (1 s) finishes; nothing new starts.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const paused = await status(dir);
+    expect(paused.run.state).toBe("paused");
+    expect(paused.run.reason).toBe("checking dashboards");
+    const done = paused.counts.succeeded;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await status(dir)).counts.succeeded).toBe(done); // nothing moves while paused
+    expect((await runCli(["resume", "--detach"], { cwd: dir })).code).toBe(0);
+    await until(async () => (await status(dir)).counts.succeeded > done);
+    expect((await runCli(["abort"], { cwd: dir })).code).toBe(0);
+    const r = await p.done;
+    expect(r.code, r.stderr).toBe(3);
+    const s = await status(dir);
+    expect(s.run.state).toBe("aborted");
+    expect(s.counts.aborted).toBeGreaterThan(0);
+    expect(s.counts.succeeded + s.counts.aborted).toBe(8);
+    // a finished run cannot be paused
+    const again = await runCli(["pause"], { cwd: dir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("cannot pause");
+  });
+
+  it("Ctrl-C detaches (exit 130); resume takes over and finishes", async () => {
+    const dir = sandbox("detach");
+    writeFileSync(
+      join(dir, "plan.yaml"),
+      `name: slow
+hosts: eu_west
+concurrency: { global: 2 }
+steps:
+  - { name: work, kind: command, run: "sleep 0.5", idempotent: true }
+`,
+    );
+    let sent = false;
+    const p = startCli(
+      [
+        "run",
+        "plan.yaml",
+        "-i",
+        "examples/quickstart/inventory.ini",
+        "--limit",
+        "eu_west",
+        "--lease-ttl",
+        "2s",
+      ],
+      {
+        cwd: dir,
+        onStderr: (all) => {
+          if (!sent && /started/.test(all)) {
+            sent = true;
+            p.child.kill("SIGINT");
+          }
+        },
+      },
+    );
+    const r = await p.done;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain("detaching");
+    // Steps in flight were allowed to finish: nothing failed, nothing is in doubt.
+    const mid = await status(dir);
+    expect(mid.counts.failed + mid.counts.in_doubt).toBe(0);
+    expect(mid.counts.succeeded).toBeGreaterThan(0);
+    const resumed = await runCli(["resume", "--lease-ttl", "2s"], { cwd: dir });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect((await status(dir)).counts.succeeded).toBe(4);
+  });
+});
