@@ -1,6 +1,7 @@
 /**
  * Terminal output helpers: colour only on a TTY and never when NO_COLOR is set (no-color.org).
  */
+import { formatProblem, type Problem } from "../core/errors.js";
 export interface Out {
   color: boolean;
   write(s: string): void;
@@ -71,4 +72,9 @@ export function table(rows: string[][], out: Out): string {
         .join("  "),
     )
     .join("\n");
+}
+
+/** Print the inventory's warnings (what `ansible-inventory` would warn about) to stderr. */
+export function warnAll(out: Out, warnings: readonly Problem[]): void {
+  for (const w of warnings) out.err(`${paint(out, "yellow", "warning")}: ${formatProblem(w)}\n`);
 }

@@ -7,7 +7,7 @@ import { matchPattern, toAnsibleListJson, toFleetHosts } from "../../core/invent
 import { formatDuration } from "../../core/plan/duration.js";
 import { loadPlanFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
-import { makeOut, table } from "../output.js";
+import { makeOut, table, warnAll } from "../output.js";
 
 export async function validateCommand(
   planFile: string,
@@ -18,6 +18,7 @@ export async function validateCommand(
   let hosts: string[] | undefined;
   if (opts.inventory) {
     const inv = await loadInventory(opts.inventory);
+    warnAll(out, inv.warnings);
     const m = matchPattern(inv, plan.hosts);
     if (m.unmatched.length > 0) {
       throw new InputError({
@@ -60,6 +61,7 @@ export async function inventoryListCommand(opts: {
 }): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
   const inv = await loadInventory(opts.inventory);
+  warnAll(out, inv.warnings);
   if (opts.json) {
     out.write(`${JSON.stringify(toAnsibleListJson(inv), null, 4)}\n`);
     return EXIT.ok;

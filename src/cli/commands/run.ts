@@ -19,7 +19,7 @@ import type { Store } from "../../ports/store.js";
 import { coordinatorId, loadPlanFile, openStore, operatorName } from "../compose.js";
 import { createEventLog } from "../event-log.js";
 import { EXIT } from "../exit-codes.js";
-import { makeOut, type Out } from "../output.js";
+import { makeOut, type Out, warnAll } from "../output.js";
 import { Progress } from "../progress.js";
 import { resolveScope } from "../scope.js";
 import { renderSummary, summarize } from "../summary.js";
@@ -54,6 +54,7 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
   const out = makeOut({ noColor: opts.noColor });
   const loaded = await loadPlanFile(planFile);
   const inv = await loadInventory(opts.inventory);
+  warnAll(out, inv.warnings);
   const hosts = resolveScope(inv, loaded.plan.hosts, {
     limit: opts.limit,
     all: opts.all,
