@@ -219,6 +219,29 @@ export class HostFlow {
     return r.ok;
   }
 
+  /** The intent row of attempt `n` of `step`, under the current lease token. */
+  private intent(
+    step: Step,
+    phase: "run" | "revert",
+    seq: number,
+    n: number,
+    pre: Record<string, unknown> | null,
+  ): NewAttempt {
+    return {
+      runId: this.cx.runId,
+      host: this.name,
+      seq,
+      stepIndex: step.index,
+      stepName: step.name,
+      phase,
+      number: n,
+      state: "started",
+      token: this.rec.leaseToken,
+      pre,
+      startedAt: this.cx.deps.clock.now(),
+    };
+  }
+
   private async forwardUnit(): Promise<void> {
     const { plan, deps } = this.cx;
     const i = this.rec.stepIndex;
@@ -247,19 +270,7 @@ export class HostFlow {
       else pre = p.detail;
     }
     const seq = this.nextSeq++;
-    const intent: NewAttempt = {
-      runId: this.cx.runId,
-      host: this.name,
-      seq,
-      stepIndex: i,
-      stepName: step.name,
-      phase: "run",
-      number: n,
-      state: "started",
-      token: this.rec.leaseToken,
-      pre,
-      startedAt: deps.clock.now(),
-    };
+    const intent = this.intent(step, "run", seq, n, pre);
     await this.commit({ attempts: n }, [{ type: "attempt.started", data: { step: step.name, attempt: n } }], {
       intent,
     });
@@ -503,19 +514,7 @@ export class HostFlow {
     if (!step || step.revert === undefined) return this.fail(this.rec.reason ?? "failed", []);
     const n = this.rec.attempts + 1;
     const seq = this.nextSeq++;
-    const intent: NewAttempt = {
-      runId: this.cx.runId,
-      host: this.name,
-      seq,
-      stepIndex: j,
-      stepName: step.name,
-      phase: "revert",
-      number: n,
-      state: "started",
-      token: this.rec.leaseToken,
-      pre: null,
-      startedAt: deps.clock.now(),
-    };
+    const intent = this.intent(step, "revert", seq, n, null);
     await this.commit({ attempts: n }, [{ type: "revert.started", data: { step: step.name, attempt: n } }], {
       intent,
     });
