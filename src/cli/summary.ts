@@ -3,6 +3,7 @@
  */
 import { HOST_STATES, type HostState } from "../core/flow/states.js";
 import type { Plan } from "../core/plan/compile.js";
+import { formatDuration } from "../core/plan/duration.js";
 import type { HostFlowRecord, RunRecord, Store } from "../ports/store.js";
 import { type Out, paint, stateColor, table } from "./output.js";
 
@@ -83,7 +84,10 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
   const counts = (Object.entries(s.counts) as [HostState, number][])
     .filter(([, n]) => n > 0)
     .map(([st, n]) => paint(out, stateColor(st), `${st} ${n}`));
-  lines.push(`  hosts: ${counts.join(", ")}  (total ${s.hosts.length})`);
+  const took = Date.parse(r.updatedAt) - Date.parse(r.createdAt);
+  lines.push(
+    `  hosts: ${counts.join(", ")}  (total ${s.hosts.length})  ${paint(out, "gray", `${formatDuration(took)} since start`)}`,
+  );
   if (opts.hosts) {
     const rows = [["HOST", "STATE", "WAVE", "STEP", "ATTEMPTS", "REASON"]];
     for (const h of s.hosts) {
