@@ -59,6 +59,8 @@ export interface KyselyStoreOptions {
   gate?: Gate;
   /** SQLite only: builds the hot path; called once, after migrations. */
   prepareHotCommit?: () => HotCommit;
+  /** SQLite only: runs `fn` inside one BEGIN IMMEDIATE transaction (group commit). */
+  runBatch?: (fn: () => void) => void;
   /** Runs after Kysely is destroyed (e.g. close extra handles). */
   onClose?: () => Promise<void> | void;
 }
@@ -89,6 +91,15 @@ export class KyselyStore implements Store {
   private readonly gate: Gate;
   private hot: HotCommit | undefined;
   private closed = false;
+  /**
+   * SQLite group commit. `commitHost` calls issued in the same turn of the event loop share one
+   * transaction, hence one fsync. Each runs inside it as its own savepoint (better-sqlite3 nests
+   * transaction functions as savepoints), so a lost lease or a bad attempt fails only that commit.
+   * Every promise settles only after the shared transaction is durable, so "intent committed
+   * before the effect starts" still holds for each caller.
+   */
+  private pending: { commit: HostCommit; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -146,6 +157,8 @@ export class KyselyStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    while (this.pending.length > 0 || this.flushing)
+      await (this.flushing ?? new Promise((r) => setImmediate(r)));
     if (this.sqlite) await this.gate.run(async () => {});
     await this.db.destroy();
     await this.opts.onClose?.();
@@ -392,9 +405,12 @@ export class KyselyStore implements Store {
       const hot = this.hot;
       // Synchronous: nothing can interleave once it starts. Only wait if a Kysely write
       // transaction is open on the shared connection.
-      if (!this.gate.busy) hot(commit);
-      else await this.gate.run(() => hot(commit));
-      return;
+      if (!this.opts.runBatch) {
+        if (!this.gate.busy) hot(commit);
+        else await this.gate.run(() => hot(commit));
+        return;
+      }
+      return this.groupCommit(hot, commit);
     }
     await this.write(async (trx) => {
       const patch = hostPatchRow(commit.patch);
@@ -422,6 +438,43 @@ export class KyselyStore implements Store {
       }
       await this.appendEvents(trx, commit.events ?? []);
     });
+  }
+
+  private groupCommit(hot: HotCommit, commit: HostCommit): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ commit, resolve, reject });
+      if (this.pending.length === 1) {
+        setImmediate(() => {
+          this.flushing = this.flush(hot).finally(() => {
+            this.flushing = undefined;
+          });
+        });
+      }
+    });
+  }
+
+  private async flush(hot: HotCommit): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    const failed = new Map<number, unknown>();
+    const body = () => {
+      batch.forEach((b, i) => {
+        try {
+          hot(b.commit);
+        } catch (e) {
+          failed.set(i, e);
+        }
+      });
+    };
+    const runBatch = this.opts.runBatch as (fn: () => void) => void;
+    try {
+      if (!this.gate.busy) runBatch(body);
+      else await this.gate.run(async () => runBatch(body));
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+      return;
+    }
+    batch.forEach((b, i) => (failed.has(i) ? b.reject(failed.get(i)) : b.resolve()));
   }
 
   async operatorHost(

@@ -51,10 +51,13 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
   // In-memory databases are private to their connection: nothing to share.
   const gate = acquireGate(memory ? `memory:${Math.random()}` : realpathSync(file));
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: raw }) });
+  // One transaction around a group of hot-path commits (see KyselyStore's group commit).
+  const batch = raw.transaction((fn: () => void) => fn());
   const store = new KyselyStore(db, {
     dialect: "sqlite",
     gate: gate.gate,
     prepareHotCommit: options.preparedHotPath === false ? undefined : () => prepareSqliteHotCommit(raw),
+    ...(options.preparedHotPath === false ? {} : { runBatch: (fn: () => void) => batch.immediate(fn) }),
     onClose: () => gate.release(),
   });
   try {

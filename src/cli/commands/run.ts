@@ -4,6 +4,7 @@
  */
 
 import { randomInt } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { randomSource, systemClock } from "../../adapters/clock/system-clock.js";
 import { loadInventory } from "../../adapters/inventory-files/index.js";
 import { createLocalTransport } from "../../adapters/transport-local/index.js";
@@ -150,6 +151,8 @@ async function drive(
   // Second: stop at once; attempts in flight stay in doubt for `overhaul resume` to resolve.
   const ac = new AbortController();
   const drain = new AbortController();
+  // One listener per step in flight: as many as the plan's concurrency, by design.
+  setMaxListeners(0, ac.signal, drain.signal);
   const onSignal = () => {
     if (!drain.signal.aborted) {
       out.err(
