@@ -8,7 +8,19 @@
 // Usage: node scripts/lock-platforms.mjs  (after `npm install`); `--check` exits 1 if entries are missing.
 import { readFileSync, writeFileSync } from "node:fs";
 
-const OS = ["darwin", "linux", "win32", "android", "freebsd", "openbsd", "netbsd", "sunos", "aix", "openharmony", "cygwin"];
+const OS = [
+  "darwin",
+  "linux",
+  "win32",
+  "android",
+  "freebsd",
+  "openbsd",
+  "netbsd",
+  "sunos",
+  "aix",
+  "openharmony",
+  "cygwin",
+];
 const CPU = ["x64", "arm64", "arm", "ia32", "ppc64", "s390x", "riscv64", "loong64", "mips64el", "wasm32"];
 const file = new URL("../package-lock.json", import.meta.url);
 const lock = JSON.parse(readFileSync(file, "utf8"));
@@ -16,12 +28,19 @@ const pkgs = lock.packages;
 const added = [];
 
 function platformOf(name) {
-  const tokens = name.toLowerCase().split(/[/@_-]+/).flatMap((t) => (t === "win32" ? ["win32"] : [t]));
+  const tokens = name
+    .toLowerCase()
+    .split(/[/@_-]+/)
+    .flatMap((t) => (t === "win32" ? ["win32"] : [t]));
   const os = OS.find((o) => tokens.includes(o) || (o === "win32" && tokens.includes("windows")));
   let cpu = CPU.find((c) => tokens.includes(c));
   if (!cpu && tokens.includes("x86")) cpu = "ia32";
   if (!cpu && tokens.includes("universal")) cpu = undefined;
-  const libc = tokens.includes("musl") ? "musl" : os === "linux" && (tokens.includes("gnu") || tokens.includes("glibc")) ? "glibc" : undefined;
+  const libc = tokens.includes("musl")
+    ? "musl"
+    : os === "linux" && (tokens.includes("gnu") || tokens.includes("glibc"))
+      ? "glibc"
+      : undefined;
   return { os, cpu, libc };
 }
 
@@ -47,11 +66,15 @@ for (const [loc, meta] of Object.entries(pkgs)) {
 
 if (process.argv.includes("--check")) {
   if (added.length) {
-    console.error(`package-lock.json lacks ${added.length} platform entries; run: node scripts/lock-platforms.mjs`);
+    console.error(
+      `package-lock.json lacks ${added.length} platform entries; run: node scripts/lock-platforms.mjs`,
+    );
     process.exit(1);
   }
   process.exit(0);
 }
-lock.packages = Object.fromEntries(Object.entries(pkgs).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+lock.packages = Object.fromEntries(
+  Object.entries(pkgs).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a < b ? -1 : a > b ? 1 : 0)),
+);
 writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
 console.log(`added ${added.length} platform entries${added.length ? `: ${added.join(", ")}` : ""}`);

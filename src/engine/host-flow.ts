@@ -243,7 +243,7 @@ export class HostFlow {
   }
 
   private async forwardUnit(): Promise<void> {
-    const { plan, deps } = this.cx;
+    const { plan } = this.cx;
     const i = this.rec.stepIndex;
     const step = plan.steps[i];
     if (!step) return this.succeed([]);

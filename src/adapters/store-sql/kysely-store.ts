@@ -474,7 +474,10 @@ export class KyselyStore implements Store {
       for (const b of batch) b.reject(e);
       return;
     }
-    batch.forEach((b, i) => (failed.has(i) ? b.reject(failed.get(i)) : b.resolve()));
+    batch.forEach((b, i) => {
+      if (failed.has(i)) b.reject(failed.get(i));
+      else b.resolve();
+    });
   }
 
   async operatorHost(
