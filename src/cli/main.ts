@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { formatProblem, InputError, OverhaulError } from "../core/errors.js";
 import { hostActionCommand, runActionCommand, statusCommand } from "./commands/control.js";
 import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
+import { reportCommand } from "./commands/report.js";
 import { resumeCommand, runCommand } from "./commands/run.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
 
@@ -87,6 +88,21 @@ function program(setCode: (n: number) => void): Command {
     .option("--json", "machine-readable output")
     .action(async (run: string | undefined, o, cmd: Command) =>
       setCode(await statusCommand(run, { ...o, ...g(cmd) })),
+    );
+
+  p.command("report")
+    .description("report a run: per-region figures, waves, failures, and an HTML timeline")
+    .argument("[run]", "run id (default: the newest run)")
+    .addOption(
+      new Option(
+        "--format <format>",
+        "text, json, md or html (default: from -o's extension, else text)",
+      ).choices(["text", "json", "md", "html"]),
+    )
+    .option("-o, --output <file>", "write the report to this file instead of stdout")
+    .option("--json", "same as --format json")
+    .action(async (run: string | undefined, o, cmd: Command) =>
+      setCode(await reportCommand(run, { ...o, ...g(cmd) })),
     );
 
   for (const [name, desc] of [

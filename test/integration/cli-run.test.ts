@@ -29,7 +29,7 @@ async function status(dir: string, run?: string) {
   return JSON.parse(r.stdout);
 }
 
-async function until(pred: () => Promise<boolean>, ms = 30_000): Promise<void> {
+async function until(pred: () => Promise<boolean>, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await pred()) return;

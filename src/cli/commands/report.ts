@@ -1,0 +1,114 @@
+/**
+ * `overhaul report [RUN] [--format text|json|md|html] [-o FILE]`: the report of a stored run.
+ *
+ * Invariants:
+ * - Read-only: it reads the run, its host flows, attempts and events (and the plan revision, for
+ *   the stage order) and writes nothing to the store.
+ * - The report itself is built and rendered by the pure `core/report`; this file only reads and
+ *   writes. The same run gives the same bytes (`--format json` is canonical JSON).
+ * - With `-o FILE` and no `--format`, the format follows the file's extension (.html, .json,
+ *   .md); otherwise it is text. An unknown run is exit 2, like every command that names one.
+ */
+import { writeFile } from "node:fs/promises";
+import { InputError } from "../../core/errors.js";
+import { compilePlan } from "../../core/plan/compile.js";
+import { parsePlanText } from "../../core/plan/load.js";
+import {
+  buildReport,
+  REPORT_FORMATS,
+  type Report,
+  type ReportFormat,
+  renderReport,
+} from "../../core/report/index.js";
+import { requireRun } from "../../engine/runs.js";
+import type { EventRecord, RunRecord, Store } from "../../ports/store.js";
+import { openStore } from "../compose.js";
+import { EXIT } from "../exit-codes.js";
+import { makeOut, paint } from "../output.js";
+
+export interface ReportOptions {
+  db?: string;
+  noColor?: boolean;
+  format?: string;
+  output?: string;
+  json?: boolean;
+}
+
+const EXTENSIONS: Record<string, ReportFormat> = {
+  ".html": "html",
+  ".htm": "html",
+  ".json": "json",
+  ".md": "md",
+  ".markdown": "md",
+};
+
+export function formatOf(opts: ReportOptions): ReportFormat {
+  if (opts.json) return "json";
+  if (opts.format !== undefined) {
+    if ((REPORT_FORMATS as readonly string[]).includes(opts.format)) return opts.format as ReportFormat;
+    throw new InputError({
+      path: "--format",
+      message: `unknown report format "${opts.format}"`,
+      expected: REPORT_FORMATS.join(", "),
+    });
+  }
+  const ext = opts.output?.toLowerCase().match(/\.[a-z]+$/)?.[0];
+  return (ext && EXTENSIONS[ext]) || "text";
+}
+
+async function allEvents(store: Store, runId: string): Promise<EventRecord[]> {
+  const page = 10_000;
+  const all: EventRecord[] = [];
+  for (let after = 0; ; ) {
+    const batch = await store.listEvents(runId, after, page);
+    all.push(...batch);
+    if (batch.length < page) return all;
+    after = (batch[batch.length - 1] as EventRecord).seq;
+  }
+}
+
+/** Read everything the report needs for one run. */
+export async function reportOfRun(store: Store, run: RunRecord): Promise<Report> {
+  const [hosts, attempts, events, rev] = await Promise.all([
+    store.getHosts(run.id),
+    store.getAttempts(run.id),
+    allEvents(store, run.id),
+    store.getPlanRevision(run.planName, run.planRevision),
+  ]);
+  let steps: string[] | undefined;
+  if (rev) {
+    try {
+      steps = compilePlan(parsePlanText(rev.body, rev.name)).steps.map((s) => s.name);
+    } catch {
+      // A stored revision that no longer compiles (schema moved on): stages come from the data.
+    }
+  }
+  return buildReport({ run, hosts, attempts, events, ...(steps ? { steps } : {}) });
+}
+
+export async function reportCommand(runId: string | undefined, opts: ReportOptions): Promise<number> {
+  const format = formatOf(opts);
+  const out = makeOut({ noColor: opts.noColor || opts.output !== undefined });
+  const store = await openStore(opts.db);
+  let text: string;
+  try {
+    const run = await requireRun(store, runId);
+    text = renderReport(await reportOfRun(store, run), format, (style, s) => paint(out, style, s));
+  } finally {
+    await store.close();
+  }
+  if (opts.output === undefined) {
+    out.write(text);
+    return EXIT.ok;
+  }
+  try {
+    await writeFile(opts.output, text);
+  } catch (e) {
+    throw new InputError(
+      { file: opts.output, message: `cannot write the report: ${(e as Error).message}` },
+      { cause: e },
+    );
+  }
+  out.err(`report (${format}) written to ${opts.output}\n`);
+  return EXIT.ok;
+}

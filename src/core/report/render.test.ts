@@ -1,0 +1,101 @@
+/**
+ * The renderers: HTML escaping and self-containment, the SVG's rows / bars / marks / waves,
+ * byte-identical output, failure reasons in text and Markdown, and a 2,000-host report's size.
+ */
+import { describe, expect, it } from "vitest";
+import { events, host, input, syntheticFleet } from "../../../test/support/report-fixtures.js";
+import { buildReport } from "./build.js";
+import { renderReport } from "./index.js";
+import { mdCell } from "./render-markdown.js";
+
+const EVIL = `<img src=x onerror="alert('x')">&|*`;
+
+function hostile() {
+  return buildReport(
+    input(
+      [host(`web<b>01`, { region: `eu"west<`, state: "failed", reason: `exit 1: ${EVIL}\n</td><script>` })],
+      events([
+        ["web<b>01", 0, "host.started", { wave: 0 }],
+        ["web<b>01", 0, "attempt.started", { step: "st<e>p", attempt: 1 }],
+        ["web<b>01", 10, "attempt.failed", { step: "st<e>p", attempt: 1, reason: EVIL, final: true }],
+        ["web<b>01", 10, "host.failed", { reason: EVIL }],
+      ]),
+      ["st<e>p"],
+    ),
+  );
+}
+
+describe("renderers", () => {
+  it("HTML escapes every text from the data", () => {
+    const html = renderReport(hostile(), "html");
+    expect(html).not.toContain("<img");
+    expect(html).not.toContain("<script");
+    expect(html).not.toContain("web<b>");
+    expect(html).not.toContain('eu"west');
+    expect(html).toContain("web&lt;b&gt;01");
+    expect(html).toContain("&lt;img src=x onerror=&quot;alert(&#39;x&#39;)&quot;&gt;&amp;|*");
+    expect(html).toContain('data-host="web&lt;b&gt;01"');
+  });
+
+  it("HTML is self-contained: no URL, no script, a CSP that forbids loading anything", () => {
+    const html = renderReport(buildReport(syntheticFleet(2, 10)), "html");
+    expect(html).not.toMatch(/https?:|\/\/[a-z]/i);
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|\son\w+=/i);
+    expect(html).toContain(`content="default-src 'none'; style-src 'unsafe-inline'"`);
+    expect(html).toMatch(/^<!doctype html>/);
+  });
+
+  it("the SVG draws one row per host, bars per attempt, failure and revert marks, wave lines", () => {
+    const r = buildReport(syntheticFleet(2, 25));
+    const svg = renderReport(r, "html");
+    expect(svg.match(/<g class="row" /g)).toHaveLength(50);
+    expect(svg.match(/class="bar /g)?.length).toBe(r.hosts.reduce((n, h) => n + h.segments.length, 0));
+    expect(svg.match(/class="mk mk-failed"/g)).toHaveLength(r.totals.failed);
+    expect(svg.match(/class="bar rv"/g)).toHaveLength(r.totals.rollbacks);
+    expect(svg.match(/class="rvp"/g)).toHaveLength(r.totals.rollbacks);
+    expect(svg.match(/<line class="wave" data-wave/g)).toHaveLength(3);
+    expect(svg.match(/<g class="region"/g)).toHaveLength(2);
+  });
+
+  it.each(["text", "json", "md", "html"] as const)("%s is deterministic", (format) => {
+    const a = renderReport(buildReport(syntheticFleet(3, 10)), format);
+    expect(renderReport(buildReport(syntheticFleet(3, 10)), format)).toBe(a);
+  });
+
+  it("text and Markdown give every failure's reason", () => {
+    const r = buildReport(syntheticFleet(2, 50));
+    for (const format of ["text", "md"] as const) {
+      const out = renderReport(r, format);
+      for (const f of r.failures) expect(out).toContain(f.host);
+      expect(out).toContain("host never returned (rolled back)");
+      expect(out).toContain("region-01");
+    }
+  });
+
+  it("Markdown cells cannot break a table or inject HTML", () => {
+    expect(mdCell("a|b\nc <b>*x*</b> [l](u)")).toBe("a\\|b c &lt;b&gt;\\*x\\*&lt;/b&gt; \\[l\\](u)");
+    const md = renderReport(hostile(), "md");
+    const row = md.split("\n").find((l) => l.startsWith("| web"));
+    expect(row?.split(/(?<!\\)\|/).length).toBe(8);
+  });
+
+  it("workload downtime prints as a note, never as numbers it does not have", () => {
+    const r = buildReport(syntheticFleet(1, 3));
+    expect(renderReport(r, "text")).toContain("workload downtime: - (no workload data");
+    expect(renderReport(r, "html")).toContain("No figures: no workload data");
+    expect(JSON.parse(renderReport(r, "json")).workloadDowntime.p99Ms).toBeNull();
+  });
+
+  it("2,000 hosts: compact rows, a file of a few MB, built and rendered quickly", () => {
+    const started = performance.now();
+    const r = buildReport(syntheticFleet(40, 50));
+    const html = renderReport(r, "html");
+    const took = performance.now() - started;
+    expect(html.match(/<g class="row" /g)).toHaveLength(2000);
+    expect(html).toMatch(/<svg id="timeline" class="tl" width="\d+" height="(\d+)"/);
+    const height = Number(html.match(/<svg id="timeline"[^>]* height="(\d+)"/)?.[1]);
+    expect(height).toBeLessThan(2000 * 4 + 40 * 18 + 100);
+    expect(html.length).toBeLessThan(8_000_000);
+    expect(took).toBeLessThan(5_000);
+  });
+});
