@@ -1,11 +1,15 @@
 /**
  * The Store conformance suite on SQLite: once through the prepared-statement hot path (the
  * default) and once through plain Kysely (the reference), on a real file in a temp directory.
- * Plus what only SQLite has: the file's pragmas, and a parent directory that does not exist yet.
+ * Plus what only SQLite has: the file's pragmas, a parent directory that does not exist yet, and
+ * several processes opening a new file at the same moment (`overhaul run` and `overhaul status`).
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { openSqliteStore } from "../../src/adapters/store-sql/index.js";
@@ -37,6 +41,33 @@ describe("SQLite specifics", () => {
       expect(fks).toEqual(["host_flows"]);
     } finally {
       raw.close();
+    }
+  });
+
+  it("processes opening a new file at the same moment all migrate it, once", async () => {
+    // Separate processes, not stores in this one: in-process stores share a write gate.
+    const file = join(dir, "race", "overhaul.db");
+    const mod = pathToFileURL(join(import.meta.dirname, "../../dist/adapters/store-sql/index.js")).href;
+    // Each process loads first, then waits for a shared start time, so the opens really overlap.
+    const script = (at: number) => `const { openSqliteStore } = await import(${JSON.stringify(mod)});
+      await new Promise((r) => setTimeout(r, ${at} - Date.now()));
+      const s = await openSqliteStore(${JSON.stringify(file)});
+      await s.close();`;
+    const run = promisify(execFile);
+    for (let round = 0; round < 3; round++) {
+      rmSync(join(dir, "race"), { recursive: true, force: true });
+      const at = Date.now() + 1_500;
+      const all = await Promise.allSettled(
+        Array.from({ length: 6 }, () => run(process.execPath, ["--input-type=module", "-e", script(at)])),
+      );
+      const failures = all.flatMap((r) => (r.status === "rejected" ? [String(r.reason)] : []));
+      expect(failures).toEqual([]);
+      const raw = new Database(file, { readonly: true });
+      try {
+        expect(raw.prepare("select name from kysely_migration").pluck().all()).toEqual(["0001_initial"]);
+      } finally {
+        raw.close();
+      }
     }
   });
 });

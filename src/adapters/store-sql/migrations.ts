@@ -150,8 +150,9 @@ function isBusy(err: unknown): boolean {
 
 /**
  * Bring the schema to the latest migration. Postgres: Kysely holds an advisory lock, so concurrent
- * coordinators are safe. SQLite: Kysely's transaction is deferred, so a second process racing us
- * can get SQLITE_BUSY; the migration rolled back, and we retry.
+ * coordinators are safe. SQLite: the migration transaction is `BEGIN IMMEDIATE` (sqlite-dialect.ts),
+ * so a second process waits for the first; should it still get SQLITE_BUSY (its busy timeout ran
+ * out), nothing was applied and we retry.
  */
 export async function migrateToLatest(db: Kysely<unknown>, dialect: SqlDialect): Promise<void> {
   const migrator = new Migrator({ db, provider: new InCodeProvider(dialect) });

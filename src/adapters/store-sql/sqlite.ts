@@ -7,20 +7,22 @@
  * - `busy_timeout` lets a second process (a restarted coordinator, `overhaul status`) wait for the
  *   write lock instead of failing; every write takes the lock up front (`BEGIN IMMEDIATE`).
  * - Foreign keys are enforced (SQLite leaves them off by default).
- * - The parent directory is created; migrations run before the store is returned.
+ * - The parent directory is created; migrations run before the store is returned, in one
+ *   `BEGIN IMMEDIATE` transaction, so processes opening a new file together do not race.
  * - Stores of this process on the same file share one write gate (see gate.ts).
  */
 import { realpathSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { Kysely, SqliteDialect } from "kysely";
+import { Kysely } from "kysely";
 import { OverhaulError } from "../../core/errors.js";
 import type { Store } from "../../ports/store.js";
 import { acquireGate } from "./gate.js";
 import { KyselyStore } from "./kysely-store.js";
 import type { DB } from "./schema.js";
 import { prepareSqliteHotCommit } from "./sqlite-commit.js";
+import { ImmediateSqliteDialect } from "./sqlite-dialect.js";
 
 export interface SqliteStoreOptions {
   /** How long a write waits for another process's write lock (ms). Default 10 000. */
@@ -50,7 +52,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
   }
   // In-memory databases are private to their connection: nothing to share.
   const gate = acquireGate(memory ? `memory:${Math.random()}` : realpathSync(file));
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect({ database: raw }) });
   // One transaction around a group of hot-path commits (see KyselyStore's group commit).
   const batch = raw.transaction((fn: () => void) => fn());
   const store = new KyselyStore(db, {
