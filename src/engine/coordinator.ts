@@ -7,7 +7,9 @@
  * Invariants:
  * - Reads time only from the Clock port and randomness only from the Random port.
  * - Writes to a host flow only while holding its lease (fenced in the store); a coordinator that
- *   lost every lease stops ("deposed") without writing anything more.
+ *   lost every lease stops ("deposed") without writing anything more. A lease granted again (an
+ *   operator's retry freed it) gets a fresh flow from the stored state, never the stale one.
+ * - The view of the hosts it does not hold is re-read every tick (budget, caps, completion).
  * - Run state changes are compare-and-set on the state the coordinator last read, and every one is
  *   checked against the run transition table.
  * - Nothing new starts while the run is paused, halting or aborting; work in flight finishes its
@@ -21,7 +23,7 @@ import { admit } from "../core/policy/admission.js";
 import { budgetExceeded, countsAsFailed } from "../core/policy/budget.js";
 import type { AttemptRecord, HostFlowRecord, NewEvent, RunRecord } from "../ports/store.js";
 import type { CoordinatorOptions, EngineDeps } from "./deps.js";
-import { CoordinatorStopped, HostFlow } from "./host-flow.js";
+import { ApprovalWithdrawn, CoordinatorStopped, HostFlow } from "./host-flow.js";
 import { loadRunPlan } from "./plan-of-run.js";
 
 export type DriveOutcome =
@@ -111,8 +113,10 @@ export class Coordinator {
       byHost.set(a.host, list);
     }
     for (const rec of granted) {
-      // Never two flows for one host in one coordinator (the store does not re-grant our own leases).
-      if (this.flows.has(rec.host)) continue;
+      // The store never re-grants a lease we hold, so a flow we already have for this host is stale:
+      // an operator's retry (or an expired lease) freed it and bumped its token. Replace it, or the
+      // host would be driven from its old state and token forever. A unit of the stale flow still in
+      // flight is fenced; the new flow starts once it has settled (one unit per host at a time).
       this.flows.set(rec.host, new HostFlow(this.flowContext(), rec, byHost.get(rec.host) ?? []));
       this.view.set(rec.host, rec);
     }
@@ -131,10 +135,18 @@ export class Coordinator {
     };
   }
 
+  /**
+   * A manual gate: pause the run (also a halting one: hosts in flight finish their flow, and only a
+   * paused run can be approved) until an operator's resume approves the gate. An abort ends the
+   * wait (the host stops at the gate); a graceful stop leaves the attempt in doubt (re-run later).
+   */
   private async awaitApproval(step: Step): Promise<void> {
     for (;;) {
       if (this.approvals.has(step.name)) return;
-      if (this.run.state === "running") {
+      if (this.run.state === "aborting" || this.run.state === "aborted")
+        throw new ApprovalWithdrawn(`run aborted while gate "${step.name}" awaited approval`);
+      if (this.drain.aborted) throw new CoordinatorStopped();
+      if (this.run.state === "running" || this.run.state === "halting") {
         await this.setRun(
           "paused",
           { reason: `gate "${step.name}" awaits approval: run \`overhaul resume ${this.runId}\`` },
@@ -142,7 +154,7 @@ export class Coordinator {
         );
       }
       await this.deps.clock.sleep(this.opts.tickMs, this.signal);
-      if (this.run.state === "running") await this.loadApprovals();
+      if (this.run.state !== "paused") await this.loadApprovals();
     }
   }
 
@@ -216,8 +228,10 @@ export class Coordinator {
       if (now >= this.nextRefreshAt) {
         this.nextRefreshAt = now + this.opts.tickMs;
         await this.refreshRun();
-        // Hosts released by an operator (retry/skip) come back through new leases.
-        if (await this.acquire()) await this.reloadView();
+        // Hosts released by an operator (retry/skip) come back through new leases; hosts driven by
+        // another coordinator change under us, so the view is re-read too (budget, caps, completion).
+        await this.acquire();
+        await this.reloadView();
       }
 
       const state = this.run.state;
@@ -334,7 +348,8 @@ export class Coordinator {
         .step()
         .catch((e) => {
           if (e instanceof LeaseLostError) {
-            this.flows.delete(f.name);
+            // Only this flow: a newer one for the same host (re-acquired lease) stays.
+            if (this.flows.get(f.name) === f) this.flows.delete(f.name);
             return;
           }
           if (e instanceof CoordinatorStopped || this.signal.aborted) return;
@@ -342,7 +357,7 @@ export class Coordinator {
         })
         .finally(() => {
           this.busy.delete(f.name);
-          this.view.set(f.name, f.rec);
+          this.view.set(f.name, (this.flows.get(f.name) ?? f).rec);
           for (const w of this.wake.splice(0)) w();
         });
       this.busy.set(f.name, p);

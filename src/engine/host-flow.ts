@@ -7,8 +7,10 @@
  *   before the effect starts; the result is committed after. Every write is fenced by the lease.
  * - An attempt whose outcome is unknown (timeout, dropped connection, coordinator crash) is
  *   resolved by `check` (or the kind's built-in check), re-run only if the step is idempotent, and
- *   otherwise the host is parked `in_doubt` for an operator. A non-idempotent effect never runs
- *   twice by accident.
+ *   otherwise the host is parked `in_doubt` for an operator (a revert too). A non-idempotent effect
+ *   never runs twice by accident. The unknown result is committed together with its resolution,
+ *   never before the check has answered, so a stop during the check leaves the attempt in doubt.
+ * - A coordinator that stops before or during an effect records nothing for it and starts nothing.
  * - Retries stay inside the step; when they run out, the failed step and the completed steps
  *   before it are reverted newest first, down to the last point of no return; then the host is
  *   failed with the reason and someone is notified.
@@ -56,6 +58,9 @@ export class CoordinatorStopped extends Error {
     super("coordinator stopped", options);
   }
 }
+
+/** Thrown by `awaitApproval` when the run is aborted while a manual gate waits: the host stops there. */
+export class ApprovalWithdrawn extends Error {}
 
 export class HostFlow {
   readonly host: Host;
@@ -164,6 +169,9 @@ export class HostFlow {
     timed = true,
   ): Promise<Effect> {
     const { clock } = this.cx.deps;
+    // Stopped before the effect began (e.g. while its intent was being committed): start nothing.
+    // The listener below would never fire for a signal that is already aborted.
+    if (this.cx.signal.aborted) throw new CoordinatorStopped({ cause: this.cx.signal.reason });
     const ac = new AbortController();
     const onOuter = () => ac.abort(this.cx.signal.reason);
     this.cx.signal.addEventListener("abort", onOuter, { once: true });
@@ -183,6 +191,7 @@ export class HostFlow {
       // The coordinator is shutting down: record nothing. The intent stays without a result, so
       // the next coordinator resolves it exactly as after a crash.
       if (this.cx.signal.aborted) throw new CoordinatorStopped({ cause: e });
+      if (e instanceof CoordinatorStopped || e instanceof ApprovalWithdrawn) throw e;
       if (ac.signal.reason instanceof TimeoutSignal)
         return { unknown: true, reason: `step "${step.name}" ${ac.signal.reason.message}` };
       if (e instanceof TransportError) {
@@ -279,7 +288,12 @@ export class HostFlow {
     if (preFailure !== undefined) outcome = { ok: false, reason: preFailure, detail: {} };
     else {
       const timed = !(step.kind === "gate" && step.approval);
-      outcome = await this.effect(step, pre, n, (ctx) => impl.run(ctx), timed);
+      try {
+        outcome = await this.effect(step, pre, n, (ctx) => impl.run(ctx), timed);
+      } catch (e) {
+        if (e instanceof ApprovalWithdrawn) return this.abortAtGate(step, seq, n, e.message);
+        throw e;
+      }
       if (!("unknown" in outcome) && outcome.ok && step.verify !== undefined) {
         const verify = step.verify;
         const v = await this.effect(step, pre, n, async (ctx) => {
@@ -300,6 +314,19 @@ export class HostFlow {
       }
     }
     return this.settle(step, seq, n, pre, outcome);
+  }
+
+  /** The run was aborted while this host waited at a manual gate: close the attempt, stop here. */
+  private async abortAtGate(step: Step, seq: number, n: number, reason: string): Promise<void> {
+    const now = this.cx.deps.clock.now();
+    await this.commit(
+      { state: "aborted", finishedAt: now, reason, notBefore: null },
+      [
+        { type: "attempt.failed", data: { step: step.name, attempt: n, reason, final: true } },
+        { type: "host.aborted", data: { reason, step: step.name } },
+      ],
+      { result: { seq, state: "failed", finishedAt: now, result: { reason } } },
+    );
   }
 
   /** Commit the result of attempt `n` of `step` and decide what comes next. */
@@ -344,6 +371,7 @@ export class HostFlow {
     reason: string,
     retryable: boolean,
     result?: AttemptResult,
+    before: EventSpec[] = [],
   ): Promise<void> {
     const { deps } = this.cx;
     const d = decideAfterFailure(step, n, retryable, deps.random.next());
@@ -351,11 +379,15 @@ export class HostFlow {
     if (d.action === "retry") {
       return this.commit(
         { notBefore: deps.clock.now() + d.delayMs },
-        [{ type: "attempt.failed", data: { step: step.name, attempt: n, reason, retryInMs: d.delayMs } }],
+        [
+          ...before,
+          { type: "attempt.failed", data: { step: step.name, attempt: n, reason, retryInMs: d.delayMs } },
+        ],
         io,
       );
     }
     const events: EventSpec[] = [
+      ...before,
       { type: "attempt.failed", data: { step: step.name, attempt: n, reason, final: true } },
     ];
     return this.beginRevert(
@@ -463,21 +495,32 @@ export class HostFlow {
       );
     }
     if (how === "check") {
-      await this.commit({}, [ev], { result });
+      // The attempt stays `started` until the check has answered, and its result is committed with
+      // the decision: a coordinator that stops during the check leaves it in doubt, so the next one
+      // checks again instead of re-running the effect.
       const done = await this.isDone(step, pre);
       if (done === true)
-        return this.advance(step, [
-          { type: "step.confirmed", data: { step: step.name, by: step.check ? "check" : "built-in check" } },
-        ]);
+        return this.advance(
+          step,
+          [
+            ev,
+            {
+              type: "step.confirmed",
+              data: { step: step.name, by: step.check ? "check" : "built-in check" },
+            },
+          ],
+          result,
+        );
       if (done === undefined && !step.idempotent) {
         return this.park(
           `outcome of step "${step.name}" is unknown (${reason}) and its check could not tell`,
-          [],
+          [ev],
+          { result },
         );
       }
       // A coordinator crash is not the step's fault: run the attempt again without using up a retry.
-      if (crash) return this.commit({ attempts: n - 1 }, []);
-      return this.failed(step, n, reason, true);
+      if (crash) return this.commit({ attempts: n - 1 }, [ev], { result });
+      return this.failed(step, n, reason, true, result, [ev]);
     }
     // rerun
     if (crash) return this.commit({ attempts: n - 1 }, [ev], { result });

@@ -145,7 +145,7 @@ export async function runAction(
 
 export type HostAction = "retry" | "skip";
 
-/** Retry: a failed host starts its flow again (after its last point of no return); an in-doubt host re-runs the doubtful step. Skip: the host leaves the run. */
+/** Retry: a failed host starts its flow again (after its last point of no return); an in-doubt host re-runs the doubtful step (forward or revert). Skip: the host leaves the run. Retry is refused in an aborted run. */
 export async function hostAction(
   deps: { store: Store; clock: Clock },
   run: RunRecord,
@@ -156,6 +156,12 @@ export async function hostAction(
   const { store, clock } = deps;
   const h = await store.getHost(run.id, host);
   if (!h) throw new NotFoundError(`host "${host}" is not part of run ${run.id}`);
+  // An aborted run is never driven again (and cannot be reopened): a retried host would stay
+  // non-terminal forever.
+  const current = (await store.getRun(run.id))?.state ?? run.state;
+  if (action === "retry" && (current === "aborted" || current === "aborting")) {
+    throw new OverhaulError(`cannot retry host ${host}: run ${run.id} is ${current}`);
+  }
   const now = clock.now();
   let to: HostState;
   let patch: Partial<HostFlowRecord>;
@@ -163,7 +169,8 @@ export async function hostAction(
     to = "skipped";
     patch = { state: to, finishedAt: now, reason: `skipped by ${actor}`, notBefore: null };
   } else if (h.state === "in_doubt") {
-    to = "running";
+    // Re-run the doubtful attempt where it was: a forward step, or a revert.
+    to = h.phase === "revert" ? "reverting" : "running";
     patch = {
       state: to,
       attempts: Math.max(0, h.attempts - 1),
@@ -199,16 +206,18 @@ export async function hostAction(
   };
   const ok = await store.operatorHost(run.id, host, [h.state], patch, [ev]);
   if (!ok) throw new OverhaulError(`host ${host} changed while ${action} was being applied; try again`);
-  // A finished run with a retried host is open again.
-  if (action === "retry" && (run.state === "failed" || run.state === "succeeded")) {
-    await store.updateRun(run.id, [run.state], { state: "running", updatedAt: now, reason: null }, [
+  // A finished run with a retried host is open again. Read the run after the host changed: a
+  // coordinator may have finished it since the caller loaded it.
+  const after = (await store.getRun(run.id))?.state ?? run.state;
+  if (action === "retry" && (after === "failed" || after === "succeeded")) {
+    await store.updateRun(run.id, [after], { state: "running", updatedAt: now, reason: null }, [
       {
         runId: run.id,
         host: null,
         at: now,
         type: "run.running",
         actor,
-        data: { from: run.state, action: "retry", host },
+        data: { from: after, action: "retry", host },
       },
     ]);
   }

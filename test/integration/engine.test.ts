@@ -26,12 +26,13 @@ async function setup(planYaml: string, hostsN: number, handler: Handler, hostOpt
     { plan, planBody: planYaml, planHash: "h", hosts, options: {}, actor: "test" },
   );
   const events: Omit<EventRecord, "seq">[] = [];
-  const coordinator = (owner = "c1", signal?: AbortSignal) =>
+  const coordinator = (owner = "c1", signal?: AbortSignal, drain?: AbortSignal) =>
     new Coordinator(
       { store, transport, clock, random, sink: { emit: (e) => events.push(e) }, notifier: nullNotifier },
       { owner, leaseTtlMs: 30_000, tickMs: 500 },
       run.id,
       signal,
+      drain,
     );
   return { clock, store, transport, run, coordinator, events };
 }
@@ -386,5 +387,339 @@ steps:
     const r2 = await t.coordinator("c2").drive();
     expect(r2.run.state).toBe("succeeded");
     expect(t.events.some((e) => e.type === "attempt.unknown")).toBe(true);
+  });
+});
+
+type Setup = Awaited<ReturnType<typeof setup>>;
+
+/** Poll the store on virtual time until `pred` holds (at most `maxMs` of virtual time). */
+async function until(t: Setup, pred: () => Promise<boolean>, maxMs = 3_600_000): Promise<void> {
+  for (let waited = 0; !(await pred()); waited += 500) {
+    if (waited > maxMs) throw new Error("condition never held");
+    await t.clock.sleep(500);
+  }
+}
+
+/** The drive's result, or "stuck" when it has not ended after `ms` of virtual time. */
+function within<T>(t: Setup, p: Promise<T>, ms: number): Promise<T | "stuck"> {
+  return Promise.race([p, t.clock.sleep(ms).then(() => "stuck" as const)]);
+}
+
+const hostState = async (t: Setup, h: string) => (await t.store.getHost(t.run.id, h))?.state;
+const never = (req: { signal?: AbortSignal }) =>
+  new Promise<never>((_r, rej) => req.signal?.addEventListener("abort", () => rej(req.signal?.reason)));
+
+describe("engine: operator actions, doubt and gates under a live coordinator", () => {
+  it("a failed host retried by an operator is picked up by the coordinator already driving the run", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: s, kind: command, run: "x" }
+  - { name: t, kind: sleep, duration: 10m }
+concurrency: { global: 2 }
+failureBudget: { maxFailed: 5 }
+`;
+    let h01Calls = 0;
+    const t = await setup(plan, 2, (h, c) => {
+      if (h === "h01" && c === "x" && h01Calls++ === 0) return { exitCode: 1 };
+      return undefined;
+    });
+    const stop = new AbortController();
+    try {
+      const drive = t.coordinator("c1", stop.signal).drive();
+      await until(t, async () => (await hostState(t, "h01")) === "failed");
+      await hostAction(
+        { store: t.store, clock: t.clock },
+        (await t.store.getRun(t.run.id))!,
+        "h01",
+        "retry",
+        "op",
+      );
+      const res = await within(t, drive, 3 * 3_600_000);
+      expect(res).not.toBe("stuck");
+      expect(await states(t.store, t.run.id)).toEqual({ h01: "succeeded", h02: "succeeded" });
+      expect((await t.store.getRun(t.run.id))?.state).toBe("succeeded");
+      expect(t.transport.count("h01", "x")).toBe(2);
+    } finally {
+      stop.abort(new Error("test over"));
+    }
+  });
+
+  it("two coordinators sharing a run (one started for a retried host) both see it finish", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: s, kind: command, run: "x" }
+  - { name: t, kind: sleep, duration: 10m }
+concurrency: { global: 2 }
+failureBudget: { maxFailed: 5 }
+`;
+    let h01Calls = 0;
+    const t = await setup(plan, 2, (h, c) => {
+      if (h === "h01" && c === "x" && h01Calls++ === 0) return { exitCode: 1 };
+      return undefined;
+    });
+    const stop = new AbortController();
+    try {
+      const d1 = t.coordinator("c1", stop.signal).drive();
+      await until(t, async () => (await hostState(t, "h01")) === "failed");
+      await hostAction(
+        { store: t.store, clock: t.clock },
+        (await t.store.getRun(t.run.id))!,
+        "h01",
+        "retry",
+        "op",
+      );
+      // `overhaul retry h01 && overhaul resume RUN`: a second coordinator takes the freed host.
+      const d2 = t.coordinator("c2", stop.signal).drive();
+      const [r1, r2] = await within(t, Promise.all([d1, d2]), 3 * 3_600_000).then((r) =>
+        r === "stuck" ? ["stuck", "stuck"] : r,
+      );
+      expect(r1).not.toBe("stuck");
+      expect(r2).not.toBe("stuck");
+      expect(await states(t.store, t.run.id)).toEqual({ h01: "succeeded", h02: "succeeded" });
+      expect((await t.store.getRun(t.run.id))?.state).toBe("succeeded");
+    } finally {
+      stop.abort(new Error("test over"));
+    }
+  });
+
+  it("a coordinator stopped while checking an in-doubt attempt leaves it in doubt: the effect never runs twice", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: once, kind: command, run: "once", check: "did-once" }
+`;
+    // The dead coordinator's "once" did happen; the first check after the crash hangs (a second crash).
+    let checks = 0;
+    const stop = new AbortController();
+    const t = await setup(plan, 1, (_h, c, req) => {
+      if (c === "did-once") {
+        if (checks++ === 0) {
+          queueMicrotask(() => stop.abort(new Error("coordinator killed")));
+          return never(req);
+        }
+        return { exitCode: 0 };
+      }
+      return undefined;
+    });
+    const [lease] = await t.store.acquireLeases(t.run.id, "dead", t.clock.now(), 1_000);
+    await t.store.commitHost({
+      runId: t.run.id,
+      host: "h01",
+      owner: "dead",
+      token: lease!.leaseToken,
+      patch: { state: "running", attempts: 1 },
+      intent: {
+        runId: t.run.id,
+        host: "h01",
+        seq: 1,
+        stepIndex: 0,
+        stepName: "once",
+        phase: "run",
+        number: 1,
+        state: "started",
+        token: lease!.leaseToken,
+        pre: null,
+        startedAt: t.clock.now(),
+      },
+    });
+    const r1 = await t.coordinator("c2", stop.signal).drive();
+    expect(r1.outcome).toBe("detached");
+    // Nothing was decided: the attempt is still in doubt.
+    expect((await t.store.getAttempts(t.run.id)).map((a) => a.state)).toEqual(["started"]);
+    const r2 = await t.coordinator("c3").drive();
+    expect(r2.run.state).toBe("succeeded");
+    expect(t.transport.count("h01", "once")).toBe(0);
+  });
+
+  it("a revert of unknown outcome that cannot be re-run parks the host in doubt; retry re-runs that revert once", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: a, kind: command, run: "a", revert: "undo-a", timeout: 5s }
+  - { name: b, kind: command, run: "b" }
+failureBudget: { maxFailed: 5 }
+`;
+    let undo = 0;
+    const t = await setup(plan, 1, (_h, c, req) => {
+      if (c === "b") return { exitCode: 1 };
+      if (c === "undo-a" && undo++ === 0) return never(req);
+      return undefined;
+    });
+    const stop = new AbortController();
+    try {
+      const res = await within(t, t.coordinator("c1", stop.signal).drive(), 3_600_000);
+      expect(res).not.toBe("stuck");
+      const h = await t.store.getHost(t.run.id, "h01");
+      expect(h?.state).toBe("in_doubt");
+      expect(h?.reason).toMatch(/undo|revert/);
+      expect(t.transport.count("h01", "undo-a")).toBe(1);
+      await hostAction(
+        { store: t.store, clock: t.clock },
+        (await t.store.getRun(t.run.id))!,
+        "h01",
+        "retry",
+        "op",
+      );
+      expect(await hostState(t, "h01")).toBe("reverting");
+      const res2 = await within(t, t.coordinator("c2", stop.signal).drive(), 3_600_000);
+      expect(res2).not.toBe("stuck");
+      expect(t.transport.count("h01", "undo-a")).toBe(2);
+      expect(t.transport.count("h01", "a")).toBe(1);
+      const h2 = await t.store.getHost(t.run.id, "h01");
+      expect(h2?.state).toBe("failed");
+      expect(h2?.reason).toMatch(/rolled back/);
+    } finally {
+      stop.abort(new Error("test over"));
+    }
+  });
+
+  it("abort while a host waits at a manual gate aborts the run", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: ok, kind: gate, approval: true }
+  - { name: b, kind: command, run: "b" }
+`;
+    const t = await setup(plan, 2, () => undefined);
+    const stop = new AbortController();
+    try {
+      const drive = t.coordinator("c1", stop.signal).drive();
+      await until(t, async () => (await t.store.getRun(t.run.id))?.state === "paused");
+      await runAction({ store: t.store, clock: t.clock }, (await t.store.getRun(t.run.id))!, "abort", "op");
+      const res = await within(t, drive, 3_600_000);
+      expect(res).not.toBe("stuck");
+      expect((await t.store.getRun(t.run.id))?.state).toBe("aborted");
+      expect(Object.values(await states(t.store, t.run.id))).toEqual(["aborted", "aborted"]);
+      expect((await t.store.getAttempts(t.run.id)).filter((a) => a.state === "started")).toEqual([]);
+      expect(t.transport.calls).toHaveLength(0);
+    } finally {
+      stop.abort(new Error("test over"));
+    }
+  });
+
+  it("a graceful stop while a host waits at a manual gate detaches; approval later lets it through", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: ok, kind: gate, approval: true }
+  - { name: b, kind: command, run: "b" }
+`;
+    const t = await setup(plan, 1, () => undefined);
+    const stop = new AbortController();
+    const drain = new AbortController();
+    try {
+      const drive = t.coordinator("c1", stop.signal, drain.signal).drive();
+      await until(t, async () => (await t.store.getRun(t.run.id))?.state === "paused");
+      drain.abort();
+      const res = await within(t, drive, 3_600_000);
+      expect(res).not.toBe("stuck");
+      expect(res !== "stuck" && res.outcome).toBe("detached");
+      await runAction({ store: t.store, clock: t.clock }, (await t.store.getRun(t.run.id))!, "resume", "op");
+      const res2 = await within(t, t.coordinator("c2", stop.signal).drive(), 3_600_000);
+      expect(res2 !== "stuck" && res2.run.state).toBe("succeeded");
+      expect(t.transport.count("h01", "b")).toBe(1);
+    } finally {
+      stop.abort(new Error("test over"));
+    }
+  });
+
+  it("a manual gate reached while the run is halting asks for approval instead of waiting forever", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: a, kind: command, run: "a" }
+  - { name: ok, kind: gate, approval: true }
+  - { name: b, kind: command, run: "b" }
+concurrency: { global: 2 }
+`;
+    const t = await setup(plan, 2, async (h, c) => {
+      if (c === "a" && h === "h01") return { exitCode: 1 };
+      if (c === "a" && h === "h02") await t.clock.sleep(60_000);
+      return undefined;
+    });
+    const stop = new AbortController();
+    try {
+      const drive = t.coordinator("c1", stop.signal).drive();
+      await until(t, async () => (await t.store.getRun(t.run.id))?.state === "paused", 600_000);
+      const run = (await t.store.getRun(t.run.id))!;
+      expect(run.reason).toMatch(/gate "ok" awaits approval/);
+      await runAction({ store: t.store, clock: t.clock }, run, "resume", "op");
+      const res = await within(t, drive, 3_600_000);
+      expect(res !== "stuck" && res.run.state).toBe("failed");
+      expect(await states(t.store, t.run.id)).toEqual({ h01: "failed", h02: "succeeded" });
+      expect((await t.store.getRun(t.run.id))?.reason).toMatch(/failure budget exceeded/);
+    } finally {
+      stop.abort(new Error("test over"));
+    }
+  });
+
+  it("retrying a host of an aborted run is refused (nobody would ever drive it)", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: once, kind: command, run: "once", timeout: 5s }
+  - { name: wait, kind: sleep, duration: 1h }
+failureBudget: { maxFailed: 5 }
+concurrency: { global: 2 }
+`;
+    const t = await setup(plan, 2, (h, _c, req) => (h === "h01" ? never(req) : undefined));
+    const drive = t.coordinator().drive();
+    await until(t, async () => (await hostState(t, "h01")) === "in_doubt");
+    await runAction({ store: t.store, clock: t.clock }, (await t.store.getRun(t.run.id))!, "abort", "op");
+    await drive;
+    const run = (await t.store.getRun(t.run.id))!;
+    expect(run.state).toBe("aborted");
+    await expect(hostAction({ store: t.store, clock: t.clock }, run, "h01", "retry", "op")).rejects.toThrow(
+      /aborted/,
+    );
+    expect(await hostState(t, "h01")).toBe("in_doubt");
+  });
+
+  it("a coordinator stopped while it commits an intent does not start the effect afterwards", async () => {
+    const plan = `
+name: p
+hosts: all
+steps: [{ name: slow, kind: command, run: "slow", timeout: 2h }]
+`;
+    const t = await setup(plan, 1, (_h, _c, req) => never(req));
+    const stop = new AbortController();
+    const commit = t.store.commitHost.bind(t.store);
+    t.store.commitHost = async (c) => {
+      await commit(c);
+      if (c.intent) stop.abort(new Error("second Ctrl-C"));
+    };
+    try {
+      const res = await within(t, t.coordinator("c1", stop.signal).drive(), 60_000);
+      expect(res !== "stuck" && res.outcome).toBe("detached");
+      expect(t.transport.count("h01", "slow")).toBe(0);
+      expect((await t.store.getAttempts(t.run.id)).map((a) => a.state)).toEqual(["started"]);
+    } finally {
+      stop.abort(new Error("test over"));
+    }
+  });
+
+  it("a retry applied with a run record read before the run finished still reopens the run", async () => {
+    const plan = `
+name: p
+hosts: all
+steps: [{ name: s, kind: command, run: "x" }]
+`;
+    let calls = 0;
+    const t = await setup(plan, 1, () => (calls++ === 0 ? { exitCode: 1 } : undefined));
+    const stale = (await t.store.getRun(t.run.id))!; // the operator's CLI loaded it: running
+    expect((await t.coordinator().drive()).run.state).toBe("failed");
+    await hostAction({ store: t.store, clock: t.clock }, stale, "h01", "retry", "op");
+    expect((await t.store.getRun(t.run.id))?.state).toBe("running");
+    expect((await t.coordinator("c2").drive()).run.state).toBe("succeeded");
   });
 });

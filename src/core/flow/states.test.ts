@@ -27,6 +27,8 @@ describe("state tables", () => {
     ["succeeded", "running", false],
     ["pending", "succeeded", false],
     ["in_doubt", "running", true],
+    ["reverting", "in_doubt", true],
+    ["in_doubt", "reverting", true],
     ["failed", "pending", true],
     ["aborted", "pending", false],
   ] as const)("host %s -> %s allowed: %s", (from, to, ok) => {

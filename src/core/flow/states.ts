@@ -52,11 +52,13 @@ export const RUN_TRANSITIONS: Table<RunState> = {
 export const HOST_TRANSITIONS: Table<HostState> = {
   pending: ["running", "skipped", "aborted"],
   running: ["reverting", "succeeded", "failed", "in_doubt", "aborted"],
-  reverting: ["failed", "aborted"],
+  // A revert of unknown outcome that may not be re-run parks the host like a forward step does.
+  reverting: ["failed", "in_doubt", "aborted"],
   succeeded: [],
   // Operator `retry HOST` re-admits; `skip HOST` takes the host out of the run.
   failed: ["pending", "skipped"],
-  in_doubt: ["running", "skipped", "failed"],
+  // Operator `retry HOST` re-runs the doubtful step, forward (running) or revert (reverting).
+  in_doubt: ["running", "reverting", "skipped", "failed"],
   skipped: [],
   aborted: [],
 };
