@@ -1,0 +1,75 @@
+/**
+ * State of one simulated host and the failure rules that apply to it.
+ *
+ * Invariants:
+ * - Boots resolve lazily: a booting host is `up` once the virtual clock reaches `upAt`; no timers.
+ * - Each host draws from its own PRNG (seeded by scenario seed and host name), so its fate does not
+ *   depend on how the engine interleaves other hosts.
+ */
+import type { Host } from "../../core/model/fleet.js";
+import { seededRandom } from "../../core/policy/random.js";
+import type { FailureSpec, Scenario } from "../../core/sim/scenario.js";
+
+export type SimHostState = "up" | "booting" | "dead";
+
+export interface SimHost {
+  host: Host;
+  state: SimHostState;
+  /** When a booting host comes up (virtual epoch ms). */
+  upAt: number;
+  boots: number;
+  bootId: string;
+  healthy: boolean;
+  skewSeconds: number;
+  version: string | undefined;
+  rnd: { next(): number };
+}
+
+export function newSimHost(host: Host, seed: number): SimHost {
+  const rnd = seededRandom(hashOf(`${seed}/${host.name}`));
+  const h: SimHost = {
+    host,
+    state: "up",
+    upAt: 0,
+    boots: 0,
+    bootId: "",
+    healthy: true,
+    skewSeconds: 0,
+    version: undefined,
+    rnd,
+  };
+  h.bootId = bootIdOf(h);
+  return h;
+}
+
+export function bootIdOf(h: SimHost): string {
+  return `${h.host.name}-boot-${h.boots}-${Math.floor(h.rnd.next() * 0xffffff).toString(16)}`;
+}
+
+/** Failures of the scenario that target this host (directly, by rack or by power circuit). */
+export function failuresFor(scenario: Scenario, host: Host): FailureSpec[] {
+  return scenario.failures.filter(
+    (f) =>
+      (f.host !== undefined && f.host === host.name) ||
+      (f.rack !== undefined && f.rack === host.failureDomains.rack) ||
+      (f.power !== undefined && f.power === host.failureDomains.power),
+  );
+}
+
+/**
+ * Does the disk die on this reboot? Without `probability` it always does; with it, `probability` is
+ * the chance per 30 days of uptime (`overhaul_uptime_days`, default 30), so long uptimes die more.
+ */
+export function diskDies(h: SimHost, f: FailureSpec & { kind: "disk-dies" }): boolean {
+  if (f.probability === undefined) return true;
+  const days = Number(h.host.vars.overhaul_uptime_days ?? 30);
+  const p = 1 - (1 - f.probability) ** (Math.max(0, days) / 30);
+  return h.rnd.next() < p;
+}
+
+/** FNV-1a, 32 bits. */
+export function hashOf(s: string): number {
+  let x = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) x = Math.imul(x ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return x;
+}

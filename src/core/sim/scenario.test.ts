@@ -1,0 +1,37 @@
+/** Scenario files: defaults, durations in ms, and located errors for bad failures. */
+import { describe, expect, it } from "vitest";
+import { InputError } from "../errors.js";
+import { parseScenarioText } from "./scenario.js";
+
+describe("scenario file", () => {
+  it("applies defaults and converts durations", () => {
+    const s = parseScenarioText(
+      "seed: 7\nboot: { min: 2m, max: 15m, kexec: true }\nfailures:\n  - { kind: partition, rack: k1, from: 1m, until: 5m }\n",
+      "s.yaml",
+    );
+    expect(s.seed).toBe(7);
+    expect(s.boot).toEqual({ min: 120_000, max: 900_000, kexec: true });
+    expect(s.failures[0]).toEqual({ kind: "partition", rack: "k1", from: 60_000, until: 300_000 });
+    expect(parseScenarioText("{}", "s.yaml")).toEqual({
+      seed: 1,
+      boot: { min: 120_000, max: 900_000, kexec: false },
+      failures: [],
+    });
+  });
+
+  it("reports bad failures with file, line and path", () => {
+    const text =
+      "seed: 1\nfailures:\n  - { kind: never-returns, host: a }\n  - { kind: meteor, host: b }\n  - { kind: unhealthy }\n";
+    try {
+      parseScenarioText(text, "s.yaml");
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      const ps = (e as InputError).problems;
+      expect(ps.map((p) => [p.file, p.line, p.path])).toEqual([
+        ["s.yaml", 4, "failures[1].kind"],
+        ["s.yaml", 5, "failures[2]"],
+      ]);
+    }
+  });
+});

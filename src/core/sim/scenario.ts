@@ -1,0 +1,90 @@
+/**
+ * Simulator scenario files: seed, boot-time distribution, and failures to inject.
+ *
+ * Invariants:
+ * - Pure: takes YAML text and the file name; reads no file, imports no `node:*`.
+ * - Validated once here; bad input ends in one `InputError` with file, line and path per problem.
+ * - Durations are in ms after parsing; every failure names exactly one target (host, rack or power).
+ */
+import { z } from "zod";
+import { InputError } from "../errors.js";
+import { parseDuration } from "../plan/duration.js";
+import { zodIssuesToProblems } from "../plan/yaml-problems.js";
+import { readYamlMapping } from "../plan/yaml-read.js";
+import { plainErrorMap } from "../plan/zod-messages.js";
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const ms = typeof v === "number" ? Math.round(v * 1000) : parseDuration(v);
+  if (ms === undefined || ms < 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: `"${v}" is not a duration`,
+      params: { expected: "e.g. 30s, 2m" },
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const target = {
+  host: z.string().min(1).optional(),
+  rack: z.string().min(1).optional(),
+  power: z.string().min(1).optional(),
+};
+
+const failure = z
+  .discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("never-returns"), ...target }),
+    z.strictObject({ kind: z.literal("unhealthy"), ...target }),
+    z.strictObject({ kind: z.literal("clock-skew"), ...target, seconds: z.number().int() }),
+    z.strictObject({
+      kind: z.literal("disk-dies"),
+      ...target,
+      probability: z.number().min(0).max(1).optional(),
+    }),
+    z.strictObject({
+      kind: z.literal("power-trip"),
+      ...target,
+      maxPosting: z.number().int().min(0),
+      downFor: duration.default(600_000),
+    }),
+    z.strictObject({ kind: z.literal("partition"), ...target, from: duration, until: duration }),
+  ])
+  .refine((f) => [f.host, f.rack, f.power].filter((x) => x !== undefined).length === 1, {
+    message: "must name exactly one of host, rack or power",
+  });
+
+export const scenarioSchema = z.strictObject({
+  seed: z.number().int().min(0).default(1),
+  boot: z
+    .strictObject({
+      min: duration.default(120_000),
+      max: duration.default(900_000),
+      kexec: z.boolean().default(false),
+    })
+    .refine((b) => b.min <= b.max, { message: "boot.min must not exceed boot.max" })
+    .default({ min: 120_000, max: 900_000, kexec: false }),
+  failures: z.array(failure).default([]),
+});
+
+export type Scenario = z.output<typeof scenarioSchema>;
+export type FailureSpec = Scenario["failures"][number];
+
+/** An empty scenario: seed 1, boots of 2 to 15 minutes, no failures. */
+export function defaultScenario(seed = 1): Scenario {
+  return { seed, boot: { min: 120_000, max: 900_000, kexec: false }, failures: [] };
+}
+
+export function parseScenarioText(text: string, file: string): Scenario {
+  const source = readYamlMapping(text, file, {
+    what: "scenario",
+    expected: "a mapping with seed, boot, failures",
+  });
+  const result = scenarioSchema.safeParse(source.value, { error: plainErrorMap });
+  if (result.success) return result.data;
+  throw new InputError(
+    zodIssuesToProblems(result.error.issues, source.doc, source.lineCounter, file, {
+      schema: scenarioSchema,
+    }),
+  );
+}
