@@ -9,8 +9,9 @@
  *   same moment therefore serialize: the second waits, then sees the migrations already applied.
  *   A crash mid-migration leaves the previous schema.
  */
-import { CompiledQuery, type DatabaseConnection, SqliteAdapter, SqliteDialect, SqliteDriver } from "kysely";
+
 import type { SqliteDialectConfig } from "kysely";
+import { CompiledQuery, type DatabaseConnection, SqliteAdapter, SqliteDialect, SqliteDriver } from "kysely";
 
 class ImmediateSqliteDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
