@@ -1,13 +1,18 @@
 /**
- * `npm run bench`: runs the benchmarks, prints a short summary, and writes the results to
- * bench/results/ (see results.ts for the file scheme).
+ * `npm run bench [-- NAME... options]`: runs the benchmarks (all, or the ones named), prints a
+ * short summary of each, and writes each one's results to bench/results/ (see results.ts for the
+ * file scheme).
  *
- * What it measures today: "sqlite-transitions" (sqlite-transitions.ts), the engine's durable step
- * transitions per second on SQLite as a fraction of the raw durable commit rate of the same file.
+ * What it measures today:
+ * - "sqlite-transitions" (sqlite-transitions.ts): the engine's durable step transitions per
+ *   second on SQLite as a fraction of the raw durable commit rate of the same file.
+ * - "event-loop" (event-loop.ts): the core discrete-event loop's events per second, and the
+ *   VirtualClock's sleeps per second.
  *
  * Invariants:
- * - Exit code 0 when the benchmark ran, whether or not the goal was met (the summary says which);
- *   1 on an error (a sample that failed its checks, an I/O error); 2 on bad flags.
+ * - Exit code 0 when the benchmarks ran, whether or not their goals were met (the summary says
+ *   which); 1 on an error (a sample that failed its checks, an I/O error); 2 on bad flags or an
+ *   unknown benchmark name.
  * - Database files live in a fresh scratch directory on the repository's filesystem, removed at
  *   the end, also on error or Ctrl-C.
  * - Talks to nothing over the network.
@@ -17,22 +22,50 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { transitionsPerRun } from "./engine-sample.js";
-import { conditions, machineInfo, makeScratchDir, repoInfo } from "./machine.js";
+import {
+  DEFAULT_EVENT_LOOP,
+  NAME as EVENT_LOOP,
+  type EventLoopConfig,
+  runEventLoop,
+  summarize,
+} from "./event-loop.js";
+import {
+  conditions,
+  type MachineInfo,
+  machineInfo,
+  makeScratchDir,
+  type RepoInfo,
+  repoInfo,
+} from "./machine.js";
 import { RAW_PAYLOAD } from "./raw-commits.js";
 import { RESULTS_SCHEMA, saveResult } from "./results.js";
 import { STORE_PRAGMAS, sqliteVersion } from "./sqlite-files.js";
 import { GOAL_RATIO, NAME, pct, runTransitions, type TransitionsConfig } from "./sqlite-transitions.js";
 
-const USAGE = `usage: npm run bench -- [options]
+const BENCHMARKS = [NAME, EVENT_LOOP] as const;
+type Benchmark = (typeof BENCHMARKS)[number];
 
-  --rounds N        rounds of back-to-back raw and engine samples; medians reported (default 5)
+const USAGE = `usage: npm run bench -- [NAME...] [options]
+       node dist-bench/bench/run.js [NAME...] [options]   (after tsc -p tsconfig.bench.json)
+
+  NAME              ${BENCHMARKS.join(" | ")}; default: all of them, in this order
+
+  --rounds N        rounds per benchmark; medians reported (default 5)
+  --no-save         print only; write nothing to bench/results/
+  -h, --help        this text
+
+sqlite-transitions:
   --hosts N         hosts in the engine's run (default 200)
   --steps N         command steps per host (default 5)
   --concurrency N   hosts in flight at once (default 20)
   --raw-commits N   commits per raw sample (default: the engine's transitions per sample)
   --skip-kysely     do not also measure the store's plain Kysely commit path
-  --no-save         print only; write nothing to bench/results/
-  -h, --help        this text`;
+
+event-loop:
+  --events N        events per core-loop sample (default ${DEFAULT_EVENT_LOOP.events})
+  --pending N       timers pending throughout the core-loop sample (default ${DEFAULT_EVENT_LOOP.pending})
+  --sleepers N      concurrent sleepers on the VirtualClock (default ${DEFAULT_EVENT_LOOP.sleepers})
+  --sleeps N        sleeps per sleeper (default ${DEFAULT_EVENT_LOOP.sleepsEach})`;
 
 class UsageError extends Error {}
 
@@ -62,24 +95,55 @@ const OPTIONS = {
   concurrency: { type: "string" },
   "raw-commits": { type: "string" },
   "skip-kysely": { type: "boolean", default: false },
+  events: { type: "string" },
+  pending: { type: "string" },
+  sleepers: { type: "string" },
+  sleeps: { type: "string" },
   "no-save": { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
-function parseFlags(argv: string[]): { cfg: TransitionsConfig; save: boolean } | "help" {
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS }>>;
+interface Flags {
+  benchmarks: Benchmark[];
+  cfg: TransitionsConfig;
+  eventLoop: EventLoopConfig;
+  save: boolean;
+}
+
+function isBenchmark(name: string): name is Benchmark {
+  return (BENCHMARKS as readonly string[]).includes(name);
+}
+
+function parseFlags(argv: string[]): Flags | "help" {
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>
+  >;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
   const v = parsed.values;
   if (v.help) return "help";
+  for (const name of parsed.positionals)
+    if (!isBenchmark(name))
+      throw new UsageError(`unknown benchmark "${name}" (known: ${BENCHMARKS.join(", ")})`);
+  const named = new Set(parsed.positionals);
+  const rounds = positiveInt("rounds", v.rounds, 5);
   const hosts = positiveInt("hosts", v.hosts, 200);
   const steps = positiveInt("steps", v.steps, 5);
   return {
+    benchmarks: named.size === 0 ? [...BENCHMARKS] : BENCHMARKS.filter((b) => named.has(b)),
+    eventLoop: {
+      ...DEFAULT_EVENT_LOOP,
+      rounds,
+      events: positiveInt("events", v.events, DEFAULT_EVENT_LOOP.events),
+      pending: positiveInt("pending", v.pending, DEFAULT_EVENT_LOOP.pending),
+      sleepers: positiveInt("sleepers", v.sleepers, DEFAULT_EVENT_LOOP.sleepers),
+      sleepsEach: positiveInt("sleeps", v.sleeps, DEFAULT_EVENT_LOOP.sleepsEach),
+    },
     cfg: {
-      rounds: positiveInt("rounds", v.rounds, 5),
+      rounds,
       hosts,
       steps,
       concurrency: positiveInt("concurrency", v.concurrency, 20),
@@ -122,11 +186,32 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const { cfg, save } = flags;
   const root = findRepoRoot();
+  const ctx: RunContext = { root, save: flags.save, machine: machineInfo(), repo: repoInfo(root) };
+  for (const name of flags.benchmarks) {
+    if (name === NAME) await sqliteTransitions(ctx, flags.cfg);
+    else await eventLoop(ctx, flags.eventLoop);
+  }
+  return 0;
+}
+
+interface RunContext {
+  root: string;
+  save: boolean;
+  machine: MachineInfo;
+  repo: RepoInfo;
+}
+
+function printMachine(machine: MachineInfo): void {
+  console.log(
+    `  machine: ${machine.cpuModel}, ${machine.cores} cores, ${gib(machine.memoryBytes)}, ` +
+      `${machine.platform} ${machine.osRelease}, node ${machine.node}`,
+  );
+}
+
+async function sqliteTransitions(ctx: RunContext, cfg: TransitionsConfig): Promise<void> {
+  const { root, save, machine, repo } = ctx;
   const date = new Date();
-  const machine = machineInfo();
-  const repo = repoInfo(root);
   const before = conditions();
   const scratch = await makeScratchDir(root);
   const cleanup = () => rmSync(scratch.dir, { recursive: true, force: true });
@@ -140,10 +225,7 @@ async function main(): Promise<number> {
   try {
     const fs = scratch.filesystem;
     console.log(`${NAME}: engine durable step transitions/s vs raw SQLite durable commits/s`);
-    console.log(
-      `  machine: ${machine.cpuModel}, ${machine.cores} cores, ${gib(machine.memoryBytes)}, ` +
-        `${machine.platform} ${machine.osRelease}, node ${machine.node}`,
-    );
+    printMachine(machine);
     console.log(`  database dir: ${scratch.dir} (${fs.type ?? "unknown fs"} on ${fs.source ?? "?"})`);
     console.log(`    ${scratch.choice}`);
     console.log(
@@ -204,11 +286,45 @@ async function main(): Promise<number> {
       const path = await saveResult(join(root, "bench", "results"), NAME, date, doc);
       console.log(`  results: ${relative(process.cwd(), path)} (and bench/results/latest.json)`);
     }
-    return 0;
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     cleanup();
+  }
+}
+
+async function eventLoop(ctx: RunContext, cfg: EventLoopConfig): Promise<void> {
+  const { root, save, machine, repo } = ctx;
+  const date = new Date();
+  const before = conditions();
+  console.log(`${EVENT_LOOP}: core discrete-event loop events/s; VirtualClock sleeps/s`);
+  printMachine(machine);
+  console.log(
+    `  core: ${cfg.events} events, ${cfg.pending} pending; VirtualClock: ${cfg.sleepers} sleepers x ` +
+      `${cfg.sleepsEach} sleeps; delays 1..${cfg.maxDelayMs} ms virtual; ${cfg.rounds} rounds`,
+  );
+  const result = await runEventLoop(cfg, (line) => console.log(line));
+  const after = conditions();
+  for (const line of summarize(result)) console.log(line);
+  if (save) {
+    const doc = {
+      schema: RESULTS_SCHEMA,
+      benchmark: EVENT_LOOP,
+      date: date.toISOString(),
+      machine,
+      repo,
+      config: {
+        ...cfg,
+        core: "EventLoop (src/core/sim/event-loop.ts): each fired event schedules the next until `events` ran",
+        clock:
+          "VirtualClock (src/adapters/clock/virtual-clock.ts): `sleepers` async loops, `sleepsEach` sleeps each",
+        warmup: "one untimed full-size core sample and one untimed full-size clock sample",
+      },
+      conditions: { before, after },
+      ...result,
+    };
+    const path = await saveResult(join(root, "bench", "results"), EVENT_LOOP, date, doc);
+    console.log(`  results: ${relative(process.cwd(), path)} (and bench/results/latest.json)`);
   }
 }
 

@@ -4,22 +4,24 @@
  */
 import { describe, expect, it } from "vitest";
 import { VirtualClock } from "../../src/adapters/clock/virtual-clock.js";
-import { SimTransport } from "../../src/adapters/simulator/sim-transport.js";
+import { SimWorld } from "../../src/adapters/simulator/world.js";
 import { TransportError } from "../../src/core/errors.js";
 import { generateFleet, parseFleetSpec } from "../../src/core/sim/fleet-gen.js";
 import { parseScenarioText } from "../../src/core/sim/scenario.js";
 
 function setup(scenario = "seed: 1\n") {
   const clock = new VirtualClock();
-  const hosts = generateFleet(parseFleetSpec("regions=1,hosts=2,racks=2,seed=1"));
-  const t = new SimTransport(clock, hosts, parseScenarioText(scenario, "s.yaml"));
-  const run = (i: number, command: string) => t.exec(hosts[i]!, { command, timeoutMs: 60_000 });
-  return { clock, hosts, t, run };
+  const { hosts } = generateFleet(parseFleetSpec("regions=1,hosts=2,racks=2,seed=1"));
+  const world = new SimWorld(clock, hosts, [], parseScenarioText(scenario, "s.yaml"));
+  const t = world.transport();
+  const run = (i: number, command: string, env?: Record<string, string>) =>
+    t.exec(hosts[i]!, { command, timeoutMs: 60_000, ...(env ? { env } : {}) });
+  return { clock, hosts, world, t, run };
 }
 
 describe("SimTransport commands", () => {
   it("answers true/false/echo/version and exits 127 for anything else", async () => {
-    const { run, t } = setup();
+    const { run, world } = setup();
     expect((await run(0, "true")).exitCode).toBe(0);
     expect((await run(0, "false")).exitCode).toBe(1);
     expect((await run(0, "echo hi there")).stdout).toBe("hi there\n");
@@ -30,7 +32,7 @@ describe("SimTransport commands", () => {
     const unknown = await run(0, "rm -rf /");
     expect(unknown.exitCode).toBe(127);
     expect(unknown.stderr).toContain("command not found");
-    expect(t.ledger.map((e) => e.outcome)).toEqual([
+    expect(world.ledger.map((e) => e.outcome)).toEqual([
       "exit 0",
       "exit 1",
       "exit 0",
@@ -77,5 +79,116 @@ describe("SimTransport commands", () => {
     await expect(run(0, "true")).rejects.toMatchObject({ kind: "unreachable" });
     expect((await run(1, "sleep 10")).exitCode).toBe(0);
     expect((await run(0, "true")).exitCode).toBe(0);
+  });
+
+  it("ledger entries carry applied and the engine's run, step, phase and attempt", async () => {
+    const { run, world } = setup();
+    const env = {
+      OVERHAUL_RUN_ID: "run-1",
+      OVERHAUL_STEP: "upgrade",
+      OVERHAUL_PHASE: "run",
+      OVERHAUL_ATTEMPT: "2",
+    };
+    await run(0, "version set 3", env);
+    await run(0, "nope", { OVERHAUL_RUN_ID: "run-1", OVERHAUL_STEP: "x", OVERHAUL_ATTEMPT: "1" });
+    await run(1, "true");
+    const [a, b, c] = world.ledger;
+    expect(a).toMatchObject({ host: "r01-h001", command: "version set 3", outcome: "exit 0", applied: true });
+    expect(a).toMatchObject({ runId: "run-1", step: "upgrade", phase: "run", attempt: 2 });
+    // OVERHAUL_PHASE is optional; a command not found took no effect.
+    expect(b).toMatchObject({ outcome: "exit 127", applied: false, step: "x", attempt: 1 });
+    expect(b?.phase).toBeUndefined();
+    expect(c).toEqual({ at: c?.at, host: "r01-h002", command: "true", outcome: "exit 0", applied: true });
+  });
+
+  it("a dropped command took effect or not (a seeded coin per host), and the ledger says which", async () => {
+    const clock = new VirtualClock();
+    const { hosts } = generateFleet(parseFleetSpec("regions=1,hosts=24,racks=1,seed=1"));
+    const scenario = parseScenarioText(
+      "seed: 5\nfailures: [{ kind: partition, rack: r01-k01, from: 10s, until: 1h }]\n",
+      "s.yaml",
+    );
+    const world = new SimWorld(clock, hosts, [], scenario);
+    const t = world.transport();
+    const errs = await Promise.all(
+      hosts.map((h) =>
+        t.exec(h, { command: "version set 7", timeoutMs: 60_000 }).then(
+          () => "ok",
+          (e: unknown) => e,
+        ),
+      ),
+    );
+    // Every one takes 20-200 ms, so none is dropped; a sleep across the partition's start is.
+    expect(errs.every((e) => e === "ok")).toBe(true);
+    const dropped = await Promise.all(
+      hosts.map((h) =>
+        t
+          .exec(h, { command: "sleep 15", timeoutMs: 60_000 })
+          .catch((e: unknown) => (e as TransportError).kind),
+      ),
+    );
+    expect(new Set(dropped)).toEqual(new Set(["dropped"]));
+    const sleeps = world.ledger.filter((e) => e.command === "sleep 15");
+    expect(sleeps.every((e) => e.outcome === "dropped (partition)")).toBe(true);
+    const applied = sleeps.filter((e) => e.applied).length;
+    expect(applied).toBeGreaterThan(3);
+    expect(applied).toBeLessThan(21);
+  });
+
+  it("a dropped command that took effect really did: version set is visible afterwards", async () => {
+    const clock = new VirtualClock();
+    const { hosts } = generateFleet(parseFleetSpec("regions=1,hosts=16,racks=1,seed=1"));
+    const scenario = parseScenarioText(
+      "seed: 3\nfailures: [{ kind: partition, rack: r01-k01, from: 0.1s, until: 30s }]\n",
+      "s.yaml",
+    );
+    const world = new SimWorld(clock, hosts, [], scenario);
+    const t = world.transport();
+    // Latency 20-200 ms: some answers come after the partition started at 100 ms.
+    await Promise.all(
+      hosts.map((h) => t.exec(h, { command: "version set 9", timeoutMs: 60_000 }).catch(() => undefined)),
+    );
+    await clock.sleep(31_000);
+    const entries = world.ledger.filter((e) => e.command === "version set 9");
+    expect(entries.some((e) => e.outcome.startsWith("dropped"))).toBe(true);
+    for (const e of entries) {
+      const h = hosts.find((x) => x.name === e.host) as (typeof hosts)[number];
+      const v = await t.exec(h, { command: "version get", timeoutMs: 5_000 });
+      expect(v.stdout === "9\n").toBe(e.applied === true);
+    }
+  });
+
+  it("command-fails: matching commands exit 1 with no effect the first `times` times", async () => {
+    const { run, world } = setup(
+      'seed: 1\nfailures: [{ kind: command-fails, host: r01-h001, command: "version set", times: 2 }]\n',
+    );
+    expect((await run(0, "version set 1")).exitCode).toBe(1);
+    expect((await run(0, "version set 1")).exitCode).toBe(1);
+    expect((await run(0, "version get")).exitCode).toBe(1);
+    expect((await run(0, "version set 1")).exitCode).toBe(0);
+    expect((await run(1, "version set 1")).exitCode).toBe(0);
+    expect(world.ledger.map((e) => [e.host, e.outcome, e.applied])).toEqual([
+      ["r01-h001", "exit 1", false],
+      ["r01-h001", "exit 1", false],
+      ["r01-h001", "exit 1", true],
+      ["r01-h001", "exit 0", true],
+      ["r01-h002", "exit 0", true],
+    ]);
+  });
+
+  it("a host that loses power while a command runs drops the command, which took no effect", async () => {
+    // Both hosts share circuit r01-p01; at most 0 may POST, so h002's reboot trips h001 too.
+    const { run, world } = setup(
+      "seed: 1\nfailures: [{ kind: power-trip, power: r01-p01, maxPosting: 0, downFor: 1m }]\n",
+    );
+    const busy = run(0, "sleep 5").catch((e: unknown) => e);
+    await run(1, "systemctl reboot");
+    const err = await busy;
+    expect(err).toBeInstanceOf(TransportError);
+    expect((err as TransportError).kind).toBe("dropped");
+    expect(world.ledger.find((e) => e.command === "sleep 5")).toMatchObject({
+      outcome: "dropped (host went down)",
+      applied: false,
+    });
   });
 });

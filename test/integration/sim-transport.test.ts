@@ -14,8 +14,8 @@ describe("simulated rolling reboot", () => {
     const t = await simulate(`seed: 3\n${boot}`);
     expect(t.res.run.state).toBe("succeeded");
     for (const h of t.hosts) {
-      expect(reboots(t.transport.ledger, h.name)).toBe(1);
-      expect(t.transport.stateOf(h.name)?.boots).toBe(1);
+      expect(reboots(t.world.ledger, h.name)).toBe(1);
+      expect(t.world.stateOf(h.name)?.boots).toBe(1);
     }
   });
 
@@ -28,7 +28,7 @@ describe("simulated rolling reboot", () => {
       "r01-h004": "succeeded",
     });
     // The first reboot really went through; later attempts cannot even read the boot id.
-    expect(t.transport.ledger.filter((e) => e.host === "r01-h002" && e.command === "@dead")).toHaveLength(1);
+    expect(t.world.ledger.filter((e) => e.host === "r01-h002" && e.command === "@dead")).toHaveLength(1);
     expect(t.rows.find((r) => r.host === "r01-h002")?.attempts).toBe(3);
   });
 });
@@ -38,14 +38,14 @@ describe("failure kinds", () => {
     const t = await simulate(`seed: 3\n${boot}failures: [{ kind: unhealthy, host: r01-h003 }]\n`);
     expect(t.states["r01-h003"]).toBe("failed");
     expect(t.states["r01-h001"]).toBe("succeeded");
-    expect(reboots(t.transport.ledger, "r01-h003")).toBe(1);
-    expect(t.transport.ledger.some((e) => e.host === "r01-h003" && e.outcome === "exit 1")).toBe(true);
+    expect(reboots(t.world.ledger, "r01-h003")).toBe(1);
+    expect(t.world.ledger.some((e) => e.host === "r01-h003" && e.outcome === "exit 1")).toBe(true);
   });
 
   it("disk-dies (deterministic, no probability): the host never returns", async () => {
     const t = await simulate(`seed: 3\n${boot}failures: [{ kind: disk-dies, host: r01-h001 }]\n`);
     expect(t.states["r01-h001"]).toBe("failed");
-    expect(t.transport.stateOf("r01-h001")?.state).toBe("dead");
+    expect(t.world.stateOf("r01-h001")?.state).toBe("dead");
     expect(t.states["r01-h004"]).toBe("succeeded");
   });
 
@@ -76,7 +76,7 @@ failureBudget: { maxFailedPercent: 100 }
       plan,
     );
     expect(t.res.run.state).toBe("succeeded");
-    const dates = t.transport.ledger.filter((e) => e.command === "date +%s");
+    const dates = t.world.ledger.filter((e) => e.command === "date +%s");
     expect(dates).toHaveLength(4);
     const ask = async (name: string) => {
       const host = t.hosts.find((h) => h.name === name)!;
@@ -92,22 +92,22 @@ failureBudget: { maxFailedPercent: 100 }
     const trip = (max: number) =>
       `seed: 3\n${boot}failures: [{ kind: power-trip, power: r01-p01, maxPosting: ${max}, downFor: 10m }]\n`;
     const t = await simulate(trip(1));
-    const l = t.transport.ledger;
+    const l = t.world.ledger;
     expect(l.filter((e) => e.command === "@power-trip").length).toBeGreaterThanOrEqual(1);
-    expect(new Set(l.filter((e) => e.command === "@down").map((d) => d.host)).size).toBe(4);
+    const tripped = (e: { command: string; outcome: string }) =>
+      e.command === "@down" && e.outcome === "power trip";
+    expect(new Set(l.filter(tripped).map((d) => d.host)).size).toBe(4);
     // A host went down with the circuit before its own reboot was even sent.
     const firstReboot = (h: string) => l.findIndex((e) => e.host === h && e.command === "systemctl reboot");
     expect(
-      t.hosts.some(
-        (h) => l.findIndex((e) => e.host === h.name && e.command === "@down") < firstReboot(h.name),
-      ),
+      t.hosts.some((h) => l.findIndex((e) => e.host === h.name && tripped(e)) < firstReboot(h.name)),
     ).toBe(true);
     // Down 10 minutes plus a boot outlasts the 10-minute reboot timeout, and every retry POSTs into
     // the same circuit again: the engine fails the hosts after 3 attempts.
     expect(Object.values(t.states)).toEqual(["failed", "failed", "failed", "failed"]);
     // With room for all four hosts to POST at once, nothing trips.
     const ok = await simulate(trip(4));
-    expect(ok.transport.ledger.some((e) => e.command === "@power-trip")).toBe(false);
+    expect(ok.world.ledger.some((e) => e.command === "@power-trip")).toBe(false);
     expect(ok.res.run.state).toBe("succeeded");
   });
 
@@ -115,12 +115,12 @@ failureBudget: { maxFailedPercent: 100 }
     const t = await simulate(
       `seed: 3\n${boot}failures: [{ kind: partition, rack: r01-k01, from: 0s, until: 30s }]\n`,
     );
-    const unreachable = t.transport.ledger.filter((e) => e.outcome.startsWith("unreachable (partitioned)"));
+    const unreachable = t.world.ledger.filter((e) => e.outcome.startsWith("unreachable (partitioned)"));
     expect(unreachable.length).toBeGreaterThan(0);
     expect(unreachable.every((e) => ["r01-h001", "r01-h003"].includes(e.host))).toBe(true);
     expect(t.res.run.state).toBe("succeeded");
     expect(
-      t.transport.ledger.filter((e) => e.command === "systemctl reboot" && e.host === "r01-h001"),
+      t.world.ledger.filter((e) => e.command === "systemctl reboot" && e.host === "r01-h001"),
     ).toHaveLength(1);
   });
 });
@@ -130,7 +130,7 @@ describe("determinism", () => {
     const scenario = `seed: 9\n${boot}failures: [{ kind: never-returns, host: r01-h002 }, { kind: disk-dies, rack: r01-k01, probability: 0.3 }]\n`;
     const a = await simulate(scenario, "regions=2,hosts=4,racks=2,seed=5");
     const b = await simulate(scenario, "regions=2,hosts=4,racks=2,seed=5");
-    expect(b.transport.ledger).toEqual(a.transport.ledger);
-    expect(a.transport.ledger.length).toBeGreaterThan(20);
+    expect(b.world.ledger).toEqual(a.world.ledger);
+    expect(a.world.ledger.length).toBeGreaterThan(20);
   });
 });

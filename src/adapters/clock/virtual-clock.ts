@@ -5,22 +5,29 @@
  * Invariants:
  * - Timers fire in (time, creation order); `now()` never goes backwards.
  * - Time advances only when the process is otherwise idle (checked over several macrotask turns),
- *   so work triggered by one timer runs before the next timer fires.
+ *   so work triggered by one timer runs before the next timer fires. All timers due at the new
+ *   time resolve together, in creation order.
+ * - Aborting a sleep removes its timer at once (it no longer counts in `pending` and never fires).
+ * - Work the clock cannot see (a database call on real I/O) can be `track`ed: while any tracked
+ *   promise is pending, time does not advance, however many turns go by.
+ * - With a pacer (`pace`), each jump first waits the real time the pacer asks for (the demo's
+ *   compressed time); without one, jumps are immediate. Pacing never changes the order of events.
+ * - Pending timers live in a binary heap (core/sim/event-queue.ts): O(log n) per sleep, firing
+ *   and abort, so thousands of simulated hosts do not pay for a sort on every firing.
  */
+import { EventQueue, type QueueEntry } from "../../core/sim/event-queue.js";
 import type { Clock } from "../../ports/clock.js";
-
-interface Timer {
-  at: number;
-  id: number;
-  resolve: () => void;
-}
 
 export class VirtualClock implements Clock {
   private t: number;
-  private timers: Timer[] = [];
-  private ids = 0;
+  /** Pending timers; the value resolves the sleep. Ties in time fire in creation order (the queue's seq). */
+  private readonly timers = new EventQueue<() => void>();
   private scheduled = false;
   private activity = 0;
+  private pacer: ((virtualMs: number) => number) | undefined;
+  /** Virtual time already paid for in real time (so a re-settled jump is not paced twice). */
+  private pacedTo = Number.NEGATIVE_INFINITY;
+  private busy = 0;
 
   constructor(start = Date.UTC(2026, 0, 1)) {
     this.t = start;
@@ -34,24 +41,42 @@ export class VirtualClock implements Clock {
     if (signal?.aborted) return Promise.reject(signal.reason);
     this.activity++;
     return new Promise<void>((resolve, reject) => {
-      const timer: Timer = { at: this.t + Math.max(0, ms), id: this.ids++, resolve };
-      const onAbort = () => {
-        this.timers = this.timers.filter((x) => x !== timer);
-        reject(signal?.reason);
-      };
-      timer.resolve = () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.timers.push(timer);
+      const at = this.t + Math.max(0, ms);
+      if (signal === undefined) {
+        this.timers.push(at, resolve);
+      } else {
+        const onAbort = () => {
+          this.timers.remove(timer);
+          reject(signal.reason);
+        };
+        const timer = this.timers.push(at, () => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        });
+        signal.addEventListener("abort", onAbort, { once: true });
+      }
       this.schedule();
     });
   }
 
+  /** Hold time still until `p` settles (e.g. a store call the engine is waiting on). */
+  track<T>(p: Promise<T>): Promise<T> {
+    this.busy++;
+    this.activity++;
+    return p.finally(() => {
+      this.busy--;
+      this.activity++;
+    });
+  }
+
+  /** Slow time down: before jumping `virtualMs` ahead, wait the real milliseconds `pacer` returns. */
+  pace(pacer: ((virtualMs: number) => number) | undefined): void {
+    this.pacer = pacer;
+  }
+
   /** Number of pending timers (for tests). */
   get pending(): number {
-    return this.timers.length;
+    return this.timers.size;
   }
 
   private schedule(): void {
@@ -63,22 +88,40 @@ export class VirtualClock implements Clock {
   /** Wait until nothing new happened for a few macrotask turns, then fire the earliest timer. */
   private settle(seen: number, quiet: number): void {
     setImmediate(() => {
-      if (this.activity !== seen) return this.settle(this.activity, 0);
+      if (this.activity !== seen || this.busy > 0) return this.settle(this.activity, 0);
       if (quiet < 3) return this.settle(seen, quiet + 1);
+      const first = this.timers.peek();
+      let wait = 0;
+      if (this.pacer && first && first.at > this.pacedTo) {
+        wait = this.pacer(first.at - Math.max(this.t, this.pacedTo));
+        this.pacedTo = first.at;
+      }
+      if (wait > 0) {
+        // A real wait; then settle again (something may have happened meanwhile), without pacing twice.
+        setTimeout(() => {
+          if (this.activity !== seen || this.busy > 0) return this.settle(this.activity, 0);
+          this.scheduled = false;
+          this.fire();
+        }, wait);
+        return;
+      }
       this.scheduled = false;
       this.fire();
     });
   }
 
+  /** Jump to the earliest timer's time and resolve every timer due then, in (time, creation) order. */
   private fire(): void {
-    if (this.timers.length === 0) return;
-    this.timers.sort((a, b) => a.at - b.at || a.id - b.id);
-    const first = this.timers[0] as Timer;
+    const first = this.timers.peek();
+    if (first === undefined) return;
     this.t = Math.max(this.t, first.at);
-    const due = this.timers.filter((x) => x.at <= this.t);
-    this.timers = this.timers.filter((x) => x.at > this.t);
-    for (const d of due) d.resolve();
+    let next: QueueEntry<() => void> | undefined = first;
+    while (next !== undefined && next.at <= this.t) {
+      this.timers.pop();
+      next.value();
+      next = this.timers.peek();
+    }
     this.activity++;
-    if (this.timers.length > 0) this.schedule();
+    if (this.timers.size > 0) this.schedule();
   }
 }

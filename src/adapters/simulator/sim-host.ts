@@ -8,7 +8,7 @@
  */
 import type { Host } from "../../core/model/fleet.js";
 import { seededRandom } from "../../core/policy/random.js";
-import type { FailureSpec, Scenario } from "../../core/sim/scenario.js";
+import { type FailureSpec, hostFailures, type Scenario } from "../../core/sim/scenario.js";
 
 export type SimHostState = "up" | "booting" | "dead";
 
@@ -48,7 +48,7 @@ export function bootIdOf(h: SimHost): string {
 
 /** Failures of the scenario that target this host (directly, by rack or by power circuit). */
 export function failuresFor(scenario: Scenario, host: Host): FailureSpec[] {
-  return scenario.failures.filter(
+  return hostFailures(scenario).filter(
     (f) =>
       (f.host !== undefined && f.host === host.name) ||
       (f.rack !== undefined && f.rack === host.failureDomains.rack) ||

@@ -1,6 +1,6 @@
 /**
- * `SimTransport`: a `Transport` that answers for simulated hosts in virtual time, injecting the
- * failures of a scenario and recording every command and effect in a ledger.
+ * `SimTransport`: a `Transport` that answers for the hosts of a simulated world in virtual time,
+ * injecting the failures of its scenario and recording every command in the world's ledger.
  *
  * Commands understood (exactly; anything else exits 127):
  * - boot id: `cat /proc/sys/kernel/random/boot_id` or the host's `overhaul_boot_id_command`
@@ -10,93 +10,113 @@
  *   or exit 1 `degraded` when unhealthy)
  * - `true`, `false`, `sleep N` (seconds, virtual), `echo ...`, `date +%s` (host clock, skew applied),
  *   `version get` (exit 1 when unset), `version set V`
+ * - a `command-fails` failure makes commands containing its `command` exit 1 on its target, the
+ *   first `times` times, with no effect
  *
  * Invariants:
- * - Every command takes a seeded latency (20–200 ms) on the injected `Clock`; nothing reads real time.
- * - A host that is booting or dead, or partitioned away, rejects with `TransportError("unreachable")`;
- *   a partition starting while a command is in flight rejects it with `dropped`.
+ * - Every command takes a seeded latency (20–200 ms) on the world's `Clock`; nothing reads real time.
+ * - A host that is booting or dead, or partitioned away, rejects with `TransportError("unreachable")`
+ *   and nothing ran (`applied: false`). `applied` is true when the command ran on the host (whatever
+ *   its exit code), false when it did not (unreachable, timeout, not found, injected failure).
+ * - A partition starting while a command is in flight rejects it with `dropped`; the command took
+ *   effect anyway with probability 1/2 (a seeded coin per host), and the ledger says which
+ *   (`applied`). That is what makes an attempt truly "in doubt" for the engine. A host that goes
+ *   down while a command runs on it (power trip) also drops it; that command had no effect.
+ * - Ledger entries of commands carry `runId`, `step`, `phase`, `attempt` from the request's
+ *   OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_PHASE, OVERHAUL_ATTEMPT (each only when present).
  * - Same scenario, same fleet, same engine inputs -> identical ledger.
  */
 import { TransportError } from "../../core/errors.js";
 import type { Host } from "../../core/model/fleet.js";
 import { seededRandom } from "../../core/policy/random.js";
-import type { FailureSpec, Scenario } from "../../core/sim/scenario.js";
-import type { Clock } from "../../ports/clock.js";
+import type { LedgerEntry } from "../../core/sim/ledger.js";
 import type { ExecRequest, ExecResult, Transport } from "../../ports/transport.js";
-import { bootIdOf, diskDies, failuresFor, newSimHost, type SimHost } from "./sim-host.js";
+import { failuresFor, hashOf, type SimHost } from "./sim-host.js";
+import type { WorldState } from "./world-state.js";
 
 const BOOT_ID = "cat /proc/sys/kernel/random/boot_id";
 const REBOOT = "systemctl reboot";
 const HEALTH = "systemctl is-system-running";
-const KEXEC_MS = { min: 10_000, max: 30_000 };
-
-export interface LedgerEntry {
-  at: number;
-  host: string;
-  /** The command, or an effect: `@up`, `@power-trip`, `@dead`. */
-  command: string;
-  outcome: string;
-}
+/** Chance that a command whose answer a partition dropped took effect anyway. */
+const APPLIED_WHEN_DROPPED = 0.5;
 
 export class SimTransport implements Transport {
-  readonly ledger: LedgerEntry[] = [];
-  private readonly hosts = new Map<string, SimHost>();
   private readonly latency: { next(): number };
-  /** Virtual time the simulation started; scenario times (`partition.from`) are relative to it. */
-  private readonly t0: number;
+  private readonly coins = new Map<string, { next(): number }>();
+  /** Times each `command-fails` failure has failed a command, per host. */
+  private readonly failed = new Map<string, number>();
 
-  constructor(
-    private readonly clock: Clock,
-    hosts: readonly Host[],
-    private readonly scenario: Scenario,
-  ) {
-    for (const h of hosts) this.hosts.set(h.name, newSimHost(h, scenario.seed));
-    this.latency = seededRandom(scenario.seed ^ 0x5eed);
-    this.t0 = clock.now();
-  }
-
-  /** The simulated state of a host (for tests). */
-  stateOf(name: string): SimHost | undefined {
-    const h = this.hosts.get(name);
-    if (h) this.refresh(h);
-    return h;
+  constructor(private readonly world: WorldState) {
+    this.latency = seededRandom(world.scenario.seed ^ 0x5eed);
   }
 
   async exec(host: Host, req: ExecRequest): Promise<ExecResult> {
-    const h = this.hosts.get(host.name);
+    const { world } = this;
+    const { clock } = world;
+    const h = world.simHost(host.name);
     const cmd = req.command.trim();
     if (!h) throw new TransportError("unreachable", `sim: unknown host ${host.name}`);
-    const start = this.clock.now();
-    this.refresh(h);
-    if (this.partitioned(h, start) || h.state !== "up") {
-      const why = h.state === "up" ? "partitioned" : h.state;
-      this.record(h, cmd, `unreachable (${why})`);
+    const start = clock.now();
+    const why = world.unreachable(h, start);
+    if (why !== undefined) {
+      this.record(h, cmd, `unreachable (${why})`, false, req);
       throw new TransportError("unreachable", `sim: ${host.name} unreachable (${why})`);
     }
     const latencyMs = 20 + Math.floor(this.latency.next() * 180);
     const extra = sleepMs(cmd);
     if (latencyMs + extra > req.timeoutMs) {
-      await this.clock.sleep(req.timeoutMs, req.signal);
-      this.record(h, cmd, "timeout");
+      await clock.sleep(req.timeoutMs, req.signal);
+      this.record(h, cmd, "timeout", false, req);
       throw new TransportError("timeout", `sim: ${cmd} on ${host.name} timed out`);
     }
-    await this.clock.sleep(latencyMs + extra, req.signal);
-    if (!this.partitioned(h, start) && this.partitioned(h, this.clock.now())) {
-      this.record(h, cmd, "dropped");
-      throw new TransportError("dropped", `sim: connection to ${host.name} dropped (partition)`);
+    const boots = h.boots;
+    await clock.sleep(latencyMs + extra, req.signal);
+    const now = clock.now();
+    world.sync();
+    const down = h.state !== "up" || h.boots !== boots;
+    if (down || world.partitioned(h, now, now)) {
+      const why = down ? "host went down" : "partition";
+      const ran = !down && this.coin(h).next() < APPLIED_WHEN_DROPPED;
+      const applied = ran && this.effect(h, cmd).applied;
+      this.record(h, cmd, `dropped (${why})`, applied, req);
+      throw new TransportError("dropped", `sim: connection to ${host.name} dropped (${why})`);
     }
-    const [exitCode, stdout, stderr] = this.interpret(h, cmd);
-    this.record(h, cmd, `exit ${exitCode}`);
-    return { exitCode, signal: null, stdout, stderr, durationMs: this.clock.now() - start, truncated: false };
+    const { exitCode, stdout, stderr, applied } = this.effect(h, cmd);
+    this.record(h, cmd, `exit ${exitCode}`, applied, req);
+    return { exitCode, signal: null, stdout, stderr, durationMs: clock.now() - start, truncated: false };
   }
 
   async close(): Promise<void> {}
+
+  /** Run the command on the host: an injected `command-fails` failure, or the command itself. */
+  private effect(
+    h: SimHost,
+    cmd: string,
+  ): { exitCode: number; stdout: string; stderr: string; applied: boolean } {
+    if (this.injectedFailure(h, cmd))
+      return { exitCode: 1, stdout: "", stderr: `sim: injected failure of ${cmd}\n`, applied: false };
+    const [exitCode, stdout, stderr] = this.interpret(h, cmd);
+    return { exitCode, stdout, stderr, applied: exitCode !== 127 };
+  }
+
+  /** A `command-fails` failure for this host and command that has not used up its `times`. */
+  private injectedFailure(h: SimHost, cmd: string): boolean {
+    for (const f of failuresFor(this.world.scenario, h.host)) {
+      if (f.kind !== "command-fails" || !cmd.includes(f.command)) continue;
+      const key = `${this.world.scenario.failures.indexOf(f)}/${h.host.name}`;
+      const n = this.failed.get(key) ?? 0;
+      if (n >= f.times) continue;
+      this.failed.set(key, n + 1);
+      return true;
+    }
+    return false;
+  }
 
   private interpret(h: SimHost, cmd: string): [number, string, string] {
     const v = h.host.vars;
     if (cmd === str(v.overhaul_boot_id_command, BOOT_ID)) return [0, `${h.bootId}\n`, ""];
     if (cmd === str(v.overhaul_reboot_command, REBOOT)) {
-      this.reboot(h);
+      this.world.reboot(h);
       return [0, "", ""];
     }
     if (cmd === str(v.overhaul_health_command, HEALTH))
@@ -105,7 +125,7 @@ export class SimTransport implements Transport {
     if (cmd === "false") return [1, "", ""];
     if (/^sleep \d+(\.\d+)?$/.test(cmd)) return [0, "", ""];
     if (cmd === "echo" || cmd.startsWith("echo ")) return [0, `${cmd.slice(5)}\n`, ""];
-    if (cmd === "date +%s") return [0, `${Math.floor(this.clock.now() / 1000) + h.skewSeconds}\n`, ""];
+    if (cmd === "date +%s") return [0, `${Math.floor(this.world.clock.now() / 1000) + h.skewSeconds}\n`, ""];
     if (cmd === "version get")
       return h.version === undefined ? [1, "", "no version installed\n"] : [0, `${h.version}\n`, ""];
     const set = /^version set (\S+)$/.exec(cmd);
@@ -116,65 +136,31 @@ export class SimTransport implements Transport {
     return [127, "", `sim: command not found: ${cmd}\n`];
   }
 
-  private reboot(h: SimHost): void {
-    const now = this.clock.now();
-    const fs = failuresFor(this.scenario, h.host);
-    const dies = fs.some((f) => f.kind === "never-returns" || (f.kind === "disk-dies" && diskDies(h, f)));
-    this.startBoot(h, now);
-    if (dies) {
-      h.state = "dead";
-      this.ledger.push({ at: now, host: h.host.name, command: "@dead", outcome: "never returns" });
-      return;
+  /** The host's own coin for dropped commands, so its fate does not depend on other hosts. */
+  private coin(h: SimHost): { next(): number } {
+    let c = this.coins.get(h.host.name);
+    if (!c) {
+      c = seededRandom(hashOf(`${this.world.scenario.seed}/dropped/${h.host.name}`));
+      this.coins.set(h.host.name, c);
     }
-    h.healthy = !fs.some((f) => f.kind === "unhealthy");
-    const skew = fs.find((f) => f.kind === "clock-skew");
-    h.skewSeconds = skew?.kind === "clock-skew" ? skew.seconds : 0;
-    for (const f of fs) if (f.kind === "power-trip") this.maybeTrip(h, f, now);
+    return c;
   }
 
-  private startBoot(h: SimHost, now: number): void {
-    const { min, max } = this.scenario.boot.kexec ? KEXEC_MS : this.scenario.boot;
-    h.state = "booting";
-    h.upAt = now + min + Math.floor(h.rnd.next() * (max - min + 1));
+  private record(h: SimHost, command: string, outcome: string, applied: boolean, req: ExecRequest): void {
+    this.world.append({ host: h.host.name, command, outcome, applied, ...engineFields(req.env) });
   }
+}
 
-  /** More than `maxPosting` hosts of the circuit booting at once: every host on it goes down. */
-  private maybeTrip(h: SimHost, f: FailureSpec & { kind: "power-trip" }, now: number): void {
-    const circuit = [...this.hosts.values()].filter(
-      (x) => x.host.failureDomains.power === h.host.failureDomains.power,
-    );
-    for (const x of circuit) this.refresh(x);
-    if (circuit.filter((x) => x.state === "booting").length <= f.maxPosting) return;
-    this.ledger.push({
-      at: now,
-      host: h.host.name,
-      command: "@power-trip",
-      outcome: `circuit ${h.host.failureDomains.power}`,
-    });
-    for (const x of circuit) {
-      if (x.state === "dead") continue;
-      this.startBoot(x, now + f.downFor);
-      this.ledger.push({ at: now, host: x.host.name, command: "@down", outcome: "power trip" });
-    }
-  }
-
-  private refresh(h: SimHost): void {
-    if (h.state !== "booting" || this.clock.now() < h.upAt) return;
-    h.state = "up";
-    h.boots++;
-    h.bootId = bootIdOf(h);
-    this.ledger.push({ at: h.upAt, host: h.host.name, command: "@up", outcome: h.bootId });
-  }
-
-  private partitioned(h: SimHost, at: number): boolean {
-    return failuresFor(this.scenario, h.host).some(
-      (f) => f.kind === "partition" && at - this.t0 >= f.from && at - this.t0 < f.until,
-    );
-  }
-
-  private record(h: SimHost, command: string, outcome: string): void {
-    this.ledger.push({ at: this.clock.now(), host: h.host.name, command, outcome });
-  }
+/** runId / step / phase / attempt from the engine's environment, each only when set. */
+function engineFields(env: Record<string, string> | undefined): Partial<LedgerEntry> {
+  const f: Partial<LedgerEntry> = {};
+  if (!env) return f;
+  if (env.OVERHAUL_RUN_ID !== undefined) f.runId = env.OVERHAUL_RUN_ID;
+  if (env.OVERHAUL_STEP !== undefined) f.step = env.OVERHAUL_STEP;
+  if (env.OVERHAUL_PHASE !== undefined) f.phase = env.OVERHAUL_PHASE;
+  const attempt = Number(env.OVERHAUL_ATTEMPT);
+  if (env.OVERHAUL_ATTEMPT !== undefined && Number.isInteger(attempt)) f.attempt = attempt;
+  return f;
 }
 
 function str(v: unknown, dflt: string): string {

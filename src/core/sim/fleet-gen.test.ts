@@ -5,7 +5,10 @@ import { generateFleet, parseFleetSpec } from "./fleet-gen.js";
 
 describe("fleet generator", () => {
   it("builds regions x hosts with racks, power circuits and holdovers", () => {
-    const hosts = generateFleet(parseFleetSpec("regions=3,hosts=5,holdovers=0.2,racks=2,seed=7"));
+    const { hosts, workloads } = generateFleet(
+      parseFleetSpec("regions=3,hosts=5,holdovers=0.2,racks=2,seed=7"),
+    );
+    expect(workloads).toEqual([]);
     expect(hosts).toHaveLength(15);
     expect([...new Set(hosts.map((h) => h.region))]).toEqual(["r01", "r02", "r03"]);
     expect(hosts.filter((h) => h.role === "holdover")).toHaveLength(3);
@@ -16,17 +19,41 @@ describe("fleet generator", () => {
       failureDomains: { rack: "r01-k01", power: "r01-p01" },
     });
     expect(typeof hosts[0]?.vars.overhaul_uptime_days).toBe("number");
+    expect(hosts[0]?.capacity).toEqual({ cpu: 64, memoryMb: 262_144, diskGb: 4_000 });
+  });
+
+  it("gives each region its own UTC offset, spread over -8..+9, the same for every host of it", () => {
+    const { hosts } = generateFleet(parseFleetSpec("regions=18,hosts=2,seed=1"));
+    const offsets = new Map<string, unknown>();
+    for (const h of hosts) {
+      const o = h.vars.overhaul_utc_offset;
+      if (offsets.has(h.region)) expect(o).toBe(offsets.get(h.region));
+      offsets.set(h.region, o);
+    }
+    const values = [...offsets.values()] as number[];
+    expect([...values].sort((a, b) => a - b)).toEqual(Array.from({ length: 18 }, (_, i) => i - 8));
+    // Adding regions does not move the first ones.
+    const few = generateFleet(parseFleetSpec("regions=3,hosts=2,seed=1")).hosts;
+    expect(few.map((h) => h.vars.overhaul_utc_offset)).toEqual(values.slice(0, 3).flatMap((o) => [o, o]));
+  });
+
+  it("puts `workloads` workloads on each worker and none on hold-overs; hosts do not change", () => {
+    const spec = "regions=2,hosts=5,holdovers=0.4,workloads=6,seed=2";
+    const { hosts, workloads } = generateFleet(parseFleetSpec(spec));
+    for (const h of hosts)
+      expect(workloads.filter((w) => w.host === h.name)).toHaveLength(h.role === "worker" ? 6 : 0);
+    expect(generateFleet(parseFleetSpec(spec.replace("workloads=6", "workloads=0"))).hosts).toEqual(hosts);
   });
 
   it("is deterministic from the seed", () => {
-    const a = generateFleet(parseFleetSpec("regions=2,hosts=4,seed=3"));
-    expect(generateFleet(parseFleetSpec("regions=2,hosts=4,seed=3"))).toEqual(a);
-    expect(generateFleet(parseFleetSpec("regions=2,hosts=4,seed=4"))).not.toEqual(a);
+    const a = generateFleet(parseFleetSpec("regions=2,hosts=4,workloads=3,seed=3"));
+    expect(generateFleet(parseFleetSpec("regions=2,hosts=4,workloads=3,seed=3"))).toEqual(a);
+    expect(generateFleet(parseFleetSpec("regions=2,hosts=4,workloads=3,seed=4"))).not.toEqual(a);
   });
 
   it("names every bad key", () => {
     try {
-      parseFleetSpec("regions=x,hosts=0,holdovers=2,colour=red");
+      parseFleetSpec("regions=x,hosts=0,holdovers=2,workloads=65,colour=red");
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(InputError);
@@ -34,6 +61,7 @@ describe("fleet generator", () => {
         "regions",
         "hosts",
         "holdovers",
+        "workloads",
         "colour",
       ]);
     }

@@ -1,14 +1,19 @@
 /**
- * Generate a simulated fleet from a spec like `regions=3,hosts=5,holdovers=0.2,racks=2,seed=7`.
+ * Generate a simulated fleet from a spec like `regions=3,hosts=5,holdovers=0.2,racks=2,workloads=8,seed=7`.
  *
  * Invariants:
- * - Pure and deterministic: the same spec gives the same hosts, byte for byte (seeded PRNG only).
+ * - Pure and deterministic: the same spec gives the same fleet, byte for byte (seeded PRNG only).
+ *   The hosts do not depend on `workloads`; the workloads come from `generateWorkloads`.
  * - `hosts` is per region; racks are per region, one power circuit per rack pair (`<region>-p<n>`).
+ * - Every host has DEFAULT_CAPACITY and its region's UTC offset in `overhaul_utc_offset` (hours):
+ *   regions take the offsets -8..+9 in a fixed, spread-out order, so adding a region never moves
+ *   the others. `workloads` is per worker; hold-overs start empty.
  * - Bad specs fail with one `InputError` naming every bad key; nothing is adjusted silently.
  */
 import { InputError, type Problem } from "../errors.js";
-import type { Host } from "../model/fleet.js";
+import type { Fleet, Host } from "../model/fleet.js";
 import { seededRandom } from "../policy/random.js";
+import { DEFAULT_CAPACITY, generateWorkloads, MAX_PER_HOST } from "./workload-gen.js";
 
 export interface FleetSpec {
   regions: number;
@@ -18,11 +23,17 @@ export interface FleetSpec {
   holdovers: number;
   /** Racks per region. */
   racks: number;
+  /** Workloads per worker host, 0..64. */
+  workloads: number;
   seed: number;
 }
 
-const DEFAULTS: FleetSpec = { regions: 1, hosts: 5, holdovers: 0, racks: 2, seed: 1 };
-const INTS = new Set(["regions", "hosts", "racks", "seed"]);
+const DEFAULTS: FleetSpec = { regions: 1, hosts: 5, holdovers: 0, racks: 2, workloads: 0, seed: 1 };
+const INTS = new Set(["regions", "hosts", "racks", "workloads", "seed"]);
+/** Keys whose smallest value is 0 rather than 1. */
+const FROM_ZERO = new Set(["workloads", "seed"]);
+/** UTC offsets of regions r01, r02, ... (then again from the start): every hour of -8..+9 once. */
+const REGION_UTC_OFFSETS = [-5, 1, 9, -8, 0, 8, -6, 2, 5, -7, 3, 7, -4, -1, 6, -3, 4, -2];
 
 /** Parse `key=value,...`; unknown keys, bad numbers and out-of-range values are errors. */
 export function parseFleetSpec(text: string): FleetSpec {
@@ -48,11 +59,13 @@ export function parseFleetSpec(text: string): FleetSpec {
       problems.push({ path: key, message: `"${raw}" is not a number`, expected: `${key}=<number>` });
       continue;
     }
-    if (INTS.has(key) && (!Number.isInteger(n) || n < (key === "seed" ? 0 : 1))) {
-      problems.push({
-        path: key,
-        message: `must be a whole number >= ${key === "seed" ? 0 : 1}, got ${raw}`,
-      });
+    const least = FROM_ZERO.has(key) ? 0 : 1;
+    if (INTS.has(key) && (!Number.isInteger(n) || n < least)) {
+      problems.push({ path: key, message: `must be a whole number >= ${least}, got ${raw}` });
+      continue;
+    }
+    if (key === "workloads" && n > MAX_PER_HOST) {
+      problems.push({ path: key, message: `must be at most ${MAX_PER_HOST} per host, got ${raw}` });
       continue;
     }
     if (key === "holdovers" && (n < 0 || n > 1)) {
@@ -65,12 +78,16 @@ export function parseFleetSpec(text: string): FleetSpec {
   return spec;
 }
 
-/** Build the hosts: names `r01-h001`, regions `r01..`, racks `r01-k01..`, power `r01-p01..`. */
-export function generateFleet(spec: FleetSpec): Host[] {
+/**
+ * Build the fleet: hosts `r01-h001`, regions `r01..`, racks `r01-k01..`, power `r01-p01..`, and
+ * `spec.workloads` workloads on every worker.
+ */
+export function generateFleet(spec: FleetSpec): Fleet {
   const rnd = seededRandom(spec.seed);
   const hosts: Host[] = [];
   for (let r = 1; r <= spec.regions; r++) {
     const region = `r${pad(r, 2)}`;
+    const utcOffset = REGION_UTC_OFFSETS[(r - 1) % REGION_UTC_OFFSETS.length] as number;
     const holdovers = Math.round(spec.hosts * spec.holdovers);
     for (let i = 1; i <= spec.hosts; i++) {
       const rack = ((i - 1) % spec.racks) + 1;
@@ -85,12 +102,13 @@ export function generateFleet(spec: FleetSpec): Host[] {
           power: `${region}-p${pad(Math.ceil(rack / 2), 2)}`,
         },
         role: i > spec.hosts - holdovers ? "holdover" : "worker",
+        capacity: { ...DEFAULT_CAPACITY },
         groups: [region],
-        vars: { overhaul_uptime_days: 1 + Math.floor(rnd.next() * 400) },
+        vars: { overhaul_uptime_days: 1 + Math.floor(rnd.next() * 400), overhaul_utc_offset: utcOffset },
       });
     }
   }
-  return hosts;
+  return { hosts, workloads: generateWorkloads(hosts, spec.workloads, spec.seed) };
 }
 
 function pad(n: number, w: number): string {

@@ -4,7 +4,8 @@
  * Invariants:
  * - Pure: takes YAML text and the file name; reads no file, imports no `node:*`.
  * - Validated once here; bad input ends in one `InputError` with file, line and path per problem.
- * - Durations are in ms after parsing; every failure names exactly one target (host, rack or power).
+ * - Durations are in ms after parsing; every failure of a host names exactly one target (host, rack
+ *   or power); `coordinator-kill` names a time instead (relative to the start of the simulation).
  */
 import { z } from "zod";
 import { InputError } from "../errors.js";
@@ -49,10 +50,21 @@ const failure = z
       downFor: duration.default(600_000),
     }),
     z.strictObject({ kind: z.literal("partition"), ...target, from: duration, until: duration }),
+    /** Commands containing `command` fail (exit 1) the first `times` times on the target. */
+    z.strictObject({
+      kind: z.literal("command-fails"),
+      ...target,
+      command: z.string().min(1),
+      times: z.number().int().min(1).default(1),
+    }),
+    /** The coordinator dies at `at` (like SIGKILL); a new one starts on the same database. */
+    z.strictObject({ kind: z.literal("coordinator-kill"), at: duration }),
   ])
-  .refine((f) => [f.host, f.rack, f.power].filter((x) => x !== undefined).length === 1, {
-    message: "must name exactly one of host, rack or power",
-  });
+  .refine(
+    (f) =>
+      f.kind === "coordinator-kill" || [f.host, f.rack, f.power].filter((x) => x !== undefined).length === 1,
+    { message: "must name exactly one of host, rack or power" },
+  );
 
 export const scenarioSchema = z.strictObject({
   seed: z.number().int().min(0).default(1),
@@ -68,7 +80,21 @@ export const scenarioSchema = z.strictObject({
 });
 
 export type Scenario = z.output<typeof scenarioSchema>;
-export type FailureSpec = Scenario["failures"][number];
+export type FailureSpec = Exclude<Scenario["failures"][number], { kind: "coordinator-kill" }>;
+export type CoordinatorKill = Extract<Scenario["failures"][number], { kind: "coordinator-kill" }>;
+
+/** The failures that happen to hosts (everything but coordinator kills). */
+export function hostFailures(s: Scenario): FailureSpec[] {
+  return s.failures.filter((f): f is FailureSpec => f.kind !== "coordinator-kill");
+}
+
+/** Coordinator kill times, ms after the start, ascending. */
+export function coordinatorKills(s: Scenario): number[] {
+  return s.failures
+    .filter((f): f is CoordinatorKill => f.kind === "coordinator-kill")
+    .map((f) => f.at)
+    .sort((a, b) => a - b);
+}
 
 /** An empty scenario: seed 1, boots of 2 to 15 minutes, no failures. */
 export function defaultScenario(seed = 1): Scenario {

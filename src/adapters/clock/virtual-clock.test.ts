@@ -1,0 +1,115 @@
+/** VirtualClock: (time, creation) order, idle settling before time moves, abort removes the timer. */
+import { describe, expect, it } from "vitest";
+import { VirtualClock } from "./virtual-clock.js";
+
+const START = Date.UTC(2026, 0, 1);
+
+describe("VirtualClock", () => {
+  it("fires timers in (time, creation order) and jumps time to each", async () => {
+    const clock = new VirtualClock();
+    const seen: string[] = [];
+    const sleeper = (name: string, ms: number) =>
+      clock.sleep(ms).then(() => seen.push(`${name}@${clock.now() - START}`));
+    await Promise.all([
+      sleeper("c", 300),
+      sleeper("a", 100),
+      sleeper("d", 300),
+      sleeper("b", 100),
+      sleeper("zero", 0),
+      sleeper("negative", -5),
+    ]);
+    expect(seen).toEqual(["zero@0", "negative@0", "a@100", "b@100", "c@300", "d@300"]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("runs the work a timer triggers before the next timer fires", async () => {
+    const clock = new VirtualClock(0);
+    const seen: string[] = [];
+    const chain = async () => {
+      await clock.sleep(10);
+      seen.push(`woke@${clock.now()}`);
+      // Several turns of async work (macrotasks, not only microtasks) before sleeping again.
+      for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+      seen.push(`worked@${clock.now()}`);
+      await clock.sleep(5);
+      seen.push(`again@${clock.now()}`);
+    };
+    const other = clock.sleep(12).then(() => seen.push(`other@${clock.now()}`));
+    await Promise.all([chain(), other]);
+    expect(seen).toEqual(["woke@10", "worked@10", "other@12", "again@15"]);
+  });
+
+  it("aborting a sleep removes its timer and rejects with the reason", async () => {
+    const clock = new VirtualClock(0);
+    const ac = new AbortController();
+    const aborted = clock.sleep(50, ac.signal);
+    const kept = clock.sleep(100);
+    expect(clock.pending).toBe(2);
+    ac.abort(new Error("stop"));
+    await expect(aborted).rejects.toThrow("stop");
+    expect(clock.pending).toBe(1);
+    await kept;
+    expect(clock.now()).toBe(100);
+    await expect(clock.sleep(1, ac.signal)).rejects.toThrow("stop");
+    expect(clock.pending).toBe(0);
+  });
+
+  it("a sleep that resolved ignores a later abort", async () => {
+    const clock = new VirtualClock(0);
+    const ac = new AbortController();
+    await clock.sleep(5, ac.signal);
+    ac.abort(new Error("late"));
+    expect(clock.pending).toBe(0);
+    await clock.sleep(5);
+    expect(clock.now()).toBe(10);
+  });
+
+  it("keeps order with many sleepers and aborts mixed in", async () => {
+    const clock = new VirtualClock(0);
+    const fired: number[] = [];
+    const all: Promise<unknown>[] = [];
+    const controllers: AbortController[] = [];
+    for (let i = 0; i < 500; i++) {
+      const ac = new AbortController();
+      controllers.push(ac);
+      const at = (i * 37) % 101;
+      all.push(
+        clock.sleep(at, ac.signal).then(
+          () => fired.push(i),
+          () => undefined,
+        ),
+      );
+    }
+    for (let i = 0; i < 500; i += 3) controllers[i]!.abort();
+    await Promise.all(all);
+    const want = [...Array(500).keys()]
+      .filter((i) => i % 3 !== 0)
+      .sort((a, b) => ((a * 37) % 101) - ((b * 37) % 101) || a - b);
+    expect(fired).toEqual(want);
+    expect(clock.now()).toBe(Math.max(...want.map((i) => (i * 37) % 101)));
+  });
+});
+
+describe("VirtualClock pacing", () => {
+  it("waits real time before each jump, in proportion to the virtual jump, without reordering", async () => {
+    const clock = new VirtualClock(0);
+    const asked: number[] = [];
+    clock.pace((ms) => {
+      asked.push(ms);
+      return ms / 1000; // 1 real ms per virtual second
+    });
+    const order: number[] = [];
+    const started = performance.now();
+    await Promise.all([
+      clock.sleep(60_000).then(() => order.push(60)),
+      clock.sleep(20_000).then(() => order.push(20)),
+      clock.sleep(40_000).then(() => order.push(40)),
+    ]);
+    const realMs = performance.now() - started;
+    expect(order).toEqual([20, 40, 60]);
+    expect(asked).toEqual([20_000, 20_000, 20_000]);
+    expect(clock.now()).toBe(60_000);
+    // three waits of 20 ms each: at least 60 ms of real time went by (no upper bound: shared machine)
+    expect(realMs).toBeGreaterThanOrEqual(55);
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * Where a moving workload may go, and how long the move takes: the simulated scheduler's rules.
+ *
+ * Invariants:
+ * - A target is in the source's region, is a worker or hold-over, is not cordoned, and is reachable
+ *   now; hold-overs come first, then hosts already holding workloads of the same home (a drained
+ *   host's workloads stay together), then the host with the most free memory, then by name.
+ * - A workload never goes where it would exceed cpu, memory or disk (counting moves in flight
+ *   towards the host), where a workload of its anti-affinity group already is (or is arriving), or
+ *   where another singleton is: singletons are single-instance services, and one host failure
+ *   must never take out two of them.
+ * - Durations come from the workload's own seeded PRNG and the region's utilization at the start
+ *   of the move (bandwidth = link x (1 - 0.6 x utilization)), so they do not depend on other
+ *   workloads. A live move pre-copies memory, then blacks out 50-500 ms; a cold one copies its local
+ *   volumes, then starts in 20-60 s.
+ */
+import type { MigrationMode, Workload } from "../../core/model/fleet.js";
+import { utilization } from "../../core/sim/utilization.js";
+import type { SimHost } from "./sim-host.js";
+import type { WorldState } from "./world-state.js";
+
+/** Migration network per host, MB/s (10 Gbit/s). */
+const LINK_MBPS = 1_250;
+/** Share of the link the region's own traffic takes at utilization 1. */
+const BUSY_SHARE = 0.6;
+const BLACKOUT_MS = { min: 50, max: 500 };
+const COLD_START_MS = { min: 20_000, max: 60_000 };
+
+export interface MoveTiming {
+  mode: MigrationMode;
+  /** Live: memory pre-copy while the workload keeps running (cancellable). Cold: 0. */
+  preCopyMs: number;
+  /** How long the workload is unavailable: live blackout, or cold copy + start. */
+  downtimeMs: number;
+}
+
+/** The preferred way to move a workload: live when it supports it. */
+export function modeOf(w: Workload): MigrationMode | undefined {
+  if (w.migration.includes("live")) return "live";
+  return w.migration.includes("cold") ? "cold" : undefined;
+}
+
+export function timingOf(
+  w: Workload,
+  mode: MigrationMode,
+  source: SimHost,
+  now: number,
+  rnd: { next(): number },
+): MoveTiming {
+  const bandwidth = LINK_MBPS * (1 - BUSY_SHARE * utilization(utcOffsetOf(source), now));
+  if (mode === "live") {
+    const preCopyMs = Math.ceil((w.memoryMb / bandwidth) * 1000);
+    return { mode, preCopyMs, downtimeMs: between(BLACKOUT_MS, rnd) };
+  }
+  const localMb = w.volumes.filter((v) => !v.network).reduce((a, v) => a + v.sizeGb * 1024, 0);
+  const copyMs = Math.ceil((localMb / bandwidth) * 1000);
+  return { mode, preCopyMs: 0, downtimeMs: copyMs + between(COLD_START_MS, rnd) };
+}
+
+/** Why `w` cannot go to `target` now, or undefined when it can. */
+export function refusal(world: WorldState, w: Workload, target: string): string | undefined {
+  const cap = world.capacityOf(target);
+  const used = world.used(target);
+  const short: string[] = [];
+  if (used.cpu + w.cpu > cap.cpu) short.push(`cpu ${w.cpu} > ${cap.cpu - used.cpu} free`);
+  if (used.memoryMb + w.memoryMb > cap.memoryMb)
+    short.push(`memory ${w.memoryMb} MB > ${cap.memoryMb - used.memoryMb} MB free`);
+  if (used.diskGb + w.diskGb > cap.diskGb)
+    short.push(`disk ${w.diskGb} GB > ${cap.diskGb - used.diskGb} GB free`);
+  if (short.length > 0) return `${target}: ${short.join(", ")}`;
+  const others = world.residents(target).filter((r) => r.id !== w.id);
+  const g = w.antiAffinityGroup;
+  if (g !== undefined && others.some((r) => r.antiAffinityGroup === g))
+    return `${target}: anti-affinity group ${g} already there`;
+  if (w.singleton && others.some((r) => r.singleton)) return `${target}: another singleton already there`;
+  return undefined;
+}
+
+export type Choice = { target: string } | { reason: string; unreachable: boolean };
+
+/** The best target for a workload drained from `from`, or why there is none. */
+export function chooseTarget(world: WorldState, w: Workload, home: string, from: SimHost): Choice {
+  const region = from.host.region;
+  const peers = world
+    .allHosts()
+    .filter(
+      (h) =>
+        h.host.region === region &&
+        h.host.name !== from.host.name &&
+        h.host.role !== "control" &&
+        !world.cordoned.has(h.host.name),
+    );
+  const reachable = peers.filter((h) => world.unreachable(h) === undefined);
+  if (reachable.length === 0) {
+    return peers.length === 0
+      ? { reason: `no other worker or hold-over in region ${region}`, unreachable: false }
+      : { reason: `every target in region ${region} is unreachable`, unreachable: true };
+  }
+  const rank = (h: SimHost) => ({
+    holdover: h.host.role === "holdover" ? 0 : 1,
+    together: world.residents(h.host.name).some((r) => world.workload(r.id)?.home === home) ? 0 : 1,
+    free: world.capacityOf(h.host.name).memoryMb - world.used(h.host.name).memoryMb,
+  });
+  const ranked = reachable
+    .map((h) => ({ name: h.host.name, ...rank(h) }))
+    .sort(
+      (a, b) =>
+        a.holdover - b.holdover ||
+        a.together - b.together ||
+        b.free - a.free ||
+        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    );
+  const refusals: string[] = [];
+  for (const c of ranked) {
+    const why = refusal(world, w, c.name);
+    if (why === undefined) return { target: c.name };
+    refusals.push(why);
+  }
+  const more = refusals.length > 3 ? `; and ${refusals.length - 3} more` : "";
+  return {
+    reason: `no room in region ${region} (${refusals.slice(0, 3).join("; ")}${more})`,
+    unreachable: false,
+  };
+}
+
+function utcOffsetOf(h: SimHost): number {
+  const n = Number(h.host.vars.overhaul_utc_offset ?? 0);
+  return Number.isFinite(n) ? n : 0;
+}
+
+function between(r: { min: number; max: number }, rnd: { next(): number }): number {
+  return r.min + Math.floor(rnd.next() * (r.max - r.min + 1));
+}

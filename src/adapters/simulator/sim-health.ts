@@ -1,0 +1,72 @@
+/**
+ * `SimHealth`: the `Health` port on a simulated world. Is the host fit to take workloads back?
+ *
+ * Invariants:
+ * - A host that is booting, dead or partitioned away rejects with `TransportError("unreachable")`;
+ *   an answer that would come after the deadline rejects with `timeout`; abort rejects with the
+ *   signal's reason. Everything else is a value: healthy, or unhealthy with the reason.
+ * - Unhealthy when the scenario made the host come back unhealthy, or when its clock is off by
+ *   more than the host's `overhaul_max_clock_skew_seconds` (default 2).
+ * - Each check takes a seeded 20-200 ms on the world's clock and is recorded as `@health`.
+ */
+import { TransportError } from "../../core/errors.js";
+import type { Host } from "../../core/model/fleet.js";
+import { seededRandom } from "../../core/policy/random.js";
+import type { Health, HealthResult } from "../../ports/health.js";
+import type { SimHost } from "./sim-host.js";
+import type { WorldState } from "./world-state.js";
+
+const DEFAULT_MAX_SKEW_S = 2;
+
+export class SimHealth implements Health {
+  private readonly latency: { next(): number };
+
+  constructor(private readonly world: WorldState) {
+    this.latency = seededRandom(world.scenario.seed ^ 0x4ea1);
+  }
+
+  async check(host: Host, opts: { signal: AbortSignal; deadline: number }): Promise<HealthResult> {
+    const { world } = this;
+    if (opts.signal.aborted) throw opts.signal.reason;
+    const h = world.simHost(host.name);
+    if (!h) throw new TransportError("unreachable", `sim: health: unknown host ${host.name}`);
+    this.reachable(h);
+    const ms = 20 + Math.floor(this.latency.next() * 180);
+    const now = world.clock.now();
+    if (now + ms > opts.deadline) {
+      await world.clock.sleep(Math.max(0, opts.deadline - now), opts.signal);
+      world.append({ host: h.host.name, command: "@health", outcome: "timeout" });
+      throw new TransportError("timeout", `sim: health check of ${host.name} timed out`);
+    }
+    await world.clock.sleep(ms, opts.signal);
+    this.reachable(h);
+    const r = verdict(h);
+    world.append({
+      host: h.host.name,
+      command: "@health",
+      outcome: r.healthy ? "healthy" : `unhealthy: ${r.detail}`,
+    });
+    return r;
+  }
+
+  private reachable(h: SimHost): void {
+    const why = this.world.unreachable(h);
+    if (why === undefined) return;
+    this.world.append({ host: h.host.name, command: "@health", outcome: `unreachable (${why})` });
+    throw new TransportError("unreachable", `sim: health: ${h.host.name} unreachable (${why})`);
+  }
+}
+
+function verdict(h: SimHost): HealthResult {
+  if (!h.healthy) return { healthy: false, detail: "system degraded since its last boot" };
+  const max = maxSkewOf(h);
+  if (Math.abs(h.skewSeconds) > max)
+    return { healthy: false, detail: `clock off by ${h.skewSeconds} s (at most ${max} s allowed)` };
+  return { healthy: true, detail: `running, clock within ${max} s` };
+}
+
+function maxSkewOf(h: SimHost): number {
+  const v = h.host.vars.overhaul_max_clock_skew_seconds;
+  const n = typeof v === "number" || typeof v === "string" ? Number(v) : Number.NaN;
+  return Number.isFinite(n) && n >= 0 ? n : DEFAULT_MAX_SKEW_S;
+}

@@ -1,0 +1,234 @@
+/**
+ * `SimWorkloads`: the `Workloads` port on a simulated world. `drain` moves every workload off a
+ * host onto others of its region (hold-overs first, see placement.ts); `reinstate` brings the
+ * workloads whose home is the host back to it.
+ *
+ * Invariants:
+ * - Idempotent: each call moves only what still needs to move (drain: what runs on the host now;
+ *   reinstate: what has this home and runs elsewhere), so a re-run after a crash moves nothing new.
+ * - At most PARALLEL moves of one call run at once. A move reserves the target's capacity when it
+ *   starts and releases it at its end, so concurrent moves never overfill a host.
+ * - A move is all or nothing: at cut-over the ledger gets `@unplace` (source) then `@place`
+ *   (target) at the same instant, outcome = mode; a move that cannot finish leaves the workload
+ *   where it was. Attached network volumes are served read-only from the target during the move
+ *   (`@volume-ro`) and remounted read-write at cut-over (`@volume-rw`), or dropped when the move
+ *   fails (`@volume-drop`); unattached network volumes are re-homed at cut-over (`@volume-move`).
+ * - Live: the memory pre-copy can be cancelled (abort), the blackout cannot. Cold: once the
+ *   workload is stopped the move runs to its end. A move that would end after the deadline is not
+ *   started (reported in `unplaced`). On abort no new move starts, moves in flight end cleanly,
+ *   then the call rejects with the signal's reason.
+ * - A drain cordons its host (no workload is moved onto it) until `reinstate` of that host.
+ * - No guard hides an engine bug: two concurrent calls for one host race like real ones would. A
+ *   live move whose workload left the source meanwhile fails; a cold one starts the copy anyway,
+ *   so the workload runs twice and the ledger shows it.
+ * - An unreachable host (booting, dead, partitioned) makes the call reject with
+ *   `TransportError("unreachable")` when nothing could be done at all; otherwise the workloads it
+ *   concerns are reported in `unplaced` with the reason.
+ */
+import { TransportError } from "../../core/errors.js";
+import type { Host, Workload } from "../../core/model/fleet.js";
+import { seededRandom } from "../../core/policy/random.js";
+import type { Workloads, WorkloadsOptions, WorkloadsResult } from "../../ports/workloads.js";
+import { chooseTarget, modeOf, refusal, timingOf } from "./placement.js";
+import { hashOf, type SimHost } from "./sim-host.js";
+import type { SimWorkload, WorldState } from "./world-state.js";
+
+/** Moves of one drain or reinstate running at once. */
+export const PARALLEL = 4;
+
+type Verb = "drain" | "reinstate";
+type Outcome =
+  | { kind: "moved"; move: WorkloadsResult["moves"][number] }
+  | { kind: "unplaced"; reason: string; unreachable: boolean }
+  | { kind: "nothing" };
+
+export class SimWorkloads implements Workloads {
+  private readonly rnds = new Map<string, { next(): number }>();
+
+  constructor(private readonly world: WorldState) {}
+
+  async list(host: Host): Promise<string[]> {
+    return this.world.runningOn(host.name);
+  }
+
+  async away(host: Host): Promise<string[]> {
+    return this.awayFrom(host.name).map((w) => w.spec.id);
+  }
+
+  async drain(host: Host, opts: WorkloadsOptions): Promise<WorkloadsResult> {
+    this.reach(host, opts, "drain");
+    this.world.cordoned.add(host.name);
+    const ids = this.world.runningOn(host.name);
+    return this.run("drain", host.name, ids, opts);
+  }
+
+  async reinstate(host: Host, opts: WorkloadsOptions): Promise<WorkloadsResult> {
+    this.reach(host, opts, "reinstate");
+    this.world.cordoned.delete(host.name);
+    const ids = this.awayFrom(host.name).map((w) => w.spec.id);
+    return this.run("reinstate", host.name, ids, opts);
+  }
+
+  /** Workloads whose home is `host`, running somewhere else and not there. */
+  private awayFrom(host: string): SimWorkload[] {
+    return this.world
+      .allWorkloads()
+      .filter((w) => w.home === host && w.on.length > 0 && !w.on.includes(host))
+      .sort((a, b) => (a.spec.id < b.spec.id ? -1 : 1));
+  }
+
+  /** Throws unless the call may start: not aborted, and the host known and reachable. */
+  private reach(host: Host, opts: WorkloadsOptions, verb: Verb): SimHost {
+    if (opts.signal.aborted) throw opts.signal.reason;
+    const h = this.world.simHost(host.name);
+    if (!h) throw new TransportError("unreachable", `sim: ${verb}: unknown host ${host.name}`);
+    const why = this.world.unreachable(h);
+    if (why !== undefined)
+      throw new TransportError("unreachable", `sim: ${verb}: ${host.name} unreachable (${why})`);
+    return h;
+  }
+
+  private async run(
+    verb: Verb,
+    host: string,
+    ids: string[],
+    opts: WorkloadsOptions,
+  ): Promise<WorkloadsResult> {
+    const result: WorkloadsResult = { moves: [], unplaced: [] };
+    let reachableFailures = 0;
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length && !opts.signal.aborted) {
+        const id = ids[next++] as string;
+        const o = await this.move(verb, host, id, opts);
+        if (o.kind === "moved") result.moves.push(o.move);
+        else if (o.kind === "unplaced") {
+          result.unplaced.push({ workload: id, reason: o.reason });
+          if (!o.unreachable) reachableFailures++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, ids.length) }, worker));
+    if (opts.signal.aborted) throw opts.signal.reason;
+    if (result.moves.length === 0 && result.unplaced.length > 0 && reachableFailures === 0) {
+      const why = result.unplaced.map((u) => `${u.workload}: ${u.reason}`).slice(0, 3);
+      throw new TransportError(
+        "unreachable",
+        `sim: ${verb} of ${host}: nothing could be done (${why.join("; ")})`,
+      );
+    }
+    return result;
+  }
+
+  /** One workload's move, from its start to its cut-over (or to its clean failure). */
+  private async move(verb: Verb, host: string, id: string, opts: WorkloadsOptions): Promise<Outcome> {
+    const { world } = this;
+    const w = world.workload(id) as SimWorkload;
+    // Where it runs now: it may have moved (or been lost) while this call was busy with others.
+    const from = verb === "drain" ? (w.on.includes(host) ? host : undefined) : w.on.find((x) => x !== host);
+    if (from === undefined || (verb === "reinstate" && w.on.includes(host))) return { kind: "nothing" };
+    if (w.spec.pinned) return unplaced(`pinned to ${from}`);
+    const src = world.simHost(from) as SimHost;
+    const srcWhy = world.unreachable(src);
+    if (srcWhy !== undefined) return unplaced(`source ${from} unreachable (${srcWhy})`, true);
+    const mode = modeOf(w.spec);
+    if (mode === undefined) return unplaced("supports no migration mode");
+    const target = this.targetFor(verb, host, w, src);
+    if ("reason" in target) return unplaced(target.reason, target.unreachable);
+    const tgt = world.simHost(target.target) as SimHost;
+    const start = world.clock.now();
+    const t = timingOf(w.spec, mode, src, start, this.rnd(id));
+    const needs = t.preCopyMs + t.downtimeMs;
+    if (start + needs > opts.deadline) {
+      const left = Math.max(0, Math.floor((opts.deadline - start) / 1000));
+      return unplaced(`not started: the ${mode} move takes ${Math.ceil(needs / 1000)} s, ${left} s left`);
+    }
+    const boots = { src: src.boots, tgt: tgt.boots };
+    world.reserve(tgt.host.name, w.spec);
+    this.volumes(w.spec, tgt.host.name, "@volume-ro", from);
+    try {
+      // Only the live pre-copy can be cancelled: the workload still runs untouched on the source.
+      if (t.preCopyMs > 0) await world.clock.sleep(t.preCopyMs, opts.signal);
+    } catch {
+      world.release(tgt.host.name, w.spec);
+      this.volumes(w.spec, tgt.host.name, "@volume-drop", from);
+      return { kind: "nothing" };
+    }
+    await world.clock.sleep(t.downtimeMs);
+    world.release(tgt.host.name, w.spec);
+    const broken =
+      this.broke(tgt, "target", boots.tgt, start) ??
+      this.broke(src, "source", boots.src, start) ??
+      (w.lost ? `lost with ${from}` : undefined);
+    // A live migration needs the workload running on the source; a cold copy does not check.
+    const gone = mode === "live" && !w.on.includes(from) ? `no longer running on ${from}` : undefined;
+    if (broken !== undefined || gone !== undefined) {
+      this.volumes(w.spec, tgt.host.name, "@volume-drop", from);
+      return unplaced(`${mode} move to ${tgt.host.name} failed: ${broken ?? gone}`, broken !== undefined);
+    }
+    // A cold move whose workload already left the source (another call moved it) still starts it.
+    if (w.on.includes(from)) world.unplace(id, from, mode);
+    world.place(id, tgt.host.name, mode);
+    this.volumes(w.spec, tgt.host.name, "@volume-rw", from);
+    return {
+      kind: "moved",
+      move: { workload: id, from, to: tgt.host.name, mode, downtimeMs: t.downtimeMs },
+    };
+  }
+
+  private targetFor(
+    verb: Verb,
+    host: string,
+    w: SimWorkload,
+    src: SimHost,
+  ): { target: string } | { reason: string; unreachable: boolean } {
+    if (verb === "drain") return chooseTarget(this.world, w.spec, w.home, src);
+    const home = this.world.simHost(host) as SimHost;
+    const why = this.world.unreachable(home);
+    if (why !== undefined) return { reason: `home ${host} unreachable (${why})`, unreachable: true };
+    const no = refusal(this.world, w.spec, host);
+    return no === undefined ? { target: host } : { reason: `no room at home: ${no}`, unreachable: false };
+  }
+
+  /** Why a host of a move broke it between `start` and now, if it did. */
+  private broke(h: SimHost, role: string, boots: number, start: number): string | undefined {
+    const why = this.world.unreachable(h);
+    if (why !== undefined)
+      return `${role} ${h.host.name} ${why === "partitioned" ? "partitioned" : `went down (${why})`}`;
+    if (h.boots !== boots) return `${role} ${h.host.name} rebooted during the move`;
+    if (this.world.partitioned(h, start, this.world.clock.now()))
+      return `${role} ${h.host.name} was partitioned during the move`;
+    return undefined;
+  }
+
+  /** Ledger entries for the network volumes of a move. */
+  private volumes(w: Workload, target: string, command: string, from: string): void {
+    for (const v of w.volumes) {
+      if (!v.network) continue;
+      if (v.attachedTo === undefined) {
+        if (command === "@volume-rw")
+          this.world.append({
+            host: target,
+            command: "@volume-move",
+            workload: w.id,
+            outcome: `${v.id} from ${from}`,
+          });
+        continue;
+      }
+      this.world.append({ host: target, command, workload: w.id, outcome: v.id });
+    }
+  }
+
+  private rnd(id: string): { next(): number } {
+    let r = this.rnds.get(id);
+    if (!r) {
+      r = seededRandom(hashOf(`${this.world.scenario.seed}/move/${id}`));
+      this.rnds.set(id, r);
+    }
+    return r;
+  }
+}
+
+function unplaced(reason: string, unreachable = false): Outcome {
+  return { kind: "unplaced", reason, unreachable };
+}

@@ -1,0 +1,411 @@
+/**
+ * The invariants of a simulated run, checked after it ends from the simulator's ledger, the fleet,
+ * the compiled plan and what the engine stored (DESIGN.md "The simulator"): no workload lost or
+ * running twice, no host over capacity, no non-idempotent effect applied twice, every drained host
+ * reinstated or reported, the concurrency caps held at every instant, every host finished.
+ *
+ * Invariants of this module:
+ * - Pure: reads only its input; no clock, no randomness, no I/O. Same input, same report.
+ * - Every rule reports each problem once, with the host, workload, time (ISO) and numbers involved;
+ *   `checked` says how many things each rule looked at, so "0 violations" of nothing is visible.
+ * - Caps are rebuilt from the engine's events with the engine's own state mapping: a host is active
+ *   from `host.started` (or `host.reverting`, or an operator's `host.retried` of an in-doubt host,
+ *   which resumes it without a new `host.started`) until `host.succeeded|failed|in_doubt|aborted|
+ *   skipped`. A coordinator restart writes no host event, so an active host stays active across it.
+ *   Activity intervals are half-open: at one instant, ends are applied before starts.
+ */
+import { type HostState, RUN_STATES, type RunState } from "../flow/states.js";
+import type { Host, Workload } from "../model/fleet.js";
+import type { Plan } from "../plan/compile.js";
+import type { LedgerEntry } from "./ledger.js";
+
+export const INVARIANT_NAMES = [
+  "workload-lost",
+  "workload-twice",
+  "over-capacity",
+  "effect-twice",
+  "drained-not-reinstated",
+  "cap-exceeded",
+  "host-unfinished",
+] as const;
+export type InvariantName = (typeof INVARIANT_NAMES)[number];
+
+/** The fields of a store host-flow record the checker reads (a `HostFlowRecord` fits). */
+export interface RunHost {
+  host: string;
+  state: HostState;
+  reason: string | null;
+}
+
+/** The fields of a store event the checker reads (an `EventRecord` fits). */
+export interface RunEvent {
+  host: string | null;
+  at: number;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export interface InvariantInput {
+  hosts: readonly Host[];
+  /** The initial fleet; `Workload.host` is the workload's home. */
+  workloads: readonly Workload[];
+  ledger: readonly LedgerEntry[];
+  plan: Pick<Plan, "steps" | "concurrency">;
+  /** The run's final host records. */
+  runHosts: readonly RunHost[];
+  /** The run's events, in seq order. */
+  events: readonly RunEvent[];
+  /** The run's final state; without it, the last `run.<state>` event says (none: strict). */
+  runState?: RunState;
+}
+
+export interface Violation {
+  invariant: InvariantName;
+  message: string;
+  at?: number;
+  host?: string;
+  workload?: string;
+}
+
+export interface InvariantReport {
+  ok: boolean;
+  checked: Record<InvariantName, number>;
+  violations: Violation[];
+}
+
+function iso(t: number): string {
+  return Number.isFinite(t) && Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : String(t);
+}
+
+type Out = (v: Violation) => void;
+type Checked = Record<InvariantName, number>;
+
+/** What replaying the ledger's placements leaves behind. */
+interface Placement {
+  /** workload -> hosts it runs on now (more than one only after a violation). */
+  on: Map<string, Set<string>>;
+  /** host -> time of the first @unplace of one of its home workloads. */
+  drainedAt: Map<string, number>;
+  /** host -> last of @up / @down / @dead. */
+  lastHostEffect: Map<string, { command: string; at: number }>;
+  /** Workloads already reported through a `@lost` entry. */
+  lost: Set<string>;
+}
+
+function replayPlacements(input: InvariantInput, out: Out, checked: Checked): Placement {
+  const byId = new Map(input.workloads.map((w) => [w.id, w]));
+  const hostsByName = new Map(input.hosts.map((h) => [h.name, h]));
+  const p: Placement = { on: new Map(), drainedAt: new Map(), lastHostEffect: new Map(), lost: new Set() };
+  const load = new Map<string, { cpu: number; mem: number }>();
+  const over = new Set<string>();
+  const change = (host: string, w: string, sign: 1 | -1) => {
+    const l = load.get(host) ?? { cpu: 0, mem: 0 };
+    l.cpu += sign * (byId.get(w)?.cpu ?? 0);
+    l.mem += sign * (byId.get(w)?.memoryMb ?? 0);
+    load.set(host, l);
+  };
+  const checkCapacity = (e: LedgerEntry) => {
+    const cap = hostsByName.get(e.host)?.capacity;
+    if (!cap) return;
+    checked["over-capacity"]++;
+    const l = load.get(e.host) ?? { cpu: 0, mem: 0 };
+    const parts: string[] = [];
+    if (l.cpu > cap.cpu) parts.push(`cpu ${l.cpu} of ${cap.cpu}`);
+    if (l.mem > cap.memoryMb) parts.push(`memory ${l.mem} MB of ${cap.memoryMb} MB`);
+    if (parts.length === 0) over.delete(e.host);
+    else if (!over.has(e.host)) {
+      over.add(e.host);
+      out({
+        invariant: "over-capacity",
+        message: `${e.host} over capacity at ${iso(e.at)}: ${parts.join(", ")} (after ${e.workload} was placed)`,
+        at: e.at,
+        host: e.host,
+        ...(e.workload !== undefined ? { workload: e.workload } : {}),
+      });
+    }
+  };
+
+  for (const e of input.ledger) {
+    if (e.command === "@up" || e.command === "@down" || e.command === "@dead") {
+      p.lastHostEffect.set(e.host, { command: e.command, at: e.at });
+      continue;
+    }
+    const w = e.workload;
+    if (w === undefined) continue;
+    const hosts = p.on.get(w) ?? new Set<string>();
+    p.on.set(w, hosts);
+    if (e.command === "@place") {
+      checked["workload-twice"]++;
+      if (hosts.size > 0) {
+        const where = [...hosts].join(", ");
+        out({
+          invariant: "workload-twice",
+          message: hosts.has(e.host)
+            ? `${w} placed on ${e.host} at ${iso(e.at)} while it already runs there`
+            : `${w} placed on ${e.host} at ${iso(e.at)} while it still runs on ${where} (no @unplace first)`,
+          at: e.at,
+          host: e.host,
+          workload: w,
+        });
+      }
+      if (!hosts.has(e.host)) {
+        hosts.add(e.host);
+        change(e.host, w, 1);
+      }
+      checkCapacity(e);
+    } else if (e.command === "@unplace") {
+      checked["workload-twice"]++;
+      if (!hosts.has(e.host)) {
+        const where = hosts.size > 0 ? `it runs on ${[...hosts].join(", ")}` : "it runs on no host";
+        out({
+          invariant: "workload-twice",
+          message: `${w} unplaced from ${e.host} at ${iso(e.at)}, but ${where}`,
+          at: e.at,
+          host: e.host,
+          workload: w,
+        });
+        continue;
+      }
+      hosts.delete(e.host);
+      change(e.host, w, -1);
+      if (byId.get(w)?.host === e.host && !p.drainedAt.has(e.host)) p.drainedAt.set(e.host, e.at);
+      checkCapacity(e);
+    } else if (e.command === "@lost") {
+      checked["workload-lost"]++;
+      p.lost.add(w);
+      out({
+        invariant: "workload-lost",
+        message: `${w} lost with ${e.host} at ${iso(e.at)}${e.outcome ? ` (${e.outcome})` : ""}`,
+        at: e.at,
+        host: e.host,
+        workload: w,
+      });
+      if (hosts.delete(e.host)) change(e.host, w, -1);
+    }
+  }
+  return p;
+}
+
+function checkLost(input: InvariantInput, p: Placement, out: Out, checked: Checked): void {
+  for (const w of input.workloads) {
+    checked["workload-lost"]++;
+    if (p.lost.has(w.id)) continue;
+    const hosts = [...(p.on.get(w.id) ?? [])];
+    if (hosts.length === 0) {
+      out({
+        invariant: "workload-lost",
+        message: `${w.id} (home ${w.host}) runs on no host at the end of the run`,
+        workload: w.id,
+      });
+      continue;
+    }
+    for (const h of hosts) {
+      const last = p.lastHostEffect.get(h);
+      if (last?.command === "@dead") {
+        out({
+          invariant: "workload-lost",
+          message: `${w.id} is left on ${h}, which died at ${iso(last.at)}`,
+          at: last.at,
+          host: h,
+          workload: w.id,
+        });
+      }
+    }
+  }
+}
+
+const EXCUSED: readonly HostState[] = ["failed", "in_doubt", "aborted", "skipped"];
+
+function checkReinstated(input: InvariantInput, p: Placement, out: Out, checked: Checked): void {
+  const records = new Map(input.runHosts.map((r) => [r.host, r]));
+  for (const [host, at] of p.drainedAt) {
+    checked["drained-not-reinstated"]++;
+    const missing = input.workloads
+      .filter((w) => w.host === host && !p.on.get(w.id)?.has(host))
+      .map((w) => {
+        const now = [...(p.on.get(w.id) ?? [])];
+        return `${w.id} (on ${now.length > 0 ? now.join(", ") : "no host"})`;
+      });
+    if (missing.length === 0) continue;
+    const rec = records.get(host);
+    if (rec && EXCUSED.includes(rec.state) && (rec.reason ?? "").trim() !== "") continue;
+    const why = !rec
+      ? "it has no run record"
+      : EXCUSED.includes(rec.state)
+        ? `its run record is ${rec.state} with no reason`
+        : `its run record is ${rec.state}`;
+    out({
+      invariant: "drained-not-reinstated",
+      message: `${host} was drained at ${iso(at)} but ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not back on it, and ${why}`,
+      at,
+      host,
+    });
+  }
+}
+
+function checkEffects(input: InvariantInput, out: Out, checked: Checked): void {
+  const nonIdempotent = new Set(input.plan.steps.filter((s) => !s.idempotent).map((s) => s.name));
+  const retries = new Map<string, number>();
+  for (const e of input.events)
+    if (e.type === "host.retried" && e.host !== null) retries.set(e.host, (retries.get(e.host) ?? 0) + 1);
+  const groups = new Map<string, LedgerEntry[]>();
+  for (const e of input.ledger) {
+    if (e.command.startsWith("@") || e.applied !== true || e.step === undefined) continue;
+    if (e.phase !== undefined && e.phase !== "run") continue;
+    if (!nonIdempotent.has(e.step)) continue;
+    const key = JSON.stringify([e.runId ?? null, e.host, e.step]);
+    const list = groups.get(key) ?? [];
+    list.push(e);
+    groups.set(key, list);
+  }
+  for (const list of groups.values()) {
+    checked["effect-twice"]++;
+    const first = list[0] as LedgerEntry;
+    const n = retries.get(first.host) ?? 0;
+    const allowed = 1 + n;
+    if (list.length <= allowed) continue;
+    const extra = list[allowed] as LedgerEntry;
+    out({
+      invariant: "effect-twice",
+      message:
+        `non-idempotent step "${first.step}" applied ${list.length} times on ${first.host}` +
+        `${first.runId ? ` in run ${first.runId}` : ""} (at ${list.map((e) => iso(e.at)).join(", ")}); ` +
+        `${n} operator ${n === 1 ? "retry allows" : "retries allow"} at most ${allowed}`,
+      at: extra.at,
+      host: first.host,
+    });
+  }
+}
+
+const END_EVENTS = new Set([
+  "host.succeeded",
+  "host.failed",
+  "host.in_doubt",
+  "host.aborted",
+  "host.skipped",
+]);
+
+/** Each host's active intervals [start, end), from the events (end = Infinity while still active). */
+export function activeIntervals(events: readonly RunEvent[]): { host: string; start: number; end: number }[] {
+  const open = new Map<string, number>();
+  const state = new Map<string, string>();
+  const intervals: { host: string; start: number; end: number }[] = [];
+  for (const e of events) {
+    const h = e.host;
+    if (h === null) continue;
+    if (e.type === "host.started" || e.type === "host.reverting") {
+      if (!open.has(h)) open.set(h, e.at);
+      state.set(h, e.type === "host.started" ? "running" : "reverting");
+    } else if (END_EVENTS.has(e.type)) {
+      const start = open.get(h);
+      if (start !== undefined) intervals.push({ host: h, start, end: e.at });
+      open.delete(h);
+      state.set(h, e.type.slice("host.".length));
+    } else if (e.type === "host.retried") {
+      // Retry of an in-doubt host resumes it (running or reverting) at once; of a failed one, re-queues it.
+      const from = typeof e.data.from === "string" ? e.data.from : state.get(h);
+      if (from === "in_doubt") {
+        if (!open.has(h)) open.set(h, e.at);
+        state.set(h, "running");
+      } else state.set(h, "pending");
+    }
+  }
+  for (const [host, start] of open) intervals.push({ host, start, end: Number.POSITIVE_INFINITY });
+  return intervals;
+}
+
+function checkCaps(input: InvariantInput, out: Out, checked: Checked): void {
+  const { concurrency } = input.plan;
+  const hosts = new Map(input.hosts.map((h) => [h.name, h]));
+  // Scopes a host counts in, each with its cap: [key, label, cap].
+  const scopesOf = (name: string): [string, string, number][] => {
+    const s: [string, string, number][] = [["global", "in the run (global cap", concurrency.global]];
+    const h = hosts.get(name);
+    if (!h) return s;
+    if (concurrency.perRegion !== undefined)
+      s.push([`r\0${h.region}`, `in region ${h.region} (perRegion cap`, concurrency.perRegion]);
+    for (const [kind, cap] of Object.entries(concurrency.perFailureDomain)) {
+      const v = h.failureDomains[kind];
+      if (v !== undefined) s.push([`d\0${kind}\0${v}`, `in ${kind} ${v} (${kind} cap`, cap]);
+    }
+    return s;
+  };
+  const points = activeIntervals(input.events)
+    .filter((i) => i.end > i.start)
+    .flatMap((i) => [
+      { t: i.start, start: true, host: i.host },
+      ...(Number.isFinite(i.end) ? [{ t: i.end, start: false, host: i.host }] : []),
+    ])
+    .sort((a, b) => a.t - b.t || Number(a.start) - Number(b.start));
+  const members = new Map<string, Set<string>>();
+  const over = new Set<string>();
+  for (const pt of points) {
+    if (pt.start) checked["cap-exceeded"]++;
+    for (const [key, label, cap] of scopesOf(pt.host)) {
+      const set = members.get(key) ?? new Set<string>();
+      members.set(key, set);
+      if (!pt.start) {
+        set.delete(pt.host);
+        if (set.size <= cap) over.delete(key);
+        continue;
+      }
+      set.add(pt.host);
+      if (set.size <= cap || over.has(key)) continue;
+      over.add(key);
+      out({
+        invariant: "cap-exceeded",
+        message: `cap exceeded at ${iso(pt.t)} when ${pt.host} became active: ${set.size} hosts active ${label} ${cap}: ${[...set].join(", ")})`,
+        at: pt.t,
+        host: pt.host,
+      });
+    }
+  }
+}
+
+function finalRunState(input: InvariantInput): RunState | undefined {
+  if (input.runState !== undefined) return input.runState;
+  let s: RunState | undefined;
+  for (const e of input.events) {
+    const x = e.type.startsWith("run.") ? e.type.slice(4) : "";
+    if (e.host === null && (RUN_STATES as readonly string[]).includes(x)) s = x as RunState;
+  }
+  return s;
+}
+
+/** Run states in which non-terminal hosts are expected: pending ones, and active ones. */
+const PENDING_OK: readonly RunState[] = ["failed", "halting", "paused", "aborting", "aborted"];
+const ACTIVE_OK: readonly RunState[] = ["paused", "aborting", "aborted"];
+
+function checkFinished(input: InvariantInput, out: Out, checked: Checked): void {
+  const run = finalRunState(input);
+  for (const r of input.runHosts) {
+    checked["host-unfinished"]++;
+    if (r.state === "pending" && run !== undefined && PENDING_OK.includes(run)) continue;
+    if ((r.state === "running" || r.state === "reverting") && run !== undefined && ACTIVE_OK.includes(run))
+      continue;
+    if (r.state !== "pending" && r.state !== "running" && r.state !== "reverting") continue;
+    out({
+      invariant: "host-unfinished",
+      message: `${r.host} is still ${r.state} at the end (run ${run ?? "state unknown"})`,
+      host: r.host,
+    });
+  }
+}
+
+export function checkInvariants(input: InvariantInput): InvariantReport {
+  const checked = Object.fromEntries(INVARIANT_NAMES.map((n) => [n, 0])) as Checked;
+  const found: Violation[] = [];
+  const out: Out = (v) => found.push(v);
+  const placement = replayPlacements(input, out, checked);
+  checkLost(input, placement, out, checked);
+  checkReinstated(input, placement, out, checked);
+  checkEffects(input, out, checked);
+  checkCaps(input, out, checked);
+  checkFinished(input, out, checked);
+  const rank = (n: InvariantName) => INVARIANT_NAMES.indexOf(n);
+  const violations = found
+    .map((v, i) => ({ v, i }))
+    .sort((a, b) => rank(a.v.invariant) - rank(b.v.invariant) || a.i - b.i)
+    .map((x) => x.v);
+  return { ok: violations.length === 0, checked, violations };
+}
