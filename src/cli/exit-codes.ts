@@ -9,6 +9,8 @@ export const EXIT = {
   invalidInput: 2,
   runFailed: 3,
   refused: 4,
+  /** A simulation broke an invariant (the engine misbehaved). */
+  invariant: 5,
 } as const;
 
 export function exitCodeOf(err: unknown): number {

@@ -3,14 +3,17 @@
  * process.exit itself (bin/overhaul.js sets process.exitCode), so output is always flushed.
  *
  * Exit codes: 0 success, 1 internal error, 2 invalid input, 3 run finished with failed or in-doubt
- * hosts (or aborted), 4 refused by a safety rule, 130 detached by Ctrl-C.
+ * hosts (or aborted), 4 refused by a safety rule, 5 a simulation broke an invariant, 130 detached by
+ * Ctrl-C.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { formatProblem, InputError, OverhaulError } from "../core/errors.js";
 import { hostActionCommand, runActionCommand, statusCommand } from "./commands/control.js";
+import { demoCommand } from "./commands/demo.js";
 import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
 import { reportCommand } from "./commands/report.js";
 import { resumeCommand, runCommand } from "./commands/run.js";
+import { simulateCommand } from "./commands/simulate.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
 
 function intArg(name: string) {
@@ -89,6 +92,35 @@ function program(setCode: (n: number) => void): Command {
     .action(async (run: string | undefined, o, cmd: Command) =>
       setCode(await statusCommand(run, { ...o, ...g(cmd) })),
     );
+
+  p.command("simulate")
+    .description("dry run: drive a plan against a simulated fleet in virtual time, with injected failures")
+    .argument("<plan>", "plan file (YAML)")
+    .option("-i, --inventory <path>", "simulate the hosts of this Ansible inventory")
+    .option("--fleet <spec>", "or generate a fleet, e.g. regions=3,hosts=6,holdovers=0.25,workloads=4,seed=7")
+    .option(
+      "--workloads <n>",
+      "workloads per worker host (default: the fleet spec's, or 0)",
+      intArg("--workloads"),
+    )
+    .option("--scenario <file>", "failures to inject (YAML; see docs/simulator.md)")
+    .option("--seed <n>", "seed (overrides the scenario's)", intArg("--seed"))
+    .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern")
+    .option("--report <dir>", "write report.{json,md,html,txt} into this directory")
+    .option("--json", "print the report, the invariants and the simulation figures as JSON on stdout")
+    .option("-q, --quiet", "no live progress")
+    .action(async (plan: string, o, cmd: Command) => {
+      const { db, noColor } = g(cmd);
+      setCode(await simulateCommand(plan, { ...o, noColor, ...(db !== undefined ? { db } : {}) }));
+    });
+
+  p.command("demo")
+    .description("a rolling reboot of a generated 3-region fleet with injected failures, in compressed time")
+    .option("--seed <n>", "seed", intArg("--seed"))
+    .option("--report <dir>", "where to write the reports", ".overhaul/demo")
+    .option("--fast", "no pacing: run at full simulation speed")
+    .option("--json", "print the report as JSON on stdout")
+    .action(async (o, cmd: Command) => setCode(await demoCommand({ ...o, noColor: g(cmd).noColor })));
 
   p.command("report")
     .description("report a run: per-region figures, waves, failures, and an HTML timeline")

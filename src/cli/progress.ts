@@ -83,7 +83,9 @@ export class Progress implements EventSink {
 
   private elapsed(at: number): string {
     const s = Math.max(0, Math.round((at - this.t0) / 1000));
-    return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+    const two = (n: number) => String(n).padStart(2, "0");
+    const mmss = `${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
+    return s >= 3600 ? `${Math.floor(s / 3600)}:${mmss}` : mmss;
   }
 
   private line(e: Ev): void {

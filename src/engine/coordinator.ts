@@ -15,10 +15,11 @@
  * - Nothing new starts while the run is paused, halting or aborting; work in flight finishes its
  *   current unit (an effect is never cut off by a pause).
  */
-import { LeaseLostError } from "../core/errors.js";
+import { LeaseLostError, SafetyRefusal } from "../core/errors.js";
 import { assertRunTransition, isTerminalHost, isTerminalRun, type RunState } from "../core/flow/states.js";
 import type { Host } from "../core/model/fleet.js";
 import type { Plan, Step } from "../core/plan/compile.js";
+import { WORKLOAD_STEP_KINDS } from "../core/plan/schema.js";
 import { admit } from "../core/policy/admission.js";
 import { budgetExceeded, countsAsFailed } from "../core/policy/budget.js";
 import type { AttemptRecord, HostFlowRecord, NewEvent, RunRecord } from "../ports/store.js";
@@ -170,6 +171,13 @@ export class Coordinator {
     if (!run) throw new Error(`run ${this.runId} does not exist`);
     this.run = run;
     this.plan = await loadRunPlan(store, run);
+    const moving = this.plan.steps.find((s) => WORKLOAD_STEP_KINDS.includes(s.kind));
+    if (moving && !this.deps.workloads) {
+      throw new SafetyRefusal(
+        "workloads",
+        `run ${this.runId}: step "${moving.name}" (${moving.kind}) needs a workloads manager, and this coordinator has none (a simulated run is driven by \`overhaul simulate\` only)`,
+      );
+    }
     await this.loadApprovals();
     await this.reloadView();
     if (isTerminalRun(this.run.state)) return { outcome: "finished", run: this.run };

@@ -3,9 +3,11 @@
  */
 import type { Clock } from "../ports/clock.js";
 import type { EventSink, Notifier } from "../ports/events.js";
+import type { Health } from "../ports/health.js";
 import type { Random } from "../ports/random.js";
 import type { Store } from "../ports/store.js";
 import type { Transport } from "../ports/transport.js";
+import type { Workloads } from "../ports/workloads.js";
 
 export interface EngineDeps {
   store: Store;
@@ -14,6 +16,10 @@ export interface EngineDeps {
   random: Random;
   sink: EventSink;
   notifier: Notifier;
+  /** Drain / reinstate. Absent: plans with those steps are refused before the run starts. */
+  workloads?: Workloads;
+  /** For `wait-healthy` steps without a command of their own. Absent: the host's health command. */
+  health?: Health;
 }
 
 export interface CoordinatorOptions {

@@ -19,7 +19,7 @@
 import { TransportError } from "../core/errors.js";
 import { assertHostTransition, type HostState } from "../core/flow/states.js";
 import type { Host } from "../core/model/fleet.js";
-import type { Plan, Step } from "../core/plan/compile.js";
+import { hasRevert, type Plan, type Step } from "../core/plan/compile.js";
 import { decideAfterFailure, nextRevertIndex, resolveDoubt } from "../core/policy/retry.js";
 import type {
   AttemptRecord,
@@ -28,12 +28,14 @@ import type {
   HostFlowRecord,
   NewAttempt,
 } from "../ports/store.js";
-import { STEP_IMPLS } from "../steps/kinds.js";
+import { builtinRevert, STEP_IMPLS } from "../steps/kinds.js";
 import { exec, type StepContext, type StepOutcome, tail } from "../steps/types.js";
 import type { EngineDeps } from "./deps.js";
 
 /** Outcome of running an effect: a value, or "unknown" when we cannot tell whether it happened. */
 type Effect = StepOutcome | { unknown: true; reason: string };
+/** What an effect is for; commands see it as OVERHAUL_PHASE. */
+type EffectPhase = "prepare" | "check" | "run" | "verify" | "revert";
 
 interface EventSpec {
   type: string;
@@ -145,9 +147,10 @@ export class HostFlow {
     signal: AbortSignal,
     pre: Record<string, unknown> | null,
     attempt: number,
+    phase: EffectPhase,
   ): StepContext {
     const { deps } = this.cx;
-    return {
+    const ctx: StepContext = {
       host: this.host,
       step,
       transport: deps.transport,
@@ -155,9 +158,17 @@ export class HostFlow {
       signal,
       deadline: deps.clock.now() + step.timeoutMs,
       pre,
-      env: { OVERHAUL_RUN_ID: this.cx.runId, OVERHAUL_STEP: step.name, OVERHAUL_ATTEMPT: String(attempt) },
+      env: {
+        OVERHAUL_RUN_ID: this.cx.runId,
+        OVERHAUL_STEP: step.name,
+        OVERHAUL_PHASE: phase,
+        OVERHAUL_ATTEMPT: String(attempt),
+      },
       awaitApproval: () => this.cx.awaitApproval(step),
     };
+    if (deps.workloads) ctx.workloads = deps.workloads;
+    if (deps.health) ctx.health = deps.health;
+    return ctx;
   }
 
   /** Run `fn` under the step's timeout; a timeout or dropped link makes the outcome unknown. */
@@ -165,6 +176,7 @@ export class HostFlow {
     step: Step,
     pre: Record<string, unknown> | null,
     attempt: number,
+    phase: EffectPhase,
     fn: (ctx: StepContext) => Promise<StepOutcome>,
     timed = true,
   ): Promise<Effect> {
@@ -176,7 +188,7 @@ export class HostFlow {
     const onOuter = () => ac.abort(this.cx.signal.reason);
     this.cx.signal.addEventListener("abort", onOuter, { once: true });
     const timerAc = new AbortController();
-    const ctx = this.ctxFor(step, ac.signal, pre, attempt);
+    const ctx = this.ctxFor(step, ac.signal, pre, attempt, phase);
     if (timed) {
       clock.sleep(step.timeoutMs, timerAc.signal).then(
         () => ac.abort(new TimeoutSignal(`timed out after ${Math.round(step.timeoutMs / 1000)}s`)),
@@ -214,7 +226,7 @@ export class HostFlow {
   /** Is the step's effect already there? `check` command, else the kind's built-in check. */
   private async isDone(step: Step, pre: Record<string, unknown> | null): Promise<boolean | undefined> {
     const impl = STEP_IMPLS[step.kind];
-    const r = await this.effect(step, pre, 0, async (ctx) => {
+    const r = await this.effect(step, pre, 0, "check", async (ctx) => {
       if (step.check !== undefined) {
         const x = await exec(ctx, step.check);
         return { ok: x.exitCode === 0, detail: { exitCode: x.exitCode, stdout: tail(x.stdout) } };
@@ -270,7 +282,7 @@ export class HostFlow {
     let pre: Record<string, unknown> | null = null;
     let preFailure: string | undefined;
     if (impl.prepare) {
-      const p = await this.effect(step, null, n, async (ctx) => ({
+      const p = await this.effect(step, null, n, "prepare", async (ctx) => ({
         ok: true,
         detail: (await impl.prepare?.(ctx)) ?? {},
       }));
@@ -289,14 +301,14 @@ export class HostFlow {
     else {
       const timed = !(step.kind === "gate" && step.approval);
       try {
-        outcome = await this.effect(step, pre, n, (ctx) => impl.run(ctx), timed);
+        outcome = await this.effect(step, pre, n, "run", (ctx) => impl.run(ctx), timed);
       } catch (e) {
         if (e instanceof ApprovalWithdrawn) return this.abortAtGate(step, seq, n, e.message);
         throw e;
       }
       if (!("unknown" in outcome) && outcome.ok && step.verify !== undefined) {
         const verify = step.verify;
-        const v = await this.effect(step, pre, n, async (ctx) => {
+        const v = await this.effect(step, pre, n, "verify", async (ctx) => {
           const x = await exec(ctx, verify);
           if (x.exitCode === 0)
             return { ok: true, detail: outcome && "detail" in outcome ? outcome.detail : {} };
@@ -554,7 +566,7 @@ export class HostFlow {
     const { plan, deps } = this.cx;
     const j = this.rec.stepIndex;
     const step = plan.steps[j];
-    if (!step || step.revert === undefined) return this.fail(this.rec.reason ?? "failed", []);
+    if (!step || !hasRevert(step)) return this.fail(this.rec.reason ?? "failed", []);
     const n = this.rec.attempts + 1;
     const seq = this.nextSeq++;
     const intent = this.intent(step, "revert", seq, n, null);
@@ -562,7 +574,8 @@ export class HostFlow {
       intent,
     });
     const revert = step.revert;
-    const out = await this.effect(step, null, n, async (ctx) => {
+    const out = await this.effect(step, null, n, "revert", async (ctx) => {
+      if (revert === undefined) return builtinRevert(ctx);
       const x = await exec(ctx, revert);
       if (x.exitCode === 0) return { ok: true, detail: { exitCode: 0 } };
       return {

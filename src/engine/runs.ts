@@ -29,6 +29,8 @@ export interface CreateRunInput {
   options: Record<string, unknown>;
   actor: string;
   seed?: number;
+  /** A chosen run id (the simulator names runs after their inputs); default: time and randomness. */
+  id?: string;
 }
 
 export async function createRun(
@@ -45,7 +47,7 @@ export async function createRun(
   });
   const seed = input.seed ?? input.plan.seed ?? Math.floor(random.next() * 2 ** 31);
   const run: RunRecord = {
-    id: makeRunId(now, random.next()),
+    id: input.id ?? makeRunId(now, random.next()),
     planName: rev.name,
     planRevision: rev.revision,
     planHash: rev.hash,

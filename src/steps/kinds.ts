@@ -1,5 +1,6 @@
 /**
- * The built-in step kinds: command, sleep, gate, wait-healthy, reboot.
+ * The built-in step kinds: command, sleep, gate, wait-healthy, reboot (drain and reinstate are in
+ * workload-kinds.ts).
  *
  * Invariants:
  * - `reboot` proves the reboot by a changed boot id, read before (pre-state, persisted with the
@@ -10,6 +11,7 @@
 
 import { TransportError } from "../core/errors.js";
 import type { StepKind } from "../core/plan/schema.js";
+import type { Health } from "../ports/health.js";
 import { pollUntil } from "./poll.js";
 import {
   describeExec,
@@ -19,8 +21,10 @@ import {
   type StepKindImpl,
   type StepOutcome,
 } from "./types.js";
+import { builtinRevert, drain, reinstate } from "./workload-kinds.js";
 
 const DEFAULT_BOOT_ID = "cat /proc/sys/kernel/random/boot_id";
+const DEFAULT_HEALTH = "systemctl is-system-running";
 
 const command: StepKindImpl = {
   async run(ctx) {
@@ -59,9 +63,45 @@ const gate: StepKindImpl = {
   },
 };
 
+/** The health command of a host: `overhaul_health_command`, else `systemctl is-system-running`. */
+function healthCommand(ctx: StepContext): string {
+  const v = ctx.host.vars.overhaul_health_command;
+  return typeof v === "string" && v.trim() ? v : DEFAULT_HEALTH;
+}
+
+/** Poll the `Health` port until the host is healthy or the deadline passes. */
+async function pollHealth(ctx: StepContext, health: Health): Promise<StepOutcome> {
+  let polls = 0;
+  let last = "no answer";
+  for (;;) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    polls++;
+    try {
+      const r = await health.check(ctx.host, { signal: ctx.signal, deadline: ctx.deadline });
+      if (r.healthy) return { ok: true, detail: { polls, health: r.detail } };
+      last = r.detail;
+    } catch (e) {
+      if (!(e instanceof TransportError) || !e.retryable) throw e;
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      last = e.message;
+    }
+    const left = ctx.deadline - ctx.clock.now();
+    if (left <= 0) {
+      return {
+        ok: false,
+        reason: `host "${ctx.host.name}" not healthy within the timeout (${polls} tries, last: ${last})`,
+        detail: { polls, health: last },
+      };
+    }
+    await ctx.clock.sleep(Math.min(ctx.step.intervalMs ?? 2_000, left), ctx.signal);
+  }
+}
+
 const waitHealthy: StepKindImpl = {
   async run(ctx) {
-    return pollStep(ctx, `host "${ctx.host.name}" healthy check`);
+    if (ctx.step.run === undefined && ctx.health) return pollHealth(ctx, ctx.health);
+    const probe = ctx.step.run ?? healthCommand(ctx);
+    return pollStep({ ...ctx, step: { ...ctx.step, run: probe } }, `host "${ctx.host.name}" healthy check`);
   },
 };
 
@@ -145,4 +185,8 @@ export const STEP_IMPLS: Record<StepKind, StepKindImpl> = {
   gate,
   reboot,
   "wait-healthy": waitHealthy,
+  drain,
+  reinstate,
 };
+
+export { builtinRevert };

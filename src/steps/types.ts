@@ -12,18 +12,22 @@
 import type { Host } from "../core/model/fleet.js";
 import type { Step } from "../core/plan/compile.js";
 import type { Clock } from "../ports/clock.js";
+import type { Health } from "../ports/health.js";
 import type { ExecResult, Transport } from "../ports/transport.js";
+import type { Workloads } from "../ports/workloads.js";
 
 export interface StepContext {
   host: Host;
   step: Step;
   transport: Transport;
+  workloads?: Workloads;
+  health?: Health;
   clock: Clock;
   signal: AbortSignal;
   /** Epoch ms by which the attempt must be over. */
   deadline: number;
   pre: Record<string, unknown> | null;
-  /** Environment for commands: OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_ATTEMPT. */
+  /** Environment for commands: OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_PHASE, OVERHAUL_ATTEMPT. */
   env: Record<string, string>;
   /** Manual gate: resolves once an operator approved this step (the run is paused meanwhile). */
   awaitApproval(): Promise<void>;

@@ -15,6 +15,7 @@ import { compilePlan } from "../../core/plan/compile.js";
 import { parsePlanText } from "../../core/plan/load.js";
 import {
   buildReport,
+  downtimeSamples,
   REPORT_FORMATS,
   type Report,
   type ReportFormat,
@@ -83,7 +84,14 @@ export async function reportOfRun(store: Store, run: RunRecord): Promise<Report>
       // A stored revision that no longer compiles (schema moved on): stages come from the data.
     }
   }
-  return buildReport({ run, hosts, attempts, events, ...(steps ? { steps } : {}) });
+  return buildReport({
+    run,
+    hosts,
+    attempts,
+    events,
+    workloadDowntime: downtimeSamples(attempts),
+    ...(steps ? { steps } : {}),
+  });
 }
 
 export async function reportCommand(runId: string | undefined, opts: ReportOptions): Promise<number> {

@@ -8,10 +8,11 @@ import { setMaxListeners } from "node:events";
 import { randomSource, systemClock } from "../../adapters/clock/system-clock.js";
 import { loadInventory } from "../../adapters/inventory-files/index.js";
 import { createLocalTransport } from "../../adapters/transport-local/index.js";
-import { InputError } from "../../core/errors.js";
-import { compilePlan } from "../../core/plan/compile.js";
+import { InputError, SafetyRefusal } from "../../core/errors.js";
+import { compilePlan, type Plan } from "../../core/plan/compile.js";
 import { parseDuration } from "../../core/plan/duration.js";
 import { parsePlanText } from "../../core/plan/load.js";
+import { WORKLOAD_STEP_KINDS } from "../../core/plan/schema.js";
 import { Coordinator, type DriveResult } from "../../engine/coordinator.js";
 import { DEFAULT_COORDINATOR_OPTIONS, nullNotifier } from "../../engine/deps.js";
 import { createRun, requireRun, runAction } from "../../engine/runs.js";
@@ -51,6 +52,23 @@ export function leaseTtlMs(text: string): number {
   return ms;
 }
 
+/**
+ * Real runs have no workloads manager yet (hypervisor / scheduler adapters come later): refuse a
+ * plan that drains or reinstates before touching any host, and point at the dry run.
+ */
+function refuseWorkloadSteps(planFile: string, plan: Plan): void {
+  const steps = plan.steps.filter((s) => WORKLOAD_STEP_KINDS.includes(s.kind));
+  if (steps.length === 0) return;
+  throw new InputError(
+    steps.map((s) => ({
+      file: planFile,
+      path: `steps[${s.index}].kind`,
+      message: `step "${s.name}" (${s.kind}) moves workloads, which real runs cannot do yet`,
+      expected: "dry-run this plan with `overhaul simulate`, or use command steps for real runs",
+    })),
+  );
+}
+
 export async function runCommand(planFile: string, opts: RunOptions): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
   const loaded = await loadPlanFile(planFile);
@@ -74,6 +92,7 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
       expected: "ansible_connection=local for every host in scope",
     });
   }
+  refuseWorkloadSteps(planFile, loaded.plan);
   const ttl = leaseTtlMs(opts.leaseTtl);
   const store = await openStore(opts.db);
   try {
@@ -116,6 +135,12 @@ export async function resumeCommand(
   const store = await openStore(opts.db);
   try {
     let run = await requireRun(store, runId);
+    if (run.options.simulated === true) {
+      throw new SafetyRefusal(
+        "simulated-run",
+        `run ${run.id} is a simulation (overhaul simulate / demo): it is never driven against real hosts; simulate the plan again instead`,
+      );
+    }
     if (run.state === "paused" || run.state === "halting") {
       run = await runAction({ store, clock: systemClock() }, run, "resume", `operator:${operatorName()}`);
       if (!opts.json) out.err(`run ${run.id} resumed\n`);

@@ -7,6 +7,8 @@
  *   - `reboot`: 10 min timeout, 3 attempts, idempotent (the Fly rule: not back in 10 min -> failed
  *     attempt; 3 failed attempts -> roll back).
  *   - `sleep`, `gate`, `wait-healthy`: idempotent (they change nothing on the host).
+ *   - `drain`, `reinstate`: idempotent (each moves only what is still to move), 3 attempts,
+ *     30 min timeout; a drain's revert is a reinstate.
  *   - `command`: 1 attempt, NOT idempotent unless the plan says so (a command of unknown outcome
  *     is never re-run by accident).
  * - Failure budget: with neither `maxFailed` nor `maxFailedPercent`, the first failed host halts the run.
@@ -31,6 +33,7 @@ export interface Step {
   run?: string;
   check?: string;
   verify?: string;
+  /** The revert command. Without one, a `drain` step reverts by reinstating (see `hasRevert`). */
   revert?: string;
   timeoutMs: number;
   idempotent: boolean;
@@ -72,6 +75,8 @@ const KIND_DEFAULTS: Record<StepKind, { attempts: number; idempotent: boolean; t
   gate: { attempts: 1, idempotent: true },
   reboot: { attempts: 3, idempotent: true, timeoutMs: 600_000 },
   "wait-healthy": { attempts: 1, idempotent: true },
+  drain: { attempts: 3, idempotent: true, timeoutMs: 1_800_000 },
+  reinstate: { attempts: 3, idempotent: true, timeoutMs: 1_800_000 },
 };
 
 function compileStep(s: StepSpec, index: number, planTimeoutMs: number): Step {
@@ -116,11 +121,19 @@ function compileStep(s: StepSpec, index: number, planTimeoutMs: number): Step {
       step.intervalMs = s.interval;
       break;
     case "wait-healthy":
-      step.run = s.run;
+      if (s.run !== undefined) step.run = s.run;
       step.intervalMs = s.interval;
+      break;
+    case "drain":
+    case "reinstate":
       break;
   }
   return step;
+}
+
+/** Can the step be reverted: a `revert` command, or a drain (whose revert is a reinstate). */
+export function hasRevert(step: Step): boolean {
+  return step.revert !== undefined || step.kind === "drain";
 }
 
 function deepFreeze<T>(v: T): T {

@@ -438,7 +438,7 @@ describe("parsePlanText reports every problem at once", () => {
     } catch (e) {
       expect((e as Error).message).toBe(
         'plans/x.yaml:5:11: steps[0].kind: unknown kind "rebot" (did you mean "reboot"?) ' +
-          "(expected one of command, sleep, gate, reboot, wait-healthy)",
+          "(expected one of command, sleep, gate, reboot, wait-healthy, drain, reinstate)",
       );
     }
   });

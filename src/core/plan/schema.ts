@@ -104,10 +104,30 @@ const rebootStep = z
   })
   .strict();
 const waitHealthyStep = z
-  .object({ ...common, kind: z.literal("wait-healthy"), run: command, interval: duration.default(2_000) })
+  .object({
+    ...common,
+    kind: z.literal("wait-healthy"),
+    /** The probe; without it, the host's health check (see docs/plan-format.md). */
+    run: command.optional(),
+    interval: duration.default(2_000),
+  })
   .strict();
+/** Move every workload off the host (hold-overs first). Its revert is `reinstate`. */
+const drainStep = z.object({ ...common, kind: z.literal("drain") }).strict();
+/** Move the workloads drained from the host back onto it. */
+const reinstateStep = z.object({ ...common, kind: z.literal("reinstate") }).strict();
 
-export const STEP_KINDS = ["command", "sleep", "gate", "reboot", "wait-healthy"] as const;
+export const STEP_KINDS = [
+  "command",
+  "sleep",
+  "gate",
+  "reboot",
+  "wait-healthy",
+  "drain",
+  "reinstate",
+] as const;
+/** Kinds that move workloads: they need a workloads manager (the simulator has one). */
+export const WORKLOAD_STEP_KINDS: readonly StepKind[] = ["drain", "reinstate"];
 
 const stepSchema = z.discriminatedUnion("kind", [
   commandStep,
@@ -115,6 +135,8 @@ const stepSchema = z.discriminatedUnion("kind", [
   gateStep,
   rebootStep,
   waitHealthyStep,
+  drainStep,
+  reinstateStep,
 ]);
 
 const waveSchema = z

@@ -7,7 +7,7 @@
  * - A failure that is not retryable (refused credentials, changed host key) never retries.
  * - In-doubt resolution never re-runs a non-idempotent effect without a `check`.
  */
-import type { RetryPolicy, Step } from "../plan/compile.js";
+import { hasRevert, type RetryPolicy, type Step } from "../plan/compile.js";
 
 /** Delay before attempt `nextAttempt` (2 = the first retry). `u` is uniform in [0, 1). */
 export function backoffMs(policy: RetryPolicy, nextAttempt: number, u: number): number {
@@ -47,12 +47,13 @@ export function resolveDoubt(step: Step, phase: "run" | "revert", hasBuiltinChec
 /**
  * The steps to revert, in order, after step `failedIndex` failed: the failed step itself (its
  * revert must cope with a partial effect) and every completed step before it, newest first, down
- * to (not including) the last point of no return. Steps without `revert` are left out.
+ * to (not including) the last point of no return. Steps that cannot be reverted are left out.
  */
 export function revertOrder(steps: readonly Step[], failedIndex: number, noReturnIndex: number): number[] {
   const out: number[] = [];
   for (let i = failedIndex; i > noReturnIndex; i--) {
-    if (steps[i]?.revert !== undefined) out.push(i);
+    const s = steps[i];
+    if (s && hasRevert(s)) out.push(i);
   }
   return out;
 }
@@ -60,7 +61,8 @@ export function revertOrder(steps: readonly Step[], failedIndex: number, noRetur
 /** Next step index to revert at or below `from`, or -1 when the revert is complete. */
 export function nextRevertIndex(steps: readonly Step[], from: number, noReturnIndex: number): number {
   for (let i = from; i > noReturnIndex; i--) {
-    if (steps[i]?.revert !== undefined) return i;
+    const s = steps[i];
+    if (s && hasRevert(s)) return i;
   }
   return -1;
 }

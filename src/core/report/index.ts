@@ -12,6 +12,7 @@ import { renderMarkdown } from "./render-markdown.js";
 import { type Paint, renderText } from "./render-text.js";
 
 export { buildReport } from "./build.js";
+export { downtimeSamples } from "./downtime.js";
 export type { ReportInput } from "./input.js";
 export type { Report } from "./model.js";
 export type { Paint, Style } from "./render-text.js";

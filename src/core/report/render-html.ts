@@ -149,7 +149,7 @@ ${waves}
 <h2>Failures (${r.failures.length})</h2>
 ${r.failures.length === 0 ? '<p class="note">None.</p>' : `<table><thead><tr><th class="l">host</th><th class="l">region</th><th class="l">state</th><th class="l">step</th><th class="l">at</th><th class="l">reason</th></tr></thead><tbody>\n${failures}\n</tbody></table>`}
 <h2>Workload downtime</h2>
-<p${dt.note === null ? "" : ' class="note"'}>${dt.note === null ? `p50 ${duration(dt.p50Ms)}, p99 ${duration(dt.p99Ms)}, max ${duration(dt.maxMs)} over ${dt.samples} workloads.` : `No figures: ${esc(dt.note)}.`}</p>
+<p${dt.note === null ? "" : ' class="note"'}>${dt.note === null ? `p50 ${duration(dt.p50Ms)}, p99 ${duration(dt.p99Ms)}, max ${duration(dt.maxMs)} over ${dt.samples} workload moves.` : `No figures: ${esc(dt.note)}.`}</p>
 </body>
 </html>
 `;

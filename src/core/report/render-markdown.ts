@@ -100,7 +100,7 @@ export function renderMarkdown(r: Report): string {
   const d = r.workloadDowntime;
   L.push(
     d.note === null
-      ? `p50 ${duration(d.p50Ms)}, p99 ${duration(d.p99Ms)}, max ${duration(d.maxMs)} over ${d.samples} workloads.`
+      ? `p50 ${duration(d.p50Ms)}, p99 ${duration(d.p99Ms)}, max ${duration(d.maxMs)} over ${d.samples} workload moves.`
       : `No figures: ${mdCell(d.note)}.`,
   );
   return `${L.join("\n")}\n`;

@@ -69,7 +69,7 @@ export function renderText(r: Report, paint: Paint = plain): string {
   const d = r.workloadDowntime;
   L.push(
     d.note === null
-      ? `workload downtime: p50 ${duration(d.p50Ms)}, p99 ${duration(d.p99Ms)}, max ${duration(d.maxMs)} (${d.samples} workloads)`
+      ? `workload downtime: p50 ${duration(d.p50Ms)}, p99 ${duration(d.p99Ms)}, max ${duration(d.maxMs)} (${d.samples} workload moves)`
       : `workload downtime: - (${d.note})`,
   );
   return `${L.join("\n")}\n`;

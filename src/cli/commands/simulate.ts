@@ -1,0 +1,348 @@
+/**
+ * `overhaul simulate PLAN (-i INV | --fleet SPEC) [--scenario FILE] [--seed N] [--json] [--report DIR]`:
+ * a dry run. The same engine drives the plan against a simulated copy of the fleet in virtual time,
+ * with the scenario's failures injected, then every invariant is checked.
+ *
+ * Invariants:
+ * - Nothing real is touched: the transport, workloads and health are the simulator's; the run is
+ *   stored in its own database (`openSimStore`), never in the database real runs use, and it is
+ *   marked `simulated` (no real coordinator drives it).
+ * - Same inputs and seed, same bytes: `--json` and the report files are canonical and hold only
+ *   virtual times.
+ * - Exit: 0 every host succeeded, 3 the run ended with failed / in-doubt hosts or did not end,
+ *   5 an invariant was violated (whatever the hosts did), 2 bad input.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { VirtualClock } from "../../adapters/clock/virtual-clock.js";
+import { loadInventory } from "../../adapters/inventory-files/index.js";
+import { MemoryStore } from "../../adapters/store-memory/memory-store.js";
+import { openSqliteStore } from "../../adapters/store-sql/index.js";
+import { InputError } from "../../core/errors.js";
+import { type Inventory, matchPattern, toFleetHosts } from "../../core/inventory/index.js";
+import type { Host, Workload } from "../../core/model/fleet.js";
+import {
+  buildReport,
+  canonicalJson,
+  downtimeSamples,
+  type Report,
+  renderReport,
+} from "../../core/report/index.js";
+import { generateFleet, parseFleetSpec } from "../../core/sim/fleet-gen.js";
+import { fleetInventory } from "../../core/sim/fleet-inventory.js";
+import type { InvariantReport } from "../../core/sim/invariants.js";
+import { defaultScenario, parseScenarioText, type Scenario } from "../../core/sim/scenario.js";
+import { generateWorkloads } from "../../core/sim/workload-gen.js";
+import type { Store } from "../../ports/store.js";
+import { type LoadedPlan, loadPlanFile, readUserFile } from "../compose.js";
+import { EXIT } from "../exit-codes.js";
+import { makeOut, type Out, paint, warnAll } from "../output.js";
+import { Progress } from "../progress.js";
+import { type SimulationResult, simulateRun } from "../simulate/runner.js";
+
+export const SIM_DIR = ".overhaul/simulations";
+/** Virtual start of every simulation: a Monday, 02:00 UTC. */
+export const SIM_START = Date.UTC(2026, 0, 5, 2, 0, 0);
+
+export interface SimulateOptions {
+  inventory?: string;
+  fleet?: string;
+  workloads?: number;
+  scenario?: string;
+  seed?: number;
+  limit?: string;
+  json?: boolean;
+  quiet?: boolean;
+  report?: string;
+  db?: string;
+  noColor?: boolean;
+}
+
+export interface SimulatedFleet {
+  hosts: Host[];
+  workloads: Workload[];
+  inventory: Inventory;
+  /** Where the fleet came from, for the run's options and the report. */
+  source: Record<string, unknown>;
+}
+
+export async function buildSimFleet(opts: SimulateOptions, seed: number, out: Out): Promise<SimulatedFleet> {
+  if ((opts.inventory === undefined) === (opts.fleet === undefined)) {
+    throw new InputError({
+      path: opts.inventory === undefined ? "-i / --fleet" : "--fleet",
+      message:
+        opts.inventory === undefined ? "name the fleet to simulate" : "give either -i or --fleet, not both",
+      expected: "-i INVENTORY (a real inventory) or --fleet regions=3,hosts=6,holdovers=0.25,workloads=4",
+    });
+  }
+  if (opts.fleet !== undefined) {
+    const spec = parseFleetSpec(opts.fleet);
+    const fleet = generateFleet(spec);
+    const workloads =
+      opts.workloads !== undefined
+        ? generateWorkloads(fleet.hosts, opts.workloads, spec.seed)
+        : fleet.workloads;
+    return {
+      hosts: fleet.hosts,
+      workloads,
+      inventory: fleetInventory(fleet.hosts),
+      source: { fleet: opts.fleet },
+    };
+  }
+  const inv = await loadInventory(opts.inventory as string);
+  warnAll(out, inv.warnings);
+  const hosts = toFleetHosts(inv);
+  return {
+    hosts,
+    workloads: generateWorkloads(hosts, opts.workloads ?? 0, seed),
+    inventory: inv,
+    source: { inventory: opts.inventory },
+  };
+}
+
+/** The plan's `hosts` pattern, narrowed by `--limit`; nothing matching is an input error. */
+export function simScope(fleet: SimulatedFleet, loaded: LoadedPlan, limit?: string): Host[] {
+  const fromPlan = matchPattern(fleet.inventory, loaded.plan.hosts);
+  if (fromPlan.unmatched.length > 0) {
+    throw new InputError({
+      file: loaded.file,
+      path: "hosts",
+      message: `pattern part(s) ${fromPlan.unmatched.map((u) => `"${u}"`).join(", ")} match no host or group of the simulated fleet`,
+      expected: "host names, group names (regions, workers, holdovers) or patterns that exist in the fleet",
+    });
+  }
+  let names = fromPlan.hosts;
+  if (limit !== undefined) {
+    const lim = matchPattern(fleet.inventory, limit);
+    if (limit.trim() === "" || lim.unmatched.length > 0) {
+      throw new InputError({
+        path: "--limit",
+        message: limit.trim() === "" ? "is empty" : `${lim.unmatched.join(", ")} match(es) nothing`,
+        expected: "an Ansible host pattern that names hosts of the fleet",
+      });
+    }
+    const allowed = new Set(lim.hosts);
+    names = names.filter((n) => allowed.has(n));
+  }
+  if (names.length === 0) {
+    throw new InputError({ path: "hosts", message: "the scope is empty", expected: "at least one host" });
+  }
+  const byName = new Map(fleet.hosts.map((h) => [h.name, h]));
+  return names.map((n) => byName.get(n) as Host);
+}
+
+/**
+ * A simulation's id names its inputs: the plan, the fleet, the scope, the scenario and the seed.
+ * The same simulation run twice has the same id (and gives the same bytes).
+ */
+export function simulationId(
+  loaded: LoadedPlan,
+  fleet: SimulatedFleet,
+  scope: readonly Host[],
+  scenario: Scenario,
+): string {
+  const h = createHash("sha256");
+  h.update(loaded.hash);
+  h.update(
+    canonicalJson({
+      fleet: fleet.hosts,
+      workloads: fleet.workloads,
+      scope: scope.map((x) => x.name),
+      scenario,
+    }),
+  );
+  return `sim-${h.digest("hex").slice(0, 12)}`;
+}
+
+/**
+ * Where a simulation is stored: by default its own SQLite file, `.overhaul/simulations/<id>.db`,
+ * replaced when the same simulation runs again (it would be identical). `--db FILE` shares a file
+ * between simulations (an id already in it is an input error); `--db :memory:` keeps nothing.
+ */
+export async function openSimStore(
+  db: string | undefined,
+  id: string,
+): Promise<{ store: Store; where: string }> {
+  if (db === ":memory:") return { store: new MemoryStore(), where: ":memory:" };
+  if (db !== undefined && /^postgres(ql)?:\/\//.test(db)) {
+    throw new InputError({
+      path: "--db",
+      message: "simulations run on SQLite or in memory",
+      expected: `a SQLite file (default ${SIM_DIR}/<id>.db) or :memory:`,
+    });
+  }
+  const where = db ?? join(SIM_DIR, `${id}.db`);
+  if (db === undefined)
+    for (const suffix of ["", "-wal", "-shm"]) await rm(`${where}${suffix}`, { force: true });
+  const store = await openSqliteStore(where);
+  if (db !== undefined && (await store.getRun(id))) {
+    await store.close();
+    throw new InputError({
+      file: db,
+      message: `this simulation (run ${id}) is already stored here, and would come out identical`,
+      expected: "another --db file, or :memory:",
+    });
+  }
+  return { store, where };
+}
+
+export interface SimulationOutput {
+  report: Report;
+  invariants: InvariantReport;
+  simulation: {
+    seed: number;
+    coordinators: number;
+    virtualMs: number;
+    hosts: number;
+    workloads: number;
+    unfinished: string | null;
+    fleet: Record<string, unknown>;
+  };
+}
+
+export function simulationOutput(
+  res: SimulationResult,
+  loaded: LoadedPlan,
+  fleet: SimulatedFleet,
+  scenario: Scenario,
+): SimulationOutput {
+  const report = buildReport({
+    run: res.run,
+    hosts: res.hosts,
+    attempts: res.attempts,
+    events: res.events,
+    steps: loaded.plan.steps.map((s) => s.name),
+    workloadDowntime: downtimeSamples(res.attempts),
+  });
+  return {
+    report,
+    invariants: res.invariants,
+    simulation: {
+      seed: scenario.seed,
+      coordinators: res.coordinators,
+      virtualMs: res.virtualMs,
+      hosts: res.hosts.length,
+      workloads: fleet.workloads.length,
+      unfinished: res.unfinished ?? null,
+      fleet: fleet.source,
+    },
+  };
+}
+
+export async function writeReports(dir: string, output: SimulationOutput): Promise<string[]> {
+  try {
+    await mkdir(dir, { recursive: true });
+    const files: [string, string][] = [
+      ["report.json", canonicalJson(output)],
+      ["report.md", renderReport(output.report, "md")],
+      ["report.html", renderReport(output.report, "html")],
+      ["report.txt", renderReport(output.report, "text")],
+    ];
+    for (const [name, text] of files) await writeFile(join(dir, name), text);
+    return files.map(([n]) => join(dir, n));
+  } catch (e) {
+    throw new InputError(
+      {
+        file: dir,
+        message: `cannot write the reports: ${(e as Error).message}`,
+        expected: "a writable directory",
+      },
+      { cause: e },
+    );
+  }
+}
+
+export function exitOf(res: SimulationResult): number {
+  if (!res.invariants.ok) return EXIT.invariant;
+  if (res.unfinished !== undefined) return EXIT.runFailed;
+  return res.run.state === "succeeded" ? EXIT.ok : EXIT.runFailed;
+}
+
+/** The end of a simulation on the terminal: invariants, then the report's text summary. */
+export function printOutcome(out: Out, output: SimulationOutput, res: SimulationResult): void {
+  const inv = res.invariants;
+  const checked = Object.entries(inv.checked)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+  out.err(`\n${renderReport(output.report, "text", (style, s) => paint(out, style, s))}`);
+  if (res.unfinished) out.err(`${paint(out, "yellow", "unfinished:")} ${res.unfinished}\n`);
+  if (inv.ok) {
+    out.err(`${paint(out, "green", "invariants hold")} (${checked})\n`);
+  } else {
+    out.err(`${paint(out, "red", `${inv.violations.length} invariant violation(s):`)}\n`);
+    for (const v of inv.violations.slice(0, 20)) out.err(`  ${v.invariant}: ${v.message}\n`);
+    if (inv.violations.length > 20) out.err(`  … and ${inv.violations.length - 20} more (see --json)\n`);
+  }
+  out.err(
+    `simulated ${res.hosts.length} host(s), ${output.simulation.workloads} workload(s) in ${formatVirtual(res.virtualMs)} of virtual time; ${res.coordinators} coordinator(s)\n`,
+  );
+}
+
+export function formatVirtual(ms: number): string {
+  const m = Math.round(ms / 60_000);
+  return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m` : `${m}m`;
+}
+
+export async function loadScenario(file: string | undefined, seed: number | undefined): Promise<Scenario> {
+  const scenario =
+    file === undefined ? defaultScenario() : parseScenarioText(await readUserFile(file, "scenario"), file);
+  return seed === undefined ? scenario : { ...scenario, seed };
+}
+
+export async function simulateCommand(planFile: string, opts: SimulateOptions): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const loaded = await loadPlanFile(planFile);
+  const scenario = await loadScenario(opts.scenario, opts.seed);
+  const fleet = await buildSimFleet(opts, scenario.seed, out);
+  const hosts = simScope(fleet, loaded, opts.limit);
+  const scoped = new Set(hosts.map((h) => h.name));
+  const quiet = opts.json === true || opts.quiet === true;
+  const runId = simulationId(loaded, fleet, hosts, scenario);
+  const { store, where } = await openSimStore(opts.db, runId);
+  try {
+    const clock = new VirtualClock(SIM_START);
+    const progress = new Progress(
+      out,
+      hosts.map((h) => ({ host: h.name, state: "pending" as const })),
+      SIM_START,
+      quiet,
+    );
+    if (!quiet) {
+      out.err(
+        `simulating plan ${loaded.plan.name} on ${hosts.length} host(s) (${fleet.workloads.filter((w) => scoped.has(w.host)).length} workloads), seed ${scenario.seed}, ${scenario.failures.length} injected failure(s)\n`,
+      );
+    }
+    let res: SimulationResult;
+    try {
+      res = await simulateRun({
+        loaded,
+        hosts: fleet.hosts,
+        scope: hosts,
+        workloads: fleet.workloads,
+        scenario,
+        store,
+        clock,
+        runId,
+        sink: progress,
+        options: { planFile, ...fleet.source, ...(opts.scenario ? { scenario: opts.scenario } : {}) },
+      });
+    } finally {
+      progress.stop();
+    }
+    const output = simulationOutput(res, loaded, fleet, scenario);
+    if (opts.report !== undefined) {
+      const files = await writeReports(opts.report, output);
+      if (!quiet) out.err(`reports written: ${files.join(", ")}\n`);
+    }
+    if (opts.json) out.write(canonicalJson(output));
+    else {
+      printOutcome(out, output, res);
+      if (where !== ":memory:")
+        out.err(`stored in ${where}: \`overhaul report --db ${where}\` shows it again\n`);
+    }
+    return exitOf(res);
+  } finally {
+    await store.close();
+  }
+}

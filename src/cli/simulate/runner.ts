@@ -1,0 +1,189 @@
+/**
+ * One simulated run: the real engine (createRun + Coordinator, unchanged) against a simulated
+ * world on a virtual clock, with the scenario's coordinator kills, then the invariant check.
+ *
+ * Invariants:
+ * - Deterministic: the same plan, fleet, scenario and seed give the same events, ledger and report
+ *   (virtual time only, seeded randomness only, fixed coordinator names).
+ * - A coordinator kill is a SIGKILL, not a shutdown: from the kill on, that coordinator's store
+ *   calls fail (it writes nothing more, releases no lease), and its in-flight work is abandoned.
+ *   A new coordinator starts on the same store after `restartDelayMs` and resumes from the
+ *   database alone. The simulated world (hosts, workloads) does not restart.
+ * - Bounded: a run that has not ended after `maxVirtualMs` of virtual time (e.g. paused at a manual
+ *   gate nobody approves) is stopped and reported as unfinished, never simulated forever.
+ */
+import type { VirtualClock } from "../../adapters/clock/virtual-clock.js";
+import { SimWorld } from "../../adapters/simulator/index.js";
+import { isTerminalRun } from "../../core/flow/states.js";
+import type { Host, Workload } from "../../core/model/fleet.js";
+import { seededRandom } from "../../core/policy/random.js";
+import { checkInvariants, type InvariantReport } from "../../core/sim/invariants.js";
+import type { LedgerEntry } from "../../core/sim/ledger.js";
+import { coordinatorKills, type Scenario } from "../../core/sim/scenario.js";
+import { Coordinator, type DriveResult } from "../../engine/coordinator.js";
+import { nullNotifier } from "../../engine/deps.js";
+import { createRun } from "../../engine/runs.js";
+import type { EventSink } from "../../ports/events.js";
+import type { AttemptRecord, EventRecord, HostFlowRecord, RunRecord, Store } from "../../ports/store.js";
+import type { LoadedPlan } from "../compose.js";
+import { killable } from "./killable-store.js";
+
+export interface SimulationInput {
+  loaded: LoadedPlan;
+  /** Every host of the simulated world (hold-overs outside the scope still take workloads). */
+  hosts: readonly Host[];
+  /** The run's hosts, in order. */
+  scope: readonly Host[];
+  workloads: readonly Workload[];
+  scenario: Scenario;
+  store: Store;
+  clock: VirtualClock;
+  sink?: EventSink;
+  /** The run's id (default: from virtual time and the seed). */
+  runId?: string;
+  /** Recorded with the run (where the fleet came from, the scenario file, ...). */
+  options?: Record<string, unknown>;
+  leaseTtlMs?: number;
+  restartDelayMs?: number;
+  maxVirtualMs?: number;
+}
+
+export interface SimulationResult {
+  run: RunRecord;
+  hosts: HostFlowRecord[];
+  attempts: AttemptRecord[];
+  events: EventRecord[];
+  ledger: readonly LedgerEntry[];
+  invariants: InvariantReport;
+  /** How many coordinators drove the run (1 + kills that happened before the end). */
+  coordinators: number;
+  /** Virtual time from the start of the simulation to the end of the run. */
+  virtualMs: number;
+  /** Set when the run did not end within `maxVirtualMs`. */
+  unfinished?: string;
+}
+
+const DAY = 86_400_000;
+
+export async function simulateRun(input: SimulationInput): Promise<SimulationResult> {
+  const { store, clock, scenario, loaded } = input;
+  const leaseTtlMs = input.leaseTtlMs ?? 30_000;
+  const restartDelayMs = input.restartDelayMs ?? 10_000;
+  const maxVirtualMs = input.maxVirtualMs ?? 7 * DAY;
+  const sink = input.sink ?? { emit() {} };
+  const t0 = clock.now();
+  const world = new SimWorld(clock, [...input.hosts], [...input.workloads], scenario);
+  const run = await createRun(
+    { store, clock, random: seededRandom(scenario.seed) },
+    {
+      plan: loaded.plan,
+      planBody: loaded.body,
+      planHash: loaded.hash,
+      hosts: [...input.scope],
+      actor: "simulator",
+      seed: scenario.seed,
+      ...(input.runId !== undefined ? { id: input.runId } : {}),
+      options: { simulated: true, ...(input.options ?? {}) },
+    },
+  );
+
+  const kills = coordinatorKills(scenario);
+  let coordinators = 0;
+  let unfinished: string | undefined;
+  for (;;) {
+    const n = coordinators++;
+    const killAt = kills.find((k) => t0 + k > clock.now());
+    const gate = killable(store, (p) => clock.track(p));
+    const hard = new AbortController();
+    const deadline = new AbortController();
+    const coordinator = new Coordinator(
+      {
+        store: gate.store,
+        transport: world.transport(),
+        workloads: world.workloads(),
+        health: world.health(),
+        clock,
+        random: seededRandom(scenario.seed + 7919 * (n + 1)),
+        sink,
+        notifier: nullNotifier,
+      },
+      { owner: `sim-coordinator-${n + 1}`, leaseTtlMs, tickMs: 1_000 },
+      run.id,
+      hard.signal,
+    );
+    const driving = coordinator.drive().then(
+      (r): { drove: DriveResult } => ({ drove: r }),
+      (e: unknown): { failed: unknown } => ({ failed: e }),
+    );
+    const stopAt = killAt !== undefined ? Math.min(t0 + killAt, t0 + maxVirtualMs) : t0 + maxVirtualMs;
+    const timer = clock.sleep(Math.max(0, stopAt - clock.now()), deadline.signal).then(
+      () => "timer" as const,
+      () => "cancelled" as const,
+    );
+    const first = await Promise.race([driving, timer]);
+    if (first !== "timer" && first !== "cancelled") {
+      deadline.abort();
+      if ("failed" in first && !gate.killed) throw first.failed;
+      const state = "drove" in first ? first.drove.run.state : undefined;
+      if (state !== undefined && isTerminalRun(state)) break;
+      // Deposed or held elsewhere (a lease of a killed coordinator not expired yet): start another.
+      if (coordinators > kills.length + 20) {
+        unfinished = `no coordinator could take the run over (last: ${"drove" in first ? first.drove.outcome : "error"})`;
+        break;
+      }
+      await clock.sleep(restartDelayMs);
+      continue;
+    }
+    // The kill (or the end of the simulated time): stop dead, like SIGKILL.
+    gate.kill();
+    hard.abort(new Error("coordinator killed"));
+    await driving;
+    if (killAt === undefined || t0 + killAt >= t0 + maxVirtualMs) {
+      const r = await store.getRun(run.id);
+      unfinished = `the run did not end within ${Math.round(maxVirtualMs / 3_600_000)}h of simulated time (run state: ${r?.state ?? "?"}${r?.reason ? `, ${r.reason}` : ""})`;
+      break;
+    }
+    await clock.sleep(restartDelayMs);
+  }
+
+  const [final, hosts, attempts, events] = await Promise.all([
+    store.getRun(run.id),
+    store.getHosts(run.id),
+    store.getAttempts(run.id),
+    allEvents(store, run.id),
+  ]);
+  if (!final) throw new Error(`simulated run ${run.id} vanished from the store`);
+  const invariants = checkInvariants({
+    hosts: input.hosts,
+    workloads: input.workloads,
+    ledger: world.ledger,
+    plan: loaded.plan,
+    runHosts: hosts,
+    events,
+    runState: final.state,
+  });
+  let end = t0;
+  for (const e of events) if (e.at > end) end = e.at;
+  const result: SimulationResult = {
+    run: final,
+    hosts,
+    attempts,
+    events,
+    ledger: world.ledger,
+    invariants,
+    coordinators,
+    virtualMs: end - t0,
+  };
+  if (unfinished !== undefined) result.unfinished = unfinished;
+  return result;
+}
+
+async function allEvents(store: Store, runId: string): Promise<EventRecord[]> {
+  const all: EventRecord[] = [];
+  for (let after = 0; ; ) {
+    const batch = await store.listEvents(runId, after, 10_000);
+    all.push(...batch);
+    if (batch.length < 10_000) return all;
+    after = (batch[batch.length - 1] as EventRecord).seq;
+  }
+}
