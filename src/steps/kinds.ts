@@ -12,7 +12,7 @@
 import { TransportError } from "../core/errors.js";
 import type { StepKind } from "../core/plan/schema.js";
 import type { Health } from "../ports/health.js";
-import { pollUntil } from "./poll.js";
+import { poll, pollUntil } from "./poll.js";
 import {
   describeExec,
   exec,
@@ -71,30 +71,19 @@ function healthCommand(ctx: StepContext): string {
 
 /** Poll the `Health` port until the host is healthy or the deadline passes. */
 async function pollHealth(ctx: StepContext, health: Health): Promise<StepOutcome> {
-  let polls = 0;
-  let last = "no answer";
-  for (;;) {
-    if (ctx.signal.aborted) throw ctx.signal.reason;
-    polls++;
-    try {
-      const r = await health.check(ctx.host, { signal: ctx.signal, deadline: ctx.deadline });
-      if (r.healthy) return { ok: true, detail: { polls, health: r.detail } };
-      last = r.detail;
-    } catch (e) {
-      if (!(e instanceof TransportError) || !e.retryable) throw e;
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      last = e.message;
-    }
-    const left = ctx.deadline - ctx.clock.now();
-    if (left <= 0) {
-      return {
-        ok: false,
-        reason: `host "${ctx.host.name}" not healthy within the timeout (${polls} tries, last: ${last})`,
-        detail: { polls, health: last },
-      };
-    }
-    await ctx.clock.sleep(Math.min(ctx.step.intervalMs ?? 2_000, left), ctx.signal);
-  }
+  const r = await poll(
+    ctx,
+    ctx.step.intervalMs ?? 2_000,
+    () => health.check(ctx.host, { signal: ctx.signal, deadline: ctx.deadline }),
+    (x) => x.healthy,
+  );
+  const last = r.last?.detail ?? r.lastError ?? "no answer";
+  if (r.ok) return { ok: true, detail: { polls: r.polls, health: last } };
+  return {
+    ok: false,
+    reason: `host "${ctx.host.name}" not healthy within the timeout (${r.polls} tries, last: ${last})`,
+    detail: { polls: r.polls, health: last },
+  };
 }
 
 const waitHealthy: StepKindImpl = {

@@ -1,32 +1,33 @@
 /**
- * Polling until a command succeeds or the attempt's deadline passes (gate, wait-healthy, reboot).
+ * Polling until a probe passes or the attempt's deadline passes (gate, wait-healthy, reboot).
  * Transport errors while polling count as "not yet" (a rebooting host is unreachable on purpose).
  */
 import { TransportError } from "../core/errors.js";
 import type { ExecResult } from "../ports/transport.js";
 import { exec, type StepContext } from "./types.js";
 
-export interface PollResult {
+export interface PollResult<T = ExecResult> {
   ok: boolean;
   polls: number;
-  last?: ExecResult;
+  last?: T;
   lastError?: string;
 }
 
-export async function pollUntil(
+/** Ask `probe` every `intervalMs` until `accept` says yes or the deadline passes. */
+export async function poll<T>(
   ctx: StepContext,
-  command: string,
   intervalMs: number,
-  accept: (r: ExecResult) => boolean,
-): Promise<PollResult> {
+  probe: () => Promise<T>,
+  accept: (r: T) => boolean,
+): Promise<PollResult<T>> {
   let polls = 0;
-  let last: ExecResult | undefined;
+  let last: T | undefined;
   let lastError: string | undefined;
   for (;;) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     polls++;
     try {
-      last = await exec(ctx, command);
+      last = await probe();
       if (accept(last)) return { ok: true, polls, last };
     } catch (e) {
       if (!(e instanceof TransportError) || !e.retryable) throw e;
@@ -35,11 +36,21 @@ export async function pollUntil(
     }
     const left = ctx.deadline - ctx.clock.now();
     if (left <= 0) {
-      const r: PollResult = { ok: false, polls };
-      if (last) r.last = last;
+      const r: PollResult<T> = { ok: false, polls };
+      if (last !== undefined) r.last = last;
       if (lastError) r.lastError = lastError;
       return r;
     }
     await ctx.clock.sleep(Math.min(intervalMs, left), ctx.signal);
   }
+}
+
+/** Run `command` until `accept` takes its result or the deadline passes. */
+export function pollUntil(
+  ctx: StepContext,
+  command: string,
+  intervalMs: number,
+  accept: (r: ExecResult) => boolean,
+): Promise<PollResult> {
+  return poll(ctx, intervalMs, () => exec(ctx, command), accept);
 }

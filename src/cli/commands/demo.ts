@@ -15,8 +15,6 @@ import { canonicalJson } from "../../core/report/index.js";
 import { loadPlanFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, paint } from "../output.js";
-import { Progress } from "../progress.js";
-import { simulateRun } from "../simulate/runner.js";
 import {
   buildSimFleet,
   loadScenario,
@@ -24,6 +22,7 @@ import {
   printOutcome,
   SIM_START,
   simScope,
+  simulateWithProgress,
   simulationId,
   simulationOutput,
   writeReports,
@@ -74,29 +73,17 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   const runId = simulationId(loaded, fleet, hosts, scenario);
   const { store, where } = await openSimStore(undefined, runId);
   try {
-    const progress = new Progress(
-      out,
-      hosts.map((h) => ({ host: h.name, state: "pending" as const })),
-      SIM_START,
-      quiet,
-    );
-    let res: Awaited<ReturnType<typeof simulateRun>>;
-    try {
-      res = await simulateRun({
-        loaded,
-        hosts: fleet.hosts,
-        scope: hosts,
-        workloads: fleet.workloads,
-        scenario,
-        store,
-        clock,
-        runId,
-        sink: progress,
-        options: { demo: true, planFile: "examples/demo/plan.yaml", fleet: DEMO_FLEET },
-      });
-    } finally {
-      progress.stop();
-    }
+    const res = await simulateWithProgress(out, quiet, {
+      loaded,
+      hosts: fleet.hosts,
+      scope: hosts,
+      workloads: fleet.workloads,
+      scenario,
+      store,
+      clock,
+      runId,
+      options: { demo: true, planFile: "examples/demo/plan.yaml", fleet: DEMO_FLEET },
+    });
     const output = simulationOutput(res, loaded, fleet, scenario);
     const files = await writeReports(opts.report, output);
     if (opts.json) {

@@ -39,7 +39,7 @@ import { type LoadedPlan, loadPlanFile, readUserFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, paint, warnAll } from "../output.js";
 import { Progress } from "../progress.js";
-import { type SimulationResult, simulateRun } from "../simulate/runner.js";
+import { type SimulationInput, type SimulationResult, simulateRun } from "../simulate/runner.js";
 
 export const SIM_DIR = ".overhaul/simulations";
 /** Virtual start of every simulation: a Monday, 02:00 UTC. */
@@ -290,6 +290,25 @@ export async function loadScenario(file: string | undefined, seed: number | unde
   return seed === undefined ? scenario : { ...scenario, seed };
 }
 
+/** `simulateRun` with the live progress of `overhaul run` (times are simulated). */
+export async function simulateWithProgress(
+  out: Out,
+  quiet: boolean,
+  input: Omit<SimulationInput, "sink">,
+): Promise<SimulationResult> {
+  const progress = new Progress(
+    out,
+    input.scope.map((h) => ({ host: h.name, state: "pending" as const })),
+    input.clock.now(),
+    quiet,
+  );
+  try {
+    return await simulateRun({ ...input, sink: progress });
+  } finally {
+    progress.stop();
+  }
+}
+
 export async function simulateCommand(planFile: string, opts: SimulateOptions): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
   const loaded = await loadPlanFile(planFile);
@@ -302,34 +321,22 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
   const { store, where } = await openSimStore(opts.db, runId);
   try {
     const clock = new VirtualClock(SIM_START);
-    const progress = new Progress(
-      out,
-      hosts.map((h) => ({ host: h.name, state: "pending" as const })),
-      SIM_START,
-      quiet,
-    );
     if (!quiet) {
       out.err(
         `simulating plan ${loaded.plan.name} on ${hosts.length} host(s) (${fleet.workloads.filter((w) => scoped.has(w.host)).length} workloads), seed ${scenario.seed}, ${scenario.failures.length} injected failure(s)\n`,
       );
     }
-    let res: SimulationResult;
-    try {
-      res = await simulateRun({
-        loaded,
-        hosts: fleet.hosts,
-        scope: hosts,
-        workloads: fleet.workloads,
-        scenario,
-        store,
-        clock,
-        runId,
-        sink: progress,
-        options: { planFile, ...fleet.source, ...(opts.scenario ? { scenario: opts.scenario } : {}) },
-      });
-    } finally {
-      progress.stop();
-    }
+    const res = await simulateWithProgress(out, quiet, {
+      loaded,
+      hosts: fleet.hosts,
+      scope: hosts,
+      workloads: fleet.workloads,
+      scenario,
+      store,
+      clock,
+      runId,
+      options: { planFile, ...fleet.source, ...(opts.scenario ? { scenario: opts.scenario } : {}) },
+    });
     const output = simulationOutput(res, loaded, fleet, scenario);
     if (opts.report !== undefined) {
       const files = await writeReports(opts.report, output);

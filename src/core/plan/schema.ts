@@ -14,7 +14,8 @@ const durationInput = z
   .union([z.string(), z.number()])
   .meta({ expected: "a duration such as 30s, 10m or 1h30m, or a number of seconds" });
 
-const duration = durationInput.transform((v, ctx) => {
+/** A duration as people write it (`30s`, `10m`, `1h30m`, or seconds), compiled to milliseconds. */
+export const duration = durationInput.transform((v, ctx) => {
   if (typeof v === "number") {
     if (!Number.isFinite(v) || v < 0) {
       ctx.addIssue({

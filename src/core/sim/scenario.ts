@@ -9,23 +9,10 @@
  */
 import { z } from "zod";
 import { InputError } from "../errors.js";
-import { parseDuration } from "../plan/duration.js";
+import { duration } from "../plan/schema.js";
 import { zodIssuesToProblems } from "../plan/yaml-problems.js";
 import { readYamlMapping } from "../plan/yaml-read.js";
 import { plainErrorMap } from "../plan/zod-messages.js";
-
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = typeof v === "number" ? Math.round(v * 1000) : parseDuration(v);
-  if (ms === undefined || ms < 0) {
-    ctx.addIssue({
-      code: "custom",
-      message: `"${v}" is not a duration`,
-      params: { expected: "e.g. 30s, 2m" },
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const target = {
   host: z.string().min(1).optional(),
