@@ -20,8 +20,8 @@ function setup(scenario = "seed: 1\n") {
 }
 
 describe("SimTransport commands", () => {
-  it("answers true/false/echo/version and exits 127 for anything else", async () => {
-    const { run, world } = setup();
+  it("answers true/false/echo/version and, with unknownCommands: fail, exits 127 for anything else", async () => {
+    const { run, world } = setup("seed: 1\nunknownCommands: fail\n");
     expect((await run(0, "true")).exitCode).toBe(0);
     expect((await run(0, "false")).exitCode).toBe(1);
     expect((await run(0, "echo hi there")).stdout).toBe("hi there\n");
@@ -41,6 +41,18 @@ describe("SimTransport commands", () => {
       "exit 0",
       "exit 1",
       "exit 127",
+    ]);
+  });
+
+  it("by default an unknown command succeeds (a rehearsal), and as a check says 'not done yet'", async () => {
+    const { run, world } = setup();
+    expect((await run(0, "apt-get install -y nginx", { OVERHAUL_PHASE: "run" })).exitCode).toBe(0);
+    expect((await run(0, "dpkg -s nginx", { OVERHAUL_PHASE: "check" })).exitCode).toBe(1);
+    expect((await run(0, "nginx -t")).exitCode).toBe(0);
+    expect(world.ledger.map((e) => [e.outcome, e.applied])).toEqual([
+      ["exit 0", true],
+      ["exit 1", true],
+      ["exit 0", true],
     ]);
   });
 
@@ -90,13 +102,13 @@ describe("SimTransport commands", () => {
       OVERHAUL_ATTEMPT: "2",
     };
     await run(0, "version set 3", env);
-    await run(0, "nope", { OVERHAUL_RUN_ID: "run-1", OVERHAUL_STEP: "x", OVERHAUL_ATTEMPT: "1" });
+    await run(0, "false", { OVERHAUL_RUN_ID: "run-1", OVERHAUL_STEP: "x", OVERHAUL_ATTEMPT: "1" });
     await run(1, "true");
     const [a, b, c] = world.ledger;
     expect(a).toMatchObject({ host: "r01-h001", command: "version set 3", outcome: "exit 0", applied: true });
     expect(a).toMatchObject({ runId: "run-1", step: "upgrade", phase: "run", attempt: 2 });
-    // OVERHAUL_PHASE is optional; a command not found took no effect.
-    expect(b).toMatchObject({ outcome: "exit 127", applied: false, step: "x", attempt: 1 });
+    // OVERHAUL_PHASE is optional; a command that ran took effect whatever its exit code.
+    expect(b).toMatchObject({ outcome: "exit 1", applied: true, step: "x", attempt: 1 });
     expect(b?.phase).toBeUndefined();
     expect(c).toEqual({ at: c?.at, host: "r01-h002", command: "true", outcome: "exit 0", applied: true });
   });

@@ -2,7 +2,8 @@
  * `SimTransport`: a `Transport` that answers for the hosts of a simulated world in virtual time,
  * injecting the failures of its scenario and recording every command in the world's ledger.
  *
- * Commands understood (exactly; anything else exits 127):
+ * Commands understood (exactly; anything else is simulated by the scenario's `unknownCommands`:
+ * `succeed` exits 0, or 1 when it is a step's `check`, so the step runs; `fail` exits 127):
  * - boot id: `cat /proc/sys/kernel/random/boot_id` or the host's `overhaul_boot_id_command`
  * - reboot: `systemctl reboot` or the host's `overhaul_reboot_command` (goes down at once, comes
  *   back after a seeded boot time with a new boot id, unless a failure says otherwise)
@@ -77,11 +78,11 @@ export class SimTransport implements Transport {
     if (down || world.partitioned(h, now, now)) {
       const why = down ? "host went down" : "partition";
       const ran = !down && this.coin(h).next() < APPLIED_WHEN_DROPPED;
-      const applied = ran && this.effect(h, cmd).applied;
+      const applied = ran && this.effect(h, cmd, req.env?.OVERHAUL_PHASE).applied;
       this.record(h, cmd, `dropped (${why})`, applied, req);
       throw new TransportError("dropped", `sim: connection to ${host.name} dropped (${why})`);
     }
-    const { exitCode, stdout, stderr, applied } = this.effect(h, cmd);
+    const { exitCode, stdout, stderr, applied } = this.effect(h, cmd, req.env?.OVERHAUL_PHASE);
     this.record(h, cmd, `exit ${exitCode}`, applied, req);
     return { exitCode, signal: null, stdout, stderr, durationMs: clock.now() - start, truncated: false };
   }
@@ -92,10 +93,11 @@ export class SimTransport implements Transport {
   private effect(
     h: SimHost,
     cmd: string,
+    phase: string | undefined,
   ): { exitCode: number; stdout: string; stderr: string; applied: boolean } {
     if (this.injectedFailure(h, cmd))
       return { exitCode: 1, stdout: "", stderr: `sim: injected failure of ${cmd}\n`, applied: false };
-    const [exitCode, stdout, stderr] = this.interpret(h, cmd);
+    const [exitCode, stdout, stderr] = this.interpret(h, cmd, phase);
     return { exitCode, stdout, stderr, applied: exitCode !== 127 };
   }
 
@@ -112,7 +114,7 @@ export class SimTransport implements Transport {
     return false;
   }
 
-  private interpret(h: SimHost, cmd: string): [number, string, string] {
+  private interpret(h: SimHost, cmd: string, phase: string | undefined): [number, string, string] {
     const v = h.host.vars;
     if (cmd === str(v.overhaul_boot_id_command, BOOT_ID)) return [0, `${h.bootId}\n`, ""];
     if (cmd === str(v.overhaul_reboot_command, REBOOT)) {
@@ -133,7 +135,9 @@ export class SimTransport implements Transport {
       h.version = set[1];
       return [0, "", ""];
     }
-    return [127, "", `sim: command not found: ${cmd}\n`];
+    if (this.world.scenario.unknownCommands === "fail") return [127, "", `sim: command not found: ${cmd}\n`];
+    // A rehearsal of a real plan: the command is taken to work; its check says "not done yet".
+    return phase === "check" ? [1, "", "sim: not done yet (simulated check)\n"] : [0, "", ""];
   }
 
   /** The host's own coin for dropped commands, so its fate does not depend on other hosts. */

@@ -1,7 +1,7 @@
 /** Scenario files: defaults, durations in ms, and located errors for bad failures. */
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors.js";
-import { parseScenarioText } from "./scenario.js";
+import { defaultScenario, parseScenarioText } from "./scenario.js";
 
 describe("scenario file", () => {
   it("applies defaults and converts durations", () => {
@@ -16,7 +16,9 @@ describe("scenario file", () => {
       seed: 1,
       boot: { min: 120_000, max: 900_000, kexec: false },
       failures: [],
+      unknownCommands: "succeed",
     });
+    expect(parseScenarioText("{}", "s.yaml")).toEqual(defaultScenario());
   });
 
   it("reports bad failures with file, line and path", () => {

@@ -64,6 +64,11 @@ export const scenarioSchema = z.strictObject({
     .refine((b) => b.min <= b.max, { message: "boot.min must not exceed boot.max" })
     .default({ min: 120_000, max: 900_000, kexec: false }),
   failures: z.array(failure).default([]),
+  /**
+   * Commands the simulator does not model (`apt-get ...`): `succeed` (the default, so a real plan
+   * can be rehearsed; a `check` answers "not done yet", so the step runs) or `fail` (exit 127).
+   */
+  unknownCommands: z.enum(["succeed", "fail"]).default("succeed"),
 });
 
 export type Scenario = z.output<typeof scenarioSchema>;
@@ -85,7 +90,12 @@ export function coordinatorKills(s: Scenario): number[] {
 
 /** An empty scenario: seed 1, boots of 2 to 15 minutes, no failures. */
 export function defaultScenario(seed = 1): Scenario {
-  return { seed, boot: { min: 120_000, max: 900_000, kexec: false }, failures: [] };
+  return {
+    seed,
+    boot: { min: 120_000, max: 900_000, kexec: false },
+    failures: [],
+    unknownCommands: "succeed",
+  };
 }
 
 export function parseScenarioText(text: string, file: string): Scenario {
