@@ -23,6 +23,24 @@ function intArg(name: string) {
   };
 }
 
+/** The SSH flags of `run` and `resume` (docs/ssh.md). */
+function sshFlags(cmd: Command): void {
+  cmd
+    .option(
+      "--ssh-known-hosts <path>",
+      "known_hosts file to check SSH host keys against (default ~/.ssh/known_hosts)",
+    )
+    .option(
+      "--ssh-host-key-checking <mode>",
+      "strict: refuse unknown and changed host keys; accept-new: record unknown ones, refuse changed ones",
+      "strict",
+    )
+    .option(
+      "--ssh-config <path>",
+      "OpenSSH client config for Host entries (default ~/.ssh/config if it exists)",
+    );
+}
+
 function program(setCode: (n: number) => void): Command {
   const p = new Command("overhaul")
     .description("Fleet maintenance without downtime: durable, resumable rolling runs.")
@@ -71,6 +89,7 @@ function program(setCode: (n: number) => void): Command {
     .option("--json", "print the final summary as JSON on stdout")
     .option("-q, --quiet", "no live progress")
     .action(async (plan: string, o, cmd: Command) => setCode(await runCommand(plan, { ...o, ...g(cmd) })));
+  sshFlags(p.commands.at(-1) as Command);
 
   p.command("resume")
     .description("resume a paused or halted run, or take over a run whose coordinator stopped")
@@ -82,6 +101,7 @@ function program(setCode: (n: number) => void): Command {
     .action(async (run: string | undefined, o, cmd: Command) =>
       setCode(await resumeCommand(run, { ...o, ...g(cmd) })),
     );
+  sshFlags(p.commands.at(-1) as Command);
 
   p.command("status")
     .description("show a run: state, wave, hosts by stage, failures with reasons")

@@ -7,6 +7,9 @@
  *   nothing ran; `timeout`/`dropped` mean the effect is unknown (the engine treats it as in doubt).
  * - Output is captured up to `maxOutputBytes` per stream and flagged as truncated beyond it.
  * - Secrets in `env` are never logged by a transport.
+ * - `upload` is optional: a transport that cannot copy files leaves it out, and callers check.
+ *   It resolves once the whole file is written with its mode; on rejection the remote file may be
+ *   missing or partial (`unreachable`/`auth`/`hostkey`: nothing was written).
  */
 import type { Host } from "../core/model/fleet.js";
 
@@ -30,7 +33,25 @@ export interface ExecResult {
   truncated: boolean;
 }
 
+export interface UploadRequest {
+  /** The file's bytes (a Buffer is a Uint8Array), or text written as UTF-8. */
+  content: Uint8Array | string;
+  /** Absolute path on the host; the file is replaced if it exists. */
+  remotePath: string;
+  /** Permission bits, e.g. 0o644; default 0o644. */
+  mode?: number;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface UploadResult {
+  bytes: number;
+  durationMs: number;
+}
+
 export interface Transport {
   exec(host: Host, req: ExecRequest): Promise<ExecResult>;
+  /** Copy a file to the host (SFTP over SSH). Optional: not every transport can. */
+  upload?(host: Host, req: UploadRequest): Promise<UploadResult>;
   close(): Promise<void>;
 }

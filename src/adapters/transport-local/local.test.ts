@@ -3,7 +3,7 @@
  * timeouts and aborts that stop the whole process group (grandchildren included), environment,
  * working directory, become, close(), and 50 commands at once.
  */
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -363,5 +363,27 @@ describe("concurrency", () => {
     });
     // Serially this would take 25 s.
     expect(elapsed).toBeLessThan(10_000);
+  });
+});
+
+describe("upload", () => {
+  it("writes the file with its mode, replacing an existing one atomically", async () => {
+    const t = transport();
+    const path = join(dir, "uploaded.conf");
+    writeFileSync(path, "old");
+    const r = await t.upload?.(host(), { content: "new ✓\n", remotePath: path, mode: 0o600 });
+    expect(r?.bytes).toBe(Buffer.byteLength("new ✓\n"));
+    expect(readFileSync(path, "utf8")).toBe("new ✓\n");
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir).filter((f) => f.includes("overhaul-"))).toEqual([]);
+  });
+
+  it("a missing directory is `unreachable` and names the path", async () => {
+    const path = join(dir, "missing", "f");
+    const err = await rejection(
+      transport().upload?.(host(), { content: "x", remotePath: path }) as Promise<unknown>,
+    );
+    expect(err.kind).toBe("unreachable");
+    expect(err.message).toContain(path);
   });
 });

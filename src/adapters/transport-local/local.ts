@@ -13,16 +13,24 @@
  * - Output is captured per stream up to `maxOutputBytes`, keeping the tail.
  * - Environment values are never logged or put in messages; commands are not echoed either.
  * - Durations use `performance.now()` (monotonic), never the wall clock.
+ * - `upload` writes the file on this machine (upload.ts), as the SSH transport does over SFTP.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TransportError, type TransportFailure } from "../../core/errors.js";
 import type { Host } from "../../core/model/fleet.js";
-import type { ExecRequest, ExecResult, Transport } from "../../ports/transport.js";
+import type {
+  ExecRequest,
+  ExecResult,
+  Transport,
+  UploadRequest,
+  UploadResult,
+} from "../../ports/transport.js";
 import { addedNames, commandEnvironment } from "./environment.js";
 import { stopGroup } from "./process-group.js";
 import { TailBuffer } from "./tail-buffer.js";
+import { uploadLocal } from "./upload.js";
 
 export interface LocalTransportOptions {
   /** Shell that runs the command with `-c`; default `/bin/sh`. */
@@ -65,6 +73,10 @@ export function createLocalTransport(options: LocalTransportOptions = {}): Trans
     exec(host: Host, req: ExecRequest): Promise<ExecResult> {
       if (closed) return Promise.reject(new TransportError("unreachable", "the local transport is closed"));
       return runCommand(host, req, config, running);
+    },
+    upload(host: Host, req: UploadRequest): Promise<UploadResult> {
+      if (closed) return Promise.reject(new TransportError("unreachable", "the local transport is closed"));
+      return uploadLocal(host, req);
     },
     async close(): Promise<void> {
       closed = true;

@@ -1,13 +1,14 @@
 /**
  * `overhaul run` and `overhaul resume`: create a run (or pick one up) and drive it to its end with
  * live progress. Ctrl-C detaches: the run stays in the database and `overhaul resume` continues it.
+ * Hosts are reached by their connection (local or SSH, cli/transport.ts); SSH settings are checked
+ * before the run is created, and secret variables are never stored with it.
  */
 
 import { randomInt } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { randomSource, systemClock } from "../../adapters/clock/system-clock.js";
 import { loadInventory } from "../../adapters/inventory-files/index.js";
-import { createLocalTransport } from "../../adapters/transport-local/index.js";
 import { InputError, SafetyRefusal } from "../../core/errors.js";
 import { compilePlan, type Plan } from "../../core/plan/compile.js";
 import { parseDuration } from "../../core/plan/duration.js";
@@ -25,8 +26,17 @@ import { makeOut, type Out, warnAll } from "../output.js";
 import { Progress } from "../progress.js";
 import { resolveScope } from "../scope.js";
 import { renderSummary, summarize } from "../summary.js";
+import {
+  checkHosts,
+  createRunTransport,
+  type HostSecrets,
+  type SshFlags,
+  secretsFromInventory,
+  splitSecrets,
+  sshOptions,
+} from "../transport.js";
 
-export interface RunOptions {
+export interface RunOptions extends SshFlags {
   inventory: string;
   limit?: string;
   all?: boolean;
@@ -81,17 +91,10 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
     maxHosts: opts.maxHosts,
     planFile,
   });
-  const ssh = hosts.filter((h) => h.connection !== "local");
-  if (ssh.length > 0) {
-    throw new InputError({
-      file: opts.inventory,
-      message: `host(s) ${ssh
-        .slice(0, 5)
-        .map((h) => h.name)
-        .join(", ")}${ssh.length > 5 ? ", …" : ""} need SSH, which this version cannot reach yet`,
-      expected: "ansible_connection=local for every host in scope",
-    });
-  }
+  // Settings that cannot work stop the run before it exists, not at the host that needs them.
+  await checkHosts(hosts, opts, opts.inventory);
+  // Passwords stay in memory: the hosts stored with the run carry no secret variables.
+  const { hosts: stored, secrets } = splitSecrets(hosts);
   refuseWorkloadSteps(planFile, loaded.plan);
   const ttl = leaseTtlMs(opts.leaseTtl);
   const store = await openStore(opts.db);
@@ -104,7 +107,7 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
         plan: loaded.plan,
         planBody: loaded.body,
         planHash: loaded.hash,
-        hosts,
+        hosts: stored,
         actor: `operator:${operatorName()}`,
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
         options: {
@@ -120,7 +123,7 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
         `run ${run.id}: plan ${run.planName}@${run.planRevision} (${loaded.plan.steps.length} steps) on ${hosts.length} host(s)\n`,
       );
     }
-    return await drive(store, run.id, ttl, out, opts);
+    return await drive(store, run.id, ttl, out, opts, secrets);
   } finally {
     await store.close();
   }
@@ -132,6 +135,7 @@ export async function resumeCommand(
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
   const ttl = leaseTtlMs(opts.leaseTtl);
+  sshOptions(opts); // bad --ssh-* flags fail before anything is touched
   const store = await openStore(opts.db);
   try {
     let run = await requireRun(store, runId);
@@ -146,7 +150,7 @@ export async function resumeCommand(
       if (!opts.json) out.err(`run ${run.id} resumed\n`);
     }
     if (opts.detach) return EXIT.ok;
-    return await drive(store, run.id, ttl, out, opts);
+    return await drive(store, run.id, ttl, out, opts, await secretsFromInventory(run.options.inventory));
   } finally {
     await store.close();
   }
@@ -157,7 +161,8 @@ async function drive(
   runId: string,
   ttlMs: number,
   out: Out,
-  opts: { json?: boolean; quiet?: boolean; seed?: number },
+  opts: SshFlags & { json?: boolean; quiet?: boolean; seed?: number },
+  secrets: HostSecrets,
 ): Promise<number> {
   const clock = systemClock();
   const run = await store.getRun(runId);
@@ -171,7 +176,7 @@ async function drive(
       log.emit(e);
     },
   };
-  const transport = createLocalTransport();
+  const transport = createRunTransport(opts, secrets);
   // First Ctrl-C / SIGTERM: start nothing new, let steps in flight finish, detach.
   // Second: stop at once; attempts in flight stay in doubt for `overhaul resume` to resolve.
   const ac = new AbortController();

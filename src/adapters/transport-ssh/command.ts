@@ -1,0 +1,139 @@
+/**
+ * The command line sent in an SSH `exec` request: environment, working directory, become (sudo),
+ * all in one POSIX `sh` script.
+ *
+ * Invariants:
+ * - Environment travels as shell-quoted `export` assignments at the top of the script, not as SSH
+ *   `env` requests (sshd drops those unless AcceptEnv allows them). Same names as the local
+ *   transport: the request's env, `OVERHAUL_HOST`, and `OVERHAUL_VAR_<name>` for every scalar
+ *   host variable whose name is an identifier. Secret variables (become and login passwords) are
+ *   never exported.
+ * - The script runs under `/bin/sh -c`, whatever the login shell, and under sudo the exports are
+ *   inside the script, so sudo's env_reset cannot drop them.
+ * - `overhaul_workdir`: `cd` first; when it fails, the script exits 127 with a marker line on
+ *   stderr that the transport turns into `unreachable` (the command did not start).
+ * - Become is sudo only: `sudo -n` without a password; with one, `sudo -S -k -p ''` reads it from
+ *   stdin (never the command line).
+ * - Every script starts by re-pointing its stdin at /dev/null: commands never read the channel's
+ *   stdin (as with the local transport), so it can stay open for signals, and the sudo password
+ *   on it can never reach the command, even when sudo did not ask for it.
+ * - The password is returned separately (`stdin`) and appears in no string built here.
+ * - Pure: no I/O.
+ */
+import { isSecretVar } from "../../core/inventory/secret-vars.js";
+import type { Host } from "../../core/model/fleet.js";
+import { unwrap } from "./target.js";
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const WORKDIR_MARKER = "overhaul: cannot enter the working directory";
+
+export interface BecomeSettings {
+  user: string;
+  exe: string;
+  password?: string;
+}
+
+export interface RemoteCommand {
+  /** The exec request's command line. Contains no secret. */
+  line: string;
+  /** Bytes to write on the channel's stdin (the sudo password), if any; stdin then stays open. */
+  stdin?: string;
+}
+
+export class BecomeError extends Error {}
+
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The environment a remote command gets (beyond what sshd gives it). */
+export function remoteEnvironment(host: Host, requestEnv: Readonly<Record<string, string>> | undefined) {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(requestEnv ?? {})) if (IDENTIFIER.test(k)) env[k] = v;
+  env.OVERHAUL_HOST = host.name;
+  for (const [name, value] of Object.entries(host.vars)) {
+    if (isSecretVar(name)) continue;
+    const text = scalarText(unwrap(value));
+    if (text !== undefined && IDENTIFIER.test(name)) env[`OVERHAUL_VAR_${name}`] = text;
+  }
+  return env;
+}
+
+/**
+ * Become settings from `ansible_become_*`. The password is read from `secretVars` (the host's
+ * secret variables kept outside its snapshot) first, then from the host's variables.
+ */
+export function becomeSettings(
+  host: Host,
+  secretVars: Readonly<Record<string, unknown>> = {},
+): BecomeSettings {
+  const v = host.vars;
+  const method = textVar(v.ansible_become_method);
+  if (method !== undefined && method !== "sudo") {
+    throw new BecomeError(`ansible_become_method ${JSON.stringify(method)} is not supported (only sudo)`);
+  }
+  const out: BecomeSettings = {
+    user: textVar(v.ansible_become_user) ?? "root",
+    exe: textVar(v.ansible_become_exe) ?? "sudo",
+  };
+  const password =
+    passwordVar(secretVars.ansible_become_password) ??
+    passwordVar(secretVars.ansible_become_pass) ??
+    passwordVar(v.ansible_become_password) ??
+    passwordVar(v.ansible_become_pass);
+  if (password !== undefined) out.password = password;
+  return out;
+}
+
+export function buildCommand(
+  host: Host,
+  command: string,
+  env: Readonly<Record<string, string>>,
+  become: BecomeSettings | undefined,
+): RemoteCommand {
+  // The command never reads the channel's stdin: it stays open (so signals can still be sent) and
+  // may carry the sudo password, which must not reach the command.
+  const lines: string[] = ["exec </dev/null"];
+  const assigns = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`);
+  if (assigns.length) lines.push(`export ${assigns.join(" ")}`);
+  const dir = textVar(host.vars.overhaul_workdir);
+  if (dir !== undefined) {
+    lines.push(
+      `cd -- ${shellQuote(dir)} || { printf '\\n%s\\n' ${shellQuote(WORKDIR_MARKER)} >&2; exit 127; }`,
+    );
+  }
+  lines.push(command);
+  const script = lines.join("\n");
+  if (!become) return { line: `/bin/sh -c ${shellQuote(script)}` };
+  const userFlag = `-u ${shellQuote(become.user)}`;
+  if (become.password === undefined) {
+    return { line: `${become.exe} -n ${userFlag} -- /bin/sh -c ${shellQuote(script)}` };
+  }
+  return {
+    line: `${become.exe} -S -k -p '' ${userFlag} -- /bin/sh -c ${shellQuote(script)}`,
+    stdin: `${become.password}\n`,
+  };
+}
+
+function scalarText(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (typeof value === "boolean") return String(value);
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+function textVar(value: unknown): string | undefined {
+  const v = unwrap(value);
+  return typeof v === "string" && v !== "" ? v : typeof v === "number" ? String(v) : undefined;
+}
+
+function passwordVar(value: unknown): string | undefined {
+  const v = unwrap(value);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === "string") return v;
+  if (typeof v === "number") return String(v);
+  if (typeof v === "object" && !Array.isArray(v) && "__ansible_vault" in v) {
+    throw new BecomeError("the become password is vault-encrypted, and Overhaul holds no vault password");
+  }
+  throw new BecomeError("the become password must be text");
+}

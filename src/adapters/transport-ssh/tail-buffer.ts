@@ -1,0 +1,45 @@
+/**
+ * (A copy of transport-local/tail-buffer.ts: adapters never import each other.)
+ *
+ * Keeps the last `limit` bytes written to it: command output is captured per stream, and when
+ * it is too long the END is what matters (the error is usually on the last lines).
+ *
+ * Invariants:
+ * - Memory stays within `limit` plus one chunk, however much is written.
+ * - `text()` never starts in the middle of a UTF-8 character: a cut code point is dropped.
+ * - `truncated` is true exactly when more than `limit` bytes were written.
+ */
+export class TailBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private total = 0;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    if (this.limit <= 0) {
+      this.total += chunk.length;
+      return;
+    }
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    this.total += chunk.length;
+    while (this.chunks.length > 1 && this.size - (this.chunks[0] as Buffer).length >= this.limit) {
+      this.size -= (this.chunks.shift() as Buffer).length;
+    }
+  }
+
+  get truncated(): boolean {
+    return this.total > this.limit;
+  }
+
+  text(): string {
+    const all = Buffer.concat(this.chunks);
+    let start = Math.max(0, all.length - this.limit);
+    if (start > 0) {
+      // Skip UTF-8 continuation bytes (10xxxxxx) so the text starts on a whole character.
+      for (let i = 0; i < 3 && start < all.length && ((all[start] as number) & 0xc0) === 0x80; i++) start++;
+    }
+    return all.subarray(start).toString("utf8");
+  }
+}
