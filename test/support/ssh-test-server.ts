@@ -58,6 +58,7 @@ export function generateKey(type: "ed25519" | "ecdsa" = "ed25519", passphrase?: 
     const parsed = utils.parseKey(k.public);
     const priv = utils.parseKey(k.private, passphrase);
     if (parsed instanceof Error || priv instanceof Error) continue;
+    if (typeof (parsed as Partial<ParsedKey>).getPublicSSH !== "function") continue;
     return { private: k.private, public: k.public, blob: (parsed as ParsedKey).getPublicSSH() };
   }
 }
@@ -124,6 +125,8 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
 
   const server = new Server({ hostKeys: [hostKey.private] }, (client) => {
     state.connections++;
+    // ssh2's Connection has setNoDelay (see its README); @types/ssh2 leaves it out.
+    (client as unknown as { setNoDelay(on: boolean): void }).setNoDelay(true);
     clients.add(client);
     client.on("error", () => undefined);
     client.on("close", () => clients.delete(client));

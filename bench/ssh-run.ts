@@ -1,0 +1,163 @@
+/**
+ * The SSH benchmarks' part of `npm run bench` (run.ts dispatches here): "ssh-vs-ansible"
+ * (ssh-vs-ansible.ts) and "ssh-sessions" (ssh-sessions.ts). Prints a summary of each and saves
+ * its document to bench/results/ (results.ts) with the machine, the repository's commit, the load
+ * before and after, and the configuration.
+ *
+ * Invariants:
+ * - Scratch files (keys, plans, the CLI's SQLite files, Ansible's control sockets) live in a fresh
+ *   directory on the repository's filesystem (machine.ts), removed at the end, also on error or
+ *   Ctrl-C; the sshd fleet removes its own directory and processes (test/support/sshd-fleet.ts).
+ * - "ssh-vs-ansible" without sshd or ansible-playbook prints why and saves nothing (exit code 0:
+ *   nothing was measured, nothing failed).
+ */
+import { rmSync } from "node:fs";
+import { join, relative } from "node:path";
+import { conditions, type MachineInfo, makeScratchDir, type RepoInfo } from "./machine.js";
+import { RESULTS_SCHEMA, saveResult } from "./results.js";
+import {
+  DEFAULT_SSH_SESSIONS,
+  GOAL_P50_MS,
+  runSshSessions,
+  NAME as SSH_SESSIONS,
+  type SshSessionsConfig,
+  summarizeSshSessions,
+} from "./ssh-sessions.js";
+import {
+  ANSIBLE_SETUP,
+  DEFAULT_SSH_VS_ANSIBLE,
+  GOAL_RATIO,
+  OVERHAUL_SETUP,
+  runSshVsAnsible,
+  NAME as SSH_VS_ANSIBLE,
+  type SshVsAnsibleConfig,
+  summarizeSshVsAnsible,
+  TASK_COMMANDS,
+  unavailable,
+} from "./ssh-vs-ansible.js";
+
+export type { SshSessionsConfig, SshVsAnsibleConfig };
+export { DEFAULT_SSH_SESSIONS, DEFAULT_SSH_VS_ANSIBLE, SSH_SESSIONS, SSH_VS_ANSIBLE };
+
+export interface SshRunContext {
+  root: string;
+  save: boolean;
+  machine: MachineInfo;
+  repo: RepoInfo;
+}
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+function printMachine(machine: MachineInfo): void {
+  console.log(
+    `  machine: ${machine.cpuModel}, ${machine.cores} cores, ${gib(machine.memoryBytes)}, ` +
+      `${machine.platform} ${machine.osRelease}, node ${machine.node}`,
+  );
+}
+
+/** Run `body` with a scratch directory that is removed afterwards, also on Ctrl-C. */
+async function withScratch<T>(root: string, body: (dir: string) => Promise<T>): Promise<T> {
+  const scratch = await makeScratchDir(root);
+  const cleanup = () => rmSync(scratch.dir, { recursive: true, force: true });
+  const onSignal = (sig: NodeJS.Signals) => {
+    cleanup();
+    process.kill(process.pid, sig);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await body(scratch.dir);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    cleanup();
+  }
+}
+
+export async function sshVsAnsible(ctx: SshRunContext, cfg: SshVsAnsibleConfig): Promise<void> {
+  const { root, save, machine, repo } = ctx;
+  console.log(
+    `${SSH_VS_ANSIBLE}: the same rolling operation on real sshd hosts, ansible-playbook vs overhaul run`,
+  );
+  const why = unavailable();
+  if (why !== undefined) {
+    console.log(`  skipped: ${why}; nothing recorded`);
+    return;
+  }
+  printMachine(machine);
+  console.log(
+    `  ${cfg.hosts} sshd hosts on loopback, batches of ${cfg.batch}, ${TASK_COMMANDS.length} commands per host, ` +
+      `${cfg.rounds} rounds (alternating order)`,
+  );
+  const date = new Date();
+  const before = conditions();
+  const result = await withScratch(root, (dir) => runSshVsAnsible(dir, cfg, (l) => console.log(l)));
+  const after = conditions();
+  for (const line of summarizeSshVsAnsible(result)) console.log(line);
+  if (!save) return;
+  const doc = {
+    schema: RESULTS_SCHEMA,
+    benchmark: SSH_VS_ANSIBLE,
+    date: date.toISOString(),
+    machine,
+    repo,
+    config: {
+      ...cfg,
+      goalRatio: GOAL_RATIO,
+      tasks: TASK_COMMANDS,
+      hostsAre:
+        "real OpenSSH sshd instances on 127.0.0.11.. (test/support/sshd-fleet.ts), one port, own host keys",
+      ansible: ANSIBLE_SETUP,
+      overhaul: OVERHAUL_SETUP,
+      timing: "wall time from spawn to exit of each side's process; one untimed warm-up each",
+      pythonDontWriteBytecode: process.env.PYTHONDONTWRITEBYTECODE ?? null,
+    },
+    conditions: { before, after },
+    ...result,
+  };
+  const path = await saveResult(join(root, "bench", "results"), SSH_VS_ANSIBLE, date, doc);
+  console.log(`  results: ${relative(process.cwd(), path)} (and bench/results/latest.json)`);
+}
+
+export async function sshSessions(ctx: SshRunContext, cfg: SshSessionsConfig): Promise<void> {
+  const { root, save, machine, repo } = ctx;
+  console.log(`${SSH_SESSIONS}: one SSH transport holding many sessions; per-command overhead`);
+  printMachine(machine);
+  console.log(
+    `  ${cfg.hosts} in-process ssh2 hosts x ${cfg.channelsPerHost} held sessions = ` +
+      `${cfg.hosts * cfg.channelsPerHost}; ${cfg.commands} trivial commands one at a time, ${cfg.bursts} bursts; ` +
+      `${cfg.rounds} rounds`,
+  );
+  const date = new Date();
+  const before = conditions();
+  const result = await withScratch(root, (dir) => runSshSessions(dir, cfg, (l) => console.log(l)));
+  const after = conditions();
+  for (const line of summarizeSshSessions(result, cfg)) console.log(line);
+  if (!save) return;
+  const doc = {
+    schema: RESULTS_SCHEMA,
+    benchmark: SSH_SESSIONS,
+    date: date.toISOString(),
+    machine,
+    repo,
+    config: {
+      ...cfg,
+      goalP50Ms: GOAL_P50_MS,
+      heldSessions: cfg.hosts * cfg.channelsPerHost,
+      hostsAre:
+        "in-process ssh2 servers on 127.0.0.1 (startBenchHost in bench/ssh-sessions.ts), own ed25519 host " +
+        "keys, strict known_hosts, TCP_NODELAY; exec answered at once with exit 0 (no process runs)",
+      realSshdReference: "the same serial measurement against one real sshd of test/support/sshd-fleet.ts",
+      transport: "createSshTransport (src/adapters/transport-ssh) with its default pool settings",
+      trivialCommand: "`true`, answered with exit 0 at once",
+      timing:
+        "exec() call to result, performance.now(); serial = one at a time round-robin over the hosts; " +
+        "burst = one command per held slot at once",
+      warmup: "one untimed small round (4 hosts)",
+    },
+    conditions: { before, after },
+    ...result,
+  };
+  const path = await saveResult(join(root, "bench", "results"), SSH_SESSIONS, date, doc);
+  console.log(`  results: ${relative(process.cwd(), path)} (and bench/results/latest.json)`);
+}
