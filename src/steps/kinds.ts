@@ -114,14 +114,25 @@ async function readBootId(ctx: StepContext): Promise<string | undefined> {
 
 const reboot: StepKindImpl = {
   async prepare(ctx) {
-    return { bootId: (await readBootId(ctx)) ?? null };
+    // A retry may find the host still down from the attempt before (a slow POST): wait for it to
+    // answer, within this attempt's timeout, rather than failing the attempt at once.
+    const r = await pollUntil(
+      ctx,
+      bootIdCommand(ctx),
+      ctx.step.intervalMs ?? 2_000,
+      (x) => x.exitCode === 0 && x.stdout.trim() !== "",
+    );
+    if (r.ok) return { bootId: r.last?.stdout.trim() ?? null };
+    return { bootId: null, unanswered: r.lastError ?? `exit code ${r.last?.exitCode ?? "none"}` };
   },
   async run(ctx) {
     const before = ctx.pre?.bootId;
     if (typeof before !== "string") {
       return {
         ok: false,
-        reason: `could not read the boot id of ${ctx.host.name} before rebooting`,
+        reason: `could not read the boot id of ${ctx.host.name} before rebooting${
+          typeof ctx.pre?.unanswered === "string" ? ` (${ctx.pre.unanswered})` : ""
+        }`,
         detail: {},
       };
     }

@@ -34,14 +34,16 @@ export async function poll<T>(
       if (ctx.signal.aborted) throw ctx.signal.reason;
       lastError = e.message;
     }
+    // Stop when the next probe could not answer before the deadline, so the poll's own verdict
+    // (why it failed) is reported rather than the engine's bare timeout at the deadline itself.
     const left = ctx.deadline - ctx.clock.now();
-    if (left <= 0) {
+    if (left <= intervalMs) {
       const r: PollResult<T> = { ok: false, polls };
       if (last !== undefined) r.last = last;
       if (lastError) r.lastError = lastError;
       return r;
     }
-    await ctx.clock.sleep(Math.min(intervalMs, left), ctx.signal);
+    await ctx.clock.sleep(intervalMs, ctx.signal);
   }
 }
 
