@@ -8,6 +8,10 @@
  * inline CSS applies under the page's CSP), the failed host carries a failure mark and a revert,
  * and the waves are drawn. A screenshot is taken; set OVERHAUL_REPORT_SCREENSHOT=FILE to keep it.
  *
+ * The demo's report (`overhaul demo --fast`, a simulated run with workloads) is opened the same way:
+ * one row per host, the failure mark on the host that never came back, attempt marks on the one
+ * whose upgrade was retried, and the workload downtime figures in the page.
+ *
  * Without /usr/bin/chromium (apt-get install chromium) the suite is skipped with that reason,
  * except under CI=true, where it fails: CI must prove the report renders. Never downloads a browser.
  */
@@ -65,6 +69,7 @@ interface Drawn {
     bars: number[];
     fills: string[];
     failMarks: number;
+    attemptMarks: number;
     reverts: number;
   }[];
   waves: number;
@@ -83,6 +88,7 @@ const MEASURE = `(() => {
       bars: bars.map((b) => b.getBoundingClientRect().width),
       fills: bars.filter((b) => !b.classList.contains("rv")).map((b) => getComputedStyle(b).fill),
       failMarks: g.querySelectorAll(".mk-failed").length,
+      attemptMarks: g.querySelectorAll(".mk-attempt").length,
       reverts: g.querySelectorAll(".bar.rv").length,
     };
   });
@@ -165,6 +171,56 @@ describe.skipIf(!present && !inCi)(
       expect(readFileSync(png).subarray(1, 4).toString()).toBe("PNG");
       const keep = process.env.OVERHAUL_REPORT_SCREENSHOT;
       if (keep) copyFileSync(png, keep);
+      await page.close();
+    });
+
+    it("draws the demo's simulated run: a row per host, r02-h003's failure, the workload downtime", async () => {
+      const demo = await runCli(["demo", "--fast", "--report", "demo-report"], { cwd: work });
+      expect(demo.code, demo.stderr).toBe(0);
+      const out = join(work, "demo-report/report.html");
+      const { report } = JSON.parse(readFileSync(join(work, "demo-report/report.json"), "utf8"));
+      expect(report.hosts).toHaveLength(12);
+      expect(report.workloadDowntime.samples).toBeGreaterThan(0);
+
+      const page = await (context as BrowserContext).newPage();
+      const requests: string[] = [];
+      page.on("request", (r) => requests.push(r.url()));
+      await page.goto(`file://${out}`, { waitUntil: "load" });
+      expect(requests).toEqual([`file://${out}`]);
+
+      const drawn = (await page.evaluate(MEASURE)) as Drawn;
+      expect(drawn.svgWidth).toBeGreaterThan(500);
+      expect(drawn.rows.map((r) => r.host).sort()).toEqual(
+        report.hosts.map((h: { host: string }) => h.host).sort(),
+      );
+      for (const r of drawn.rows) {
+        // drain, upgrade, reboot, healthy, reinstate: at least a bar per stage reached.
+        expect(r.bars.length, r.host).toBeGreaterThanOrEqual(3);
+        for (const w of r.bars) expect(w, r.host).toBeGreaterThan(0);
+        for (const f of r.fills) expect(f, r.host).not.toBe("rgb(0, 0, 0)");
+      }
+      const dead = drawn.rows.find((r) => r.host === "r02-h003");
+      expect(dead).toMatchObject({ state: "failed", failMarks: 1, reverts: 1 });
+      expect(dead?.attemptMarks).toBeGreaterThanOrEqual(2);
+      for (const r of drawn.rows.filter((x) => x.host !== "r02-h003")) {
+        expect(r.state, r.host).toBe("succeeded");
+        expect(r.failMarks, r.host).toBe(0);
+      }
+      expect(drawn.rows.find((r) => r.host === "r03-h002")?.attemptMarks).toBe(1);
+      expect(drawn.waves).toBe(2);
+
+      // The downtime figures: the regions table's p50 / p99 / max columns, and the summary line.
+      const text = (await page.evaluate(`(() => {
+        const h2 = [...document.querySelectorAll("h2")].find((h) => h.textContent === "Workload downtime");
+        const head = [...document.querySelectorAll("table thead th")].map((th) => th.textContent);
+        return { summary: h2?.nextElementSibling?.textContent ?? "", head };
+      })()`)) as { summary: string; head: string[] };
+      expect(text.summary).toMatch(
+        new RegExp(
+          `^p50 \\S+, p99 \\S+, max \\S+ over ${report.workloadDowntime.samples} workload moves\\.$`,
+        ),
+      );
+      expect(text.head).toEqual(expect.arrayContaining(["downtime p50", "p99", "max"]));
       await page.close();
     });
   },

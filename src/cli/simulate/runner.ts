@@ -9,9 +9,11 @@
  *   calls fail (it writes nothing more, releases no lease), and its in-flight work is abandoned.
  *   A new coordinator starts on the same store after `restartDelayMs` and resumes from the
  *   database alone. The simulated world (hosts, workloads) does not restart.
- * - Bounded: a run that has not ended after `maxVirtualMs` of virtual time (e.g. paused at a manual
- *   gate nobody approves) is stopped and reported as unfinished, never simulated forever.
+ * - A manual gate is approved by a simulated operator `approveAfterMs` after it paused the run.
+ * - Bounded: a run that has not ended after `maxVirtualMs` of virtual time (e.g.
+ *   a retry loop that never ends) is stopped and reported as unfinished, never simulated forever.
  */
+import { setMaxListeners } from "node:events";
 import type { VirtualClock } from "../../adapters/clock/virtual-clock.js";
 import { SimWorld } from "../../adapters/simulator/index.js";
 import { isTerminalRun } from "../../core/flow/states.js";
@@ -22,7 +24,7 @@ import type { LedgerEntry } from "../../core/sim/ledger.js";
 import { coordinatorKills, type Scenario } from "../../core/sim/scenario.js";
 import { Coordinator, type DriveResult } from "../../engine/coordinator.js";
 import { nullNotifier } from "../../engine/deps.js";
-import { createRun } from "../../engine/runs.js";
+import { createRun, runAction } from "../../engine/runs.js";
 import type { EventSink } from "../../ports/events.js";
 import type { AttemptRecord, EventRecord, HostFlowRecord, RunRecord, Store } from "../../ports/store.js";
 import type { LoadedPlan } from "../compose.js";
@@ -41,6 +43,8 @@ export interface SimulationInput {
   sink?: EventSink;
   /** The run's id (default: from virtual time and the seed). */
   runId?: string;
+  /** A manual gate is approved this long (virtual ms) after it pauses the run; default 5 min. */
+  approveAfterMs?: number;
   /** Recorded with the run (where the fleet came from, the scenario file, ...). */
   options?: Record<string, unknown>;
   leaseTtlMs?: number;
@@ -70,7 +74,27 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
   const leaseTtlMs = input.leaseTtlMs ?? 30_000;
   const restartDelayMs = input.restartDelayMs ?? 10_000;
   const maxVirtualMs = input.maxVirtualMs ?? 7 * DAY;
-  const sink = input.sink ?? { emit() {} };
+  const outer = input.sink ?? { emit() {} };
+  const approveAfterMs = input.approveAfterMs ?? 300_000;
+  const approvals: Promise<unknown>[] = [];
+  // A manual gate has no operator in a simulation: one approves it `approveAfterMs` later.
+  const sink: EventSink = {
+    emit(e) {
+      outer.emit(e);
+      if (e.type !== "run.paused" || typeof e.data.gate !== "string") return;
+      approvals.push(
+        clock
+          .sleep(approveAfterMs)
+          .then(() => clock.track(store.getRun(e.runId)))
+          .then((r) =>
+            r?.state === "paused"
+              ? clock.track(runAction({ store, clock }, r, "resume", "simulated operator"))
+              : undefined,
+          )
+          .catch(() => undefined),
+      );
+    },
+  };
   const t0 = clock.now();
   const world = new SimWorld(clock, [...input.hosts], [...input.workloads], scenario);
   const run = await createRun(
@@ -90,11 +114,15 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
   const kills = coordinatorKills(scenario);
   let coordinators = 0;
   let unfinished: string | undefined;
+  /** Killed coordinators whose work in flight (e.g. a cold move) still runs out in the world. */
+  const dead: Promise<unknown>[] = [];
   for (;;) {
     const n = coordinators++;
     const killAt = kills.find((k) => t0 + k > clock.now());
     const gate = killable(store, (p) => clock.track(p));
     const hard = new AbortController();
+    // Every host's unit in flight listens on it (hundreds at once): not a leak, no warning.
+    setMaxListeners(0, hard.signal);
     const deadline = new AbortController();
     const coordinator = new Coordinator(
       {
@@ -137,7 +165,9 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
     // The kill (or the end of the simulated time): stop dead, like SIGKILL.
     gate.kill();
     hard.abort(new Error("coordinator killed"));
-    await driving;
+    // A killed process waits for nothing: its successor starts `restartDelayMs` after the kill,
+    // while the effects it set going (a cold move cannot be cancelled) finish in the world.
+    dead.push(driving);
     if (killAt === undefined || t0 + killAt >= t0 + maxVirtualMs) {
       const r = await store.getRun(run.id);
       unfinished = `the run did not end within ${Math.round(maxVirtualMs / 3_600_000)}h of simulated time (run state: ${r?.state ?? "?"}${r?.reason ? `, ${r.reason}` : ""})`;
@@ -146,6 +176,9 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
     await clock.sleep(restartDelayMs);
   }
 
+  // Every effect a killed coordinator left running is in the ledger before the check.
+  await Promise.all(dead);
+  await Promise.all(approvals);
   const [final, hosts, attempts, events] = await Promise.all([
     store.getRun(run.id),
     store.getHosts(run.id),
@@ -154,7 +187,8 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
   ]);
   if (!final) throw new Error(`simulated run ${run.id} vanished from the store`);
   const invariants = checkInvariants({
-    hosts: input.hosts,
+    // A host with no declared capacity (an inventory host) has the one the world enforced.
+    hosts: input.hosts.map((h) => (h.capacity ? h : { ...h, capacity: world.capacityOf(h.name) })),
     workloads: input.workloads,
     ledger: world.ledger,
     plan: loaded.plan,

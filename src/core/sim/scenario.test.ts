@@ -1,7 +1,7 @@
 /** Scenario files: defaults, durations in ms, and located errors for bad failures. */
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors.js";
-import { defaultScenario, parseScenarioText } from "./scenario.js";
+import { checkScenarioTargets, defaultScenario, parseScenarioText } from "./scenario.js";
 
 describe("scenario file", () => {
   it("applies defaults and converts durations", () => {
@@ -35,5 +35,26 @@ describe("scenario file", () => {
         ["s.yaml", 5, "failures[2]"],
       ]);
     }
+  });
+
+  it("refuses failure targets that are not in the fleet", () => {
+    const s = parseScenarioText(
+      "failures:\n  - { kind: unhealthy, host: r09-h001 }\n  - { kind: power-trip, power: p1, maxPosting: 1 }\n",
+      "s.yaml",
+    );
+    const hosts = [
+      {
+        name: "a",
+        address: "a",
+        connection: "ssh" as const,
+        region: "r",
+        failureDomains: { rack: "k1", power: "p1" },
+        role: "worker" as const,
+        groups: [],
+        vars: {},
+      },
+    ];
+    expect(() => checkScenarioTargets(s, hosts, "s.yaml")).toThrow(/failures\[0\]\.host: no host "r09-h001"/);
+    expect(() => checkScenarioTargets({ ...s, failures: [s.failures[1]!] }, hosts, "s.yaml")).not.toThrow();
   });
 });

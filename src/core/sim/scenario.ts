@@ -8,7 +8,8 @@
  *   or power); `coordinator-kill` names a time instead (relative to the start of the simulation).
  */
 import { z } from "zod";
-import { InputError } from "../errors.js";
+import { InputError, type Problem } from "../errors.js";
+import type { Host } from "../model/fleet.js";
 import { duration } from "../plan/schema.js";
 import { zodIssuesToProblems } from "../plan/yaml-problems.js";
 import { readYamlMapping } from "../plan/yaml-read.js";
@@ -110,4 +111,29 @@ export function parseScenarioText(text: string, file: string): Scenario {
       schema: scenarioSchema,
     }),
   );
+}
+
+/** Every failure's target exists in the fleet: a typo must not silently inject nothing. */
+export function checkScenarioTargets(s: Scenario, hosts: readonly Host[], file: string): void {
+  const names = {
+    host: new Set(hosts.map((h) => h.name)),
+    rack: new Set(hosts.flatMap((h) => (h.failureDomains.rack ? [h.failureDomains.rack] : []))),
+    power: new Set(hosts.flatMap((h) => (h.failureDomains.power ? [h.failureDomains.power] : []))),
+  };
+  const problems: Problem[] = [];
+  s.failures.forEach((f, i) => {
+    if (f.kind === "coordinator-kill") return;
+    for (const key of ["host", "rack", "power"] as const) {
+      const v = f[key];
+      if (v === undefined || names[key].has(v)) continue;
+      const some = [...names[key]].slice(0, 5).join(", ");
+      problems.push({
+        file,
+        path: `failures[${i}].${key}`,
+        message: `no ${key} "${v}" in the simulated fleet`,
+        expected: some ? `one of ${some}${names[key].size > 5 ? ", …" : ""}` : `a fleet with ${key} names`,
+      });
+    }
+  });
+  if (problems.length > 0) throw new InputError(problems);
 }
