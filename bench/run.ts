@@ -8,6 +8,13 @@
  *   second on SQLite as a fraction of the raw durable commit rate of the same file.
  * - "event-loop" (event-loop.ts): the core discrete-event loop's events per second, and the
  *   VirtualClock's sleeps per second.
+ * - "sim-2000" (sim-2000.ts): a whole simulated run of a 2,000-host fleet (40 regions x 50 hosts,
+ *   20 workloads per worker, failures on) through the engine, in wall seconds, on the in-memory
+ *   store and on the durable SQLite store.
+ * - "ssh-vs-ansible" (ssh-vs-ansible.ts): the same rolling operation on 20 real sshd hosts with
+ *   ansible-playbook and with `overhaul run`, wall-time ratio.
+ * - "ssh-sessions" (ssh-sessions.ts): one SSH transport holding 256 sessions to in-process ssh2
+ *   hosts; per-command overhead p50 / p99.
  *
  * Invariants:
  * - Exit code 0 when the benchmarks ran, whether or not their goals were met (the summary says
@@ -15,7 +22,7 @@
  *   unknown benchmark name.
  * - Database files live in a fresh scratch directory on the repository's filesystem, removed at
  *   the end, also on error or Ctrl-C.
- * - Talks to nothing over the network.
+ * - Talks to nothing over the network (the SSH benchmarks only to loopback).
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -39,10 +46,21 @@ import {
 } from "./machine.js";
 import { RAW_PAYLOAD } from "./raw-commits.js";
 import { RESULTS_SCHEMA, saveResult } from "./results.js";
+import { DEFAULT_SIM_2000, NAME as SIM_2000, type Sim2000Config, sim2000Bench } from "./sim-2000.js";
 import { STORE_PRAGMAS, sqliteVersion } from "./sqlite-files.js";
 import { GOAL_RATIO, NAME, pct, runTransitions, type TransitionsConfig } from "./sqlite-transitions.js";
+import {
+  DEFAULT_SSH_SESSIONS,
+  DEFAULT_SSH_VS_ANSIBLE,
+  SSH_SESSIONS,
+  SSH_VS_ANSIBLE,
+  type SshSessionsConfig,
+  type SshVsAnsibleConfig,
+  sshSessions,
+  sshVsAnsible,
+} from "./ssh-run.js";
 
-const BENCHMARKS = [NAME, EVENT_LOOP] as const;
+const BENCHMARKS = [NAME, EVENT_LOOP, SIM_2000, SSH_VS_ANSIBLE, SSH_SESSIONS] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 const USAGE = `usage: npm run bench -- [NAME...] [options]
@@ -65,7 +83,22 @@ event-loop:
   --events N        events per core-loop sample (default ${DEFAULT_EVENT_LOOP.events})
   --pending N       timers pending throughout the core-loop sample (default ${DEFAULT_EVENT_LOOP.pending})
   --sleepers N      concurrent sleepers on the VirtualClock (default ${DEFAULT_EVENT_LOOP.sleepers})
-  --sleeps N        sleeps per sleeper (default ${DEFAULT_EVENT_LOOP.sleepsEach})`;
+  --sleeps N        sleeps per sleeper (default ${DEFAULT_EVENT_LOOP.sleepsEach})
+
+sim-2000 (its own round counts; --rounds does not apply):
+  --memory-rounds N samples on the in-memory store (default ${DEFAULT_SIM_2000.memoryRounds})
+  --sqlite-rounds N samples on the durable SQLite store (default ${DEFAULT_SIM_2000.sqliteRounds})
+  --fleet SPEC      another fleet, e.g. regions=4 for a quick look (default ${DEFAULT_SIM_2000.fleet})
+  --cpu-prof DIR    write a V8 CPU profile of every sample into DIR (slower; do not compare times)
+
+ssh-vs-ansible (needs sshd and ansible-playbook; skipped with the reason otherwise):
+  --ssh-hosts N     sshd hosts (default ${DEFAULT_SSH_VS_ANSIBLE.hosts})
+  --batch N         hosts per batch: Ansible serial/forks, Overhaul wave/concurrency (default ${DEFAULT_SSH_VS_ANSIBLE.batch})
+
+ssh-sessions:
+  --session-hosts N in-process ssh2 hosts (default ${DEFAULT_SSH_SESSIONS.hosts})
+  --channels N      sessions held per host (default ${DEFAULT_SSH_SESSIONS.channelsPerHost})
+  --commands N      trivial commands timed one at a time per round (default ${DEFAULT_SSH_SESSIONS.commands})`;
 
 class UsageError extends Error {}
 
@@ -99,6 +132,15 @@ const OPTIONS = {
   pending: { type: "string" },
   sleepers: { type: "string" },
   sleeps: { type: "string" },
+  "memory-rounds": { type: "string" },
+  "sqlite-rounds": { type: "string" },
+  fleet: { type: "string" },
+  "cpu-prof": { type: "string" },
+  "ssh-hosts": { type: "string" },
+  batch: { type: "string" },
+  "session-hosts": { type: "string" },
+  channels: { type: "string" },
+  commands: { type: "string" },
   "no-save": { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -107,6 +149,9 @@ interface Flags {
   benchmarks: Benchmark[];
   cfg: TransitionsConfig;
   eventLoop: EventLoopConfig;
+  sim2000: Sim2000Config;
+  sshVsAnsible: SshVsAnsibleConfig;
+  sshSessions: SshSessionsConfig;
   save: boolean;
 }
 
@@ -154,8 +199,34 @@ function parseFlags(argv: string[]): Flags | "help" {
       ),
       kysely: !v["skip-kysely"],
     },
+    sshVsAnsible: {
+      rounds,
+      hosts: positiveInt("ssh-hosts", v["ssh-hosts"], DEFAULT_SSH_VS_ANSIBLE.hosts),
+      batch: positiveInt("batch", v.batch, DEFAULT_SSH_VS_ANSIBLE.batch),
+    },
+    sshSessions: {
+      ...DEFAULT_SSH_SESSIONS,
+      rounds,
+      hosts: positiveInt("session-hosts", v["session-hosts"], DEFAULT_SSH_SESSIONS.hosts),
+      channelsPerHost: positiveInt("channels", v.channels, DEFAULT_SSH_SESSIONS.channelsPerHost),
+      commands: positiveInt("commands", v.commands, DEFAULT_SSH_SESSIONS.commands),
+    },
+    sim2000: {
+      memoryRounds: nonNegativeInt("memory-rounds", v["memory-rounds"], DEFAULT_SIM_2000.memoryRounds),
+      sqliteRounds: nonNegativeInt("sqlite-rounds", v["sqlite-rounds"], DEFAULT_SIM_2000.sqliteRounds),
+      fleet: v.fleet ?? DEFAULT_SIM_2000.fleet,
+      execArgv: v["cpu-prof"] !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${v["cpu-prof"]}`] : [],
+    },
     save: !v["no-save"],
   };
+}
+
+function nonNegativeInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`--${name} must be a whole number >= 0, not "${value}"`);
+  return n;
 }
 
 function packageVersion(root: string, name: string): string | null {
@@ -190,6 +261,9 @@ async function main(): Promise<number> {
   const ctx: RunContext = { root, save: flags.save, machine: machineInfo(), repo: repoInfo(root) };
   for (const name of flags.benchmarks) {
     if (name === NAME) await sqliteTransitions(ctx, flags.cfg);
+    else if (name === SIM_2000) await sim2000Bench(ctx, flags.sim2000);
+    else if (name === SSH_VS_ANSIBLE) await sshVsAnsible(ctx, flags.sshVsAnsible);
+    else if (name === SSH_SESSIONS) await sshSessions(ctx, flags.sshSessions);
     else await eventLoop(ctx, flags.eventLoop);
   }
   return 0;

@@ -9,7 +9,22 @@
  * - Writes to a host flow only while holding its lease (fenced in the store); a coordinator that
  *   lost every lease stops ("deposed") without writing anything more. A lease granted again (an
  *   operator's retry freed it) gets a fresh flow from the stored state, never the stale one.
- * - The view of the hosts it does not hold is re-read every tick (budget, caps, completion).
+ * - The run (pause, resume, abort) and the view of the hosts it does not hold (budget, caps,
+ *   completion) are re-read from the store on the first tick, on any tick after its picture of its
+ *   leases changed (a lease granted or lost), and on any tick after the run's event log shows an
+ *   event written by anyone else (an operator, another coordinator). Every write to a run or a
+ *   host flow other than a lease comes with an event in the same transaction (coordinator.ts,
+ *   host-flow.ts, runs.ts), so a quiet log means what it does not hold is as last read; its own
+ *   hosts and run changes it knows first-hand (`flows`, `run`).
+ * - Leases are sought (`acquireLeases`) on those same ticks, and on every tick while some
+ *   unfinished host of the view is not held: only such a host can be granted (the store never
+ *   grants a terminal host, nor one we hold), and a finished one comes back only by an operator's
+ *   retry, which is an event.
+ * - Admission and the failure count are pure functions of the view; they are recomputed only when
+ *   a host's state in the view (or the set of held hosts, or the wave) may have changed since the
+ *   last time they found nothing to do (`viewVersion`).
+ * - Units start in the order of `flows` (the order hosts were granted), whichever hosts are due;
+ *   only hosts that may be due are looked at (`ready`), so a tick costs O(hosts in flight).
  * - Run state changes are compare-and-set on the state the coordinator last read, and every one is
  *   checked against the run transition table.
  * - Nothing new starts while the run is paused, halting or aborting; work in flight finishes its
@@ -20,7 +35,7 @@ import { assertRunTransition, isTerminalHost, isTerminalRun, type RunState } fro
 import type { Host } from "../core/model/fleet.js";
 import type { Plan, Step } from "../core/plan/compile.js";
 import { WORKLOAD_STEP_KINDS } from "../core/plan/schema.js";
-import { admit } from "../core/policy/admission.js";
+import { type AdmissionHost, admit } from "../core/policy/admission.js";
 import { budgetExceeded, countsAsFailed } from "../core/policy/budget.js";
 import type { AttemptRecord, HostFlowRecord, NewEvent, RunRecord } from "../ports/store.js";
 import type { CoordinatorOptions, EngineDeps } from "./deps.js";
@@ -46,6 +61,15 @@ export class Coordinator {
   private run!: RunRecord;
   private plan!: Plan;
   private readonly flows = new Map<string, HostFlow>();
+  /** Host -> rank of its entry in `flows`' iteration order (a host granted again goes last). */
+  private readonly position = new Map<string, number>();
+  private positions = 0;
+  /**
+   * Hosts that may be due a unit: every held host that is not busy and is running or reverting is
+   * in here (and maybe others, dropped when looked at). Added to when a flow is set, a unit ends,
+   * or a flow's state changes.
+   */
+  private readonly ready = new Set<string>();
   /** Every host flow of the run (ours are refreshed from `flows`). */
   private view = new Map<string, HostFlowRecord>();
   private readonly busy = new Map<string, Promise<void>>();
@@ -54,6 +78,22 @@ export class Coordinator {
   private nextRenewAt = 0;
   private nextRefreshAt = 0;
   private readonly wake: Array<() => void> = [];
+  /** Seq of the newest run event the view has taken into account (see `readFeed`). */
+  private feedSeq = 0;
+  /** The stored hosts must be re-read at the next refresh (leases granted or lost). */
+  private viewStale = true;
+  /** Bumped whenever a host's state in `view`, or the set of held hosts, may have changed. */
+  private viewVersion = 0;
+  /** When admission last started nothing and left the wave as it was (see `admitHosts`). */
+  private idleAdmission: { version: number; wave: number; stagger: boolean } | undefined;
+  private failedMemo = { version: -1, failed: 0 };
+  /** Bumped when the set of held hosts changes or the stored hosts are re-read (`unheldLive`). */
+  private heldVersion = 0;
+  private unheldMemo = { version: -1, n: 0 };
+  /** Admission's view of each host: built once (wave, order, region, domains never change), state refreshed per call. */
+  private readonly admission = new Map<string, AdmissionHost>();
+  /** The run's highest wave (over every host, terminal ones included). */
+  private maxWave = 0;
 
   constructor(
     private readonly deps: EngineDeps,
@@ -118,9 +158,10 @@ export class Coordinator {
       // an operator's retry (or an expired lease) freed it and bumped its token. Replace it, or the
       // host would be driven from its old state and token forever. A unit of the stale flow still in
       // flight is fenced; the new flow starts once it has settled (one unit per host at a time).
-      this.flows.set(rec.host, new HostFlow(this.flowContext(), rec, byHost.get(rec.host) ?? []));
+      this.setFlow(new HostFlow(this.flowContext(), rec, byHost.get(rec.host) ?? []));
       this.view.set(rec.host, rec);
     }
+    this.viewChanged(true);
     this.deps.sink.emit(this.event("lease.acquired", { hosts: granted.length, owner: this.opts.owner }));
     return granted.length;
   }
@@ -133,7 +174,26 @@ export class Coordinator {
       owner: this.opts.owner,
       signal: this.signal,
       awaitApproval: (step: Step) => this.awaitApproval(step),
+      onStateChange: (host: string) => {
+        this.ready.add(host);
+        this.viewChanged();
+      },
     };
+  }
+
+  private setFlow(f: HostFlow): void {
+    if (!this.flows.has(f.name)) this.position.set(f.name, this.positions++);
+    this.flows.set(f.name, f);
+    this.ready.add(f.name);
+  }
+
+  /** A host's state in the view, or the set of held hosts, may have changed (`stale`: re-read). */
+  private viewChanged(stale = false): void {
+    this.viewVersion++;
+    if (stale) {
+      this.viewStale = true;
+      this.heldVersion++;
+    }
   }
 
   /**
@@ -160,8 +220,36 @@ export class Coordinator {
   }
 
   private async reloadView(): Promise<void> {
+    this.viewStale = false;
     const all = await this.deps.store.getHosts(this.runId);
     this.view = new Map(all.map((h) => [h.host, this.flows.get(h.host)?.rec ?? h]));
+    this.maxWave = all.reduce((m, h) => Math.max(m, h.wave), 0);
+    this.heldVersion++;
+    this.viewChanged();
+  }
+
+  /** Read the run's events since the last look: did anyone else write (see the header)? */
+  private async readFeed(): Promise<boolean> {
+    let foreign = false;
+    for (;;) {
+      const evs = await this.deps.store.listEvents(this.runId, this.feedSeq, FEED_PAGE);
+      for (const e of evs) if (e.actor !== this.opts.owner) foreign = true;
+      const last = evs[evs.length - 1];
+      if (last !== undefined) this.feedSeq = last.seq;
+      if (evs.length < FEED_PAGE) return foreign;
+    }
+  }
+
+  /**
+   * Unfinished hosts of the view this coordinator does not hold. Their states change only when
+   * the stored hosts are re-read, so the count changes only then or with the set of held hosts.
+   */
+  private unheldLive(): number {
+    if (this.unheldMemo.version === this.heldVersion) return this.unheldMemo.n;
+    let n = 0;
+    for (const h of this.view.values()) if (!isTerminalHost(h.state) && !this.flows.has(h.host)) n++;
+    this.unheldMemo = { version: this.heldVersion, n };
+    return n;
   }
 
   /** Drive the run until it ends, or until this coordinator cannot go on. */
@@ -235,11 +323,13 @@ export class Coordinator {
       }
       if (now >= this.nextRefreshAt) {
         this.nextRefreshAt = now + this.opts.tickMs;
-        await this.refreshRun();
-        // Hosts released by an operator (retry/skip) come back through new leases; hosts driven by
-        // another coordinator change under us, so the view is re-read too (budget, caps, completion).
-        await this.acquire();
-        await this.reloadView();
+        // Operators (pause, resume, abort, retry, skip) and other coordinators write events; our own
+        // changes we know. So the run and the hosts are re-read when the log shows someone else's
+        // event (or our leases changed); hosts released by an operator come back through new leases.
+        const foreign = await this.readFeed();
+        if (foreign || this.viewStale) await this.refreshRun();
+        if (foreign || this.viewStale || this.unheldLive() > 0) await this.acquire();
+        if (foreign || this.viewStale) await this.reloadView();
       }
 
       const state = this.run.state;
@@ -269,13 +359,16 @@ export class Coordinator {
       ) {
         this.flows.delete(h.host);
         this.view.set(h.host, h);
+        this.viewChanged(true);
       }
     }
   }
 
   private failedCount(): number {
+    if (this.failedMemo.version === this.viewVersion) return this.failedMemo.failed;
     let n = 0;
     for (const h of this.view.values()) if (countsAsFailed(h.state)) n++;
+    this.failedMemo = { version: this.viewVersion, failed: n };
     return n;
   }
 
@@ -295,20 +388,40 @@ export class Coordinator {
   private async admitHosts(): Promise<void> {
     const { clock, random } = this.deps;
     for (;;) {
-      const hosts = [...this.view.values()].map((r) => {
-        const h = r.data as unknown as Host;
-        return {
-          host: r.host,
-          wave: r.wave,
-          order: r.order,
-          state: r.state,
-          region: h.region,
-          domains: h.failureDomains ?? {},
-        };
-      });
       const staggered = this.plan.stagger.intervalMs > 0 || this.plan.stagger.jitterMs > 0;
+      // Admission is a pure function of the view, the wave and (staggered) whether the stagger
+      // has expired: with the same inputs as a call that started nothing, it starts nothing again.
+      const key = {
+        version: this.viewVersion,
+        wave: this.run.currentWave,
+        stagger: staggered && clock.now() < this.nextStartAt,
+      };
+      const idle = this.idleAdmission;
+      if (idle && idle.version === key.version && idle.wave === key.wave && idle.stagger === key.stagger)
+        return;
+      // Terminal hosts only count for the highest wave, which is passed on its own.
+      const hosts: AdmissionHost[] = [];
+      for (const r of this.view.values()) {
+        if (isTerminalHost(r.state)) continue;
+        let a = this.admission.get(r.host);
+        if (!a) {
+          const h = r.data as unknown as Host;
+          a = {
+            host: r.host,
+            wave: r.wave,
+            order: r.order,
+            state: r.state,
+            region: h.region,
+            domains: h.failureDomains ?? {},
+          };
+          this.admission.set(r.host, a);
+        }
+        a.state = r.state;
+        hosts.push(a);
+      }
       const res = admit({
         hosts,
+        maxWave: this.maxWave,
         currentWave: this.run.currentWave,
         concurrency: this.plan.concurrency,
         now: clock.now(),
@@ -324,7 +437,10 @@ export class Coordinator {
         );
       }
       const startable = res.start.filter((h) => this.flows.has(h));
-      if (startable.length === 0) return;
+      if (startable.length === 0) {
+        if (res.currentWave === key.wave) this.idleAdmission = key;
+        return;
+      }
       for (const name of startable) {
         const f = this.flows.get(name) as HostFlow;
         try {
@@ -332,32 +448,49 @@ export class Coordinator {
         } catch (e) {
           if (e instanceof LeaseLostError) {
             this.flows.delete(name);
+            this.viewChanged(true);
             continue;
           }
           throw e;
         }
-        this.view.set(name, f.rec);
+        this.setView(name, f.rec);
       }
       if (staggered) {
         this.nextStartAt =
           clock.now() + this.plan.stagger.intervalMs + Math.round(this.plan.stagger.jitterMs * random.next());
         return;
       }
+      // Asked again now, admission would start nothing: the hosts it chose that we hold are running,
+      // so every cap counts them, while the ones it chose that we do not hold still fit (each cap
+      // counts fewer of the chosen before them than it did) and every host it skipped is still
+      // blocked (each cap counts at least as many before it). The wave cannot move either. That
+      // holds only if nothing else changed meanwhile: one view change per start (or lost lease).
+      if (this.viewVersion === key.version + startable.length && this.run.currentWave === res.currentWave) {
+        this.idleAdmission = { version: this.viewVersion, wave: res.currentWave, stagger: false };
+        return;
+      }
     }
   }
 
   private startUnits(): void {
+    if (this.ready.size === 0) return;
     const now = this.deps.clock.now();
-    for (const f of this.flows.values()) {
-      if (this.busy.has(f.name)) continue;
-      if (f.rec.state !== "running" && f.rec.state !== "reverting") continue;
+    const rank = (h: string) => this.position.get(h) ?? 0;
+    for (const name of [...this.ready].sort((a, b) => rank(a) - rank(b))) {
+      const f = this.flows.get(name);
+      if (!f || this.busy.has(name) || (f.rec.state !== "running" && f.rec.state !== "reverting")) {
+        this.ready.delete(name);
+        continue;
+      }
       if (f.rec.notBefore !== null && f.rec.notBefore > now) continue;
+      this.ready.delete(name);
       const p = f
         .step()
         .catch((e) => {
           if (e instanceof LeaseLostError) {
             // Only this flow: a newer one for the same host (re-acquired lease) stays.
             if (this.flows.get(f.name) === f) this.flows.delete(f.name);
+            this.viewChanged(true);
             return;
           }
           if (e instanceof CoordinatorStopped || this.signal.aborted) return;
@@ -365,11 +498,19 @@ export class Coordinator {
         })
         .finally(() => {
           this.busy.delete(f.name);
-          this.view.set(f.name, (this.flows.get(f.name) ?? f).rec);
+          this.ready.add(f.name);
+          this.setView(f.name, (this.flows.get(f.name) ?? f).rec);
           for (const w of this.wake.splice(0)) w();
         });
       this.busy.set(f.name, p);
     }
+  }
+
+  private setView(host: string, rec: HostFlowRecord): void {
+    const was = this.view.get(host);
+    // The same record changes in place, and its flow reports state changes (`onStateChange`).
+    if (was !== rec) this.viewChanged();
+    this.view.set(host, rec);
   }
 
   private async checkCompletion(): Promise<DriveResult | undefined> {
@@ -398,7 +539,7 @@ export class Coordinator {
       if (isTerminalHost(f.rec.state)) continue;
       try {
         await f.abort(this.run.reason ?? "run aborted by an operator");
-        this.view.set(f.name, f.rec);
+        this.setView(f.name, f.rec);
       } catch (e) {
         if (!(e instanceof LeaseLostError)) throw e;
       }
@@ -413,8 +554,11 @@ export class Coordinator {
     const now = clock.now();
     let until = Math.min(this.nextRefreshAt, this.nextRenewAt);
     if (this.run.state === "running" || this.run.state === "halting") {
-      for (const f of this.flows.values()) {
+      // Every host that could be waiting for its `notBefore` is in `ready`.
+      for (const name of this.ready) {
+        const f = this.flows.get(name);
         if (
+          f !== undefined &&
           !this.busy.has(f.name) &&
           f.rec.notBefore !== null &&
           (f.rec.state === "running" || f.rec.state === "reverting")
@@ -432,13 +576,13 @@ export class Coordinator {
       wakeUp = resolve;
       this.wake.push(resolve);
     });
-    const onAbort = () => ac.abort();
+    const onAbort = () => ac.abort(WAIT_OVER);
     this.signal.addEventListener("abort", onAbort, { once: true });
     this.drain.addEventListener("abort", onAbort, { once: true });
     try {
       await Promise.race([woke, clock.sleep(ms, ac.signal).catch(() => {})]);
     } finally {
-      ac.abort();
+      ac.abort(WAIT_OVER);
       this.signal.removeEventListener("abort", onAbort);
       this.drain.removeEventListener("abort", onAbort);
       const i = this.wake.indexOf(wakeUp);
@@ -446,6 +590,15 @@ export class Coordinator {
     }
   }
 }
+
+/**
+ * The reason the coordinator's idle wait is cancelled with (read by nobody; a plain `abort()`
+ * would build a DOMException, with a stack, on every turn of the loop).
+ */
+const WAIT_OVER = Symbol("wait over");
+
+/** Events read per call while following the run's event log. */
+const FEED_PAGE = 1_000;
 
 function describeBudget(plan: Plan): string {
   const b = plan.failureBudget;

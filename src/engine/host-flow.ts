@@ -50,9 +50,17 @@ export interface HostFlowContext {
   awaitApproval(step: Step): Promise<void>;
   /** Abort signal for the coordinator's shutdown. */
   signal: AbortSignal;
+  /** Called after a commit changed the host's state (the coordinator's view is `rec` itself). */
+  onStateChange?: (host: string) => void;
 }
 
 class TimeoutSignal extends Error {}
+
+/**
+ * The reason a unit's own timer is cancelled with once its effect has settled. Nobody reads it; a
+ * plain `abort()` would build a DOMException (with a stack) for every effect.
+ */
+const EFFECT_SETTLED = Symbol("effect settled");
 
 /** Thrown out of a unit when the coordinator stops mid-effect; nothing was committed for it. */
 export class CoordinatorStopped extends Error {
@@ -113,7 +121,9 @@ export class HostFlow {
       ...io,
       events: evs,
     });
+    const changed = patch.state !== undefined && patch.state !== this.rec.state;
     Object.assign(this.rec, patch);
+    if (changed) this.cx.onStateChange?.(this.name);
     for (const e of evs) deps.sink.emit(e);
   }
 
@@ -218,7 +228,7 @@ export class HostFlow {
         detail: {},
       };
     } finally {
-      timerAc.abort();
+      timerAc.abort(EFFECT_SETTLED);
       this.cx.signal.removeEventListener("abort", onOuter);
     }
   }

@@ -4,9 +4,15 @@
  *
  * Invariants:
  * - Timers fire in (time, creation order); `now()` never goes backwards.
- * - Time advances only when the process is otherwise idle (checked over several macrotask turns),
- *   so work triggered by one timer runs before the next timer fires. All timers due at the new
- *   time resolve together, in creation order.
+ * - Time advances only when the process is otherwise idle (checked over several macrotask turns,
+ *   `quietTurns`), so work triggered by one timer runs before the next timer fires. All timers due
+ *   at the new time resolve together, in creation order.
+ * - `quietTurns: 0` is for a world whose every wait is on this clock, a promise chain, or a
+ *   `track`ed call (the simulator: its ports sleep on the clock, its store calls are tracked). A
+ *   macrotask turn runs only once the microtask queue is empty, so at the first turn with nothing
+ *   tracked in flight, everything the fired timers set going has run or is waiting on this clock:
+ *   time moves then, one turn per jump instead of five. Work in macrotasks the clock cannot see
+ *   (untracked real I/O, `setImmediate` chains) needs the default.
  * - Aborting a sleep removes its timer at once (it no longer counts in `pending` and never fires).
  * - Work the clock cannot see (a database call on real I/O) can be `track`ed: while any tracked
  *   promise is pending, time does not advance, however many turns go by.
@@ -28,9 +34,15 @@ export class VirtualClock implements Clock {
   /** Virtual time already paid for in real time (so a re-settled jump is not paced twice). */
   private pacedTo = Number.NEGATIVE_INFINITY;
   private busy = 0;
+  /** Macrotask turns with no new activity needed before time moves (see the header). */
+  private readonly quietTurns: number;
 
-  constructor(start = Date.UTC(2026, 0, 1)) {
+  constructor(start = Date.UTC(2026, 0, 1), options: { quietTurns?: number } = {}) {
     this.t = start;
+    const q = options.quietTurns ?? 3;
+    if (!Number.isInteger(q) || q < 0)
+      throw new RangeError(`VirtualClock: quietTurns must be a whole number >= 0, got ${q}`);
+    this.quietTurns = q;
   }
 
   now(): number {
@@ -88,8 +100,11 @@ export class VirtualClock implements Clock {
   /** Wait until nothing new happened for a few macrotask turns, then fire the earliest timer. */
   private settle(seen: number, quiet: number): void {
     setImmediate(() => {
-      if (this.activity !== seen || this.busy > 0) return this.settle(this.activity, 0);
-      if (quiet < 3) return this.settle(seen, quiet + 1);
+      if (this.busy > 0) return this.settle(this.activity, 0);
+      if (this.quietTurns > 0) {
+        if (this.activity !== seen) return this.settle(this.activity, 0);
+        if (quiet < this.quietTurns) return this.settle(seen, quiet + 1);
+      }
       const first = this.timers.peek();
       let wait = 0;
       if (this.pacer && first && first.at > this.pacedTo) {

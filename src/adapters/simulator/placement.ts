@@ -68,49 +68,95 @@ export function refusal(world: WorldState, w: Workload, target: string): string 
   if (used.diskGb + w.diskGb > cap.diskGb)
     short.push(`disk ${w.diskGb} GB > ${cap.diskGb - used.diskGb} GB free`);
   if (short.length > 0) return `${target}: ${short.join(", ")}`;
-  const others = world.residents(target).filter((r) => r.id !== w.id);
+  const residents = world.residents(target);
   const g = w.antiAffinityGroup;
-  if (g !== undefined && others.some((r) => r.antiAffinityGroup === g))
-    return `${target}: anti-affinity group ${g} already there`;
-  if (w.singleton && others.some((r) => r.singleton)) return `${target}: another singleton already there`;
+  if (g !== undefined)
+    for (const r of residents)
+      if (r.id !== w.id && r.antiAffinityGroup === g)
+        return `${target}: anti-affinity group ${g} already there`;
+  if (w.singleton)
+    for (const r of residents)
+      if (r.id !== w.id && r.singleton) return `${target}: another singleton already there`;
   return undefined;
 }
 
 export type Choice = { target: string } | { reason: string; unreachable: boolean };
 
+interface Candidate {
+  name: string;
+  holdover: number;
+  together: number;
+  free: number;
+}
+
+/** The order targets are tried in: hold-overs, then with the same home, then most free memory, then name. */
+function byPreference(a: Candidate, b: Candidate): number {
+  return (
+    a.holdover - b.holdover ||
+    a.together - b.together ||
+    b.free - a.free ||
+    (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  );
+}
+
+/**
+ * The targets a workload drained from `from` may go to (reachable peers of its region), ranked
+ * with `byPreference`; `each` sees them unsorted. Returns how many peers there were at all.
+ */
+function eachCandidate(
+  world: WorldState,
+  from: SimHost,
+  home: string,
+  each: (c: Candidate) => void,
+): { peers: number; reachable: number } {
+  const region = from.host.region;
+  const holders = world.holdersOf(home);
+  let peers = 0;
+  let reachable = 0;
+  // One scratch record: the caller copies what it keeps (no allocation per peer).
+  const c: Candidate = { name: "", holdover: 0, together: 0, free: 0 };
+  for (const h of world.regionHosts(region)) {
+    const name = h.host.name;
+    if (h.host.region !== region || name === from.host.name || h.host.role === "control") continue;
+    if (world.cordoned.has(name)) continue;
+    peers++;
+    if (world.unreachable(h) !== undefined) continue;
+    reachable++;
+    c.name = name;
+    c.holdover = h.host.role === "holdover" ? 0 : 1;
+    c.together = holders?.has(name) ? 0 : 1;
+    c.free = world.capacityOf(name).memoryMb - world.used(name).memoryMb;
+    each(c);
+  }
+  return { peers, reachable };
+}
+
 /** The best target for a workload drained from `from`, or why there is none. */
 export function chooseTarget(world: WorldState, w: Workload, home: string, from: SimHost): Choice {
   const region = from.host.region;
-  const peers = world
-    .allHosts()
-    .filter(
-      (h) =>
-        h.host.region === region &&
-        h.host.name !== from.host.name &&
-        h.host.role !== "control" &&
-        !world.cordoned.has(h.host.name),
-    );
-  const reachable = peers.filter((h) => world.unreachable(h) === undefined);
-  if (reachable.length === 0) {
-    return peers.length === 0
+  // The preferred target usually takes the workload: find it in one pass, and rank the others (in
+  // the same order) only when it does not. `byPreference` is a total order, so the targets are
+  // tried in exactly the order a full sort would give; the second pass reads the same state
+  // (`refusal` and `unreachable` change nothing that ranks a target).
+  let best: Candidate | undefined;
+  const { peers, reachable } = eachCandidate(world, from, home, (c) => {
+    if (best === undefined) best = { ...c };
+    else if (byPreference(c, best) < 0) Object.assign(best, c);
+  });
+  if (best === undefined || reachable === 0) {
+    return peers === 0
       ? { reason: `no other worker or hold-over in region ${region}`, unreachable: false }
       : { reason: `every target in region ${region} is unreachable`, unreachable: true };
   }
-  const rank = (h: SimHost) => ({
-    holdover: h.host.role === "holdover" ? 0 : 1,
-    together: world.residents(h.host.name).some((r) => world.workload(r.id)?.home === home) ? 0 : 1,
-    free: world.capacityOf(h.host.name).memoryMb - world.used(h.host.name).memoryMb,
+  const first: Candidate = best;
+  const why = refusal(world, w, first.name);
+  if (why === undefined) return { target: first.name };
+  const refusals: string[] = [why];
+  const ranked: Candidate[] = [];
+  eachCandidate(world, from, home, (c) => {
+    if (c.name !== first.name) ranked.push({ ...c });
   });
-  const ranked = reachable
-    .map((h) => ({ name: h.host.name, ...rank(h) }))
-    .sort(
-      (a, b) =>
-        a.holdover - b.holdover ||
-        a.together - b.together ||
-        b.free - a.free ||
-        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-    );
-  const refusals: string[] = [];
+  ranked.sort(byPreference);
   for (const c of ranked) {
     const why = refusal(world, w, c.name);
     if (why === undefined) return { target: c.name };

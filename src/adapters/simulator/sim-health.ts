@@ -9,11 +9,10 @@
  *   more than the host's `overhaul_max_clock_skew_seconds` (default 2).
  * - Each check takes a seeded 20-200 ms on the world's clock and is recorded as `@health`.
  */
-import { TransportError } from "../../core/errors.js";
 import type { Host } from "../../core/model/fleet.js";
 import { seededRandom } from "../../core/policy/random.js";
 import type { Health, HealthResult } from "../../ports/health.js";
-import type { SimHost } from "./sim-host.js";
+import { type SimHost, simFailure } from "./sim-host.js";
 import type { WorldState } from "./world-state.js";
 
 const DEFAULT_MAX_SKEW_S = 2;
@@ -29,14 +28,14 @@ export class SimHealth implements Health {
     const { world } = this;
     if (opts.signal.aborted) throw opts.signal.reason;
     const h = world.simHost(host.name);
-    if (!h) throw new TransportError("unreachable", `sim: health: unknown host ${host.name}`);
+    if (!h) throw simFailure("unreachable", `sim: health: unknown host ${host.name}`);
     this.reachable(h);
     const ms = 20 + Math.floor(this.latency.next() * 180);
     const now = world.clock.now();
     if (now + ms > opts.deadline) {
       await world.clock.sleep(Math.max(0, opts.deadline - now), opts.signal);
       world.append({ host: h.host.name, command: "@health", outcome: "timeout" });
-      throw new TransportError("timeout", `sim: health check of ${host.name} timed out`);
+      throw simFailure("timeout", `sim: health check of ${host.name} timed out`);
     }
     await world.clock.sleep(ms, opts.signal);
     this.reachable(h);
@@ -53,7 +52,7 @@ export class SimHealth implements Health {
     const why = this.world.unreachable(h);
     if (why === undefined) return;
     this.world.append({ host: h.host.name, command: "@health", outcome: `unreachable (${why})` });
-    throw new TransportError("unreachable", `sim: health: ${h.host.name} unreachable (${why})`);
+    throw simFailure("unreachable", `sim: health: ${h.host.name} unreachable (${why})`);
   }
 }
 

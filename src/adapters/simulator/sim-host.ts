@@ -6,6 +6,7 @@
  * - Each host draws from its own PRNG (seeded by scenario seed and host name), so its fate does not
  *   depend on how the engine interleaves other hosts.
  */
+import { TransportError, type TransportFailure } from "../../core/errors.js";
 import type { Host } from "../../core/model/fleet.js";
 import { seededRandom } from "../../core/policy/random.js";
 import { type FailureSpec, hostFailures, type Scenario } from "../../core/sim/scenario.js";
@@ -65,6 +66,21 @@ export function diskDies(h: SimHost, f: FailureSpec & { kind: "disk-dies" }): bo
   const days = Number(h.host.vars.overhaul_uptime_days ?? 30);
   const p = 1 - (1 - f.probability) ** (Math.max(0, days) / 30);
   return h.rnd.next() < p;
+}
+
+/**
+ * A simulated transport failure (unreachable, timeout, dropped), without a stack trace: these are
+ * the simulation's expected outcomes, not bugs, and a 2,000-host run throws ~100,000 of them while
+ * hosts boot; capturing the (deep, async) stack cost ~50 µs each. The message says everything.
+ */
+export function simFailure(kind: TransportFailure, message: string): TransportError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new TransportError(kind, message);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** FNV-1a, 32 bits. */

@@ -27,12 +27,11 @@
  *   OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_PHASE, OVERHAUL_ATTEMPT (each only when present).
  * - Same scenario, same fleet, same engine inputs -> identical ledger.
  */
-import { TransportError } from "../../core/errors.js";
 import type { Host } from "../../core/model/fleet.js";
 import { seededRandom } from "../../core/policy/random.js";
 import type { LedgerEntry } from "../../core/sim/ledger.js";
 import type { ExecRequest, ExecResult, Transport } from "../../ports/transport.js";
-import { failuresFor, hashOf, type SimHost } from "./sim-host.js";
+import { hashOf, type SimHost, simFailure } from "./sim-host.js";
 import type { WorldState } from "./world-state.js";
 
 const BOOT_ID = "cat /proc/sys/kernel/random/boot_id";
@@ -56,19 +55,19 @@ export class SimTransport implements Transport {
     const { clock } = world;
     const h = world.simHost(host.name);
     const cmd = req.command.trim();
-    if (!h) throw new TransportError("unreachable", `sim: unknown host ${host.name}`);
+    if (!h) throw simFailure("unreachable", `sim: unknown host ${host.name}`);
     const start = clock.now();
     const why = world.unreachable(h, start);
     if (why !== undefined) {
       this.record(h, cmd, `unreachable (${why})`, false, req);
-      throw new TransportError("unreachable", `sim: ${host.name} unreachable (${why})`);
+      throw simFailure("unreachable", `sim: ${host.name} unreachable (${why})`);
     }
     const latencyMs = 20 + Math.floor(this.latency.next() * 180);
     const extra = sleepMs(cmd);
     if (latencyMs + extra > req.timeoutMs) {
       await clock.sleep(req.timeoutMs, req.signal);
       this.record(h, cmd, "timeout", false, req);
-      throw new TransportError("timeout", `sim: ${cmd} on ${host.name} timed out`);
+      throw simFailure("timeout", `sim: ${cmd} on ${host.name} timed out`);
     }
     const boots = h.boots;
     await clock.sleep(latencyMs + extra, req.signal);
@@ -80,7 +79,7 @@ export class SimTransport implements Transport {
       const ran = !down && this.coin(h).next() < APPLIED_WHEN_DROPPED;
       const applied = ran && this.effect(h, cmd, req.env?.OVERHAUL_PHASE).applied;
       this.record(h, cmd, `dropped (${why})`, applied, req);
-      throw new TransportError("dropped", `sim: connection to ${host.name} dropped (${why})`);
+      throw simFailure("dropped", `sim: connection to ${host.name} dropped (${why})`);
     }
     const { exitCode, stdout, stderr, applied } = this.effect(h, cmd, req.env?.OVERHAUL_PHASE);
     this.record(h, cmd, `exit ${exitCode}`, applied, req);
@@ -103,7 +102,7 @@ export class SimTransport implements Transport {
 
   /** A `command-fails` failure for this host and command that has not used up its `times`. */
   private injectedFailure(h: SimHost, cmd: string): boolean {
-    for (const f of failuresFor(this.world.scenario, h.host)) {
+    for (const f of this.world.failuresOf(h)) {
       if (f.kind !== "command-fails" || !cmd.includes(f.command)) continue;
       const key = `${this.world.scenario.failures.indexOf(f)}/${h.host.name}`;
       const n = this.failed.get(key) ?? 0;

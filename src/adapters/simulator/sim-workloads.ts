@@ -18,9 +18,12 @@
  *   started (reported in `unplaced`). On abort no new move starts, moves in flight end cleanly,
  *   then the call rejects with the signal's reason.
  * - A drain cordons its host (no workload is moved onto it) until `reinstate` of that host.
- * - No guard hides an engine bug: two concurrent calls for one host race like real ones would. A
- *   live move whose workload left the source meanwhile fails; a cold one starts the copy anyway,
- *   so the workload runs twice and the ledger shows it.
+ * - A re-run after a crash or a lost answer is safe, as the port promises: a move left running by
+ *   a call that was given up (its signal aborted: a killed coordinator, a timed-out attempt) is
+ *   waited for before the same workload is looked at again, so it is not moved a second time.
+ * - No other guard hides an engine bug: two concurrent live calls for one host race like real ones
+ *   would. A live move whose workload left the source meanwhile fails; a cold one starts the copy
+ *   anyway, so the workload runs twice and the ledger shows it.
  * - An unreachable host (booting, dead, partitioned) makes the call reject with
  *   `TransportError("unreachable")` when nothing could be done at all; otherwise the workloads it
  *   concerns are reported in `unplaced` with the reason.
@@ -44,6 +47,8 @@ type Outcome =
 
 export class SimWorkloads implements Workloads {
   private readonly rnds = new Map<string, { next(): number }>();
+  /** workload -> its move in flight, and the signal of the call that started it. */
+  private readonly moving = new Map<string, { done: Promise<Outcome>; signal: AbortSignal }>();
 
   constructor(private readonly world: WorldState) {}
 
@@ -71,10 +76,8 @@ export class SimWorkloads implements Workloads {
 
   /** Workloads whose home is `host`, running somewhere else and not there. */
   private awayFrom(host: string): SimWorkload[] {
-    return this.world
-      .allWorkloads()
-      .filter((w) => w.home === host && w.on.length > 0 && !w.on.includes(host))
-      .sort((a, b) => (a.spec.id < b.spec.id ? -1 : 1));
+    // `homedAt` is already by id.
+    return this.world.homedAt(host).filter((w) => w.on.length > 0 && !w.on.includes(host));
   }
 
   /** Throws unless the call may start: not aborted, and the host known and reachable. */
@@ -120,8 +123,24 @@ export class SimWorkloads implements Workloads {
     return result;
   }
 
-  /** One workload's move, from its start to its cut-over (or to its clean failure). */
+  /** One workload's move, after any move of it left running by a given-up call (see the header). */
   private async move(verb: Verb, host: string, id: string, opts: WorkloadsOptions): Promise<Outcome> {
+    for (let m = this.moving.get(id); m?.signal.aborted; m = this.moving.get(id)) {
+      await settledOrAborted(m.done, opts.signal);
+      if (opts.signal.aborted) return { kind: "nothing" };
+    }
+    const done = this.moveOnce(verb, host, id, opts);
+    const entry = { done, signal: opts.signal };
+    this.moving.set(id, entry);
+    try {
+      return await done;
+    } finally {
+      if (this.moving.get(id) === entry) this.moving.delete(id);
+    }
+  }
+
+  /** One workload's move, from its start to its cut-over (or to its clean failure). */
+  private async moveOnce(verb: Verb, host: string, id: string, opts: WorkloadsOptions): Promise<Outcome> {
     const { world } = this;
     const w = world.workload(id) as SimWorkload;
     // Where it runs now: it may have moved (or been lost) while this call was busy with others.
@@ -227,6 +246,19 @@ export class SimWorkloads implements Workloads {
     }
     return r;
   }
+}
+
+/** Resolves when `p` settles or `signal` aborts, whichever comes first. */
+function settledOrAborted(p: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    signal.addEventListener("abort", done, { once: true });
+    p.then(done, done);
+  });
 }
 
 function unplaced(reason: string, unreachable = false): Outcome {

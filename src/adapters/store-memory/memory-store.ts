@@ -4,6 +4,12 @@
  *
  * Invariants: the same as every Store (see ports/store.ts) except durability; every method copies
  * records in and out so callers can never mutate the stored state by reference.
+ *
+ * Records are copied field by field (their JSON parts with `structuredClone`): an object made by
+ * `structuredClone` (or spread from one) gets a slow, dictionary-like shape in V8, and the
+ * engine reads host records on every tick (a 2,000-host simulation: ~0.5 µs per field read).
+ * Non-terminal host flows are indexed per run (`live`), so `acquireLeases` never scans the hosts
+ * a run has finished with.
  */
 import { LeaseLostError } from "../../core/errors.js";
 import { isTerminalHost } from "../../core/flow/states.js";
@@ -21,13 +27,97 @@ import type {
   Store,
 } from "../../ports/store.js";
 
-const clone = <T>(v: T): T => structuredClone(v);
+/**
+ * A deep copy. Records hold JSON values: plain objects, arrays and primitives are copied here
+ * (several times faster than `structuredClone` on small values, and the copies get fast shapes);
+ * anything else (a Date, a function, a Map) goes through `structuredClone`, which copies or rejects
+ * it as before. No cycles: JSON has none.
+ */
+function clone<T>(v: T): T {
+  if (v === null || (typeof v !== "object" && typeof v !== "function")) return v;
+  if (Array.isArray(v)) return v.map(clone) as T;
+  if (typeof v === "function" || Object.getPrototypeOf(v) !== Object.prototype) return structuredClone(v);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = clone((v as Record<string, unknown>)[k]);
+  return out as T;
+}
+
+function copyRun(r: RunRecord): RunRecord {
+  return {
+    id: r.id,
+    planName: r.planName,
+    planRevision: r.planRevision,
+    planHash: r.planHash,
+    state: r.state,
+    currentWave: r.currentWave,
+    seed: r.seed,
+    options: clone(r.options),
+    reason: r.reason,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+function copyHost(h: HostFlowRecord): HostFlowRecord {
+  return {
+    runId: h.runId,
+    host: h.host,
+    wave: h.wave,
+    order: h.order,
+    data: clone(h.data),
+    state: h.state,
+    stepIndex: h.stepIndex,
+    phase: h.phase,
+    attempts: h.attempts,
+    notBefore: h.notBefore,
+    noReturnIndex: h.noReturnIndex,
+    startedAt: h.startedAt,
+    finishedAt: h.finishedAt,
+    reason: h.reason,
+    leaseOwner: h.leaseOwner,
+    leaseToken: h.leaseToken,
+    leaseExpiresAt: h.leaseExpiresAt,
+  };
+}
+
+function copyAttempt(a: AttemptRecord): AttemptRecord {
+  return {
+    runId: a.runId,
+    host: a.host,
+    seq: a.seq,
+    stepIndex: a.stepIndex,
+    stepName: a.stepName,
+    phase: a.phase,
+    number: a.number,
+    state: a.state,
+    token: a.token,
+    pre: clone(a.pre),
+    result: clone(a.result),
+    startedAt: a.startedAt,
+    finishedAt: a.finishedAt,
+  };
+}
+
+function copyEvent(e: EventRecord): EventRecord {
+  return {
+    seq: e.seq,
+    runId: e.runId,
+    host: e.host,
+    at: e.at,
+    type: e.type,
+    actor: e.actor,
+    data: clone(e.data),
+  };
+}
 
 export class MemoryStore implements Store {
   private plans: PlanRevisionRecord[] = [];
   private runs = new Map<string, RunRecord>();
   private hosts = new Map<string, Map<string, HostFlowRecord>>();
-  private attempts = new Map<string, AttemptRecord[]>();
+  /** run -> its host flows that are not terminal (what `acquireLeases` looks at). */
+  private live = new Map<string, Set<HostFlowRecord>>();
+  /** run -> host -> the host's attempts, in insertion order (indexed: a commit touches one host). */
+  private attempts = new Map<string, Map<string, AttemptRecord[]>>();
   private events: EventRecord[] = [];
   private seq = 0;
 
@@ -35,7 +125,7 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {}
 
   private push(events: NewEvent[] | undefined): void {
-    for (const e of events ?? []) this.events.push({ ...clone(e), seq: ++this.seq });
+    for (const e of events ?? []) this.events.push(copyEvent({ ...e, seq: ++this.seq }));
   }
 
   async savePlanRevision(input: {
@@ -68,34 +158,61 @@ export class MemoryStore implements Store {
     if (!this.plans.some((p) => p.name === run.planName && p.revision === run.planRevision)) {
       throw new Error(`plan ${run.planName}@${run.planRevision} is not saved`);
     }
-    this.runs.set(run.id, clone(run));
+    this.runs.set(run.id, copyRun(run));
     const m = new Map<string, HostFlowRecord>();
-    for (const h of hosts)
-      m.set(h.host, { ...clone(h), leaseOwner: null, leaseToken: 0, leaseExpiresAt: null });
+    const live = new Set<HostFlowRecord>();
+    for (const h of hosts) {
+      const rec = copyHost({ ...h, leaseOwner: null, leaseToken: 0, leaseExpiresAt: null });
+      m.set(h.host, rec);
+      if (!isTerminalHost(rec.state)) live.add(rec);
+    }
     this.hosts.set(run.id, m);
-    this.attempts.set(run.id, []);
+    this.live.set(run.id, live);
+    this.attempts.set(run.id, new Map());
     this.push(events);
   }
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const r = this.runs.get(runId);
-    return r && clone(r);
+    return r && copyRun(r);
   }
   async listRuns(limit = 100): Promise<RunRecord[]> {
-    return clone([...this.runs.values()].reverse().slice(0, limit));
+    return [...this.runs.values()].reverse().slice(0, limit).map(copyRun);
   }
   async getHosts(runId: string): Promise<HostFlowRecord[]> {
-    return clone([...(this.hosts.get(runId)?.values() ?? [])].sort((a, b) => a.order - b.order));
+    return [...(this.hosts.get(runId)?.values() ?? [])].sort((a, b) => a.order - b.order).map(copyHost);
   }
   async getHost(runId: string, host: string): Promise<HostFlowRecord | undefined> {
     const h = this.hosts.get(runId)?.get(host);
-    return h && clone(h);
+    return h && copyHost(h);
   }
   async getAttempts(runId: string, host?: string): Promise<AttemptRecord[]> {
-    const list = (this.attempts.get(runId) ?? []).filter((a) => host === undefined || a.host === host);
-    return clone(list.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.seq - b.seq)));
+    const byHost = this.attempts.get(runId);
+    if (!byHost) return [];
+    const hosts =
+      host === undefined ? [...byHost.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : [host];
+    const out: AttemptRecord[] = [];
+    for (const h of hosts) {
+      const list = byHost.get(h);
+      if (list) for (const a of [...list].sort((x, y) => x.seq - y.seq)) out.push(copyAttempt(a));
+    }
+    return out;
   }
   async listEvents(runId: string, afterSeq = 0, limit = Number.MAX_SAFE_INTEGER): Promise<EventRecord[]> {
-    return clone(this.events.filter((e) => e.runId === runId && e.seq > afterSeq).slice(0, limit));
+    // `events` is in seq order: start at the first one after `afterSeq` (binary search).
+    const list = this.events;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((list[mid] as EventRecord).seq <= afterSeq) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: EventRecord[] = [];
+    for (let i = lo; i < list.length && out.length < limit; i++) {
+      const e = list[i] as EventRecord;
+      if (e.runId === runId) out.push(copyEvent(e));
+    }
+    return out;
   }
 
   async updateRun(
@@ -113,14 +230,14 @@ export class MemoryStore implements Store {
 
   async acquireLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<HostFlowRecord[]> {
     const out: HostFlowRecord[] = [];
-    for (const h of this.hosts.get(runId)?.values() ?? []) {
-      if (isTerminalHost(h.state)) continue;
+    // Terminal host flows are never granted: look only at the live ones.
+    for (const h of this.live.get(runId) ?? []) {
       const free = h.leaseOwner === null || (h.leaseExpiresAt ?? 0) <= now;
       if (!free || h.leaseOwner === owner) continue;
       h.leaseOwner = owner;
       h.leaseToken += 1;
       h.leaseExpiresAt = now + ttlMs;
-      out.push(clone(h));
+      out.push(copyHost(h));
     }
     return out.sort((a, b) => a.order - b.order);
   }
@@ -143,6 +260,15 @@ export class MemoryStore implements Store {
     }
   }
 
+  /** Apply a patch to a stored host flow, keeping `live` in step with its state. */
+  private patchHost(runId: string, h: HostFlowRecord, patch: Partial<HostFlowFields>): void {
+    Object.assign(h, clone(patch));
+    const live = this.live.get(runId);
+    if (!live) return;
+    if (isTerminalHost(h.state)) live.delete(h);
+    else live.add(h);
+  }
+
   async commitHost(c: HostCommit): Promise<void> {
     const h = this.hosts.get(c.runId)?.get(c.host);
     if (!h || h.leaseOwner !== c.owner || h.leaseToken !== c.token) {
@@ -150,26 +276,30 @@ export class MemoryStore implements Store {
         `lease on ${c.host} in run ${c.runId} is no longer held by ${c.owner}/${c.token}`,
       );
     }
-    const list = this.attempts.get(c.runId) as AttemptRecord[];
+    const byHost = this.attempts.get(c.runId) as Map<string, AttemptRecord[]>;
+    const list = byHost.get(c.host) ?? [];
     // Validate everything first: the commit is all or nothing.
     if (c.intent) {
       if (c.intent.host !== c.host || c.intent.runId !== c.runId)
         throw new Error("intent names another host flow");
-      if (list.some((a) => a.host === c.host && a.seq === c.intent?.seq)) {
+      if (list.some((a) => a.seq === c.intent?.seq)) {
         throw new Error(`attempt ${c.host}#${c.intent.seq} exists`);
       }
     }
     if (c.result) {
-      const target = list.find((x) => x.host === c.host && x.seq === c.result?.seq);
+      const target = list.find((x) => x.seq === c.result?.seq);
       const fromIntent = c.intent !== undefined && c.intent.seq === c.result.seq;
       if (!target && !fromIntent) throw new Error(`attempt ${c.host}#${c.result.seq} does not exist`);
       if (target && target.state !== "started")
         throw new Error(`attempt ${c.host}#${c.result.seq} is already ${target.state}`);
     }
-    Object.assign(h, clone(c.patch ?? {}));
-    if (c.intent) list.push({ ...clone(c.intent), finishedAt: null, result: null });
+    this.patchHost(c.runId, h, c.patch ?? {});
+    if (c.intent) {
+      list.push(copyAttempt({ ...c.intent, finishedAt: null, result: null }));
+      byHost.set(c.host, list);
+    }
     if (c.result) {
-      const a = list.find((x) => x.host === c.host && x.seq === c.result?.seq);
+      const a = list.find((x) => x.seq === c.result?.seq);
       if (a)
         Object.assign(a, {
           state: c.result.state,
@@ -189,7 +319,7 @@ export class MemoryStore implements Store {
   ): Promise<boolean> {
     const h = this.hosts.get(runId)?.get(host);
     if (!h || !expect.includes(h.state)) return false;
-    Object.assign(h, clone(patch));
+    this.patchHost(runId, h, patch);
     h.leaseOwner = null;
     h.leaseExpiresAt = null;
     h.leaseToken += 1;

@@ -14,7 +14,8 @@
  * - SQLite: every write (transaction or single statement) holds the file's `Gate` (see gate.ts), so
  *   two stores of one process never self-deadlock, and the synchronous prepared-statement hot path
  *   for `commitHost` (`prepareHotCommit`) never runs inside a Kysely transaction left open across
- *   an await.
+ *   an await. The same holds for the prepared per-tick reads (`prepareHotReads`): they run only
+ *   while the gate is free, so they never see a transaction's uncommitted writes.
  */
 import { type Kysely, sql, type Transaction } from "kysely";
 import { LeaseLostError, OverhaulError } from "../../core/errors.js";
@@ -49,6 +50,7 @@ import {
   toRun,
 } from "./rows.js";
 import { type DB, EVENT_SEQ } from "./schema.js";
+import type { HotReads } from "./sqlite-reads.js";
 
 /** A synchronous, self-contained `commitHost` (one SQLite transaction over prepared statements). */
 export type HotCommit = (commit: HostCommit) => void;
@@ -59,6 +61,8 @@ export interface KyselyStoreOptions {
   gate?: Gate;
   /** SQLite only: builds the hot path; called once, after migrations. */
   prepareHotCommit?: () => HotCommit;
+  /** SQLite only: prepared statements for `getRun` / `listEvents`; called once, after migrations. */
+  prepareHotReads?: () => HotReads;
   /** SQLite only: runs `fn` inside one BEGIN IMMEDIATE transaction (group commit). */
   runBatch?: (fn: () => void) => void;
   /** Runs after Kysely is destroyed (e.g. close extra handles). */
@@ -90,6 +94,7 @@ export function attemptNotInFlight(runId: string, host: string, seq: number): Ov
 export class KyselyStore implements Store {
   private readonly gate: Gate;
   private hot: HotCommit | undefined;
+  private hotReads: HotReads | undefined;
   private closed = false;
   /**
    * SQLite group commit. `commitHost` calls issued in the same turn of the event loop share one
@@ -239,7 +244,16 @@ export class KyselyStore implements Store {
     });
   }
 
+  /** The prepared reads, when this store has them and no write transaction is open. */
+  private reads(): HotReads | undefined {
+    if (!this.opts.prepareHotReads || this.gate.busy) return undefined;
+    this.hotReads ??= this.opts.prepareHotReads();
+    return this.hotReads;
+  }
+
   async getRun(runId: string): Promise<RunRecord | undefined> {
+    const hot = this.reads();
+    if (hot) return hot.getRun(runId);
     const row = await this.db.selectFrom("runs").selectAll().where("id", "=", runId).executeTakeFirst();
     return row ? toRun(row) : undefined;
   }
@@ -277,6 +291,8 @@ export class KyselyStore implements Store {
   }
 
   async listEvents(runId: string, afterSeq = 0, limit?: number): Promise<EventRecord[]> {
+    const hot = this.reads();
+    if (hot) return hot.listEvents(runId, afterSeq, limit);
     let q = this.db
       .selectFrom("events")
       .selectAll()

@@ -10,7 +10,6 @@
  * - Exit 0 when every invariant holds (the injected failures are expected), 5 when one breaks.
  */
 import { fileURLToPath } from "node:url";
-import { VirtualClock } from "../../adapters/clock/virtual-clock.js";
 import { canonicalJson } from "../../core/report/index.js";
 import { loadPlanFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
@@ -20,7 +19,7 @@ import {
   loadScenario,
   openSimStore,
   printOutcome,
-  SIM_START,
+  simClock,
   simScope,
   simulateWithProgress,
   simulationId,
@@ -57,7 +56,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
         `simulated time runs about ${Math.round(60_000 / PACE_MS_PER_MINUTE)}x faster than real time${opts.fast ? " (--fast: unpaced)" : ""}\n\n`,
     );
   }
-  const clock = new VirtualClock(SIM_START);
+  const clock = simClock();
   if (!opts.fast && !quiet) {
     // Many jumps are a few virtual ms (command latencies): add them up and wait once there is
     // enough to wait for, so timer granularity does not stretch the demo.

@@ -32,7 +32,12 @@ import {
 import { generateFleet, parseFleetSpec } from "../../core/sim/fleet-gen.js";
 import { fleetInventory } from "../../core/sim/fleet-inventory.js";
 import type { InvariantReport } from "../../core/sim/invariants.js";
-import { defaultScenario, parseScenarioText, type Scenario } from "../../core/sim/scenario.js";
+import {
+  checkScenarioTargets,
+  defaultScenario,
+  parseScenarioText,
+  type Scenario,
+} from "../../core/sim/scenario.js";
 import { generateWorkloads } from "../../core/sim/workload-gen.js";
 import type { Store } from "../../ports/store.js";
 import { type LoadedPlan, loadPlanFile, readUserFile } from "../compose.js";
@@ -44,6 +49,16 @@ import { type SimulationInput, type SimulationResult, simulateRun } from "../sim
 export const SIM_DIR = ".overhaul/simulations";
 /** Virtual start of every simulation: a Monday, 02:00 UTC. */
 export const SIM_START = Date.UTC(2026, 0, 5, 2, 0, 0);
+
+/**
+ * The clock of a simulation, at SIM_START. Time moves at the first idle macrotask turn
+ * (`quietTurns: 0`): everything a simulation waits for is this clock, a promise chain, or a store
+ * call that `simulateRun` tracks, so nothing can still be on its way after such a turn. Same
+ * events as the default settling (checked by the sim-2000 bench), a fifth of the turns.
+ */
+export function simClock(): VirtualClock {
+  return new VirtualClock(SIM_START, { quietTurns: 0 });
+}
 
 export interface SimulateOptions {
   inventory?: string;
@@ -314,13 +329,14 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
   const loaded = await loadPlanFile(planFile);
   const scenario = await loadScenario(opts.scenario, opts.seed);
   const fleet = await buildSimFleet(opts, scenario.seed, out);
+  checkScenarioTargets(scenario, fleet.hosts, opts.scenario ?? "(scenario)");
   const hosts = simScope(fleet, loaded, opts.limit);
   const scoped = new Set(hosts.map((h) => h.name));
   const quiet = opts.json === true || opts.quiet === true;
   const runId = simulationId(loaded, fleet, hosts, scenario);
   const { store, where } = await openSimStore(opts.db, runId);
   try {
-    const clock = new VirtualClock(SIM_START);
+    const clock = simClock();
     if (!quiet) {
       out.err(
         `simulating plan ${loaded.plan.name} on ${hosts.length} host(s) (${fleet.workloads.filter((w) => scoped.has(w.host)).length} workloads), seed ${scenario.seed}, ${scenario.failures.length} injected failure(s)\n`,

@@ -9,6 +9,8 @@
  * - Hosts start in their `order`; a host blocked by a cap does not block a later host that fits
  *   (so a full rack does not stall other racks).
  * - With a stagger interval, at most one host starts per call and never before `nextStartAt`.
+ * - Terminal hosts change nothing but the highest wave: a caller may leave them out of `hosts` if
+ *   it gives `maxWave` (the result is the same).
  */
 import { ACTIVE_HOST_STATES, type HostState, isTerminalHost } from "../flow/states.js";
 import type { Concurrency } from "../plan/compile.js";
@@ -24,6 +26,8 @@ export interface AdmissionHost {
 
 export interface AdmissionInput {
   hosts: readonly AdmissionHost[];
+  /** The highest wave of the run; default: the highest wave among `hosts`. */
+  maxWave?: number;
   currentWave: number;
   concurrency: Concurrency;
   now: number;
@@ -48,7 +52,7 @@ export function admit(input: AdmissionInput): AdmissionResult {
   const { hosts, concurrency } = input;
   let wave = input.currentWave;
   // Advance past waves whose hosts are all terminal.
-  const maxWave = hosts.reduce((m, h) => Math.max(m, h.wave), 0);
+  const maxWave = input.maxWave ?? hosts.reduce((m, h) => Math.max(m, h.wave), 0);
   while (wave < maxWave && hosts.every((h) => h.wave > wave || isTerminalHost(h.state))) wave++;
 
   let active = 0;

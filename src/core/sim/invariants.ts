@@ -218,10 +218,17 @@ const EXCUSED: readonly HostState[] = ["failed", "in_doubt", "aborted", "skipped
 
 function checkReinstated(input: InvariantInput, p: Placement, out: Out, checked: Checked): void {
   const records = new Map(input.runHosts.map((r) => [r.host, r]));
+  // Workloads by home, in input order.
+  const homed = new Map<string, Workload[]>();
+  for (const w of input.workloads) {
+    const list = homed.get(w.host);
+    if (list) list.push(w);
+    else homed.set(w.host, [w]);
+  }
   for (const [host, at] of p.drainedAt) {
     checked["drained-not-reinstated"]++;
-    const missing = input.workloads
-      .filter((w) => w.host === host && !p.on.get(w.id)?.has(host))
+    const missing = (homed.get(host) ?? [])
+      .filter((w) => !p.on.get(w.id)?.has(host))
       .map((w) => {
         const now = [...(p.on.get(w.id) ?? [])];
         return `${w.id} (on ${now.length > 0 ? now.join(", ") : "no host"})`;
