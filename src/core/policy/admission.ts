@@ -2,7 +2,9 @@
  * Admission: which pending hosts may start now, under waves, concurrency caps and stagger.
  *
  * Invariants:
- * - Caps hold at every level at once: global, per region, per failure domain kind (rack, power...).
+ * - Caps hold at every level at once: global, per region, per failure domain kind (rack, power...),
+ *   and per failure-domain value where `perDomainValue` names one (a schedule's replicated-group
+ *   and hold-over caps, see core/planner); a value's own cap replaces its kind's.
  *   A host counts against the caps while it is running or reverting.
  * - Only hosts of the current wave start; the next wave opens only when every host of the earlier
  *   waves is terminal (canary first).
@@ -84,9 +86,9 @@ export function admit(input: AdmissionInput): AdmissionResult {
     if (concurrency.perRegion !== undefined && (perRegion.get(h.region) ?? 0) >= concurrency.perRegion)
       continue;
     let blocked = false;
-    for (const [kind, cap] of Object.entries(concurrency.perFailureDomain)) {
-      const value = h.domains[kind];
-      if (value !== undefined && (perDomain.get(key(kind, value)) ?? 0) >= cap) {
+    for (const [kind, value] of Object.entries(h.domains)) {
+      const cap = concurrency.perDomainValue?.[kind]?.[value] ?? concurrency.perFailureDomain[kind];
+      if (cap !== undefined && (perDomain.get(key(kind, value)) ?? 0) >= cap) {
         blocked = true;
         break;
       }
