@@ -11,6 +11,7 @@ import { formatProblem, InputError, OverhaulError } from "../core/errors.js";
 import { hostActionCommand, runActionCommand, statusCommand } from "./commands/control.js";
 import { demoCommand } from "./commands/demo.js";
 import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
+import { planCommand } from "./commands/plan.js";
 import { reportCommand } from "./commands/report.js";
 import { resumeCommand, runCommand } from "./commands/run.js";
 import { simulateCommand } from "./commands/simulate.js";
@@ -127,12 +128,38 @@ function program(setCode: (n: number) => void): Command {
     .option("--seed <n>", "seed (overrides the scenario's)", intArg("--seed"))
     .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern")
     .option("--report <dir>", "write report.{json,md,html,txt} into this directory")
+    .option("--schedule", "follow the planner's schedule (order, waves, caps; see overhaul plan)")
+    .option("--order <policy>", "with --schedule: balanced (default), rack, uptime or inventory")
     .option("--json", "print the report, the invariants and the simulation figures as JSON on stdout")
     .option("-q, --quiet", "no live progress")
     .action(async (plan: string, o, cmd: Command) => {
       const { db, noColor } = g(cmd);
       setCode(await simulateCommand(plan, { ...o, noColor, ...(db !== undefined ? { db } : {}) }));
     });
+
+  p.command("plan")
+    .description(
+      "the schedule a run would follow: windows, waves, batches, hold-overs, makespan and its bound",
+    )
+    .argument("<plan>", "plan file (YAML)")
+    .option("-i, --inventory <path>", "plan for the hosts of this Ansible inventory")
+    .option(
+      "--fleet <spec>",
+      "or a generated fleet, e.g. regions=3,hosts=6,holdovers=0.25,workloads=4,seed=7",
+    )
+    .option(
+      "--workloads <n>",
+      "workloads per worker host (default: the fleet spec's, or 0)",
+      intArg("--workloads"),
+    )
+    .option("--scenario <file>", "boot times (and failures, ignored here) of a simulator scenario")
+    .option("--seed <n>", "seed for jitter and generated workloads", intArg("--seed"))
+    .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern")
+    .option("--order <policy>", "balanced (default), rack, uptime or inventory")
+    .option("--window <duration>", "every region must finish within this long (e.g. 4h)")
+    .option("--explain", "every batch with its start offset, hold-over assignments, the bound wave by wave")
+    .option("--json", "the schedule (or the refusal) as JSON on stdout")
+    .action(async (plan: string, o, cmd: Command) => setCode(await planCommand(plan, { ...o, ...g(cmd) })));
 
   p.command("demo")
     .description("a rolling reboot of a generated 3-region fleet with injected failures, in compressed time")

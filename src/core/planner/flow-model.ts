@@ -71,6 +71,33 @@ export function movesMs(durations: readonly number[], parallel: number): number 
   return lanes.reduce((m, x) => Math.max(m, x), 0);
 }
 
+/** Points of the boot-time distribution the reboot expectation averages over. */
+const BOOT_GRID = 24;
+
+/**
+ * Expected time of a reboot step: a boot that takes longer than the step's timeout fails the
+ * attempt; after the backoff the next attempt waits for the host (still booting) and reboots it
+ * again, with a new boot time. Averaged over the uniform boot-time distribution, attempt by attempt.
+ */
+export function rebootMs(step: Step, model: FlowModel): number {
+  const { min, max } = model.bootMs;
+  const boots = Array.from({ length: BOOT_GRID }, (_, i) => min + ((i + 0.5) * (max - min)) / BOOT_GRID);
+  const t = step.timeoutMs;
+  const backoff = (k: number) =>
+    Math.min(step.retry.maxMs, step.retry.initialMs * step.retry.factor ** (k - 1)) *
+    (1 - step.retry.jitter / 2);
+  const expect = (k: number, carry: number): number => {
+    const wait = Math.min(carry, t);
+    let sum = 0;
+    for (const b of boots) {
+      if (wait + b <= t || k >= step.retry.attempts) sum += Math.min(wait + b, t);
+      else sum += t + backoff(k) + expect(k + 1, Math.max(0, wait + b - t - backoff(k)));
+    }
+    return sum / boots.length;
+  };
+  return expect(1, 0);
+}
+
 function commandsOf(step: Step): number {
   return 1 + (step.check !== undefined ? 1 : 0) + (step.verify !== undefined ? 1 : 0);
 }
@@ -92,12 +119,10 @@ export function stepMs(
       return (step.approval ? model.approvalMs : model.commandMs) + extra;
     case "wait-healthy":
       return model.commandMs + extra;
-    case "reboot": {
-      const boot = (model.bootMs.min + model.bootMs.max) / 2;
+    case "reboot":
       // Boot id before, the reboot, then polls every interval until the new boot id: on average
       // half an interval after the host is back.
-      return Math.round(boot + (step.intervalMs ?? 2_000) / 2 + 3 * model.commandMs) + extra;
-    }
+      return Math.round(rebootMs(step, model) + (step.intervalMs ?? 2_000) / 2 + 3 * model.commandMs) + extra;
     case "drain":
     case "reinstate":
       return (

@@ -5,7 +5,7 @@
  * - A permutation of the input: every host exactly once. Ties break by name, so the order is
  *   deterministic.
  * - `balanced` (the default) is for the shortest makespan: the first wave (the canary) takes the
- *   hosts with the shortest flows, so widening waits as little as possible; the rest go longest
+ *   shortest flows of the busiest region, so widening waits as little as possible; the rest go longest
  *   flow first, one region after another in turn (the busiest region first), so every region and
  *   every cap group has work from the start and no long flow is left for the end.
  * - `rack`: rack by rack (region, rack, name): a rack is finished before the next one starts
@@ -49,17 +49,31 @@ function cmp(a: string, b: string): number {
 }
 
 function balanced<T extends OrderHost>(hosts: readonly T[], canaries: number): T[] {
-  const shortest = [...hosts].sort((a, b) => a.durationMs - b.durationMs || byName(a, b));
-  const first = shortest.slice(0, Math.min(canaries, hosts.length));
-  const rest = shortest.slice(first.length).sort((a, b) => b.durationMs - a.durationMs || byName(a, b));
   const queues = new Map<string, T[]>();
-  for (const h of rest) {
+  for (const h of hosts) {
     const q = queues.get(h.region) ?? [];
     q.push(h);
     queues.set(h.region, q);
   }
-  const work = (q: T[]) => q.reduce((s, h) => s + h.durationMs, 0);
-  const regions = [...queues.entries()].sort((a, b) => work(b[1]) - work(a[1]) || cmp(a[0], b[0]));
+  const work = (q: readonly T[]) => q.reduce((s, h) => s + h.durationMs, 0);
+  const busiest = [...queues.entries()].sort((a, b) => work(b[1]) - work(a[1]) || cmp(a[0], b[0]));
+  // The canary comes from the busiest region, shortest flow first: that region's work has to be
+  // done one way or another, while a canary from elsewhere would only delay it.
+  const first: T[] = [];
+  for (const [, q] of busiest) {
+    for (const h of [...q].sort((a, b) => a.durationMs - b.durationMs || byName(a, b))) {
+      if (first.length >= Math.min(canaries, hosts.length)) break;
+      first.push(h);
+    }
+  }
+  const taken = new Set(first);
+  const rest = new Map<string, T[]>();
+  for (const [region, q] of queues)
+    rest.set(
+      region,
+      q.filter((h) => !taken.has(h)).sort((a, b) => b.durationMs - a.durationMs || byName(a, b)),
+    );
+  const regions = [...rest.entries()].sort((a, b) => work(b[1]) - work(a[1]) || cmp(a[0], b[0]));
   const out = [...first];
   for (let i = 0; out.length < hosts.length; i++)
     for (const [, q] of regions) {
