@@ -413,7 +413,10 @@ export class Coordinator {
             state: r.state,
             region: h.region,
             // The planner's domains (replicated groups, hold-over room) count like racks.
-            domains: { ...(h.failureDomains ?? {}), ...((r.data.scheduleDomains as Record<string, string>) ?? {}) },
+            domains: {
+              ...(h.failureDomains ?? {}),
+              ...((r.data.scheduleDomains as Record<string, string>) ?? {}),
+            },
           };
           this.admission.set(r.host, a);
         }

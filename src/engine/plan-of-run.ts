@@ -15,5 +15,8 @@ export async function loadRunPlan(store: Store, run: RunRecord): Promise<Plan> {
       `plan ${run.planName} revision ${run.planRevision} of run ${run.id} is missing from the store`,
     );
   // A run that follows a schedule also keeps the schedule's caps (see core/planner/run-schedule.ts).
-  return scheduledPlan(compilePlan(parsePlanText(rev.body, `${run.planName}@${run.planRevision}`)), run.options);
+  return scheduledPlan(
+    compilePlan(parsePlanText(rev.body, `${run.planName}@${run.planRevision}`)),
+    run.options,
+  );
 }

@@ -101,7 +101,7 @@ export async function buildSimFleet(opts: SimulateOptions, seed: number, out: Ou
     const fleet = generateFleet(spec);
     const workloads =
       opts.workloads !== undefined
-        ? generateWorkloads(fleet.hosts, opts.workloads, spec.seed)
+        ? generateWorkloads(fleet.hosts, opts.workloads, spec.seed, spec.vms)
         : fleet.workloads;
     return {
       hosts: fleet.hosts,

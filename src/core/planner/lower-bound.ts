@@ -11,6 +11,7 @@
  *   (hosts - 1) x interval plus the shortest flow. `binding` names the largest.
  */
 import type { Concurrency } from "../plan/compile.js";
+import { domainLabel } from "./domains.js";
 
 export interface BoundHost {
   wave: number;
@@ -75,7 +76,7 @@ function waveBound(
       addTo(`region\u0000${h.region}`, `region ${h.region}`, concurrency.perRegion, d);
     for (const [kind, value] of Object.entries(h.domains)) {
       const cap = concurrency.perDomainValue?.[kind]?.[value] ?? concurrency.perFailureDomain[kind];
-      if (cap !== undefined) addTo(`${kind}\u0000${value}`, `${kind} ${value}`, cap, d);
+      if (cap !== undefined) addTo(`${kind}\u0000${value}`, domainLabel(kind, value), cap, d);
     }
   }
   consider(total / concurrency.global, `global cap ${concurrency.global}`);

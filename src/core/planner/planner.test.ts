@@ -174,16 +174,34 @@ describe("planSchedule", () => {
       }),
     );
     expect(refusals).toEqual([
-      expect.objectContaining({ kind: "window-too-short", region: "ams", holdovers: 1, needed: 2 }),
+      expect.objectContaining({ kind: "window-too-short", region: "ams", holdovers: 1 }),
     ]);
+    const needed = (refusals[0] as { needed: number | null }).needed as number;
+    expect(needed).toBeGreaterThan(1);
+    // The number is the smallest that fits: with it the plan is accepted, with one less refused.
+    const withHoldovers = (n: number) => [
+      ...r.scope,
+      ...Array.from({ length: n }, (_, i) => host(`hold${i + 1}`, "ams", "holdover", `k${i % 2}`)),
+    ];
+    const window = { ams: 40 * 60_000 };
     const fits = planSchedule({
       plan: plan(),
-      fleet: r.fleet,
+      fleet: withHoldovers(needed),
       scope: r.scope,
       workloads: r.workloads,
-      windowMs: { ams: 2 * 3_600_000 },
+      windowMs: window,
     });
-    expect(fits.regions[0]).toMatchObject({ windowMs: 7_200_000, holdoversNeeded: 1 });
+    expect(fits.makespanMs).toBeLessThanOrEqual(window.ams);
+    expect(fits.regions[0]).toMatchObject({ windowMs: window.ams, holdoversNeeded: needed });
+    expect(() =>
+      planSchedule({
+        plan: plan(),
+        fleet: withHoldovers(needed - 1),
+        scope: r.scope,
+        workloads: r.workloads,
+        windowMs: window,
+      }),
+    ).toThrow(PlanRefusal);
   });
 
   it("a window shorter than the canary plus one flow cannot be fixed with hold-overs", () => {

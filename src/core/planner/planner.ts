@@ -17,12 +17,13 @@
 import type { Capacity, Host, Workload } from "../model/fleet.js";
 import type { Concurrency, Plan } from "../plan/compile.js";
 import { assignWaves, waveSize } from "../policy/waves.js";
+import { GROUP_DOMAIN_PREFIX, HOLDOVER_DOMAIN, isPlannerDomain } from "./domains.js";
 import { DEFAULT_FLOW_MODEL, drains, type FlowModel, flowMs } from "./flow-model.js";
 import { HoldoverPool, holdoverBins, isPlacement } from "./holdover-pool.js";
 import { type ListHost, listSchedule, type Started } from "./list-schedule.js";
 import { type LowerBound, lowerBound } from "./lower-bound.js";
 import { type OrderPolicy, orderHosts } from "./order.js";
-import { PlanRefusal, type Refusal } from "./refusal.js";
+import { formatMs, PlanRefusal, type Refusal } from "./refusal.js";
 
 export interface PlannerInput {
   plan: Plan;
@@ -100,8 +101,6 @@ export interface Schedule {
 }
 
 const FALLBACK_CAPACITY: Capacity = { cpu: 64, memoryMb: 262_144, diskGb: 4_000 };
-export const HOLDOVER_DOMAIN = "holdovers";
-export const GROUP_DOMAIN_PREFIX = "group:";
 
 interface Prepared {
   host: Host;
@@ -345,8 +344,7 @@ function assemble(
   const hosts: ScheduledHost[] = list.map((h) => {
     const s = startOf.get(h.host) as Started;
     const own: Record<string, string> = {};
-    for (const [k, v] of Object.entries(h.domains))
-      if (k === HOLDOVER_DOMAIN || k.startsWith(GROUP_DOMAIN_PREFIX)) own[k] = v;
+    for (const [k, v] of Object.entries(h.domains)) if (isPlannerDomain(k)) own[k] = v;
     return {
       host: h.host,
       region: h.region,
@@ -501,6 +499,20 @@ function fitWindows(
         });
       continue;
     }
+    let why = "not enough hold-overs";
+    if (r.holdoversNeeded === null) {
+      // With unlimited hold-over room, what still takes longer than the window?
+      const { [HOLDOVER_DOMAIN]: _room, ...caps } = schedule.caps;
+      const mine = list.filter((h) => h.region === r.region);
+      const lb = lowerBound(
+        mine,
+        { ...input.plan.concurrency, perDomainValue: caps },
+        input.plan.stagger.intervalMs,
+      );
+      const worst = [...lb.waves].sort((a, b) => b.ms - a.ms)[0];
+      why = `even with unlimited hold-overs it takes at least ${formatMs(lb.ms)}${worst ? ` (wave ${worst.wave}: ${worst.binding})` : ""}`;
+    } else if (r.holdoversNeeded <= (holdovers.get(r.region)?.length ?? 0))
+      why = "other regions hold it back under the global cap (alone, it would fit)";
     out.push({
       kind: "window-too-short",
       region: r.region,
@@ -508,12 +520,7 @@ function fitWindows(
       estimateMs: span,
       holdovers: holdovers.get(r.region)?.length ?? 0,
       needed: r.holdoversNeeded,
-      why:
-        r.holdoversNeeded === null
-          ? "the caps or the longest flow alone take longer than the window"
-          : r.holdoversNeeded <= (holdovers.get(r.region)?.length ?? 0)
-            ? "other regions hold it back under the global cap (alone, it would fit)"
-            : "not enough hold-overs",
+      why,
     });
   }
   return out;

@@ -60,6 +60,6 @@ export function describeRefusal(r: Refusal): string {
     case "missing-holdovers":
       return `region ${r.region}: ${r.why}; it has ${r.holdovers} hold-over(s), ${r.needed} needed`;
     case "window-too-short":
-      return `region ${r.region}: ${r.why}: an estimated ${formatMs(r.estimateMs)} with ${r.holdovers} hold-over(s) does not fit its ${formatMs(r.windowMs)} window; ${r.needed === null ? "no number of hold-overs makes it fit (a longer window, or a higher cap)" : `${r.needed} hold-over(s) would`}`;
+      return `region ${r.region}: ${r.why}: an estimated ${formatMs(r.estimateMs)} with ${r.holdovers} hold-over(s) does not fit its ${formatMs(r.windowMs)} window; ${r.needed === null ? "no number of hold-overs makes it fit (a longer window, or higher caps)" : `${r.needed} hold-over(s) would`}`;
   }
 }
