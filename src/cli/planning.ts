@@ -7,13 +7,12 @@
  */
 
 import { InputError } from "../core/errors.js";
-import type { Host } from "../core/model/fleet.js";
+import type { Host, Workload } from "../core/model/fleet.js";
 import { DEFAULT_FLOW_MODEL, type FlowModel } from "../core/planner/flow-model.js";
 import { ORDER_POLICIES, type OrderPolicy } from "../core/planner/order.js";
 import { planSchedule, type Schedule } from "../core/planner/planner.js";
 import type { Scenario } from "../core/sim/scenario.js";
 import { utilization } from "../core/sim/utilization.js";
-import type { SimulatedFleet } from "./commands/simulate.js";
 import type { LoadedPlan } from "./compose.js";
 
 /** Boots under kexec, as the simulator draws them. */
@@ -48,7 +47,8 @@ export function parseOrder(v: string | undefined): OrderPolicy {
 
 export interface ScheduleInput {
   loaded: LoadedPlan;
-  fleet: SimulatedFleet;
+  /** Every host and workload of the fleet. */
+  fleet: { hosts: readonly Host[]; workloads: readonly Workload[] };
   scope: readonly Host[];
   scenario?: Scenario;
   order?: OrderPolicy;
