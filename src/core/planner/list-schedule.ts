@@ -81,23 +81,25 @@ export function listSchedule(input: ListInput): ListResult {
         staggered,
       });
       wave = res.currentWave;
-      const name = res.start[0];
-      if (name === undefined) break;
-      const h = byName.get(name) as ListHost;
-      let holdovers: Record<string, string> = {};
-      if (h.workloads.length > 0) {
-        const pool = input.pools.get(h.region);
-        const placed = pool?.reserve(h.host, h.workloads);
-        if (placed === undefined || !isPlacement(placed)) return { ok: false, overfullRegion: h.region };
-        holdovers = placed.assignments;
+      if (res.start.length === 0) break;
+      // One call starts everything that fits now (the coordinator does the same): asked again at
+      // once, admission would start nothing more. With a stagger it starts one host.
+      for (const name of res.start) {
+        const h = byName.get(name) as ListHost;
+        let holdovers: Record<string, string> = {};
+        if (h.workloads.length > 0) {
+          const pool = input.pools.get(h.region);
+          const placed = pool?.reserve(h.host, h.workloads);
+          if (placed === undefined || !isPlacement(placed)) return { ok: false, overfullRegion: h.region };
+          holdovers = placed.assignments;
+        }
+        const s: Started = { host: name, startMs: now, endMs: now + h.durationMs, holdovers };
+        running.push(s);
+        started.push(s);
+        (admissionOf.get(name) as AdmissionHost).state = "running";
       }
-      const s: Started = { host: name, startMs: now, endMs: now + h.durationMs, holdovers };
-      running.push(s);
-      started.push(s);
-      (admissionOf.get(name) as AdmissionHost).state = "running";
-      if (staggered) {
-        nextStartAt = now + input.stagger.intervalMs + Math.round(input.stagger.jitterMs * rnd.next());
-      }
+      if (!staggered) break;
+      nextStartAt = now + input.stagger.intervalMs + Math.round(input.stagger.jitterMs * rnd.next());
     }
     if (running.length === 0 && !(staggered && now < nextStartAt)) {
       // Nothing runs and nothing can start: a cap of the plan blocks a host for ever.

@@ -170,13 +170,13 @@ export function planSchedule(input: PlannerInput): Schedule {
     workloads: o.prep.workloads,
   }));
 
-  const room = new Map<string, number>();
-  for (const [region, hs] of holdovers) room.set(region, initialRoom(list, region, hs));
-  const { started, concurrency } = scheduleWithRoom(input.plan, list, holdovers, room, seed);
+  const initial = new Map<string, number>();
+  for (const [region, hs] of holdovers) initial.set(region, initialRoom(list, region, hs));
+  const { list: finalList, started, concurrency, room } = improve(input.plan, list, holdovers, initial, seed);
 
   const result = assemble(
     input.plan,
-    list,
+    finalList,
     started,
     concurrency,
     holdovers,
@@ -313,6 +313,74 @@ function scheduleWithRoom(
       throw new Error(`planner: one host of region ${res.overfullRegion} does not fit its hold-overs`);
     room.set(res.overfullRegion, Math.max(1, (room.get(res.overfullRegion) ?? 1) - 1));
   }
+}
+
+interface Attempt {
+  list: readonly ListHost[];
+  started: Started[];
+  concurrency: Concurrency;
+  room: Map<string, number>;
+  span: number;
+}
+
+function attempt(
+  plan: Plan,
+  list: readonly ListHost[],
+  holdovers: ReadonlyMap<string, Host[]>,
+  room: ReadonlyMap<string, number>,
+  seed: number,
+): Attempt {
+  const own = new Map(room);
+  const { started, concurrency } = scheduleWithRoom(plan, list, holdovers, own, seed);
+  return { list, started, concurrency, room: own, span: started.reduce((m, s) => Math.max(m, s.endMs), 0) };
+}
+
+/** Tries per schedule: every try is one whole list schedule, so fewer for larger fleets. */
+function budgetFor(hosts: number): number {
+  return hosts <= 100 ? 24 : hosts <= 600 ? 12 : 6;
+}
+
+/**
+ * Local search on the order: the host that finishes last goes first in its wave (it was held
+ * back by a cap, or started too late to end with the rest); kept only when the makespan shrinks.
+ * Waves keep their members; every try is a full schedule under every cap, so each one is valid.
+ */
+function improve(
+  plan: Plan,
+  list: readonly ListHost[],
+  holdovers: ReadonlyMap<string, Host[]>,
+  room: ReadonlyMap<string, number>,
+  seed: number,
+): Attempt {
+  let best = attempt(plan, list, holdovers, room, seed);
+  const tried = new Set<string>();
+  const mean = list.reduce((a, h) => a + h.durationMs, 0) / Math.max(1, list.length);
+  for (let k = 0; k < budgetFor(list.length); k++) {
+    const waveOf = new Map(best.list.map((h) => [h.host, h.wave]));
+    const ranked = [...best.started]
+      .filter((s) => !tried.has(s.host) && (waveOf.get(s.host) ?? 0) > 0)
+      .sort((a, b) => b.endMs - a.endMs || (a.host < b.host ? -1 : 1));
+    const first = ranked[0];
+    if (first === undefined) break;
+    // The tail: every host ending within half a mean flow of the end (at least the last one).
+    const tail = new Set(ranked.filter((s) => s.endMs > best.span - mean / 2).map((s) => s.host));
+    tail.add(first.host);
+    for (const h of tail) tried.add(h);
+    const next = attempt(plan, promote(best.list, tail), holdovers, best.room, seed);
+    if (next.span < best.span) best = next;
+  }
+  return best;
+}
+
+/** `hosts` move to the front of their waves (in their order); everything else keeps its order. */
+function promote(list: readonly ListHost[], hosts: ReadonlySet<string>): ListHost[] {
+  const waves = [...new Set(list.map((h) => h.wave))].sort((a, b) => a - b);
+  const out: ListHost[] = [];
+  for (const w of waves) {
+    const mine = list.filter((h) => h.wave === w);
+    out.push(...mine.filter((h) => hosts.has(h.host)), ...mine.filter((h) => !hosts.has(h.host)));
+  }
+  return out.map((h, i) => ({ ...h, order: i }));
 }
 
 function assemble(
