@@ -10,6 +10,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { formatProblem, InputError, OverhaulError } from "../core/errors.js";
 import { hostActionCommand, runActionCommand, statusCommand } from "./commands/control.js";
 import { demoCommand } from "./commands/demo.js";
+import { historyCommand } from "./commands/history.js";
 import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
 import { planCommand } from "./commands/plan.js";
 import { reportCommand } from "./commands/report.js";
@@ -156,10 +157,38 @@ function program(setCode: (n: number) => void): Command {
     .option("--seed <n>", "seed for jitter and generated workloads", intArg("--seed"))
     .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern")
     .option("--order <policy>", "balanced (default), rack, uptime or inventory")
-    .option("--window <duration>", "every region must finish within this long (e.g. 4h)")
+    .option(
+      "--window <duration>",
+      "every region must finish within this long (e.g. 4h; with --history: the window's length)",
+    )
+    .option(
+      "--history <file>",
+      "utilization history (CSV, or a Prometheus query_range JSON): choose each region's window",
+    )
+    .option("--allowed-hours <range>", "with --history: local hours a window may use, e.g. 22-06")
+    .option("--blackout <dates>", "with --history: local dates with no window, e.g. 2026-01-10,2026-01-11")
+    .option("--from <time>", "with --history: earliest window start (ISO-8601; default: the history's end)")
+    .option("--days <n>", "with --history: days ahead to look (default 7)", intArg("--days"))
+    .option(
+      "--region-label <label>",
+      "with a Prometheus history: the label naming the region (default region)",
+    )
     .option("--explain", "every batch with its start offset, hold-over assignments, the bound wave by wave")
     .option("--json", "the schedule (or the refusal) as JSON on stdout")
     .action(async (plan: string, o, cmd: Command) => setCode(await planCommand(plan, { ...o, ...g(cmd) })));
+
+  p.command("history")
+    .description(
+      "the utilization history a simulated fleet would have recorded (for overhaul plan --history)",
+    )
+    .option("-i, --inventory <path>", "the hosts of this Ansible inventory")
+    .option("--fleet <spec>", "or a generated fleet, e.g. regions=3,hosts=6")
+    .option("--days <n>", "days of history, ending when simulations start (default 14)", intArg("--days"))
+    .option("--step <duration>", "one sample per region every (default 15m)")
+    .option("--format <format>", "csv (default) or prometheus (a query_range JSON response)")
+    .option("--seed <n>", "noise seed", intArg("--seed"))
+    .option("-o, --output <file>", "write to this file instead of stdout")
+    .action(async (o, cmd: Command) => setCode(await historyCommand({ ...o, ...g(cmd) })));
 
   p.command("demo")
     .description("a rolling reboot of a generated 3-region fleet with injected failures, in compressed time")

@@ -55,6 +55,8 @@ export interface ScheduleInput {
   seed: number;
   startAt: number;
   windowMs?: Record<string, number>;
+  /** Each region's utilization during its window (from history); default: the daily curve at `startAt`. */
+  utilization?: Record<string, number>;
 }
 
 export function scheduleFor(input: ScheduleInput): Schedule {
@@ -66,7 +68,7 @@ export function scheduleFor(input: ScheduleInput): Schedule {
     model: flowModelOf(input.scenario),
     order: input.order ?? "balanced",
     seed: input.seed,
-    utilization: utilizationAt(input.fleet.hosts, input.startAt),
+    utilization: input.utilization ?? utilizationAt(input.fleet.hosts, input.startAt),
     ...(input.windowMs !== undefined ? { windowMs: input.windowMs } : {}),
   });
 }

@@ -5,6 +5,9 @@
  * that cannot work are refused (exit 4) before anything runs, each with the reason and the number
  * that would make it work.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
 
@@ -156,5 +159,63 @@ describe("refusals before anything runs", () => {
   it("bad flags are input errors (exit 2)", async () => {
     expect((await runCli(["plan", ...REF, ...REF_FLEET, "--order", "random"])).code).toBe(2);
     expect((await runCli(["plan", ...REF, ...REF_FLEET, "--window", "soon"])).code).toBe(2);
+  });
+});
+
+describe("windows from utilization history", () => {
+  const DEMO = ["examples/demo/plan.yaml", "--fleet", "regions=3,hosts=6,holdovers=0.34,workloads=4,seed=7"];
+
+  it("overhaul history writes CSV and Prometheus JSON; plan picks each region's quiet window from either", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-history-"));
+    try {
+      for (const format of ["csv", "prometheus"]) {
+        const file = join(dir, `h.${format}`);
+        const h = await runCli(["history", "--fleet", "regions=3,hosts=6", "--format", format, "-o", file]);
+        expect(h.code, h.stderr).toBe(0);
+        const p = await runCli([
+          "plan",
+          ...DEMO,
+          "--history",
+          file,
+          "--window",
+          "4h",
+          "--allowed-hours",
+          "22-06",
+          "--json",
+        ]);
+        expect(p.code, p.stderr).toBe(0);
+        const out = JSON.parse(p.stdout) as {
+          windows: { region: string; label: string; utilization: number }[];
+          schedule: { regions: { region: string; windowMs: number }[] };
+        };
+        expect(out.windows.map((w) => w.region).sort()).toEqual(["r01", "r02", "r03"]);
+        for (const w of out.windows) {
+          // Inside 22:00-06:00 local, in the region's own zone, at the night trough.
+          expect(w.label).toMatch(
+            /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (2[23]|0[0-2]):[03]0-(0[2-6]):[03]0 UTC[+-]\d\d:00$/,
+          );
+          expect(w.utilization).toBeLessThan(0.25);
+        }
+        expect(out.schedule.regions.every((r) => r.windowMs === 4 * 3_600_000)).toBe(true);
+      }
+      // A region the history does not cover is refused, not guessed.
+      const csv = join(dir, "h.csv");
+      const partial = join(dir, "partial.csv");
+      writeFileSync(
+        partial,
+        readFileSync(csv, "utf8")
+          .split("\n")
+          .filter((l) => !l.includes(",r02,"))
+          .join("\n"),
+      );
+      const r = await runCli(["plan", ...DEMO, "--history", partial]);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/region r02: no maintenance window: the history .* has no samples for it/);
+      const bad = await runCli(["plan", ...DEMO, "--history", csv, "--allowed-hours", "25-3"]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--allowed-hours: "25-3" is not a range of hours/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

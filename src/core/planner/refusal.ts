@@ -18,6 +18,7 @@ export type Refusal =
       largestFree: Capacity | null;
     }
   | { kind: "missing-holdovers"; region: string; holdovers: number; needed: number; why: string }
+  | { kind: "no-window"; region: string; why: string }
   | {
       kind: "window-too-short";
       region: string;
@@ -59,6 +60,8 @@ export function describeRefusal(r: Refusal): string {
       return `region ${r.region}: workload ${r.workload} of ${r.host} (${formatCapacity(r.size)}) fits on no hold-over (the largest has ${r.largestFree ? formatCapacity(r.largestFree) : "nothing"}): add a larger hold-over or move the workload first`;
     case "missing-holdovers":
       return `region ${r.region}: ${r.why}; it has ${r.holdovers} hold-over(s), ${r.needed} needed`;
+    case "no-window":
+      return `region ${r.region}: no maintenance window: ${r.why}`;
     case "window-too-short":
       return `region ${r.region}: ${r.why}: an estimated ${formatMs(r.estimateMs)} with ${r.holdovers} hold-over(s) does not fit its ${formatMs(r.windowMs)} window; ${r.needed === null ? "no number of hold-overs makes it fit (a longer window, or higher caps)" : `${r.needed} hold-over(s) would`}`;
   }
