@@ -87,6 +87,8 @@ function program(setCode: (n: number) => void): Command {
         .argParser(intArg("--max-hosts")),
     )
     .option("--seed <n>", "seed for jitter (reproducible runs)", intArg("--seed"))
+    .option("--schedule", "follow the planner's schedule (order, waves, caps; see overhaul plan)")
+    .option("--order <policy>", "with --schedule: balanced (default), rack, uptime or inventory")
     .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
     .option("--json", "print the final summary as JSON on stdout")
     .option("-q, --quiet", "no live progress")

@@ -5,11 +5,11 @@
  * that cannot work are refused (exit 4) before anything runs, each with the reason and the number
  * that would make it work.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { ROOT, runCli } from "../support/cli.js";
 
 const REF = ["examples/reference/plan.yaml", "--scenario", "examples/reference/scenario.yaml"];
 const REF_FLEET = ["--fleet", "regions=1,hosts=6,holdovers=0.17,workloads=4,vms=network"];
@@ -214,6 +214,56 @@ describe("windows from utilization history", () => {
       const bad = await runCli(["plan", ...DEMO, "--history", csv, "--allowed-hours", "25-3"]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/--allowed-hours: "25-3" is not a range of hours/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a real run follows the schedule", () => {
+  it("overhaul run --schedule --order uptime: the planned waves and, region by region, the planned start order", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-run-schedule-"));
+    try {
+      cpSync(join(ROOT, "examples/quickstart"), join(dir, "examples/quickstart"), { recursive: true });
+      // The quick start's inventory, with uptimes that reverse the inventory's order.
+      const inv = readFileSync(join(dir, "examples/quickstart/inventory.ini"), "utf8")
+        .replace(/^us-web\[01:02\] (.*)$/m, "us-web01 $1\nus-web02 $1")
+        .replace(/^us-web\[03:04\] (.*)$/m, "us-web03 $1\nus-web04 $1")
+        .replace(
+          /^(eu|us)-web0(\d) /gm,
+          (_m, r: string, n: string) =>
+            `${r}-web0${n} overhaul_uptime_days=${(r === "us" ? 10 : 0) + Number(n)} `,
+        );
+      writeFileSync(join(dir, "uptime.ini"), inv);
+      const QS = ["examples/quickstart/plan.yaml", "-i", "uptime.ini"];
+      const p = await runCli(["plan", ...QS, "--order", "uptime", "--json"], { cwd: dir });
+      expect(p.code, p.stderr).toBe(0);
+      const plan = JSON.parse(p.stdout) as PlanJson & { schedule: { hosts: { wave: number }[] } };
+      expect(plan.schedule.hosts.map((h) => h.host)).toEqual([
+        "us-web04",
+        "us-web03",
+        "us-web02",
+        "us-web01",
+        "eu-web04",
+        "eu-web03",
+        "eu-web02",
+        "eu-web01",
+      ]);
+      const r = await runCli(["run", ...QS, "--all", "--schedule", "--order", "uptime", "-q"], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      const s = await runCli(["status", "--json"], { cwd: dir });
+      const status = JSON.parse(s.stdout) as { hosts: { host: string; wave: number; startedAt: string }[] };
+      const planned = new Map(plan.schedule.hosts.map((h) => [h.host, h as unknown as { wave: number }]));
+      // The canary is the longest-running host, not the inventory's first.
+      expect(status.hosts.find((h) => h.wave === 1)?.host).toBe("us-web04");
+      for (const h of status.hosts) expect(h.wave, h.host).toBe((planned.get(h.host)?.wave ?? -1) + 1);
+      for (const region of ["eu", "us"]) {
+        const started = status.hosts
+          .filter((h) => h.host.startsWith(region))
+          .sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt))
+          .map((h) => h.host);
+        expect(started, region).toEqual(plannedOrder(plan).filter((h) => h.startsWith(region)));
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -172,7 +172,13 @@ export function planSchedule(input: PlannerInput): Schedule {
 
   const initial = new Map<string, number>();
   for (const [region, hs] of holdovers) initial.set(region, initialRoom(list, region, hs));
-  const { list: finalList, started, concurrency, room } = improve(input.plan, list, holdovers, initial, seed);
+  // Only the default policy is the planner's to reorder; an order the operator chose is kept.
+  const {
+    list: finalList,
+    started,
+    concurrency,
+    room,
+  } = improve(input.plan, list, holdovers, initial, seed, policy === "balanced" ? budgetFor(list.length) : 0);
 
   const result = assemble(
     input.plan,
@@ -351,11 +357,12 @@ function improve(
   holdovers: ReadonlyMap<string, Host[]>,
   room: ReadonlyMap<string, number>,
   seed: number,
+  tries: number,
 ): Attempt {
   let best = attempt(plan, list, holdovers, room, seed);
   const tried = new Set<string>();
   const mean = list.reduce((a, h) => a + h.durationMs, 0) / Math.max(1, list.length);
-  for (let k = 0; k < budgetFor(list.length); k++) {
+  for (let k = 0; k < tries; k++) {
     const waveOf = new Map(best.list.map((h) => [h.host, h.wave]));
     const ranked = [...best.started]
       .filter((s) => !tried.has(s.host) && (waveOf.get(s.host) ?? 0) > 0)
