@@ -6,6 +6,7 @@
  *
  * Invariants: pure; the same schedule gives the same text; offsets are from the run's start.
  */
+import { columns } from "../report/format.js";
 import type { Schedule } from "./planner.js";
 import { formatMs } from "./refusal.js";
 
@@ -15,14 +16,6 @@ const plain: Paint = (_s, t) => t;
 
 function offset(ms: number): string {
   return `+${formatMs(ms)}`;
-}
-
-function columns(rows: string[][]): string {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  "))
-    .join("\n");
 }
 
 export function renderSchedule(s: Schedule, opts: { explain?: boolean; paint?: Paint } = {}): string {
