@@ -24,15 +24,12 @@
  * - The lower bound is the planner's: over its expected durations (mean boot time, with reboots
  *   that overrun their timeout retried), so a ratio below 1 is possible when boots come out short.
  */
-import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { MemoryStore } from "../src/adapters/store-memory/memory-store.js";
 import { SIM_START, simClock } from "../src/cli/commands/simulate.js";
-import type { LoadedPlan } from "../src/cli/compose.js";
+import { type LoadedPlan, loadPlanText } from "../src/cli/compose.js";
 import { scheduleFor } from "../src/cli/planning.js";
 import { simulateRun } from "../src/cli/simulate/runner.js";
-import { compilePlan } from "../src/core/plan/compile.js";
-import { parsePlanText } from "../src/core/plan/load.js";
 import { runScheduleOf } from "../src/core/planner/run-schedule.js";
 import { downtimeSamples } from "../src/core/report/downtime.js";
 import { generateFleet, parseFleetSpec } from "../src/core/sim/fleet-gen.js";
@@ -59,12 +56,7 @@ function planText(name: string, waves: string, concurrency: string): string {
 }
 
 function loaded(body: string): LoadedPlan {
-  return {
-    plan: compilePlan(parsePlanText(body, "bench plan")),
-    body,
-    hash: createHash("sha256").update(body).digest("hex"),
-    file: "bench plan",
-  };
+  return loadPlanText(body, "bench plan");
 }
 
 export interface PolicyResult {
