@@ -24,15 +24,21 @@ export function flowModelOf(scenario: Scenario | undefined): FlowModel {
   return { ...DEFAULT_FLOW_MODEL, bootMs: b.kexec ? KEXEC_MS : { min: b.min, max: b.max } };
 }
 
-/** Each region's utilization at `at`, from its hosts' `overhaul_utc_offset` (hours; default 0). */
-export function utilizationAt(hosts: readonly Host[], at: number): Record<string, number> {
-  const out: Record<string, number> = {};
+/**
+ * Each region's utilization `atMs` after `startAt`, from the daily curve in its hosts'
+ * `overhaul_utc_offset` (hours; default 0) — what the simulator's migrations see.
+ */
+export function utilizationFrom(
+  hosts: readonly Host[],
+  startAt: number,
+): (region: string, atMs: number) => number {
+  const offsets = new Map<string, number>();
   for (const h of hosts) {
-    if (h.region in out) continue;
+    if (offsets.has(h.region)) continue;
     const n = Number(h.vars.overhaul_utc_offset ?? 0);
-    out[h.region] = utilization(Number.isFinite(n) ? n : 0, at);
+    offsets.set(h.region, Number.isFinite(n) ? n : 0);
   }
-  return out;
+  return (region, atMs) => utilization(offsets.get(region) ?? 0, startAt + atMs);
 }
 
 export function parseOrder(v: string | undefined): OrderPolicy {
@@ -68,7 +74,7 @@ export function scheduleFor(input: ScheduleInput): Schedule {
     model: flowModelOf(input.scenario),
     order: input.order ?? "balanced",
     seed: input.seed,
-    utilization: input.utilization ?? utilizationAt(input.fleet.hosts, input.startAt),
+    utilization: input.utilization ?? utilizationFrom(input.fleet.hosts, input.startAt),
     ...(input.windowMs !== undefined ? { windowMs: input.windowMs } : {}),
   });
 }

@@ -134,15 +134,23 @@ export function stepMs(
   }
 }
 
-/** Expected duration of one host's whole flow. */
+/**
+ * Expected duration of one host's whole flow starting at `startMs`: each step's moves at the
+ * region's utilization when that step starts (a drain at the start, a reinstate after the reboot).
+ */
 export function flowMs(
   plan: Plan,
   workloads: readonly Workload[],
   model: FlowModel,
-  utilization: number,
+  utilization: number | ((atMs: number) => number),
+  startMs = 0,
 ): number {
-  const bw = bandwidthOf(model, utilization);
-  return plan.steps.reduce((sum, s) => sum + stepMs(s, workloads, model, bw), 0);
+  let t = startMs;
+  for (const s of plan.steps) {
+    const u = typeof utilization === "number" ? utilization : utilization(t);
+    t += stepMs(s, workloads, model, bandwidthOf(model, u));
+  }
+  return t - startMs;
 }
 
 /** Does the plan move workloads (so hold-overs matter)? */

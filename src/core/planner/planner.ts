@@ -35,8 +35,11 @@ export interface PlannerInput {
   model?: FlowModel;
   order?: OrderPolicy;
   seed?: number;
-  /** Each region's utilization (0..1) while it is maintained; default 0.15 (a night trough). */
-  utilization?: Readonly<Record<string, number>>;
+  /**
+   * Each region's utilization (0..1) while it is maintained: one figure per region (a window's
+   * mean), or a function of the time since the run's start; default 0.15 (a night trough).
+   */
+  utilization?: Readonly<Record<string, number>> | ((region: string, atMs: number) => number);
   /** Each region's window length; a region whose estimate does not fit is refused. */
   windowMs?: Readonly<Record<string, number>>;
   /** Capacity assumed for hold-overs to add (sizing); default the region's first hold-over's. */
@@ -130,6 +133,9 @@ export function planSchedule(input: PlannerInput): Schedule {
         s.add(h.name);
         groupHosts.set(w.antiAffinityGroup, s);
       }
+  const u = input.utilization;
+  const utilizationOf = (region: string): ((atMs: number) => number) =>
+    typeof u === "function" ? (at) => u(region, at) : () => u?.[region] ?? 0.15;
   const prepared: Prepared[] = input.scope.map((host) => {
     const workloads = moving ? (byHost.get(host.name) ?? []) : [];
     const domains: Record<string, string> = {};
@@ -137,8 +143,12 @@ export function planSchedule(input: PlannerInput): Schedule {
       if (w.antiAffinityGroup !== undefined && (groupHosts.get(w.antiAffinityGroup)?.size ?? 0) > 1)
         domains[`${GROUP_DOMAIN_PREFIX}${w.antiAffinityGroup}`] = w.antiAffinityGroup;
     if (workloads.length > 0) domains[HOLDOVER_DOMAIN] = host.region;
-    const u = input.utilization?.[host.region] ?? 0.15;
-    return { host, workloads, durationMs: flowMs(input.plan, workloads, model, u), domains };
+    return {
+      host,
+      workloads,
+      durationMs: flowMs(input.plan, workloads, model, utilizationOf(host.region)),
+      domains,
+    };
   });
 
   const capacityOf = (region: string) =>
@@ -160,7 +170,7 @@ export function planSchedule(input: PlannerInput): Schedule {
     canaries,
   );
   const waves = assignWaves(input.plan.waves, ordered.length);
-  const list: ListHost[] = ordered.map((o, i) => ({
+  let list: ListHost[] = ordered.map((o, i) => ({
     host: o.host,
     region: o.region,
     wave: waves[i] ?? 0,
@@ -172,6 +182,16 @@ export function planSchedule(input: PlannerInput): Schedule {
 
   const initial = new Map<string, number>();
   for (const [region, hs] of holdovers) initial.set(region, initialRoom(list, region, hs));
+  if (typeof u === "function") {
+    // Utilization changes while the run goes on: estimate each flow again from where a first
+    // schedule starts it, then plan with those estimates (the bound uses the same ones).
+    const first = attempt(input.plan, list, holdovers, initial, seed);
+    const startOf = new Map(first.started.map((x) => [x.host, x.startMs]));
+    list = list.map((h) => ({
+      ...h,
+      durationMs: flowMs(input.plan, h.workloads, model, utilizationOf(h.region), startOf.get(h.host) ?? 0),
+    }));
+  }
   // Only the default policy is the planner's to reorder; an order the operator chose is kept.
   const {
     list: finalList,
