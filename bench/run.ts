@@ -15,6 +15,9 @@
  *   ansible-playbook and with `overhaul run`, wall-time ratio.
  * - "ssh-sessions" (ssh-sessions.ts): one SSH transport holding 256 sessions to in-process ssh2
  *   hosts; per-command overhead p50 / p99.
+ * - "planner" (planner.ts): for fleets of 50, 500 and 2,000 hosts, the simulated makespan of the
+ *   planner's schedule over its lower bound, and Ansible-serial / kured / sdcadm-like policies as
+ *   ratios of makespan and workload downtime to Overhaul's.
  *
  * Invariants:
  * - Exit code 0 when the benchmarks ran, whether or not their goals were met (the summary says
@@ -44,6 +47,7 @@ import {
   type RepoInfo,
   repoInfo,
 } from "./machine.js";
+import { NAME as PLANNER, GOAL_RATIO as PLANNER_GOAL, plannerBench } from "./planner.js";
 import { RAW_PAYLOAD } from "./raw-commits.js";
 import { RESULTS_SCHEMA, saveResult } from "./results.js";
 import { DEFAULT_SIM_2000, NAME as SIM_2000, type Sim2000Config, sim2000Bench } from "./sim-2000.js";
@@ -60,7 +64,7 @@ import {
   sshVsAnsible,
 } from "./ssh-run.js";
 
-const BENCHMARKS = [NAME, EVENT_LOOP, SIM_2000, SSH_VS_ANSIBLE, SSH_SESSIONS] as const;
+const BENCHMARKS = [NAME, EVENT_LOOP, SIM_2000, SSH_VS_ANSIBLE, SSH_SESSIONS, PLANNER] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 const USAGE = `usage: npm run bench -- [NAME...] [options]
@@ -264,6 +268,7 @@ async function main(): Promise<number> {
     else if (name === SIM_2000) await sim2000Bench(ctx, flags.sim2000);
     else if (name === SSH_VS_ANSIBLE) await sshVsAnsible(ctx, flags.sshVsAnsible);
     else if (name === SSH_SESSIONS) await sshSessions(ctx, flags.sshSessions);
+    else if (name === PLANNER) await planner(ctx);
     else await eventLoop(ctx, flags.eventLoop);
   }
   return 0;
@@ -398,6 +403,32 @@ async function eventLoop(ctx: RunContext, cfg: EventLoopConfig): Promise<void> {
       ...result,
     };
     const path = await saveResult(join(root, "bench", "results"), EVENT_LOOP, date, doc);
+    console.log(`  results: ${relative(process.cwd(), path)} (and bench/results/latest.json)`);
+  }
+}
+
+async function planner(ctx: RunContext): Promise<void> {
+  const { root, save, machine, repo } = ctx;
+  const date = new Date();
+  const before = conditions();
+  console.log(
+    `${PLANNER}: simulated makespan / lower bound (goal <= ${PLANNER_GOAL}); baselines vs Overhaul`,
+  );
+  printMachine(machine);
+  const sizes = await plannerBench((line) => console.log(line));
+  const after = conditions();
+  if (save) {
+    const doc = {
+      schema: RESULTS_SCHEMA,
+      benchmark: PLANNER,
+      date: date.toISOString(),
+      machine,
+      repo,
+      config: { goal: PLANNER_GOAL, description: "see bench/planner.ts" },
+      conditions: { before, after },
+      sizes,
+    };
+    const path = await saveResult(join(root, "bench", "results"), PLANNER, date, doc);
     console.log(`  results: ${relative(process.cwd(), path)} (and bench/results/latest.json)`);
   }
 }

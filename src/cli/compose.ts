@@ -58,10 +58,14 @@ export interface LoadedPlan {
 }
 
 export async function loadPlanFile(path: string): Promise<LoadedPlan> {
-  const body = await readUserFile(path, "plan");
-  const plan = compilePlan(parsePlanText(body, path));
+  return loadPlanText(await readUserFile(path, "plan"), path);
+}
+
+/** A plan from its text (`file` names it in errors): compiled, with the hash its revision gets. */
+export function loadPlanText(body: string, file: string): LoadedPlan {
+  const plan = compilePlan(parsePlanText(body, file));
   const hash = createHash("sha256").update(body).digest("hex");
-  return { plan, body, hash, file: path };
+  return { plan, body, hash, file };
 }
 
 /** Who is acting, for the audit trail. */

@@ -10,7 +10,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { formatProblem, InputError, OverhaulError } from "../core/errors.js";
 import { hostActionCommand, runActionCommand, statusCommand } from "./commands/control.js";
 import { demoCommand } from "./commands/demo.js";
+import { historyCommand } from "./commands/history.js";
 import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
+import { planCommand } from "./commands/plan.js";
 import { reportCommand } from "./commands/report.js";
 import { resumeCommand, runCommand } from "./commands/run.js";
 import { simulateCommand } from "./commands/simulate.js";
@@ -85,6 +87,8 @@ function program(setCode: (n: number) => void): Command {
         .argParser(intArg("--max-hosts")),
     )
     .option("--seed <n>", "seed for jitter (reproducible runs)", intArg("--seed"))
+    .option("--schedule", "follow the planner's schedule (order, waves, caps; see overhaul plan)")
+    .option("--order <policy>", "with --schedule: balanced (default), rack, uptime or inventory")
     .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
     .option("--json", "print the final summary as JSON on stdout")
     .option("-q, --quiet", "no live progress")
@@ -127,12 +131,66 @@ function program(setCode: (n: number) => void): Command {
     .option("--seed <n>", "seed (overrides the scenario's)", intArg("--seed"))
     .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern")
     .option("--report <dir>", "write report.{json,md,html,txt} into this directory")
+    .option("--schedule", "follow the planner's schedule (order, waves, caps; see overhaul plan)")
+    .option("--order <policy>", "with --schedule: balanced (default), rack, uptime or inventory")
     .option("--json", "print the report, the invariants and the simulation figures as JSON on stdout")
     .option("-q, --quiet", "no live progress")
     .action(async (plan: string, o, cmd: Command) => {
       const { db, noColor } = g(cmd);
       setCode(await simulateCommand(plan, { ...o, noColor, ...(db !== undefined ? { db } : {}) }));
     });
+
+  p.command("plan")
+    .description(
+      "the schedule a run would follow: windows, waves, batches, hold-overs, makespan and its bound",
+    )
+    .argument("<plan>", "plan file (YAML)")
+    .option("-i, --inventory <path>", "plan for the hosts of this Ansible inventory")
+    .option(
+      "--fleet <spec>",
+      "or a generated fleet, e.g. regions=3,hosts=6,holdovers=0.25,workloads=4,seed=7",
+    )
+    .option(
+      "--workloads <n>",
+      "workloads per worker host (default: the fleet spec's, or 0)",
+      intArg("--workloads"),
+    )
+    .option("--scenario <file>", "boot times (and failures, ignored here) of a simulator scenario")
+    .option("--seed <n>", "seed for jitter and generated workloads", intArg("--seed"))
+    .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern")
+    .option("--order <policy>", "balanced (default), rack, uptime or inventory")
+    .option(
+      "--window <duration>",
+      "every region must finish within this long (e.g. 4h; with --history: the window's length)",
+    )
+    .option(
+      "--history <file>",
+      "utilization history (CSV, or a Prometheus query_range JSON): choose each region's window",
+    )
+    .option("--allowed-hours <range>", "with --history: local hours a window may use, e.g. 22-06")
+    .option("--blackout <dates>", "with --history: local dates with no window, e.g. 2026-01-10,2026-01-11")
+    .option("--from <time>", "with --history: earliest window start (ISO-8601; default: the history's end)")
+    .option("--days <n>", "with --history: days ahead to look (default 7)", intArg("--days"))
+    .option(
+      "--region-label <label>",
+      "with a Prometheus history: the label naming the region (default region)",
+    )
+    .option("--explain", "every batch with its start offset, hold-over assignments, the bound wave by wave")
+    .option("--json", "the schedule (or the refusal) as JSON on stdout")
+    .action(async (plan: string, o, cmd: Command) => setCode(await planCommand(plan, { ...o, ...g(cmd) })));
+
+  p.command("history")
+    .description(
+      "the utilization history a simulated fleet would have recorded (for overhaul plan --history)",
+    )
+    .option("-i, --inventory <path>", "the hosts of this Ansible inventory")
+    .option("--fleet <spec>", "or a generated fleet, e.g. regions=3,hosts=6")
+    .option("--days <n>", "days of history, ending when simulations start (default 14)", intArg("--days"))
+    .option("--step <duration>", "one sample per region every (default 15m)")
+    .option("--format <format>", "csv (default) or prometheus (a query_range JSON response)")
+    .option("--seed <n>", "noise seed", intArg("--seed"))
+    .option("-o, --output <file>", "write to this file instead of stdout")
+    .action(async (o, cmd: Command) => setCode(await historyCommand({ ...o, ...g(cmd) })));
 
   p.command("demo")
     .description("a rolling reboot of a generated 3-region fleet with injected failures, in compressed time")

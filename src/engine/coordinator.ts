@@ -412,7 +412,11 @@ export class Coordinator {
             order: r.order,
             state: r.state,
             region: h.region,
-            domains: h.failureDomains ?? {},
+            // The planner's domains (replicated groups, hold-over room) count like racks.
+            domains: {
+              ...(h.failureDomains ?? {}),
+              ...((r.data.scheduleDomains as Record<string, string>) ?? {}),
+            },
           };
           this.admission.set(r.host, a);
         }

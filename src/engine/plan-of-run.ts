@@ -1,9 +1,11 @@
 /**
  * A run pins one numbered plan revision; the coordinator always runs exactly that text, never the
- * file's current content (rollback means "run revision N", never "edit and re-run").
+ * file's current content (rollback means "run revision N", never "edit and re-run"), with the caps
+ * of the schedule the run follows, if any.
  */
 import { compilePlan, type Plan } from "../core/plan/compile.js";
 import { parsePlanText } from "../core/plan/load.js";
+import { scheduledPlan } from "../core/planner/run-schedule.js";
 import type { RunRecord, Store } from "../ports/store.js";
 
 export async function loadRunPlan(store: Store, run: RunRecord): Promise<Plan> {
@@ -12,5 +14,9 @@ export async function loadRunPlan(store: Store, run: RunRecord): Promise<Plan> {
     throw new Error(
       `plan ${run.planName} revision ${run.planRevision} of run ${run.id} is missing from the store`,
     );
-  return compilePlan(parsePlanText(rev.body, `${run.planName}@${run.planRevision}`));
+  // A run that follows a schedule also keeps the schedule's caps (see core/planner/run-schedule.ts).
+  return scheduledPlan(
+    compilePlan(parsePlanText(rev.body, `${run.planName}@${run.planRevision}`)),
+    run.options,
+  );
 }

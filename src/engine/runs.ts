@@ -17,6 +17,7 @@ import {
 } from "../core/flow/states.js";
 import type { Host } from "../core/model/fleet.js";
 import type { Plan } from "../core/plan/compile.js";
+import { optionsWithSchedule, type RunSchedule } from "../core/planner/run-schedule.js";
 import type { Clock } from "../ports/clock.js";
 import type { Random } from "../ports/random.js";
 import type { HostFlowRecord, NewEvent, RunRecord, Store } from "../ports/store.js";
@@ -29,6 +30,8 @@ export interface CreateRunInput {
   options: Record<string, unknown>;
   actor: string;
   seed?: number;
+  /** Follow the planner's schedule: its order, waves and caps (see core/planner/run-schedule.ts). */
+  schedule?: RunSchedule;
   /** A chosen run id (the simulator names runs after their inputs); default: time and randomness. */
   id?: string;
 }
@@ -54,12 +57,12 @@ export async function createRun(
     state: "running",
     currentWave: 0,
     seed,
-    options: input.options,
+    options: input.schedule ? optionsWithSchedule(input.options, input.schedule) : input.options,
     reason: null,
     createdAt: now,
     updatedAt: now,
   };
-  const flows = buildFlows(input.plan, input.hosts).map((f) => ({
+  const flows = buildFlows(input.plan, input.hosts, input.schedule).map((f) => ({
     runId: run.id,
     ...f,
     state: "pending" as const,
@@ -84,7 +87,7 @@ export async function createRun(
       hash: rev.hash,
       hosts: flows.length,
       seed,
-      options: input.options,
+      options: run.options,
     },
   };
   await store.createRun(run, flows, [ev]);

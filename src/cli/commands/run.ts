@@ -14,6 +14,7 @@ import { compilePlan, type Plan } from "../../core/plan/compile.js";
 import { parseDuration } from "../../core/plan/duration.js";
 import { parsePlanText } from "../../core/plan/load.js";
 import { WORKLOAD_STEP_KINDS } from "../../core/plan/schema.js";
+import { runScheduleOf } from "../../core/planner/run-schedule.js";
 import { Coordinator, type DriveResult } from "../../engine/coordinator.js";
 import { DEFAULT_COORDINATOR_OPTIONS, nullNotifier } from "../../engine/deps.js";
 import { createRun, requireRun, runAction } from "../../engine/runs.js";
@@ -23,6 +24,7 @@ import { coordinatorId, loadPlanFile, openStore, operatorName } from "../compose
 import { createEventLog } from "../event-log.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, warnAll } from "../output.js";
+import { parseOrder, scheduleFor } from "../planning.js";
 import { Progress } from "../progress.js";
 import { resolveScope } from "../scope.js";
 import { renderSummary, summarize } from "../summary.js";
@@ -48,6 +50,9 @@ export interface RunOptions extends SshFlags {
   quiet?: boolean;
   db?: string;
   noColor?: boolean;
+  /** Follow the planner's schedule (order, waves, caps), in this order policy. */
+  schedule?: boolean;
+  order?: string;
 }
 
 export function leaseTtlMs(text: string): number {
@@ -101,6 +106,20 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
   try {
     const clock = systemClock();
     const random = randomSource(opts.seed ?? randomInt(2 ** 31));
+    // Real runs move no workloads (see above): the schedule orders the hosts and sets the waves
+    // under every cap; its flow estimates use the planner's default model.
+    const schedule = opts.schedule
+      ? runScheduleOf(
+          scheduleFor({
+            loaded,
+            fleet: { hosts: stored, workloads: [] },
+            scope: stored,
+            order: parseOrder(opts.order),
+            seed: opts.seed ?? loaded.plan.seed ?? 1,
+            startAt: clock.now(),
+          }),
+        )
+      : undefined;
     const run = await createRun(
       { store, clock, random },
       {
@@ -110,6 +129,7 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
         hosts: stored,
         actor: `operator:${operatorName()}`,
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        ...(schedule !== undefined ? { schedule } : {}),
         options: {
           planFile,
           inventory: opts.inventory,

@@ -22,6 +22,7 @@ import { openSqliteStore } from "../../adapters/store-sql/index.js";
 import { InputError } from "../../core/errors.js";
 import { type Inventory, matchPattern, toFleetHosts } from "../../core/inventory/index.js";
 import type { Host, Workload } from "../../core/model/fleet.js";
+import { type RunSchedule, runScheduleOf } from "../../core/planner/run-schedule.js";
 import {
   buildReport,
   canonicalJson,
@@ -43,6 +44,7 @@ import type { Store } from "../../ports/store.js";
 import { type LoadedPlan, loadPlanFile, readUserFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, paint, warnAll } from "../output.js";
+import { parseOrder, scheduleFor } from "../planning.js";
 import { Progress } from "../progress.js";
 import { type SimulationInput, type SimulationResult, simulateRun } from "../simulate/runner.js";
 
@@ -72,6 +74,9 @@ export interface SimulateOptions {
   report?: string;
   db?: string;
   noColor?: boolean;
+  /** Follow the planner's schedule (see `overhaul plan`), in this order policy. */
+  schedule?: boolean;
+  order?: string;
 }
 
 export interface SimulatedFleet {
@@ -96,7 +101,7 @@ export async function buildSimFleet(opts: SimulateOptions, seed: number, out: Ou
     const fleet = generateFleet(spec);
     const workloads =
       opts.workloads !== undefined
-        ? generateWorkloads(fleet.hosts, opts.workloads, spec.seed)
+        ? generateWorkloads(fleet.hosts, opts.workloads, spec.seed, spec.vms)
         : fleet.workloads;
     return {
       hosts: fleet.hosts,
@@ -156,6 +161,7 @@ export function simulationId(
   fleet: SimulatedFleet,
   scope: readonly Host[],
   scenario: Scenario,
+  schedule?: RunSchedule,
 ): string {
   const h = createHash("sha256");
   h.update(loaded.hash);
@@ -165,6 +171,7 @@ export function simulationId(
       workloads: fleet.workloads,
       scope: scope.map((x) => x.name),
       scenario,
+      ...(schedule !== undefined ? { schedule } : {}),
     }),
   );
   return `sim-${h.digest("hex").slice(0, 12)}`;
@@ -333,7 +340,20 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
   const hosts = simScope(fleet, loaded, opts.limit);
   const scoped = new Set(hosts.map((h) => h.name));
   const quiet = opts.json === true || opts.quiet === true;
-  const runId = simulationId(loaded, fleet, hosts, scenario);
+  const schedule = opts.schedule
+    ? runScheduleOf(
+        scheduleFor({
+          loaded,
+          fleet,
+          scope: hosts,
+          scenario,
+          order: parseOrder(opts.order),
+          seed: loaded.plan.seed ?? scenario.seed,
+          startAt: SIM_START,
+        }),
+      )
+    : undefined;
+  const runId = simulationId(loaded, fleet, hosts, scenario, schedule);
   const { store, where } = await openSimStore(opts.db, runId);
   try {
     const clock = simClock();
@@ -351,6 +371,7 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
       store,
       clock,
       runId,
+      ...(schedule !== undefined ? { schedule } : {}),
       options: { planFile, ...fleet.source, ...(opts.scenario ? { scenario: opts.scenario } : {}) },
     });
     const output = simulationOutput(res, loaded, fleet, scenario);

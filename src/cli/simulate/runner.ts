@@ -18,6 +18,7 @@ import type { VirtualClock } from "../../adapters/clock/virtual-clock.js";
 import { SimWorld } from "../../adapters/simulator/index.js";
 import { isTerminalRun } from "../../core/flow/states.js";
 import type { Host, Workload } from "../../core/model/fleet.js";
+import type { RunSchedule } from "../../core/planner/run-schedule.js";
 import { seededRandom } from "../../core/policy/random.js";
 import { checkInvariants, type InvariantReport } from "../../core/sim/invariants.js";
 import type { LedgerEntry } from "../../core/sim/ledger.js";
@@ -45,6 +46,8 @@ export interface SimulationInput {
   runId?: string;
   /** A manual gate is approved this long (virtual ms) after it pauses the run; default 5 min. */
   approveAfterMs?: number;
+  /** Follow the planner's schedule (order, waves, caps); default: the plan's waves in scope order. */
+  schedule?: RunSchedule;
   /** Recorded with the run (where the fleet came from, the scenario file, ...). */
   options?: Record<string, unknown>;
   leaseTtlMs?: number;
@@ -107,6 +110,7 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
       actor: "simulator",
       seed: scenario.seed,
       ...(input.runId !== undefined ? { id: input.runId } : {}),
+      ...(input.schedule !== undefined ? { schedule: input.schedule } : {}),
       options: { simulated: true, ...(input.options ?? {}) },
     },
   );

@@ -2,10 +2,13 @@
  * Building a new run's host flows from a plan and the scoped hosts (pure).
  *
  * Invariants: every scoped host gets exactly one flow, in the given order, with its wave; flows
- * start `pending` at step 0 with no point of no return passed.
+ * start `pending` at step 0 with no point of no return passed. With a schedule (core/planner), the
+ * order and waves are the schedule's and each flow's data keeps the planner's failure domains
+ * (`scheduleDomains`), which admission counts next to the inventory's.
  */
 import type { Host } from "../model/fleet.js";
 import type { Plan } from "../plan/compile.js";
+import type { RunSchedule } from "../planner/run-schedule.js";
 import { assignWaves } from "../policy/waves.js";
 
 export interface NewFlow {
@@ -15,7 +18,8 @@ export interface NewFlow {
   data: Record<string, unknown>;
 }
 
-export function buildFlows(plan: Plan, hosts: readonly Host[]): NewFlow[] {
+export function buildFlows(plan: Plan, hosts: readonly Host[], schedule?: RunSchedule): NewFlow[] {
+  if (schedule !== undefined) return scheduledFlows(hosts, schedule);
   const waves = assignWaves(plan.waves, hosts.length);
   return hosts.map((h, i) => ({
     host: h.name,
@@ -23,6 +27,23 @@ export function buildFlows(plan: Plan, hosts: readonly Host[]): NewFlow[] {
     order: i,
     data: JSON.parse(JSON.stringify(h)) as Record<string, unknown>,
   }));
+}
+
+function scheduledFlows(hosts: readonly Host[], schedule: RunSchedule): NewFlow[] {
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  if (schedule.hosts.length !== hosts.length || schedule.hosts.some((s) => !byName.has(s.host)))
+    throw new Error("buildFlows: the schedule does not cover exactly the run's hosts");
+  return [...schedule.hosts]
+    .sort((a, b) => a.order - b.order)
+    .map((s) => ({
+      host: s.host,
+      wave: s.wave,
+      order: s.order,
+      data: {
+        ...(JSON.parse(JSON.stringify(byName.get(s.host))) as Record<string, unknown>),
+        scheduleDomains: { ...s.domains },
+      },
+    }));
 }
 
 /** A readable, sortable run id: `r-20261121-163000-k3f9`. */

@@ -55,6 +55,12 @@ export interface Concurrency {
   global: number;
   perRegion?: number;
   perFailureDomain: Readonly<Record<string, number>>;
+  /**
+   * Caps for single failure-domain values (kind -> value -> cap), which replace the kind's cap:
+   * a schedule's caps (one member of a replicated group at a time, a region's hold-over room).
+   * Never from the plan file; the planner adds them to a run (see core/planner/run-caps.ts).
+   */
+  perDomainValue?: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
 export interface Plan {

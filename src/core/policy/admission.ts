@@ -2,7 +2,9 @@
  * Admission: which pending hosts may start now, under waves, concurrency caps and stagger.
  *
  * Invariants:
- * - Caps hold at every level at once: global, per region, per failure domain kind (rack, power...).
+ * - Caps hold at every level at once: global, per region, per failure domain kind (rack, power...),
+ *   and per failure-domain value where `perDomainValue` names one (a schedule's replicated-group
+ *   and hold-over caps, see core/planner); a value's own cap replaces its kind's.
  *   A host counts against the caps while it is running or reverting.
  * - Only hosts of the current wave start; the next wave opens only when every host of the earlier
  *   waves is terminal (canary first).
@@ -48,6 +50,18 @@ function key(kind: string, value: string): string {
   return `${kind}\u0000${value}`;
 }
 
+/** Each domains object's (kind, value, key) triples, built once: admission runs on every tick. */
+const KEYS = new WeakMap<Readonly<Record<string, string>>, [string, string, string][]>();
+
+function keysOf(domains: Readonly<Record<string, string>>): [string, string, string][] {
+  let k = KEYS.get(domains);
+  if (k === undefined) {
+    k = Object.entries(domains).map(([kind, value]) => [kind, value, key(kind, value)]);
+    KEYS.set(domains, k);
+  }
+  return k;
+}
+
 export function admit(input: AdmissionInput): AdmissionResult {
   const { hosts, concurrency } = input;
   let wave = input.currentWave;
@@ -62,10 +76,7 @@ export function admit(input: AdmissionInput): AdmissionResult {
     if (!ACTIVE_HOST_STATES.includes(h.state)) continue;
     active++;
     perRegion.set(h.region, (perRegion.get(h.region) ?? 0) + 1);
-    for (const [kind, value] of Object.entries(h.domains)) {
-      const k = key(kind, value);
-      perDomain.set(k, (perDomain.get(k) ?? 0) + 1);
-    }
+    for (const [, , k] of keysOf(h.domains)) perDomain.set(k, (perDomain.get(k) ?? 0) + 1);
   }
 
   const candidates = hosts
@@ -84,9 +95,9 @@ export function admit(input: AdmissionInput): AdmissionResult {
     if (concurrency.perRegion !== undefined && (perRegion.get(h.region) ?? 0) >= concurrency.perRegion)
       continue;
     let blocked = false;
-    for (const [kind, cap] of Object.entries(concurrency.perFailureDomain)) {
-      const value = h.domains[kind];
-      if (value !== undefined && (perDomain.get(key(kind, value)) ?? 0) >= cap) {
+    for (const [kind, value, k] of keysOf(h.domains)) {
+      const cap = concurrency.perDomainValue?.[kind]?.[value] ?? concurrency.perFailureDomain[kind];
+      if (cap !== undefined && (perDomain.get(k) ?? 0) >= cap) {
         blocked = true;
         break;
       }
@@ -95,10 +106,7 @@ export function admit(input: AdmissionInput): AdmissionResult {
     start.push(h.host);
     active++;
     perRegion.set(h.region, (perRegion.get(h.region) ?? 0) + 1);
-    for (const [kind, value] of Object.entries(h.domains)) {
-      const k = key(kind, value);
-      perDomain.set(k, (perDomain.get(k) ?? 0) + 1);
-    }
+    for (const [, , k] of keysOf(h.domains)) perDomain.set(k, (perDomain.get(k) ?? 0) + 1);
     if (input.staggered) break;
   }
   return start.length > 0 ? { currentWave: wave, start } : { currentWave: wave, start, waiting: "caps" };

@@ -1,5 +1,6 @@
 /**
- * Generate a simulated fleet from a spec like `regions=3,hosts=5,holdovers=0.2,racks=2,workloads=8,seed=7`.
+ * Generate a simulated fleet from a spec like `regions=3,hosts=5,holdovers=0.2,racks=2,workloads=8,seed=7`
+ * (`vms=network`: every workload a VM on network volumes, as in a cloud's compute hosts).
  *
  * Invariants:
  * - Pure and deterministic: the same spec gives the same fleet, byte for byte (seeded PRNG only).
@@ -13,7 +14,7 @@
 import { InputError, type Problem } from "../errors.js";
 import type { Fleet, Host } from "../model/fleet.js";
 import { seededRandom } from "../policy/random.js";
-import { DEFAULT_CAPACITY, generateWorkloads, MAX_PER_HOST } from "./workload-gen.js";
+import { DEFAULT_CAPACITY, generateWorkloads, MAX_PER_HOST, type WorkloadMix } from "./workload-gen.js";
 
 export interface FleetSpec {
   regions: number;
@@ -26,9 +27,19 @@ export interface FleetSpec {
   /** Workloads per worker host, 0..64. */
   workloads: number;
   seed: number;
+  /** `mixed` (VMs, containers, services) or `network`: only VMs on network volumes. */
+  vms: WorkloadMix;
 }
 
-const DEFAULTS: FleetSpec = { regions: 1, hosts: 5, holdovers: 0, racks: 2, workloads: 0, seed: 1 };
+const DEFAULTS: FleetSpec = {
+  regions: 1,
+  hosts: 5,
+  holdovers: 0,
+  racks: 2,
+  workloads: 0,
+  seed: 1,
+  vms: "mixed",
+};
 const INTS = new Set(["regions", "hosts", "racks", "workloads", "seed"]);
 /** Keys whose smallest value is 0 rather than 1. */
 const FROM_ZERO = new Set(["workloads", "seed"]);
@@ -54,6 +65,16 @@ export function parseFleetSpec(text: string): FleetSpec {
       });
       continue;
     }
+    if (key === "vms") {
+      if (raw === "mixed" || raw === "network") spec.vms = raw;
+      else
+        problems.push({
+          path: key,
+          message: `unknown workload mix "${raw}"`,
+          expected: "vms=mixed or vms=network",
+        });
+      continue;
+    }
     const n = Number(raw);
     if (raw === "" || !Number.isFinite(n)) {
       problems.push({ path: key, message: `"${raw}" is not a number`, expected: `${key}=<number>` });
@@ -72,7 +93,7 @@ export function parseFleetSpec(text: string): FleetSpec {
       problems.push({ path: key, message: `must be a fraction between 0 and 1, got ${raw}` });
       continue;
     }
-    spec[key as keyof FleetSpec] = n;
+    spec[key as Exclude<keyof FleetSpec, "vms">] = n;
   }
   if (problems.length > 0) throw new InputError(problems);
   return spec;
@@ -108,7 +129,7 @@ export function generateFleet(spec: FleetSpec): Fleet {
       });
     }
   }
-  return { hosts, workloads: generateWorkloads(hosts, spec.workloads, spec.seed) };
+  return { hosts, workloads: generateWorkloads(hosts, spec.workloads, spec.seed, spec.vms) };
 }
 
 function pad(n: number, w: number): string {

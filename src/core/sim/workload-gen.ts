@@ -15,7 +15,8 @@
  *   network volume); VMs with a local volume (cold only: the volume must be copied); containers
  *   and services (cold: stopped, started on the target). At most one singleton per host.
  *   Anti-affinity groups span the same slot on up to three neighbouring workers of a region, so
- *   no group starts with two members on one host. Nothing is `pinned`.
+ *   no group starts with two members on one host. Nothing is `pinned`. With the `network` mix every
+ *   workload is a VM on an attached network volume, drawn from the same random sequence.
  */
 import type { Capacity, Host, MigrationMode, Volume, Workload } from "../model/fleet.js";
 import { seededRandom } from "../policy/random.js";
@@ -47,8 +48,16 @@ const FLAVORS: { flavor: Flavor; upTo: number; weight: [number, number] }[] = [
   { flavor: "service", upTo: 1, weight: [0.3, 0.8] },
 ];
 
+/** `mixed`: the mix above; `network`: only VMs with attached network volumes (same sizes, same draws). */
+export type WorkloadMix = "mixed" | "network";
+
 /** The workloads of every worker in `hosts`, `perHost` each, in host order. */
-export function generateWorkloads(hosts: readonly Host[], perHost: number, seed: number): Workload[] {
+export function generateWorkloads(
+  hosts: readonly Host[],
+  perHost: number,
+  seed: number,
+  mix: WorkloadMix = "mixed",
+): Workload[] {
   if (!Number.isInteger(perHost) || perHost < 0 || perHost > MAX_PER_HOST)
     throw new RangeError(
       `generateWorkloads: perHost must be a whole number 0..${MAX_PER_HOST}, got ${perHost}`,
@@ -63,7 +72,9 @@ export function generateWorkloads(hosts: readonly Host[], perHost: number, seed:
     seen.set(h.region, i + 1);
   }
   return workers.flatMap((h) =>
-    workloadsOf(h, perHost, seed, (slot) => groupOf(h.region, indexInRegion.get(h.name) ?? 0, slot, seed)),
+    workloadsOf(h, perHost, seed, mix, (slot) =>
+      groupOf(h.region, indexInRegion.get(h.name) ?? 0, slot, seed),
+    ),
   );
 }
 
@@ -71,6 +82,7 @@ function workloadsOf(
   host: Host,
   perHost: number,
   seed: number,
+  mix: WorkloadMix,
   group: (slot: number) => string | undefined,
 ): Workload[] {
   const rnd = seededRandom(hashOf(`${seed}/workloads/${host.name}`));
@@ -79,7 +91,9 @@ function workloadsOf(
   const target = { cpu: cap.cpu * share(), memoryMb: cap.memoryMb * share(), diskGb: cap.diskGb * share() };
   const drafts = Array.from({ length: perHost }, () => {
     const x = rnd.next();
-    const f = FLAVORS.find((c) => x < c.upTo) ?? (FLAVORS[FLAVORS.length - 1] as (typeof FLAVORS)[number]);
+    const drawn =
+      FLAVORS.find((c) => x < c.upTo) ?? (FLAVORS[FLAVORS.length - 1] as (typeof FLAVORS)[number]);
+    const f = mix === "network" ? (FLAVORS[0] as (typeof FLAVORS)[number]) : drawn;
     const [lo, hi] = f.weight;
     return { flavor: f.flavor, weight: lo + rnd.next() * (hi - lo), extra: rnd.next(), single: rnd.next() };
   });

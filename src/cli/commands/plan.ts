@@ -1,0 +1,104 @@
+/**
+ * `overhaul plan PLAN (-i INV | --fleet SPEC) [--history FILE] [--window D] [--order POLICY]
+ * [--explain] [--json]`: the schedule a run of the plan would follow, before anything runs — each
+ * region's window (from its utilization history), order, waves, batches with start offsets,
+ * hold-over assignments, the estimated makespan, a lower bound and their ratio, and the risks
+ * found; or a refusal that says what is missing.
+ *
+ * Invariants:
+ * - Reads only: nothing is stored, no host is contacted.
+ * - Exit 0 a schedule; 4 refused (unplaceable workload, missing hold-overs, no window, window too
+ *   short), with every reason; 2 bad input. With `--json` a refusal is JSON on stdout too.
+ */
+import { PlanRefusal } from "../../core/planner/refusal.js";
+import { renderSchedule } from "../../core/planner/render.js";
+import type { Window } from "../../core/planner/windows.js";
+import { canonicalJson } from "../../core/report/index.js";
+import { checkScenarioTargets } from "../../core/sim/scenario.js";
+import { loadPlanFile } from "../compose.js";
+import { EXIT } from "../exit-codes.js";
+import { makeOut, paint } from "../output.js";
+import { parseOrder, scheduleFor } from "../planning.js";
+import { chooseWindows, durationFlag, type WindowFlags } from "../windows.js";
+import { buildSimFleet, loadScenario, SIM_START, type SimulateOptions, simScope } from "./simulate.js";
+
+export interface PlanOptions
+  extends Pick<
+      SimulateOptions,
+      "inventory" | "fleet" | "workloads" | "scenario" | "seed" | "limit" | "noColor"
+    >,
+    Partial<Omit<WindowFlags, "window">> {
+  order?: string;
+  window?: string;
+  explain?: boolean;
+  json?: boolean;
+}
+
+export async function planCommand(planFile: string, opts: PlanOptions): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const order = parseOrder(opts.order);
+  const loaded = await loadPlanFile(planFile);
+  const scenario = await loadScenario(opts.scenario, opts.seed);
+  const fleet = await buildSimFleet(opts, scenario.seed, out);
+  checkScenarioTargets(scenario, fleet.hosts, opts.scenario ?? "(scenario)");
+  const scope = simScope(fleet, loaded, opts.limit);
+  let windowMs: Record<string, number> | undefined;
+  if (opts.window !== undefined && opts.history === undefined) {
+    const ms = durationFlag("--window", opts.window);
+    windowMs = Object.fromEntries(scope.map((h) => [h.region, ms]));
+  }
+  try {
+    let windows: Window[] | undefined;
+    if (opts.history !== undefined) {
+      windows = await chooseWindows(scope, { ...opts, history: opts.history });
+      windowMs = Object.fromEntries(windows.map((w) => [w.region, w.endMs - w.startMs]));
+    }
+    const schedule = scheduleFor({
+      loaded,
+      fleet,
+      scope,
+      scenario,
+      order,
+      seed: loaded.plan.seed ?? scenario.seed,
+      startAt: SIM_START,
+      ...(windowMs !== undefined ? { windowMs } : {}),
+      ...(windows !== undefined
+        ? { utilization: Object.fromEntries(windows.map((w) => [w.region, w.utilization])) }
+        : {}),
+    });
+    if (opts.json)
+      out.write(
+        canonicalJson({
+          plan: loaded.plan.name,
+          schedule,
+          ...(windows !== undefined ? { windows: windows.map(windowJson) } : {}),
+        }),
+      );
+    else {
+      out.write(`plan ${loaded.plan.name}: `);
+      if (windows !== undefined) out.write(renderWindows(windows));
+      out.write(
+        renderSchedule(schedule, { explain: opts.explain === true, paint: (s, t) => paint(out, s, t) }),
+      );
+    }
+    return EXIT.ok;
+  } catch (e) {
+    if (!(e instanceof PlanRefusal)) throw e;
+    if (opts.json) out.write(canonicalJson({ plan: loaded.plan.name, refused: e.refusals }));
+    out.err(`${paint(out, "red", "refused:")} plan ${loaded.plan.name} cannot be scheduled:\n`);
+    for (const line of e.message.split("\n")) out.err(`  - ${line}\n`);
+    return EXIT.refused;
+  }
+}
+
+function windowJson(w: Window) {
+  return { ...w, start: new Date(w.startMs).toISOString(), end: new Date(w.endMs).toISOString() };
+}
+
+function renderWindows(ws: readonly Window[]): string {
+  const lines = ws.map(
+    (w) =>
+      `  ${w.region}: ${w.label} (from ${new Date(w.startMs).toISOString().slice(0, 16)}Z; predicted utilization ${(100 * w.utilization).toFixed(0)} %)`,
+  );
+  return `windows (each region's quietest stretch in its history):\n${lines.join("\n")}\n`;
+}

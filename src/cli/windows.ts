@@ -1,0 +1,124 @@
+/**
+ * Window selection for `overhaul plan --history`: read the history file, find each scoped region's
+ * time zone, and choose its window (core/planner/windows.ts).
+ *
+ * Invariants: every flag is validated with its name in the error; a region without a time zone
+ * uses its UTC offset (`overhaul_utc_offset`), else UTC; a region the history does not cover, or
+ * with no allowed window, is refused (exit 4), never given a guessed window.
+ */
+import { InputError } from "../core/errors.js";
+import type { Host } from "../core/model/fleet.js";
+import { parseDuration } from "../core/plan/duration.js";
+import { parseHistory } from "../core/planner/history.js";
+import { PlanRefusal, type Refusal } from "../core/planner/refusal.js";
+import { chooseWindow, isTimeZone, offsetZone, type Window } from "../core/planner/windows.js";
+import { readUserFile } from "./compose.js";
+
+export interface WindowFlags {
+  history: string;
+  window?: string;
+  allowedHours?: string;
+  blackout?: string;
+  from?: string;
+  days?: number;
+  regionLabel?: string;
+}
+
+export function durationFlag(name: string, v: string): number {
+  const ms = parseDuration(v);
+  if (ms === undefined || ms <= 0)
+    throw new InputError({ path: name, message: `"${v}" is not a duration`, expected: "e.g. 4h, 90m" });
+  return ms;
+}
+
+function hoursFlag(v: string): { start: number; end: number } {
+  const m = /^(\d{1,2})(?::(\d\d))?-(\d{1,2})(?::(\d\d))?$/.exec(v.trim());
+  const h = (a?: string, b?: string) => Number(a) + Number(b ?? 0) / 60;
+  if (m === null || h(m[1], m[2]) > 24 || h(m[3], m[4]) > 24 || h(m[1], m[2]) === h(m[3], m[4]))
+    throw new InputError({
+      path: "--allowed-hours",
+      message: `"${v}" is not a range of hours`,
+      expected: "e.g. 22-06 or 01:30-05:00 (local time)",
+    });
+  return { start: h(m[1], m[2]), end: h(m[3], m[4]) };
+}
+
+function datesFlag(v: string): string[] {
+  const dates = v
+    .split(",")
+    .map((d) => d.trim())
+    .filter((d) => d !== "");
+  for (const d of dates)
+    if (!/^\d{4}-\d\d-\d\d$/.test(d) || Number.isNaN(Date.parse(`${d}T00:00:00Z`)))
+      throw new InputError({
+        path: "--blackout",
+        message: `"${d}" is not a date`,
+        expected: "YYYY-MM-DD[,YYYY-MM-DD...] (local dates)",
+      });
+  return dates;
+}
+
+function fromFlag(v: string): number {
+  const ms = Date.parse(v);
+  if (!/^\d{4}-\d\d-\d\dT/.test(v) || Number.isNaN(ms))
+    throw new InputError({
+      path: "--from",
+      message: `"${v}" is not a time`,
+      expected: "ISO-8601, e.g. 2026-01-05T00:00:00Z",
+    });
+  return ms;
+}
+
+/** A region's IANA time zone: `overhaul_timezone`, else its `overhaul_utc_offset`, else UTC. */
+export function timeZoneOf(h: Host): string {
+  const tz = h.vars.overhaul_timezone;
+  if (typeof tz === "string" && tz.trim() !== "") {
+    if (!isTimeZone(tz))
+      throw new InputError({
+        path: `${h.name}.overhaul_timezone`,
+        message: `unknown time zone "${tz}"`,
+        expected: "an IANA zone, e.g. Europe/Amsterdam",
+      });
+    return tz;
+  }
+  const n = Number(h.vars.overhaul_utc_offset ?? 0);
+  return Number.isInteger(n) && Math.abs(n) <= 14 ? offsetZone(n) : "UTC";
+}
+
+/** Each scoped region's window (refused when a region has none). */
+export async function chooseWindows(scope: readonly Host[], flags: WindowFlags): Promise<Window[]> {
+  const samples = parseHistory(
+    await readUserFile(flags.history, "history"),
+    flags.history,
+    flags.regionLabel,
+  );
+  const lengthMs = durationFlag("--window", flags.window ?? "4h");
+  const latest = samples.reduce((m, s) => Math.max(m, s.at), 0);
+  const opts = {
+    lengthMs,
+    from: flags.from !== undefined ? fromFlag(flags.from) : latest,
+    days: flags.days ?? 7,
+    ...(flags.allowedHours !== undefined ? { allowedHours: hoursFlag(flags.allowedHours) } : {}),
+    ...(flags.blackout !== undefined ? { blackout: datesFlag(flags.blackout) } : {}),
+  };
+  const windows: Window[] = [];
+  const refusals: Refusal[] = [];
+  const regions = new Map<string, Host>();
+  for (const h of scope) if (!regions.has(h.region)) regions.set(h.region, h);
+  for (const [region, host] of regions) {
+    const mine = samples.filter((s) => s.region === region);
+    const w = chooseWindow(region, timeZoneOf(host), mine, opts);
+    if (w !== undefined) windows.push(w);
+    else
+      refusals.push({
+        kind: "no-window",
+        region,
+        why:
+          mine.length === 0
+            ? `the history (${flags.history}) has no samples for it`
+            : `no ${flags.window ?? "4h"} stretch in the next ${opts.days} day(s) lies inside the allowed hours and off the blackout dates`,
+      });
+  }
+  if (refusals.length > 0) throw new PlanRefusal(refusals);
+  return windows;
+}

@@ -1,0 +1,147 @@
+/**
+ * Utilization history at the edge: a CSV file (`timestamp,region,utilization`) or the JSON of a
+ * Prometheus `query_range` response (a matrix; the region from a label), validated once, every
+ * problem reported with its file and line (CSV) or path (JSON).
+ *
+ * Invariants:
+ * - Utilization is a fraction 0..1; a CSV value above 1 up to 100 is read as a percentage only when
+ *   the header says `utilization_percent`; anything else out of range is an error, never clamped.
+ * - Timestamps: ISO-8601 with a zone (`2026-01-05T02:00:00Z`) or Unix seconds.
+ * - A sample without a region, a NaN or a malformed row is an error; nothing is skipped silently.
+ */
+import { z } from "zod";
+import { InputError, type Problem } from "../errors.js";
+import type { Sample } from "./windows.js";
+
+const MAX_PROBLEMS = 20;
+
+function timestampOf(raw: string): number | undefined {
+  const t = raw.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/.test(t)) return undefined;
+  const ms = Date.parse(t);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+export function parseCsvHistory(text: string, file: string): Sample[] {
+  const lines = text.split(/\r?\n/);
+  const header = (lines[0] ?? "").split(",").map((c) => c.trim().toLowerCase());
+  const col = (name: string) => header.indexOf(name);
+  const percent = col("utilization_percent") >= 0;
+  const [ti, ri, ui] = [
+    col("timestamp"),
+    col("region"),
+    percent ? col("utilization_percent") : col("utilization"),
+  ];
+  if (ti < 0 || ri < 0 || ui < 0)
+    throw new InputError({
+      file,
+      line: 1,
+      message: `the header is "${lines[0] ?? ""}"`,
+      expected: "a header with timestamp, region and utilization (or utilization_percent) columns",
+    });
+  const out: Sample[] = [];
+  const problems: Problem[] = [];
+  const max = percent ? 100 : 1;
+  lines.slice(1).forEach((line, i) => {
+    if (line.trim() === "" || problems.length >= MAX_PROBLEMS) return;
+    const cells = line.split(",");
+    const at = timestampOf(cells[ti] ?? "");
+    const region = (cells[ri] ?? "").trim();
+    const raw = (cells[ui] ?? "").trim();
+    const value = Number(raw);
+    const where = { file, line: i + 2 };
+    if (at === undefined)
+      problems.push({
+        ...where,
+        path: "timestamp",
+        message: `"${cells[ti] ?? ""}" is not a timestamp`,
+        expected: "ISO-8601 with a zone, or Unix seconds",
+      });
+    else if (region === "") problems.push({ ...where, path: "region", message: "is empty" });
+    else if (raw === "" || !Number.isFinite(value) || value < 0 || value > max)
+      problems.push({
+        ...where,
+        path: percent ? "utilization_percent" : "utilization",
+        message: `"${raw}" is out of range`,
+        expected: `a number 0..${max}`,
+      });
+    else out.push({ region, at, value: percent ? value / 100 : value });
+  });
+  if (problems.length > 0) throw new InputError(problems);
+  return out;
+}
+
+const promSchema = z.object({
+  status: z.literal("success"),
+  data: z.object({
+    resultType: z.literal("matrix"),
+    result: z.array(
+      z.object({
+        metric: z.record(z.string(), z.string()),
+        values: z.array(z.tuple([z.number(), z.string()])),
+      }),
+    ),
+  }),
+});
+
+/** A Prometheus `query_range` response (e.g. `avg by (region) (...)`); the region is `regionLabel`. */
+export function parsePrometheusHistory(text: string, file: string, regionLabel = "region"): Sample[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError({ file, message: `not JSON: ${(e as Error).message}` }, { cause: e });
+  }
+  const parsed = promSchema.safeParse(json);
+  if (!parsed.success)
+    throw new InputError(
+      parsed.error.issues.slice(0, MAX_PROBLEMS).map((i) => ({
+        file,
+        path: i.path
+          .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+          .join("")
+          .replace(/^\./, ""),
+        message: i.message,
+        expected:
+          'a query_range response: {"status":"success","data":{"resultType":"matrix","result":[...]}}',
+      })),
+    );
+  const out: Sample[] = [];
+  const problems: Problem[] = [];
+  parsed.data.data.result.forEach((series, si) => {
+    const region = series.metric[regionLabel];
+    if (region === undefined) {
+      problems.push({
+        file,
+        path: `data.result[${si}].metric`,
+        message: `has no "${regionLabel}" label`,
+        expected: "one series per region",
+      });
+      return;
+    }
+    series.values.forEach(([t, v], vi) => {
+      const value = Number(v);
+      if (!Number.isFinite(value) || value < 0 || value > 1) {
+        if (problems.length < MAX_PROBLEMS)
+          problems.push({
+            file,
+            path: `data.result[${si}].values[${vi}][1]`,
+            message: `"${v}" is out of range`,
+            expected: "a fraction 0..1",
+          });
+        return;
+      }
+      out.push({ region, at: Math.round(t * 1000), value });
+    });
+  });
+  if (problems.length > 0) throw new InputError(problems);
+  return out;
+}
+
+/** CSV or Prometheus JSON, by content: a document that starts with `{` is JSON. */
+export function parseHistory(text: string, file: string, regionLabel?: string): Sample[] {
+  return text.trimStart().startsWith("{")
+    ? parsePrometheusHistory(text, file, regionLabel)
+    : parseCsvHistory(text, file);
+}

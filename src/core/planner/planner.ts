@@ -1,0 +1,622 @@
+/**
+ * The planner: a plan and a fleet in, the schedule a run will follow out — the order and wave of
+ * every host, batches with start offsets, which hold-over takes which workload, the estimated
+ * makespan, a lower bound and their ratio, per-region figures and the risks found — or a refusal
+ * that says what is missing.
+ *
+ * Invariants:
+ * - Pure and deterministic for its inputs and seed (no clock, no I/O).
+ * - Every scoped host is scheduled exactly once; no cap is ever exceeded; no hold-over is ever
+ *   over-committed; the first wave (the canary) finishes before anything else starts. The caps
+ *   the planner adds (one host at a time per replicated group, each region's hold-over room) are
+ *   returned as `domains` per host and `caps`, so the engine enforces the same ones.
+ * - Refusals before anything runs: a workload no hold-over can take, a region without enough
+ *   hold-overs for one host, a region whose estimate does not fit its window (with the number of
+ *   hold-overs that would).
+ */
+import type { Capacity, Host, Workload } from "../model/fleet.js";
+import type { Concurrency, Plan } from "../plan/compile.js";
+import { assignWaves, waveSize } from "../policy/waves.js";
+import { GROUP_DOMAIN_PREFIX, HOLDOVER_DOMAIN, isPlannerDomain } from "./domains.js";
+import { DEFAULT_FLOW_MODEL, drains, type FlowModel, flowMs } from "./flow-model.js";
+import { HoldoverPool, holdoverBins, isPlacement } from "./holdover-pool.js";
+import { type ListHost, listSchedule, type Started } from "./list-schedule.js";
+import { type LowerBound, lowerBound } from "./lower-bound.js";
+import { type OrderPolicy, orderHosts } from "./order.js";
+import { formatMs, PlanRefusal, type Refusal } from "./refusal.js";
+
+export interface PlannerInput {
+  plan: Plan;
+  /** Every host of the fleet: the region's hold-overs take workloads even when outside the scope. */
+  fleet: readonly Host[];
+  /** The run's hosts. */
+  scope: readonly Host[];
+  workloads: readonly Workload[];
+  model?: FlowModel;
+  order?: OrderPolicy;
+  seed?: number;
+  /**
+   * Each region's utilization (0..1) while it is maintained: one figure per region (a window's
+   * mean), or a function of the time since the run's start; default 0.15 (a night trough).
+   */
+  utilization?: Readonly<Record<string, number>> | ((region: string, atMs: number) => number);
+  /** Each region's window length; a region whose estimate does not fit is refused. */
+  windowMs?: Readonly<Record<string, number>>;
+  /** Capacity assumed for hold-overs to add (sizing); default the region's first hold-over's. */
+  holdoverCapacity?: Capacity;
+}
+
+export interface ScheduledHost {
+  host: string;
+  region: string;
+  wave: number;
+  order: number;
+  batch: number;
+  startMs: number;
+  endMs: number;
+  durationMs: number;
+  /** Workload id -> hold-over. */
+  holdovers: Record<string, string>;
+  /** The planner's own failure domains for the engine (`group:<name>`, `holdovers`). */
+  domains: Record<string, string>;
+}
+
+export interface Batch {
+  index: number;
+  wave: number;
+  startMs: number;
+  hosts: string[];
+}
+
+export interface RegionPlan {
+  region: string;
+  hosts: number;
+  holdovers: number;
+  /** Hosts of the region whose workloads fit on its hold-overs at once. */
+  holdoverRoom: number;
+  startMs: number;
+  endMs: number;
+  windowMs: number | null;
+  /** The fewest hold-overs that finish the region inside its window (null: no window given, or none does). */
+  holdoversNeeded: number | null;
+}
+
+export interface Risk {
+  kind: "single-holdover-rack" | "holdover-in-scope" | "tight-window";
+  region: string;
+  message: string;
+}
+
+export interface Schedule {
+  hosts: ScheduledHost[];
+  batches: Batch[];
+  waves: { index: number; hosts: number; startMs: number; endMs: number }[];
+  regions: RegionPlan[];
+  makespanMs: number;
+  lowerBound: LowerBound;
+  /** makespan / lower bound (>= 1). */
+  ratio: number;
+  /** Per-value caps for the engine (kind -> value -> cap). */
+  caps: Record<string, Record<string, number>>;
+  risks: Risk[];
+  order: OrderPolicy;
+  seed: number;
+}
+
+const FALLBACK_CAPACITY: Capacity = { cpu: 64, memoryMb: 262_144, diskGb: 4_000 };
+
+interface Prepared {
+  host: Host;
+  workloads: Workload[];
+  durationMs: number;
+  domains: Record<string, string>;
+}
+
+export function planSchedule(input: PlannerInput): Schedule {
+  const model = input.model ?? DEFAULT_FLOW_MODEL;
+  const policy = input.order ?? "balanced";
+  const seed = input.seed ?? input.plan.seed ?? 1;
+  const moving = drains(input.plan);
+  const scoped = new Set(input.scope.map((h) => h.name));
+  const holdovers = holdoversByRegion(input.fleet, scoped);
+  const byHost = new Map<string, Workload[]>();
+  for (const w of input.workloads) {
+    const l = byHost.get(w.host) ?? [];
+    l.push(w);
+    byHost.set(w.host, l);
+  }
+  const groupHosts = new Map<string, Set<string>>();
+  for (const h of input.scope)
+    for (const w of byHost.get(h.name) ?? [])
+      if (w.antiAffinityGroup !== undefined) {
+        const s = groupHosts.get(w.antiAffinityGroup) ?? new Set();
+        s.add(h.name);
+        groupHosts.set(w.antiAffinityGroup, s);
+      }
+  const u = input.utilization;
+  const utilizationOf = (region: string): ((atMs: number) => number) =>
+    typeof u === "function" ? (at) => u(region, at) : () => u?.[region] ?? 0.15;
+  const prepared: Prepared[] = input.scope.map((host) => {
+    const workloads = moving ? (byHost.get(host.name) ?? []) : [];
+    const domains: Record<string, string> = {};
+    for (const w of byHost.get(host.name) ?? [])
+      if (w.antiAffinityGroup !== undefined && (groupHosts.get(w.antiAffinityGroup)?.size ?? 0) > 1)
+        domains[`${GROUP_DOMAIN_PREFIX}${w.antiAffinityGroup}`] = w.antiAffinityGroup;
+    if (workloads.length > 0) domains[HOLDOVER_DOMAIN] = host.region;
+    return {
+      host,
+      workloads,
+      durationMs: flowMs(input.plan, workloads, model, utilizationOf(host.region)),
+      domains,
+    };
+  });
+
+  const capacityOf = (region: string) =>
+    input.holdoverCapacity ?? holdovers.get(region)?.[0]?.capacity ?? FALLBACK_CAPACITY;
+  const refusals = moving ? placementRefusals(prepared, holdovers, capacityOf) : [];
+  if (refusals.length > 0) throw new PlanRefusal(refusals);
+
+  const canaries = waveSize(input.plan.waves[0] ?? { percent: 100 }, prepared.length);
+  const ordered = orderHosts(
+    prepared.map((p) => ({
+      prep: p,
+      host: p.host.name,
+      region: p.host.region,
+      rack: p.host.failureDomains.rack ?? "",
+      uptimeDays: Number(p.host.vars.overhaul_uptime_days ?? 0) || 0,
+      durationMs: p.durationMs,
+    })),
+    policy,
+    canaries,
+  );
+  const waves = assignWaves(input.plan.waves, ordered.length);
+  let list: ListHost[] = ordered.map((o, i) => ({
+    host: o.host,
+    region: o.region,
+    wave: waves[i] ?? 0,
+    order: i,
+    durationMs: o.durationMs,
+    domains: { ...o.prep.host.failureDomains, ...o.prep.domains },
+    workloads: o.prep.workloads,
+  }));
+
+  const initial = new Map<string, number>();
+  for (const [region, hs] of holdovers) initial.set(region, initialRoom(list, region, hs));
+  if (typeof u === "function") {
+    // Utilization changes while the run goes on: estimate each flow again from where a first
+    // schedule starts it, then plan with those estimates (the bound uses the same ones).
+    const first = attempt(input.plan, list, holdovers, initial, seed);
+    const startOf = new Map(first.started.map((x) => [x.host, x.startMs]));
+    list = list.map((h) => ({
+      ...h,
+      durationMs: flowMs(input.plan, h.workloads, model, utilizationOf(h.region), startOf.get(h.host) ?? 0),
+    }));
+  }
+  // Only the default policy is the planner's to reorder; an order the operator chose is kept.
+  const {
+    list: finalList,
+    started,
+    concurrency,
+    room,
+  } = improve(input.plan, list, holdovers, initial, seed, policy === "balanced" ? budgetFor(list.length) : 0);
+
+  const result = assemble(
+    input.plan,
+    finalList,
+    started,
+    concurrency,
+    holdovers,
+    room,
+    policy,
+    seed,
+    input.fleet,
+    scoped,
+  );
+  const windowRefusals = fitWindows(input, result, list, holdovers, capacityOf, seed);
+  if (windowRefusals.length > 0) throw new PlanRefusal(windowRefusals);
+  return result;
+}
+
+/** Hold-overs outside the scope, by region, in name order. */
+function holdoversByRegion(fleet: readonly Host[], scoped: ReadonlySet<string>): Map<string, Host[]> {
+  const m = new Map<string, Host[]>();
+  for (const h of fleet) {
+    if (h.role !== "holdover" || scoped.has(h.name)) continue;
+    const l = m.get(h.region) ?? [];
+    l.push(h);
+    m.set(h.region, l);
+  }
+  for (const l of m.values()) l.sort((a, b) => (a.name < b.name ? -1 : 1));
+  return m;
+}
+
+/** Hold-overs of `capacity` one host's workloads need on their own (first-fit decreasing). */
+function holdoversFor(workloads: readonly Workload[], capacity: Capacity): number | null {
+  for (let n = 1; n <= workloads.length; n++) {
+    const pool = new HoldoverPool(Array.from({ length: n }, (_, i) => ({ name: `h${i}`, capacity })));
+    if (isPlacement(pool.reserve("x", workloads))) return n;
+  }
+  return null;
+}
+
+function placementRefusals(
+  prepared: readonly Prepared[],
+  holdovers: ReadonlyMap<string, Host[]>,
+  capacityOf: (region: string) => Capacity,
+): Refusal[] {
+  const out: Refusal[] = [];
+  const missing = new Map<string, { needed: number; host: string }>();
+  for (const p of prepared) {
+    if (p.workloads.length === 0) continue;
+    const region = p.host.region;
+    const hs = holdovers.get(region) ?? [];
+    const cap = capacityOf(region);
+    const bins = holdoverBins(hs, cap);
+    let unplaceable = false;
+    for (const w of p.workloads) {
+      if (bins.some((b) => isPlacement(new HoldoverPool([b]).reserve("x", [w])))) continue;
+      if (
+        bins.length === 0 &&
+        isPlacement(new HoldoverPool([{ name: "h", capacity: cap }]).reserve("x", [w]))
+      )
+        continue;
+      unplaceable = true;
+      const largest = new HoldoverPool(bins).largestFree();
+      out.push({
+        kind: "unplaceable",
+        region,
+        host: p.host.name,
+        workload: w.id,
+        size: { cpu: w.cpu, memoryMb: w.memoryMb, diskGb: w.diskGb },
+        largestFree: largest ?? null,
+      });
+    }
+    if (unplaceable) continue;
+    if (isPlacement(new HoldoverPool(bins).reserve(p.host.name, p.workloads))) continue;
+    const needed = holdoversFor(p.workloads, cap) ?? p.workloads.length;
+    const prev = missing.get(region);
+    if (prev === undefined || needed > prev.needed) missing.set(region, { needed, host: p.host.name });
+  }
+  for (const [region, m] of missing) {
+    const have = holdovers.get(region)?.length ?? 0;
+    out.push({
+      kind: "missing-holdovers",
+      region,
+      holdovers: have,
+      needed: Math.max(m.needed, have + 1),
+      why:
+        have === 0
+          ? `hosts with workloads to drain but no hold-over outside the scope`
+          : `the workloads of ${m.host} do not fit on the hold-overs together`,
+    });
+  }
+  return out;
+}
+
+/** Hosts of the region whose workloads fit on its hold-overs at once: the heaviest first, until one does not fit. */
+function initialRoom(list: readonly ListHost[], region: string, hs: readonly Host[]): number {
+  const mine = list
+    .filter((h) => h.region === region && h.workloads.length > 0)
+    .map((h) => ({ h, mem: h.workloads.reduce((s, w) => s + w.memoryMb, 0) }))
+    .sort((a, b) => b.mem - a.mem || (a.h.host < b.h.host ? -1 : 1));
+  const pool = new HoldoverPool(holdoverBins(hs, FALLBACK_CAPACITY));
+  let n = 0;
+  for (const { h } of mine) {
+    if (!isPlacement(pool.reserve(h.host, h.workloads))) break;
+    n++;
+  }
+  return Math.max(1, n);
+}
+
+function capsOf(plan: Plan, room: ReadonlyMap<string, number>, list: readonly ListHost[]): Concurrency {
+  const perDomainValue: Record<string, Record<string, number>> = {};
+  for (const h of list)
+    for (const [kind, value] of Object.entries(h.domains))
+      if (kind.startsWith(GROUP_DOMAIN_PREFIX)) perDomainValue[kind] = { [value]: 1 };
+  if (room.size > 0) perDomainValue[HOLDOVER_DOMAIN] = Object.fromEntries(room);
+  return { ...plan.concurrency, perDomainValue };
+}
+
+/** Schedule; a region whose packing refused a host admission started gets one host less of room. */
+function scheduleWithRoom(
+  plan: Plan,
+  list: readonly ListHost[],
+  holdovers: ReadonlyMap<string, Host[]>,
+  room: Map<string, number>,
+  seed: number,
+): { started: Started[]; concurrency: Concurrency } {
+  for (;;) {
+    const concurrency = capsOf(plan, room, list);
+    const pools = new Map(
+      [...holdovers].map(([r, hs]) => [r, new HoldoverPool(holdoverBins(hs, FALLBACK_CAPACITY))]),
+    );
+    const res = listSchedule({ hosts: list, concurrency, stagger: plan.stagger, seed, pools });
+    if (res.ok) return { started: res.started, concurrency };
+    const was = room.get(res.overfullRegion) ?? 1;
+    // With room for one host, the pool is empty whenever a host starts, and every host fits
+    // alone (checked before scheduling).
+    if (was <= 1)
+      throw new Error(`planner: one host of region ${res.overfullRegion} does not fit its hold-overs`);
+    room.set(res.overfullRegion, Math.max(1, (room.get(res.overfullRegion) ?? 1) - 1));
+  }
+}
+
+interface Attempt {
+  list: readonly ListHost[];
+  started: Started[];
+  concurrency: Concurrency;
+  room: Map<string, number>;
+  span: number;
+}
+
+function attempt(
+  plan: Plan,
+  list: readonly ListHost[],
+  holdovers: ReadonlyMap<string, Host[]>,
+  room: ReadonlyMap<string, number>,
+  seed: number,
+): Attempt {
+  const own = new Map(room);
+  const { started, concurrency } = scheduleWithRoom(plan, list, holdovers, own, seed);
+  return { list, started, concurrency, room: own, span: started.reduce((m, s) => Math.max(m, s.endMs), 0) };
+}
+
+/** Tries per schedule: every try is one whole list schedule, so fewer for larger fleets. */
+function budgetFor(hosts: number): number {
+  return hosts <= 100 ? 24 : hosts <= 600 ? 12 : 6;
+}
+
+/**
+ * Local search on the order: the host that finishes last goes first in its wave (it was held
+ * back by a cap, or started too late to end with the rest); kept only when the makespan shrinks.
+ * Waves keep their members; every try is a full schedule under every cap, so each one is valid.
+ */
+function improve(
+  plan: Plan,
+  list: readonly ListHost[],
+  holdovers: ReadonlyMap<string, Host[]>,
+  room: ReadonlyMap<string, number>,
+  seed: number,
+  tries: number,
+): Attempt {
+  let best = attempt(plan, list, holdovers, room, seed);
+  const tried = new Set<string>();
+  const mean = list.reduce((a, h) => a + h.durationMs, 0) / Math.max(1, list.length);
+  for (let k = 0; k < tries; k++) {
+    const waveOf = new Map(best.list.map((h) => [h.host, h.wave]));
+    const ranked = [...best.started]
+      .filter((s) => !tried.has(s.host) && (waveOf.get(s.host) ?? 0) > 0)
+      .sort((a, b) => b.endMs - a.endMs || (a.host < b.host ? -1 : 1));
+    const first = ranked[0];
+    if (first === undefined) break;
+    // The tail: every host ending within half a mean flow of the end (at least the last one).
+    const tail = new Set(ranked.filter((s) => s.endMs > best.span - mean / 2).map((s) => s.host));
+    tail.add(first.host);
+    for (const h of tail) tried.add(h);
+    const next = attempt(plan, promote(best.list, tail), holdovers, best.room, seed);
+    if (next.span < best.span) best = next;
+  }
+  return best;
+}
+
+/** `hosts` move to the front of their waves (in their order); everything else keeps its order. */
+function promote(list: readonly ListHost[], hosts: ReadonlySet<string>): ListHost[] {
+  const waves = [...new Set(list.map((h) => h.wave))].sort((a, b) => a - b);
+  const out: ListHost[] = [];
+  for (const w of waves) {
+    const mine = list.filter((h) => h.wave === w);
+    out.push(...mine.filter((h) => hosts.has(h.host)), ...mine.filter((h) => !hosts.has(h.host)));
+  }
+  return out.map((h, i) => ({ ...h, order: i }));
+}
+
+function assemble(
+  plan: Plan,
+  list: readonly ListHost[],
+  started: readonly Started[],
+  concurrency: Concurrency,
+  holdovers: ReadonlyMap<string, Host[]>,
+  room: ReadonlyMap<string, number>,
+  policy: OrderPolicy,
+  seed: number,
+  fleet: readonly Host[],
+  scoped: ReadonlySet<string>,
+): Schedule {
+  const startOf = new Map(started.map((s) => [s.host, s]));
+  const batches: Batch[] = [];
+  const batchOf = new Map<string, number>();
+  const waveOf = new Map(list.map((h) => [h.host, h.wave]));
+  for (const s of started) {
+    const wave = waveOf.get(s.host) as number;
+    let b = batches[batches.length - 1];
+    if (b === undefined || b.startMs !== s.startMs || b.wave !== wave) {
+      b = { index: batches.length, wave, startMs: s.startMs, hosts: [] };
+      batches.push(b);
+    }
+    b.hosts.push(s.host);
+    batchOf.set(s.host, b.index);
+  }
+  const hosts: ScheduledHost[] = list.map((h) => {
+    const s = startOf.get(h.host) as Started;
+    const own: Record<string, string> = {};
+    for (const [k, v] of Object.entries(h.domains)) if (isPlannerDomain(k)) own[k] = v;
+    return {
+      host: h.host,
+      region: h.region,
+      wave: h.wave,
+      order: h.order,
+      batch: batchOf.get(h.host) as number,
+      startMs: s.startMs,
+      endMs: s.endMs,
+      durationMs: h.durationMs,
+      holdovers: s.holdovers,
+      domains: own,
+    };
+  });
+  const makespanMs = hosts.reduce((m, h) => Math.max(m, h.endMs), 0);
+  const bound = lowerBound(list, concurrency, plan.stagger.intervalMs);
+  const waveIds = [...new Set(hosts.map((h) => h.wave))].sort((a, b) => a - b);
+  const waves = waveIds.map((index) => {
+    const hs = hosts.filter((h) => h.wave === index);
+    return {
+      index,
+      hosts: hs.length,
+      startMs: Math.min(...hs.map((h) => h.startMs)),
+      endMs: Math.max(...hs.map((h) => h.endMs)),
+    };
+  });
+  const regions: RegionPlan[] = [...new Set(hosts.map((h) => h.region))].map((region) => {
+    const hs = hosts.filter((h) => h.region === region);
+    return {
+      region,
+      hosts: hs.length,
+      holdovers: holdovers.get(region)?.length ?? 0,
+      holdoverRoom: room.get(region) ?? 0,
+      startMs: Math.min(...hs.map((h) => h.startMs)),
+      endMs: Math.max(...hs.map((h) => h.endMs)),
+      windowMs: null,
+      holdoversNeeded: null,
+    };
+  });
+  return {
+    hosts,
+    batches,
+    waves,
+    regions,
+    makespanMs,
+    lowerBound: bound,
+    ratio: bound.ms > 0 ? makespanMs / bound.ms : 1,
+    caps: Object.fromEntries(Object.entries(concurrency.perDomainValue ?? {}).map(([k, v]) => [k, { ...v }])),
+    risks: risksOf(fleet, scoped, hosts, holdovers),
+    order: policy,
+    seed,
+  };
+}
+
+function risksOf(
+  fleet: readonly Host[],
+  scoped: ReadonlySet<string>,
+  hosts: readonly ScheduledHost[],
+  holdovers: ReadonlyMap<string, Host[]>,
+): Risk[] {
+  const risks: Risk[] = [];
+  const regions = new Set(hosts.map((h) => h.region));
+  for (const h of fleet)
+    if (h.role === "holdover" && scoped.has(h.name))
+      risks.push({
+        kind: "holdover-in-scope",
+        region: h.region,
+        message: `hold-over ${h.name} is itself in the scope: it takes no workloads in this plan`,
+      });
+  const rackOf = new Map(fleet.map((h) => [h.name, h.failureDomains.rack]));
+  for (const region of regions) {
+    const hs = holdovers.get(region) ?? [];
+    const only = hs[0];
+    if (hs.length !== 1 || only === undefined) continue;
+    const rack = only.failureDomains.rack;
+    if (rack === undefined) continue;
+    const targets = hosts.filter((h) => h.region === region && rackOf.get(h.host) === rack);
+    if (targets.length > 0)
+      risks.push({
+        kind: "single-holdover-rack",
+        region,
+        message: `the only hold-over ${only.name} is in rack ${rack} with ${targets.length} target(s) (${targets
+          .slice(0, 3)
+          .map((t) => t.host)
+          .join(
+            ", ",
+          )}${targets.length > 3 ? ", ..." : ""}): one rack failure takes both the drained workloads and their home`,
+      });
+  }
+  return risks;
+}
+
+/** Region `region` alone with `n` hold-overs of `capacity`: its makespan. */
+export function regionMakespan(
+  plan: Plan,
+  list: readonly ListHost[],
+  region: string,
+  n: number,
+  capacity: Capacity,
+  seed: number,
+): number {
+  const mine = list.filter((h) => h.region === region);
+  const hs = Array.from({ length: n }, (_, i) => ({ name: `${region}-holdover-${i + 1}`, capacity }));
+  const fake = hs.map(
+    (b) =>
+      ({
+        name: b.name,
+        region,
+        role: "holdover",
+        capacity: b.capacity,
+        failureDomains: {},
+      }) as unknown as Host,
+  );
+  const holdovers = new Map([[region, fake]]);
+  const room = new Map([[region, initialRoom(mine, region, fake)]]);
+  const { started } = scheduleWithRoom(plan, mine, holdovers, room, seed);
+  return (
+    started.reduce((m, s) => Math.max(m, s.endMs), 0) -
+    started.reduce((m, s) => Math.min(m, s.startMs), Number.POSITIVE_INFINITY)
+  );
+}
+
+function fitWindows(
+  input: PlannerInput,
+  schedule: Schedule,
+  list: readonly ListHost[],
+  holdovers: ReadonlyMap<string, Host[]>,
+  capacityOf: (region: string) => Capacity,
+  seed: number,
+): Refusal[] {
+  const out: Refusal[] = [];
+  if (input.windowMs === undefined) return out;
+  for (const r of schedule.regions) {
+    const windowMs = input.windowMs[r.region];
+    if (windowMs === undefined) continue;
+    r.windowMs = windowMs;
+    const movers = list.filter((h) => h.region === r.region && h.workloads.length > 0).length;
+    if (drains(input.plan) && movers > 0) {
+      const cap = capacityOf(r.region);
+      for (let n = 1; n <= movers; n++)
+        if (regionMakespan(input.plan, list, r.region, n, cap, seed) <= windowMs) {
+          r.holdoversNeeded = n;
+          break;
+        }
+    }
+    const span = r.endMs - r.startMs;
+    if (span <= windowMs) {
+      if (span > 0.9 * windowMs)
+        schedule.risks.push({
+          kind: "tight-window",
+          region: r.region,
+          message: `the estimate uses ${Math.round((100 * span) / windowMs)} % of the window: a few slow boots or one retry will overrun it`,
+        });
+      continue;
+    }
+    let why = "not enough hold-overs";
+    if (r.holdoversNeeded === null) {
+      // With unlimited hold-over room, what still takes longer than the window?
+      const { [HOLDOVER_DOMAIN]: _room, ...caps } = schedule.caps;
+      const mine = list.filter((h) => h.region === r.region);
+      const lb = lowerBound(
+        mine,
+        { ...input.plan.concurrency, perDomainValue: caps },
+        input.plan.stagger.intervalMs,
+      );
+      const worst = [...lb.waves].sort((a, b) => b.ms - a.ms)[0];
+      why = `even with unlimited hold-overs it takes at least ${formatMs(lb.ms)}${worst ? ` (wave ${worst.wave}: ${worst.binding})` : ""}`;
+    } else if (r.holdoversNeeded <= (holdovers.get(r.region)?.length ?? 0))
+      why = "other regions hold it back under the global cap (alone, it would fit)";
+    out.push({
+      kind: "window-too-short",
+      region: r.region,
+      windowMs,
+      estimateMs: span,
+      holdovers: holdovers.get(r.region)?.length ?? 0,
+      needed: r.holdoversNeeded,
+      why,
+    });
+  }
+  return out;
+}

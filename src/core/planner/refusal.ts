@@ -1,0 +1,68 @@
+/**
+ * Why a plan cannot be scheduled, refused before anything runs.
+ *
+ * Invariants: every refusal names the region or host, what is short, and the number that would
+ * make the plan feasible (hold-overs needed, room needed, window needed) where one exists.
+ */
+import { SafetyRefusal } from "../errors.js";
+import type { Capacity } from "../model/fleet.js";
+
+export type Refusal =
+  | {
+      kind: "unplaceable";
+      region: string;
+      host: string;
+      workload: string;
+      size: Capacity;
+      /** The most room any one hold-over of the region has, empty. */
+      largestFree: Capacity | null;
+    }
+  | { kind: "missing-holdovers"; region: string; holdovers: number; needed: number; why: string }
+  | { kind: "no-window"; region: string; why: string }
+  | {
+      kind: "window-too-short";
+      region: string;
+      windowMs: number;
+      estimateMs: number;
+      holdovers: number;
+      /** The fewest hold-overs that fit the window, or null when no number does. */
+      needed: number | null;
+      why: string;
+    };
+
+export class PlanRefusal extends SafetyRefusal {
+  constructor(readonly refusals: readonly Refusal[]) {
+    super("planner", refusals.map(describeRefusal).join("\n"));
+  }
+}
+
+export function formatCapacity(c: Capacity): string {
+  return `${round(c.cpu)} cpu, ${Math.round(c.memoryMb)} MB memory, ${Math.round(c.diskGb)} GB disk`;
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+export function formatMs(ms: number): string {
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (h > 0) return `${h}h${String(m).padStart(2, "0")}m`;
+  if (m > 0) return `${m}m${String(sec).padStart(2, "0")}s`;
+  return `${sec}s`;
+}
+
+export function describeRefusal(r: Refusal): string {
+  switch (r.kind) {
+    case "unplaceable":
+      return `region ${r.region}: workload ${r.workload} of ${r.host} (${formatCapacity(r.size)}) fits on no hold-over (the largest has ${r.largestFree ? formatCapacity(r.largestFree) : "nothing"}): add a larger hold-over or move the workload first`;
+    case "missing-holdovers":
+      return `region ${r.region}: ${r.why}; it has ${r.holdovers} hold-over(s), ${r.needed} needed`;
+    case "no-window":
+      return `region ${r.region}: no maintenance window: ${r.why}`;
+    case "window-too-short":
+      return `region ${r.region}: ${r.why}: an estimated ${formatMs(r.estimateMs)} with ${r.holdovers} hold-over(s) does not fit its ${formatMs(r.windowMs)} window; ${r.needed === null ? "no number of hold-overs makes it fit (a longer window, or higher caps)" : `${r.needed} hold-over(s) would`}`;
+  }
+}

@@ -1,0 +1,147 @@
+import { describe, expect, it } from "vitest";
+import { InputError } from "../errors.js";
+import { parseCsvHistory, parseHistory, parsePrometheusHistory } from "./history.js";
+import { chooseWindow, localParts, offsetZone, type Sample, zoneLabel } from "./windows.js";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Monday 2026-01-05 00:00 UTC. */
+const MONDAY = Date.UTC(2026, 0, 5);
+
+/** Two weeks of half-hourly samples: `quiet(at)` says which are low. */
+function history(region: string, quiet: (at: number) => boolean, from = MONDAY - 14 * DAY): Sample[] {
+  const out: Sample[] = [];
+  for (let at = from; at < from + 14 * DAY; at += HOUR / 2)
+    out.push({ region, at, value: quiet(at) ? 0.1 : 0.6 });
+  return out;
+}
+
+/** Saturday 02:00-06:00 in Amsterdam (UTC+1 in January) is 01:00-05:00 UTC. */
+const amsSaturdayNight = (at: number) => {
+  const l = localParts(at, "Europe/Amsterdam");
+  return l.weekday === 6 && l.hour >= 2 && l.hour < 6;
+};
+
+describe("chooseWindow", () => {
+  it("finds the quietest stretch in the region's own time zone and writes it readably", () => {
+    const w = chooseWindow("ams", "Europe/Amsterdam", history("ams", amsSaturdayNight), {
+      lengthMs: 4 * HOUR,
+      from: MONDAY,
+      days: 7,
+    });
+    expect(w?.label).toBe("Sat 02:00-06:00 Europe/Amsterdam");
+    expect(w?.startMs).toBe(Date.UTC(2026, 0, 10, 1));
+    expect(w?.utilization).toBeCloseTo(0.1, 6);
+  });
+
+  it("honours allowed hours: a quiet afternoon outside them is not taken", () => {
+    const quietAfternoon = (at: number) =>
+      localParts(at, "UTC").hour >= 13 && localParts(at, "UTC").hour < 17;
+    const any = chooseWindow("r", "UTC", history("r", quietAfternoon), {
+      lengthMs: 4 * HOUR,
+      from: MONDAY,
+      days: 7,
+    });
+    expect(any?.label).toBe("Mon 13:00-17:00 UTC");
+    const night = chooseWindow("r", "UTC", history("r", quietAfternoon), {
+      lengthMs: 4 * HOUR,
+      from: MONDAY,
+      days: 7,
+      allowedHours: { start: 22, end: 6 },
+    });
+    const start = localParts(night?.startMs as number, "UTC").hour;
+    expect(start === 22 || start === 23 || start < 2).toBe(true);
+  });
+
+  it("skips blackout dates (local) and finds the next quiet night", () => {
+    const w = chooseWindow("ams", "Europe/Amsterdam", history("ams", amsSaturdayNight), {
+      lengthMs: 4 * HOUR,
+      from: MONDAY,
+      days: 14,
+      blackout: ["2026-01-10"],
+    });
+    expect(w?.label).toBe("Sat 02:00-06:00 Europe/Amsterdam");
+    expect(localParts(w?.startMs as number, "Europe/Amsterdam").date).toBe("2026-01-17");
+  });
+
+  it("gives no window when the rules leave none, or without history", () => {
+    const opts = { lengthMs: 4 * HOUR, from: MONDAY, days: 7, allowedHours: { start: 1, end: 3 } };
+    expect(
+      chooseWindow(
+        "r",
+        "UTC",
+        history("r", () => true),
+        opts,
+      ),
+    ).toBeUndefined();
+    expect(chooseWindow("r", "UTC", [], { ...opts, allowedHours: undefined })).toBeUndefined();
+  });
+
+  it("offset zones read as UTC offsets", () => {
+    expect(offsetZone(-5)).toBe("Etc/GMT+5");
+    expect(zoneLabel(offsetZone(-5))).toBe("UTC-05:00");
+    expect(zoneLabel(offsetZone(9))).toBe("UTC+09:00");
+    expect(localParts(Date.UTC(2026, 0, 5, 12), offsetZone(-5)).hour).toBe(7);
+  });
+});
+
+describe("history files", () => {
+  it("reads CSV (fractions or percentages) and Prometheus query_range JSON alike", () => {
+    const csv = "timestamp,region,utilization\n2026-01-05T02:00:00Z,r01,0.25\n1767578400,r02,0.5\n";
+    expect(parseCsvHistory(csv, "h.csv")).toEqual([
+      { region: "r01", at: Date.UTC(2026, 0, 5, 2), value: 0.25 },
+      { region: "r02", at: 1767578400_000, value: 0.5 },
+    ]);
+    const pct = "timestamp,region,utilization_percent\n2026-01-05T02:00:00Z,r01,25\n";
+    expect(parseCsvHistory(pct, "h.csv")[0]?.value).toBe(0.25);
+    const prom = JSON.stringify({
+      status: "success",
+      data: { resultType: "matrix", result: [{ metric: { dc: "r01" }, values: [[1767578400, "0.3"]] }] },
+    });
+    expect(parseHistory(prom, "h.json", "dc")).toEqual([{ region: "r01", at: 1767578400_000, value: 0.3 }]);
+  });
+
+  it("reports every bad CSV row with its line", () => {
+    const csv =
+      "timestamp,region,utilization\n2026-01-05T02:00:00Z,r01,0.25\nyesterday,r01,0.3\n2026-01-05T03:00:00Z,,0.3\n2026-01-05T04:00:00Z,r01,1.7\n";
+    const err = (() => {
+      try {
+        parseCsvHistory(csv, "h.csv");
+      } catch (e) {
+        return e as InputError;
+      }
+    })();
+    expect(err).toBeInstanceOf(InputError);
+    expect(err?.problems.map((p) => [p.line, p.path])).toEqual([
+      [3, "timestamp"],
+      [4, "region"],
+      [5, "utilization"],
+    ]);
+    expect(() => parseCsvHistory("time,value\n", "h.csv")).toThrow(
+      /h\.csv:1: .*timestamp, region and utilization/,
+    );
+  });
+
+  it("reports bad Prometheus JSON with the path", () => {
+    const bad = JSON.stringify({
+      status: "success",
+      data: {
+        resultType: "matrix",
+        result: [
+          {
+            metric: { region: "r01" },
+            values: [
+              [1, "0.2"],
+              [2, "NaN"],
+            ],
+          },
+        ],
+      },
+    });
+    expect(() => parsePrometheusHistory(bad, "h.json")).toThrow(
+      /h\.json: data\.result\[0\]\.values\[1\]\[1\]: "NaN" is out of range/,
+    );
+    expect(() => parsePrometheusHistory('{"status":"error"}', "h.json")).toThrow(/h\.json: status/);
+    expect(() => parsePrometheusHistory(bad, "h.json", "dc")).toThrow(/has no "dc" label/);
+  });
+});

@@ -1,0 +1,271 @@
+/**
+ * `overhaul plan` and `overhaul simulate --schedule` through the built CLI: the reference case
+ * (5 servers + 1 hold-over, VMs on network volumes) is estimated at about an hour before the run
+ * and simulates to about an hour; the simulated run starts hosts in the schedule's order; plans
+ * that cannot work are refused (exit 4) before anything runs, each with the reason and the number
+ * that would make it work.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT, runCli } from "../support/cli.js";
+
+const REF = ["examples/reference/plan.yaml", "--scenario", "examples/reference/scenario.yaml"];
+const REF_FLEET = ["--fleet", "regions=1,hosts=6,holdovers=0.17,workloads=4,vms=network"];
+const MINUTE = 60_000;
+
+interface PlanJson {
+  schedule: {
+    makespanMs: number;
+    ratio: number;
+    lowerBound: { ms: number };
+    hosts: {
+      host: string;
+      region: string;
+      order: number;
+      startMs: number;
+      holdovers: Record<string, string>;
+    }[];
+  };
+}
+
+interface SimJson {
+  report: {
+    totals: { makespanMs: number; done: number };
+    hosts: { host: string; region: string; segments: { startMs: number }[] }[];
+  };
+  invariants: { ok: boolean };
+}
+
+function startOrder(sim: SimJson, region?: string): string[] {
+  return sim.report.hosts
+    .filter((h) => region === undefined || h.region === region)
+    .map((h) => ({ host: h.host, start: Math.min(...h.segments.map((s) => s.startMs)) }))
+    .sort((a, b) => a.start - b.start)
+    .map((h) => h.host);
+}
+
+function plannedOrder(plan: PlanJson, region?: string): string[] {
+  return plan.schedule.hosts
+    .filter((h) => region === undefined || h.region === region)
+    .sort((a, b) => a.startMs - b.startMs || a.order - b.order)
+    .map((h) => h.host);
+}
+
+describe("overhaul plan: the reference case", () => {
+  it("is estimated at about an hour, and the simulated run takes about that, in the planned order", async () => {
+    const p = await runCli(["plan", ...REF, ...REF_FLEET, "--json"]);
+    expect(p.code, p.stderr).toBe(0);
+    const plan = JSON.parse(p.stdout) as PlanJson;
+    expect(plan.schedule.makespanMs).toBeGreaterThan(45 * MINUTE);
+    expect(plan.schedule.makespanMs).toBeLessThan(70 * MINUTE);
+    // One hold-over: every server's VMs go to it, one server at a time.
+    expect(new Set(plan.schedule.hosts.flatMap((h) => Object.values(h.holdovers)))).toEqual(
+      new Set(["r01-h006"]),
+    );
+
+    const s = await runCli(["simulate", ...REF, ...REF_FLEET, "--schedule", "--json", "--db", ":memory:"]);
+    expect(s.code, s.stderr).toBe(0);
+    const sim = JSON.parse(s.stdout) as SimJson;
+    expect(sim.invariants.ok).toBe(true);
+    expect(sim.report.totals.done).toBe(5);
+    expect(sim.report.totals.makespanMs).toBeGreaterThan(45 * MINUTE);
+    expect(sim.report.totals.makespanMs).toBeLessThan(70 * MINUTE);
+    expect(Math.abs(sim.report.totals.makespanMs / plan.schedule.makespanMs - 1)).toBeLessThan(0.15);
+    expect(startOrder(sim)).toEqual(plannedOrder(plan));
+  });
+
+  it("the text output says the same before the run: makespan, bound, hold-over, the rack risk", async () => {
+    const p = await runCli(["plan", ...REF, ...REF_FLEET, "--explain"]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/estimated makespan (4[5-9]|5\d)m/);
+    expect(p.stdout).toMatch(/lower bound .*; ratio 1\.000/);
+    expect(p.stdout).toMatch(/batch 0 \(wave 0\) at \+0s:/);
+    expect(p.stdout).toMatch(/4 workload\(s\) to r01-h006 \(4\)/);
+    expect(p.stdout).toMatch(/the only hold-over r01-h006 is in rack r01-k02/);
+  });
+});
+
+describe("the engine follows the schedule", () => {
+  it("in a simulated multi-region run, each region starts its hosts in the planned order", async () => {
+    const args = [
+      "examples/demo/plan.yaml",
+      "--fleet",
+      "regions=3,hosts=6,holdovers=0.34,workloads=4,seed=7",
+      "--order",
+      "uptime",
+    ];
+    const p = await runCli(["plan", ...args, "--json"]);
+    expect(p.code, p.stderr).toBe(0);
+    const plan = JSON.parse(p.stdout) as PlanJson;
+    const s = await runCli(["simulate", ...args, "--schedule", "--json", "--db", ":memory:"]);
+    expect(s.code, s.stderr).toBe(0);
+    const sim = JSON.parse(s.stdout) as SimJson;
+    for (const region of ["r01", "r02", "r03"])
+      expect(startOrder(sim, region), region).toEqual(plannedOrder(plan, region));
+    // Without --schedule the run goes in inventory order instead: the check above can fail.
+    const plain = await runCli(["simulate", ...args, "--json", "--db", ":memory:"]);
+    const unscheduled = JSON.parse(plain.stdout) as SimJson;
+    expect(
+      ["r01", "r02", "r03"].some((r) => startOrder(unscheduled, r).join() !== plannedOrder(plan, r).join()),
+    ).toBe(true);
+  });
+});
+
+describe("refusals before anything runs", () => {
+  it("a region without hold-overs: exit 4 with the number needed", async () => {
+    const r = await runCli(["plan", ...REF, "--fleet", "regions=1,hosts=5,workloads=4,vms=network"]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(
+      /region r01: hosts with workloads to drain but no hold-over .*; it has 0 hold-over\(s\), 1 needed/,
+    );
+  });
+
+  it("a window too short: exit 4 with the hold-overs that would fit it, also as JSON", async () => {
+    // 10 servers and 1 hold-over: about 1h40m one at a time.
+    const fleet = ["--fleet", "regions=1,hosts=11,holdovers=0.1,workloads=4,vms=network"];
+    const r = await runCli(["plan", ...REF, ...fleet, "--window", "1h", "--json"]);
+    expect(r.code).toBe(4);
+    const out = JSON.parse(r.stdout) as {
+      refused: { kind: string; needed: number | null; holdovers: number }[];
+    };
+    expect(out.refused).toEqual([
+      expect.objectContaining({ kind: "window-too-short", holdovers: 1, needed: 2 }),
+    ]);
+    expect(r.stderr).toMatch(
+      /not enough hold-overs: an estimated 1h\d\dm with 1 hold-over\(s\) does not fit its 1h00m window; 2 hold-over\(s\) would/,
+    );
+    // With the second hold-over it is accepted.
+    const two = ["--fleet", "regions=1,hosts=12,holdovers=0.17,workloads=4,vms=network"];
+    expect((await runCli(["plan", ...REF, ...two, "--window", "1h"])).code).toBe(0);
+  });
+
+  it("a window no number of hold-overs can meet says what binds", async () => {
+    const r = await runCli(["plan", ...REF, ...REF_FLEET, "--window", "35m"]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(
+      /even with unlimited hold-overs it takes at least \d+m\d\ds \(wave 1: replicated group \S+ cap 1\)/,
+    );
+    expect(r.stderr).toMatch(/no number of hold-overs makes it fit/);
+  });
+
+  it("a window long enough is accepted, with the fewest hold-overs that fit it", async () => {
+    const r = await runCli(["plan", ...REF, ...REF_FLEET, "--window", "2h"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/r01 +5 +1 +1 +\+0s +\+\d+m\d\ds +2h00m +1/);
+  });
+
+  it("bad flags are input errors (exit 2)", async () => {
+    expect((await runCli(["plan", ...REF, ...REF_FLEET, "--order", "random"])).code).toBe(2);
+    expect((await runCli(["plan", ...REF, ...REF_FLEET, "--window", "soon"])).code).toBe(2);
+  });
+});
+
+describe("windows from utilization history", () => {
+  const DEMO = ["examples/demo/plan.yaml", "--fleet", "regions=3,hosts=6,holdovers=0.34,workloads=4,seed=7"];
+
+  it("overhaul history writes CSV and Prometheus JSON; plan picks each region's quiet window from either", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-history-"));
+    try {
+      for (const format of ["csv", "prometheus"]) {
+        const file = join(dir, `h.${format}`);
+        const h = await runCli(["history", "--fleet", "regions=3,hosts=6", "--format", format, "-o", file]);
+        expect(h.code, h.stderr).toBe(0);
+        const p = await runCli([
+          "plan",
+          ...DEMO,
+          "--history",
+          file,
+          "--window",
+          "4h",
+          "--allowed-hours",
+          "22-06",
+          "--json",
+        ]);
+        expect(p.code, p.stderr).toBe(0);
+        const out = JSON.parse(p.stdout) as {
+          windows: { region: string; label: string; utilization: number }[];
+          schedule: { regions: { region: string; windowMs: number }[] };
+        };
+        expect(out.windows.map((w) => w.region).sort()).toEqual(["r01", "r02", "r03"]);
+        for (const w of out.windows) {
+          // Inside 22:00-06:00 local, in the region's own zone, at the night trough.
+          expect(w.label).toMatch(
+            /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (2[23]|0[0-2]):[03]0-(0[2-6]):[03]0 UTC[+-]\d\d:00$/,
+          );
+          expect(w.utilization).toBeLessThan(0.25);
+        }
+        expect(out.schedule.regions.every((r) => r.windowMs === 4 * 3_600_000)).toBe(true);
+      }
+      // A region the history does not cover is refused, not guessed.
+      const csv = join(dir, "h.csv");
+      const partial = join(dir, "partial.csv");
+      writeFileSync(
+        partial,
+        readFileSync(csv, "utf8")
+          .split("\n")
+          .filter((l) => !l.includes(",r02,"))
+          .join("\n"),
+      );
+      const r = await runCli(["plan", ...DEMO, "--history", partial]);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/region r02: no maintenance window: the history .* has no samples for it/);
+      const bad = await runCli(["plan", ...DEMO, "--history", csv, "--allowed-hours", "25-3"]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--allowed-hours: "25-3" is not a range of hours/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a real run follows the schedule", () => {
+  it("overhaul run --schedule --order uptime: the planned waves and, region by region, the planned start order", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-run-schedule-"));
+    try {
+      cpSync(join(ROOT, "examples/quickstart"), join(dir, "examples/quickstart"), { recursive: true });
+      // The quick start's inventory, with uptimes that reverse the inventory's order.
+      const inv = readFileSync(join(dir, "examples/quickstart/inventory.ini"), "utf8")
+        .replace(/^us-web\[01:02\] (.*)$/m, "us-web01 $1\nus-web02 $1")
+        .replace(/^us-web\[03:04\] (.*)$/m, "us-web03 $1\nus-web04 $1")
+        .replace(
+          /^(eu|us)-web0(\d) /gm,
+          (_m, r: string, n: string) =>
+            `${r}-web0${n} overhaul_uptime_days=${(r === "us" ? 10 : 0) + Number(n)} `,
+        );
+      writeFileSync(join(dir, "uptime.ini"), inv);
+      const QS = ["examples/quickstart/plan.yaml", "-i", "uptime.ini"];
+      const p = await runCli(["plan", ...QS, "--order", "uptime", "--json"], { cwd: dir });
+      expect(p.code, p.stderr).toBe(0);
+      const plan = JSON.parse(p.stdout) as PlanJson & { schedule: { hosts: { wave: number }[] } };
+      expect(plan.schedule.hosts.map((h) => h.host)).toEqual([
+        "us-web04",
+        "us-web03",
+        "us-web02",
+        "us-web01",
+        "eu-web04",
+        "eu-web03",
+        "eu-web02",
+        "eu-web01",
+      ]);
+      const r = await runCli(["run", ...QS, "--all", "--schedule", "--order", "uptime", "-q"], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      const s = await runCli(["status", "--json"], { cwd: dir });
+      const status = JSON.parse(s.stdout) as { hosts: { host: string; wave: number; startedAt: string }[] };
+      const planned = new Map(plan.schedule.hosts.map((h) => [h.host, h as unknown as { wave: number }]));
+      // The canary is the longest-running host, not the inventory's first.
+      expect(status.hosts.find((h) => h.wave === 1)?.host).toBe("us-web04");
+      for (const h of status.hosts) expect(h.wave, h.host).toBe((planned.get(h.host)?.wave ?? -1) + 1);
+      for (const region of ["eu", "us"]) {
+        const started = status.hosts
+          .filter((h) => h.host.startsWith(region))
+          .sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt))
+          .map((h) => h.host);
+        expect(started, region).toEqual(plannedOrder(plan).filter((h) => h.startsWith(region)));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
