@@ -194,7 +194,7 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
       "a --fleet spec with an unknown key and a bad number",
       ["--fleet", "regions=2,bogus=1,hosts=x"],
       [
-        /bogus: unknown fleet key "bogus" \(expected regions, hosts, holdovers, racks, workloads, seed\)/,
+        /bogus: unknown fleet key "bogus" \(expected regions, hosts, holdovers, racks, workloads, seed, vms\)/,
         /hosts: "x" is not a number/,
       ],
     ],

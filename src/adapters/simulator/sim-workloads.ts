@@ -18,12 +18,14 @@
  *   started (reported in `unplaced`). On abort no new move starts, moves in flight end cleanly,
  *   then the call rejects with the signal's reason.
  * - A drain cordons its host (no workload is moved onto it) until `reinstate` of that host.
- * - A re-run after a crash or a lost answer is safe, as the port promises: a move left running by
- *   a call that was given up (its signal aborted: a killed coordinator, a timed-out attempt) is
- *   waited for before the same workload is looked at again, so it is not moved a second time.
- * - No other guard hides an engine bug: two concurrent live calls for one host race like real ones
- *   would. A live move whose workload left the source meanwhile fails; a cold one starts the copy
- *   anyway, so the workload runs twice and the ledger shows it.
+ * - One move of a workload at a time, as a hypervisor holds one migration job per VM: a call that
+ *   finds the workload moving (another host's drain took it from a peer it was parked on while its
+ *   home's reinstate wants it back; a move left running by a given-up call: a killed coordinator, a
+ *   timed-out attempt) waits for that move to end, then looks at the workload afresh, so it is
+ *   never moved by two calls at once, and a re-run after a crash does not move it a second time.
+ * - No other guard hides an engine bug: if the world changes under a move some other way (its
+ *   workload lost, its source gone), a live move fails; a cold one starts the copy anyway, and the
+ *   ledger shows whatever that breaks.
  * - An unreachable host (booting, dead, partitioned) makes the call reject with
  *   `TransportError("unreachable")` when nothing could be done at all; otherwise the workloads it
  *   concerns are reported in `unplaced` with the reason.
@@ -47,8 +49,8 @@ type Outcome =
 
 export class SimWorkloads implements Workloads {
   private readonly rnds = new Map<string, { next(): number }>();
-  /** workload -> its move in flight, and the signal of the call that started it. */
-  private readonly moving = new Map<string, { done: Promise<Outcome>; signal: AbortSignal }>();
+  /** workload -> its move in flight (see the header: one at a time). */
+  private readonly moving = new Map<string, { done: Promise<Outcome> }>();
 
   constructor(private readonly world: WorldState) {}
 
@@ -123,14 +125,14 @@ export class SimWorkloads implements Workloads {
     return result;
   }
 
-  /** One workload's move, after any move of it left running by a given-up call (see the header). */
+  /** One workload's move, once no other move of it is in flight (see the header). */
   private async move(verb: Verb, host: string, id: string, opts: WorkloadsOptions): Promise<Outcome> {
-    for (let m = this.moving.get(id); m?.signal.aborted; m = this.moving.get(id)) {
+    for (let m = this.moving.get(id); m !== undefined; m = this.moving.get(id)) {
       await settledOrAborted(m.done, opts.signal);
       if (opts.signal.aborted) return { kind: "nothing" };
     }
     const done = this.moveOnce(verb, host, id, opts);
-    const entry = { done, signal: opts.signal };
+    const entry = { done };
     this.moving.set(id, entry);
     try {
       return await done;
