@@ -11,6 +11,9 @@
  * - With a stagger interval, at most one host starts per call and never before `nextStartAt`.
  * - Terminal hosts change nothing but the highest wave: a caller may leave them out of `hosts` if
  *   it gives `maxWave` (the result is the same).
+ * - `hosts` may come in any order; candidates are taken by `order`, ties in the order given (a
+ *   stable sort, skipped when they already come sorted). One pass, no key strings per host: the
+ *   coordinator calls this with every unfinished host of the run after each change of its view.
  */
 import { ACTIVE_HOST_STATES, type HostState, isTerminalHost } from "../flow/states.js";
 import type { Concurrency } from "../plan/compile.js";
@@ -44,8 +47,19 @@ export interface AdmissionResult {
   waiting?: "wave" | "caps" | "stagger" | "done";
 }
 
-function key(kind: string, value: string): string {
-  return `${kind}\u0000${value}`;
+/** Hosts counted per failure domain: kind -> value -> count (no key strings built per host). */
+type DomainCounts = Map<string, Map<string, number>>;
+
+function countDomains(counts: DomainCounts, domains: Readonly<Record<string, string>>): void {
+  for (const kind in domains) {
+    const value = domains[kind] as string;
+    let byValue = counts.get(kind);
+    if (byValue === undefined) {
+      byValue = new Map();
+      counts.set(kind, byValue);
+    }
+    byValue.set(value, (byValue.get(value) ?? 0) + 1);
+  }
 }
 
 export function admit(input: AdmissionInput): AdmissionResult {
@@ -57,20 +71,25 @@ export function admit(input: AdmissionInput): AdmissionResult {
 
   let active = 0;
   const perRegion = new Map<string, number>();
-  const perDomain = new Map<string, number>();
+  const perDomain: DomainCounts = new Map();
+  const candidates: AdmissionHost[] = [];
+  let sorted = true;
   for (const h of hosts) {
+    if (h.state === "pending") {
+      if (h.wave <= wave) {
+        const last = candidates[candidates.length - 1];
+        if (last !== undefined && last.order > h.order) sorted = false;
+        candidates.push(h);
+      }
+      continue;
+    }
     if (!ACTIVE_HOST_STATES.includes(h.state)) continue;
     active++;
     perRegion.set(h.region, (perRegion.get(h.region) ?? 0) + 1);
-    for (const [kind, value] of Object.entries(h.domains)) {
-      const k = key(kind, value);
-      perDomain.set(k, (perDomain.get(k) ?? 0) + 1);
-    }
+    countDomains(perDomain, h.domains);
   }
-
-  const candidates = hosts
-    .filter((h) => h.state === "pending" && h.wave <= wave)
-    .sort((a, b) => a.order - b.order);
+  // Stable sort, skipped when the hosts already come in order (the coordinator's usually do).
+  if (!sorted) candidates.sort((a, b) => a.order - b.order);
   if (candidates.length === 0) {
     const done = hosts.every((h) => isTerminalHost(h.state));
     return { currentWave: wave, start: [], waiting: done ? "done" : "wave" };
@@ -78,15 +97,16 @@ export function admit(input: AdmissionInput): AdmissionResult {
   if (input.staggered && input.now < input.nextStartAt)
     return { currentWave: wave, start: [], waiting: "stagger" };
 
+  const domainCaps = Object.entries(concurrency.perFailureDomain);
   const start: string[] = [];
   for (const h of candidates) {
     if (active >= concurrency.global) break;
     if (concurrency.perRegion !== undefined && (perRegion.get(h.region) ?? 0) >= concurrency.perRegion)
       continue;
     let blocked = false;
-    for (const [kind, cap] of Object.entries(concurrency.perFailureDomain)) {
+    for (const [kind, cap] of domainCaps) {
       const value = h.domains[kind];
-      if (value !== undefined && (perDomain.get(key(kind, value)) ?? 0) >= cap) {
+      if (value !== undefined && (perDomain.get(kind)?.get(value) ?? 0) >= cap) {
         blocked = true;
         break;
       }
@@ -95,10 +115,7 @@ export function admit(input: AdmissionInput): AdmissionResult {
     start.push(h.host);
     active++;
     perRegion.set(h.region, (perRegion.get(h.region) ?? 0) + 1);
-    for (const [kind, value] of Object.entries(h.domains)) {
-      const k = key(kind, value);
-      perDomain.set(k, (perDomain.get(k) ?? 0) + 1);
-    }
+    countDomains(perDomain, h.domains);
     if (input.staggered) break;
   }
   return start.length > 0 ? { currentWave: wave, start } : { currentWave: wave, start, waiting: "caps" };
