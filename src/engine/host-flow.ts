@@ -51,7 +51,7 @@ export interface HostFlowContext {
   awaitApproval(step: Step): Promise<void>;
   /** Abort signal for the coordinator's shutdown. */
   signal: AbortSignal;
-  /** One listener on `signal` for every flow's effects (see abort-fanout.ts); else one per flow. */
+  /** One listener on `signal` for every flow's effects (abort-fanout.ts); made here if not given. */
   stop?: AbortFanout;
   /** Called after a commit changed the host's state (the coordinator's view is `rec` itself). */
   onStateChange?: (host: string) => void;
@@ -195,7 +195,7 @@ export class HostFlow {
   ): Promise<Effect> {
     const { clock } = this.cx.deps;
     // Stopped before the effect began (e.g. while its intent was being committed): start nothing.
-    // The listener below would never fire for a signal that is already aborted.
+    // The fanout below never aborts an effect registered after the signal aborted.
     if (this.cx.signal.aborted) throw new CoordinatorStopped({ cause: this.cx.signal.reason });
     const ac = new AbortController();
     this.cx.stop ??= new AbortFanout(this.cx.signal);
