@@ -38,6 +38,7 @@ import { WORKLOAD_STEP_KINDS } from "../core/plan/schema.js";
 import { type AdmissionHost, admit } from "../core/policy/admission.js";
 import { budgetExceeded, countsAsFailed } from "../core/policy/budget.js";
 import type { AttemptRecord, HostFlowRecord, NewEvent, RunRecord } from "../ports/store.js";
+import { AbortFanout } from "./abort-fanout.js";
 import type { CoordinatorOptions, EngineDeps } from "./deps.js";
 import { ApprovalWithdrawn, CoordinatorStopped, HostFlow } from "./host-flow.js";
 import { loadRunPlan } from "./plan-of-run.js";
@@ -78,6 +79,9 @@ export class Coordinator {
   private nextRenewAt = 0;
   private nextRefreshAt = 0;
   private readonly wake: Array<() => void> = [];
+  /** One listener each on `signal` and `drain` for all effects and idle waits (abort-fanout.ts). */
+  private readonly stop: AbortFanout;
+  private readonly stopDrain: AbortFanout;
   /** Seq of the newest run event the view has taken into account (see `readFeed`). */
   private feedSeq = 0;
   /** The stored hosts must be re-read at the next refresh (leases granted or lost). */
@@ -102,7 +106,10 @@ export class Coordinator {
     private readonly signal: AbortSignal = new AbortController().signal,
     /** Graceful stop: start nothing new, let units in flight finish, then detach. */
     private readonly drain: AbortSignal = new AbortController().signal,
-  ) {}
+  ) {
+    this.stop = new AbortFanout(signal);
+    this.stopDrain = new AbortFanout(drain);
+  }
 
   private event(type: string, data: Record<string, unknown> = {}, host: string | null = null): NewEvent {
     return { runId: this.runId, host, at: this.deps.clock.now(), type, actor: this.opts.owner, data };
@@ -173,6 +180,7 @@ export class Coordinator {
       runId: this.runId,
       owner: this.opts.owner,
       signal: this.signal,
+      stop: this.stop,
       awaitApproval: (step: Step) => this.awaitApproval(step),
       onStateChange: (host: string) => {
         this.ready.add(host);
@@ -580,15 +588,14 @@ export class Coordinator {
       wakeUp = resolve;
       this.wake.push(resolve);
     });
-    const onAbort = () => ac.abort(WAIT_OVER);
-    this.signal.addEventListener("abort", onAbort, { once: true });
-    this.drain.addEventListener("abort", onAbort, { once: true });
+    this.stop.add(ac, WAIT_OVER);
+    this.stopDrain.add(ac, WAIT_OVER);
     try {
       await Promise.race([woke, clock.sleep(ms, ac.signal).catch(() => {})]);
     } finally {
       ac.abort(WAIT_OVER);
-      this.signal.removeEventListener("abort", onAbort);
-      this.drain.removeEventListener("abort", onAbort);
+      this.stop.delete(ac);
+      this.stopDrain.delete(ac);
       const i = this.wake.indexOf(wakeUp);
       if (i >= 0) this.wake.splice(i, 1);
     }

@@ -30,6 +30,7 @@ import type {
 } from "../ports/store.js";
 import { builtinRevert, STEP_IMPLS } from "../steps/kinds.js";
 import { exec, type StepContext, type StepOutcome, tail } from "../steps/types.js";
+import { AbortFanout } from "./abort-fanout.js";
 import type { EngineDeps } from "./deps.js";
 
 /** Outcome of running an effect: a value, or "unknown" when we cannot tell whether it happened. */
@@ -50,6 +51,8 @@ export interface HostFlowContext {
   awaitApproval(step: Step): Promise<void>;
   /** Abort signal for the coordinator's shutdown. */
   signal: AbortSignal;
+  /** One listener on `signal` for every flow's effects (abort-fanout.ts); made here if not given. */
+  stop?: AbortFanout;
   /** Called after a commit changed the host's state (the coordinator's view is `rec` itself). */
   onStateChange?: (host: string) => void;
 }
@@ -192,11 +195,12 @@ export class HostFlow {
   ): Promise<Effect> {
     const { clock } = this.cx.deps;
     // Stopped before the effect began (e.g. while its intent was being committed): start nothing.
-    // The listener below would never fire for a signal that is already aborted.
+    // The fanout below never aborts an effect registered after the signal aborted.
     if (this.cx.signal.aborted) throw new CoordinatorStopped({ cause: this.cx.signal.reason });
     const ac = new AbortController();
-    const onOuter = () => ac.abort(this.cx.signal.reason);
-    this.cx.signal.addEventListener("abort", onOuter, { once: true });
+    this.cx.stop ??= new AbortFanout(this.cx.signal);
+    const stop = this.cx.stop;
+    stop.add(ac);
     const timerAc = new AbortController();
     const ctx = this.ctxFor(step, ac.signal, pre, attempt, phase);
     if (timed) {
@@ -229,7 +233,7 @@ export class HostFlow {
       };
     } finally {
       timerAc.abort(EFFECT_SETTLED);
-      this.cx.signal.removeEventListener("abort", onOuter);
+      stop.delete(ac);
     }
   }
 

@@ -113,3 +113,35 @@ describe("VirtualClock pacing", () => {
     expect(realMs).toBeGreaterThanOrEqual(55);
   });
 });
+
+describe("VirtualClock: sleeps sharing a signal", () => {
+  it("listens once per signal, and an abort rejects its pending sleeps in creation order", async () => {
+    const clock = new VirtualClock(0);
+    const ac = new AbortController();
+    let listeners = 0;
+    const add = ac.signal.addEventListener.bind(ac.signal);
+    ac.signal.addEventListener = (...args: Parameters<typeof add>) => {
+      listeners++;
+      add(...args);
+    };
+    await clock.sleep(5, ac.signal); // fired: forgotten, nothing left to clean up
+    const seen: string[] = [];
+    const sleeps = [30, 10, 20].map((ms) =>
+      clock.sleep(ms, ac.signal).then(
+        () => seen.push(`fired ${ms}`),
+        (e: Error) => seen.push(`${e.message} ${ms}`),
+      ),
+    );
+    const other = clock.sleep(40);
+    expect(listeners).toBe(1);
+    expect(clock.pending).toBe(4);
+    await clock.sleep(15); // now 20: the 10 ms sleep (due at 15) fired, the others are pending
+    ac.abort(new Error("stop"));
+    await Promise.all(sleeps);
+    expect(seen).toEqual(["fired 10", "stop 30", "stop 20"]);
+    expect(clock.pending).toBe(1);
+    await other;
+    expect(clock.now()).toBe(45);
+    expect(clock.pending).toBe(0);
+  });
+});

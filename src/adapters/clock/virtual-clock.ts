@@ -14,6 +14,9 @@
  *   time moves then, one turn per jump instead of five. Work in macrotasks the clock cannot see
  *   (untracked real I/O, `setImmediate` chains) needs the default.
  * - Aborting a sleep removes its timer at once (it no longer counts in `pending` and never fires).
+ *   A signal gets one abort listener from this clock, however many sleeps use it: on abort, its
+ *   pending sleeps reject in creation order (at the place of that one listener among the signal's
+ *   other listeners); a sleep that fired is simply forgotten (no listener to remove).
  * - Work the clock cannot see (a database call on real I/O) can be `track`ed: while any tracked
  *   promise is pending, time does not advance, however many turns go by.
  * - With a pacer (`pace`), each jump first waits the real time the pacer asks for (the demo's
@@ -24,10 +27,18 @@
 import { EventQueue, type QueueEntry } from "../../core/sim/event-queue.js";
 import type { Clock } from "../../ports/clock.js";
 
+/** A pending sleep that has a signal: its timer, and how to reject it on abort. */
+interface Sleeper {
+  readonly timer: QueueEntry<() => void>;
+  readonly reject: (reason: unknown) => void;
+}
+
 export class VirtualClock implements Clock {
   private t: number;
   /** Pending timers; the value resolves the sleep. Ties in time fire in creation order (the queue's seq). */
   private readonly timers = new EventQueue<() => void>();
+  /** Pending sleeps per abort signal (see `sleepersOf`). */
+  private readonly bySignal = new WeakMap<AbortSignal, Set<Sleeper>>();
   private scheduled = false;
   private activity = 0;
   private pacer: ((virtualMs: number) => number) | undefined;
@@ -57,18 +68,45 @@ export class VirtualClock implements Clock {
       if (signal === undefined) {
         this.timers.push(at, resolve);
       } else {
-        const onAbort = () => {
-          this.timers.remove(timer);
-          reject(signal.reason);
+        const sleepers = this.sleepersOf(signal);
+        const sleeper: Sleeper = {
+          timer: this.timers.push(at, () => {
+            sleepers.delete(sleeper);
+            resolve();
+          }),
+          reject,
         };
-        const timer = this.timers.push(at, () => {
-          signal.removeEventListener("abort", onAbort);
-          resolve();
-        });
-        signal.addEventListener("abort", onAbort, { once: true });
+        sleepers.add(sleeper);
       }
       this.schedule();
     });
+  }
+
+  /**
+   * The pending sleeps on `signal`. One abort listener per signal, not one per sleep: a signal
+   * that many sleeps use in turn (a coordinator's, a move's) would otherwise add and remove a
+   * listener on every sleep, which costs more than the sleep itself.
+   */
+  private sleepersOf(signal: AbortSignal): Set<Sleeper> {
+    let sleepers = this.bySignal.get(signal);
+    if (sleepers === undefined) {
+      const mine = new Set<Sleeper>();
+      sleepers = mine;
+      this.bySignal.set(signal, mine);
+      signal.addEventListener(
+        "abort",
+        () => {
+          // In creation order, like one listener per sleep registered in that order.
+          for (const s of mine) {
+            this.timers.remove(s.timer);
+            s.reject(signal.reason);
+          }
+          mine.clear();
+        },
+        { once: true },
+      );
+    }
+    return sleepers;
   }
 
   /** Hold time still until `p` settles (e.g. a store call the engine is waiting on). */

@@ -150,20 +150,19 @@ export class SimTransport implements Transport {
   }
 
   private record(h: SimHost, command: string, outcome: string, applied: boolean, req: ExecRequest): void {
-    this.world.append({ host: h.host.name, command, outcome, applied, ...engineFields(req.env) });
+    // Built in place, in the field order `append` would give (at first), without spreading copies:
+    // most of a large run's ledger is these entries (the polls of booting hosts).
+    const e: LedgerEntry = { at: this.world.clock.now(), host: h.host.name, command, outcome, applied };
+    const env = req.env;
+    if (env) {
+      if (env.OVERHAUL_RUN_ID !== undefined) e.runId = env.OVERHAUL_RUN_ID;
+      if (env.OVERHAUL_STEP !== undefined) e.step = env.OVERHAUL_STEP;
+      if (env.OVERHAUL_PHASE !== undefined) e.phase = env.OVERHAUL_PHASE;
+      const attempt = Number(env.OVERHAUL_ATTEMPT);
+      if (env.OVERHAUL_ATTEMPT !== undefined && Number.isInteger(attempt)) e.attempt = attempt;
+    }
+    this.world.appendEntry(e);
   }
-}
-
-/** runId / step / phase / attempt from the engine's environment, each only when set. */
-function engineFields(env: Record<string, string> | undefined): Partial<LedgerEntry> {
-  const f: Partial<LedgerEntry> = {};
-  if (!env) return f;
-  if (env.OVERHAUL_RUN_ID !== undefined) f.runId = env.OVERHAUL_RUN_ID;
-  if (env.OVERHAUL_STEP !== undefined) f.step = env.OVERHAUL_STEP;
-  if (env.OVERHAUL_PHASE !== undefined) f.phase = env.OVERHAUL_PHASE;
-  const attempt = Number(env.OVERHAUL_ATTEMPT);
-  if (env.OVERHAUL_ATTEMPT !== undefined && Number.isInteger(attempt)) f.attempt = attempt;
-  return f;
 }
 
 function str(v: unknown, dflt: string): string {

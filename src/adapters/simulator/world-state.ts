@@ -397,6 +397,12 @@ export class WorldState {
     this.sync();
     this.ledger.push({ at: this.clock.now(), ...e });
   }
+
+  /** `append` for an entry the caller stamped with now (`at`), kept as it is (no copy). */
+  appendEntry(e: LedgerEntry): void {
+    this.sync();
+    this.ledger.push(e);
+  }
 }
 
 /** A multiple of 1/1024 well inside the exact range of a double (see the header). */

@@ -13,6 +13,9 @@
  * - With a stagger interval, at most one host starts per call and never before `nextStartAt`.
  * - Terminal hosts change nothing but the highest wave: a caller may leave them out of `hosts` if
  *   it gives `maxWave` (the result is the same).
+ * - `hosts` may come in any order; candidates are taken by `order`, ties in the order given (a
+ *   stable sort, skipped when they already come sorted). One pass, no key strings per host: the
+ *   coordinator calls this with every unfinished host of the run after each change of its view.
  */
 import { ACTIVE_HOST_STATES, type HostState, isTerminalHost } from "../flow/states.js";
 import type { Concurrency } from "../plan/compile.js";
@@ -46,20 +49,19 @@ export interface AdmissionResult {
   waiting?: "wave" | "caps" | "stagger" | "done";
 }
 
-function key(kind: string, value: string): string {
-  return `${kind}\u0000${value}`;
-}
+/** Hosts counted per failure domain: kind -> value -> count (no key strings built per host). */
+type DomainCounts = Map<string, Map<string, number>>;
 
-/** Each domains object's (kind, value, key) triples, built once: admission runs on every tick. */
-const KEYS = new WeakMap<Readonly<Record<string, string>>, [string, string, string][]>();
-
-function keysOf(domains: Readonly<Record<string, string>>): [string, string, string][] {
-  let k = KEYS.get(domains);
-  if (k === undefined) {
-    k = Object.entries(domains).map(([kind, value]) => [kind, value, key(kind, value)]);
-    KEYS.set(domains, k);
+function countDomains(counts: DomainCounts, domains: Readonly<Record<string, string>>): void {
+  for (const kind in domains) {
+    const value = domains[kind] as string;
+    let byValue = counts.get(kind);
+    if (byValue === undefined) {
+      byValue = new Map();
+      counts.set(kind, byValue);
+    }
+    byValue.set(value, (byValue.get(value) ?? 0) + 1);
   }
-  return k;
 }
 
 export function admit(input: AdmissionInput): AdmissionResult {
@@ -71,17 +73,25 @@ export function admit(input: AdmissionInput): AdmissionResult {
 
   let active = 0;
   const perRegion = new Map<string, number>();
-  const perDomain = new Map<string, number>();
+  const perDomain: DomainCounts = new Map();
+  const candidates: AdmissionHost[] = [];
+  let sorted = true;
   for (const h of hosts) {
+    if (h.state === "pending") {
+      if (h.wave <= wave) {
+        const last = candidates[candidates.length - 1];
+        if (last !== undefined && last.order > h.order) sorted = false;
+        candidates.push(h);
+      }
+      continue;
+    }
     if (!ACTIVE_HOST_STATES.includes(h.state)) continue;
     active++;
     perRegion.set(h.region, (perRegion.get(h.region) ?? 0) + 1);
-    for (const [, , k] of keysOf(h.domains)) perDomain.set(k, (perDomain.get(k) ?? 0) + 1);
+    countDomains(perDomain, h.domains);
   }
-
-  const candidates = hosts
-    .filter((h) => h.state === "pending" && h.wave <= wave)
-    .sort((a, b) => a.order - b.order);
+  // Stable sort, skipped when the hosts already come in order (the coordinator's usually do).
+  if (!sorted) candidates.sort((a, b) => a.order - b.order);
   if (candidates.length === 0) {
     const done = hosts.every((h) => isTerminalHost(h.state));
     return { currentWave: wave, start: [], waiting: done ? "done" : "wave" };
@@ -95,9 +105,11 @@ export function admit(input: AdmissionInput): AdmissionResult {
     if (concurrency.perRegion !== undefined && (perRegion.get(h.region) ?? 0) >= concurrency.perRegion)
       continue;
     let blocked = false;
-    for (const [kind, value, k] of keysOf(h.domains)) {
+    // A cap for the host's own value of a kind (the planner's) wins over the kind's cap.
+    for (const kind in h.domains) {
+      const value = h.domains[kind] as string;
       const cap = concurrency.perDomainValue?.[kind]?.[value] ?? concurrency.perFailureDomain[kind];
-      if (cap !== undefined && (perDomain.get(k) ?? 0) >= cap) {
+      if (cap !== undefined && (perDomain.get(kind)?.get(value) ?? 0) >= cap) {
         blocked = true;
         break;
       }
@@ -106,7 +118,7 @@ export function admit(input: AdmissionInput): AdmissionResult {
     start.push(h.host);
     active++;
     perRegion.set(h.region, (perRegion.get(h.region) ?? 0) + 1);
-    for (const [, , k] of keysOf(h.domains)) perDomain.set(k, (perDomain.get(k) ?? 0) + 1);
+    countDomains(perDomain, h.domains);
     if (input.staggered) break;
   }
   return start.length > 0 ? { currentWave: wave, start } : { currentWave: wave, start, waiting: "caps" };

@@ -193,4 +193,31 @@ describe("admission", () => {
       admit({ hosts, currentWave: 0, concurrency: c, now: 5, nextStartAt: 10, staggered: true }).waiting,
     ).toBe("stagger");
   });
+
+  it("takes hosts in `order` whatever order they come in (ties as given), under per-domain caps", () => {
+    const h = (host: string, order: number, state: AdmissionHost["state"], rack: string): AdmissionHost => ({
+      host,
+      wave: 0,
+      order,
+      state,
+      region: "r",
+      domains: { rack, power: `p-${rack}` },
+    });
+    const hosts = [
+      h("x", 9, "running", "r2"),
+      h("c", 2, "pending", "r3"),
+      h("a", 0, "pending", "r1"),
+      h("d", 1, "pending", "r2"),
+      h("b", 1, "pending", "r1"),
+      h("e", 3, "pending", "r1"),
+    ];
+    const concurrency = { global: 10, perFailureDomain: { rack: 1 } };
+    const res = admit({ hosts, currentWave: 0, concurrency, now: 0, nextStartAt: 0, staggered: false });
+    // a takes rack r1 (b, e wait), d waits for x in r2, c has r3 to itself.
+    expect(res.start).toEqual(["a", "c"]);
+    const ties = [h("t2", 1, "pending", "q1"), h("t1", 1, "pending", "q1"), h("t0", 0, "pending", "q2")];
+    expect(
+      admit({ hosts: ties, currentWave: 0, concurrency, now: 0, nextStartAt: 0, staggered: false }).start,
+    ).toEqual(["t0", "t2"]);
+  });
 });
