@@ -14,6 +14,7 @@ import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
 import { reportCommand } from "./commands/report.js";
 import { resumeCommand, runCommand } from "./commands/run.js";
 import { simulateCommand } from "./commands/simulate.js";
+import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./commands/token.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
 
 function intArg(name: string) {
@@ -184,6 +185,25 @@ function program(setCode: (n: number) => void): Command {
         setCode(await hostActionCommand(name, host, { ...o, ...g(cmd) })),
       );
   }
+  const tok = p.command("token").description("API tokens of `overhaul serve` (viewer, operator, admin)");
+  tok
+    .command("create")
+    .description("create a token; it is printed once and stored only as a hash")
+    .requiredOption("--role <role>", "viewer, operator or admin")
+    .requiredOption("--name <name>", "who or what holds it (unique)")
+    .option("--json", "machine-readable output")
+    .action(async (o, cmd: Command) => setCode(await tokenCreateCommand({ ...o, ...g(cmd) })));
+  tok
+    .command("list")
+    .description("list tokens (never their secrets)")
+    .option("--json", "machine-readable output")
+    .action(async (o, cmd: Command) => setCode(await tokenListCommand({ ...o, ...g(cmd) })));
+  tok
+    .command("revoke")
+    .description("revoke a token by id or name; it stops working at once")
+    .argument("<token>", "token id (tok_...) or name")
+    .option("--json", "machine-readable output")
+    .action(async (t: string, o, cmd: Command) => setCode(await tokenRevokeCommand(t, { ...o, ...g(cmd) })));
   return p;
 }
 
