@@ -13,6 +13,7 @@ import { demoCommand } from "./commands/demo.js";
 import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
 import { reportCommand } from "./commands/report.js";
 import { resumeCommand, runCommand } from "./commands/run.js";
+import { serveCommand } from "./commands/serve.js";
 import { simulateCommand } from "./commands/simulate.js";
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./commands/token.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
@@ -185,6 +186,18 @@ function program(setCode: (n: number) => void): Command {
         setCode(await hostActionCommand(name, host, { ...o, ...g(cmd) })),
       );
   }
+  p.command("serve")
+    .description("the coordinator and its HTTP API, live events, metrics and dashboard in one process")
+    .option("--listen <addr>", "address to listen on (HOST:PORT)", "127.0.0.1:7070")
+    .option("-i, --inventory <path>", "inventory runs started through the API are scoped against")
+    .option("--tls-cert <file>", "TLS certificate (PEM); with --tls-key, serve HTTPS")
+    .option("--tls-key <file>", "TLS private key (PEM)")
+    .option("--insecure-listen", "allow plain HTTP beyond loopback (a proxy in front terminates TLS)")
+    .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
+    .option("--dashboard <dir>", "directory of the built dashboard (default: the one shipped)")
+    .action(async (o, cmd: Command) => setCode(await serveCommand({ ...o, ...g(cmd) })));
+  sshFlags(p.commands.at(-1) as Command);
+
   const tok = p.command("token").description("API tokens of `overhaul serve` (viewer, operator, admin)");
   tok
     .command("create")
