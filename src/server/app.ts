@@ -96,7 +96,8 @@ export function buildApp(deps: ServerDeps, opts: AppOptions): ServerApp {
   app.setNotFoundHandler(async (req, reply) => {
     reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` });
   });
-  app.addHook("onClose", async () => live.close());
+  // Before the listener closes: open streams would otherwise hold the close forever.
+  app.addHook("preClose", async () => live.close());
   return { app, live };
 }
 

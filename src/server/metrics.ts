@@ -110,7 +110,11 @@ export class Metrics {
       registers,
     });
     this.perRunGauges();
-    client.collectDefaultMetrics({ register: this.registry, prefix: "overhaul_process_" });
+    client.collectDefaultMetrics({ register: this.registry, prefix: "overhaul_" });
+    // prom-client names these gauges `_total`, which is reserved for counters (promtool objects).
+    // The same figures remain as `overhaul_nodejs_active_{handles,requests,resources}`.
+    for (const what of ["handles", "requests", "resources"])
+      this.registry.removeSingleMetric(`overhaul_nodejs_active_${what}_total`);
     this.sink = { emit: (e) => this.onEvent(e) };
   }
 
