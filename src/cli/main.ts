@@ -11,12 +11,20 @@ import { formatProblem, InputError, OverhaulError } from "../core/errors.js";
 import { hostActionCommand, runActionCommand, statusCommand } from "./commands/control.js";
 import { demoCommand } from "./commands/demo.js";
 import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
+import {
+  remoteHostAction,
+  remoteResume,
+  remoteRun,
+  remoteRunAction,
+  remoteStatus,
+} from "./commands/remote-control.js";
 import { reportCommand } from "./commands/report.js";
 import { resumeCommand, runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
 import { simulateCommand } from "./commands/simulate.js";
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./commands/token.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
+import { remoteOf } from "./remote.js";
 
 function intArg(name: string) {
   return (v: string): number => {
@@ -49,12 +57,17 @@ function program(setCode: (n: number) => void): Command {
     .version("0.1.0")
     .option("--db <path>", "database: SQLite file or postgres:// URL (env OVERHAUL_DB)", undefined)
     .option("--no-color", "no colour in output (also NO_COLOR)")
+    .option(
+      "--server <url>",
+      "act on a running `overhaul serve` instead of the database (env OVERHAUL_SERVER; token in OVERHAUL_TOKEN)",
+    )
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   const g = (cmd: Command) => {
     const o = cmd.optsWithGlobals() as { db?: string; color?: boolean };
     return { db: o.db, noColor: o.color === false };
   };
+  const remote = (cmd: Command) => remoteOf((cmd.optsWithGlobals() as { server?: string }).server);
 
   p.command("validate")
     .description("check a plan (and its scope against an inventory); nothing is run")
@@ -77,7 +90,10 @@ function program(setCode: (n: number) => void): Command {
   p.command("run")
     .description("start a run of a plan and drive it with live progress")
     .argument("<plan>", "plan file (YAML)")
-    .requiredOption("-i, --inventory <path>", "Ansible inventory (INI or YAML) file or directory")
+    .option(
+      "-i, --inventory <path>",
+      "Ansible inventory (INI or YAML) file or directory (required without --server)",
+    )
     .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern (required unless --all)")
     .option("--all", "run on every host the plan's `hosts` names")
     .option("--confirm <count>", "confirm a wide scope by typing its exact host count", intArg("--confirm"))
@@ -90,7 +106,17 @@ function program(setCode: (n: number) => void): Command {
     .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
     .option("--json", "print the final summary as JSON on stdout")
     .option("-q, --quiet", "no live progress")
-    .action(async (plan: string, o, cmd: Command) => setCode(await runCommand(plan, { ...o, ...g(cmd) })));
+    .action(async (plan: string, o, cmd: Command) => {
+      const r = remote(cmd);
+      if (r) return setCode(await remoteRun(r, plan, { ...o, ...g(cmd) }));
+      if (o.inventory === undefined)
+        throw new InputError({
+          path: "--inventory",
+          message: "is required (the hosts to run on)",
+          expected: "-i INVENTORY",
+        });
+      setCode(await runCommand(plan, { ...o, ...g(cmd) }));
+    });
   sshFlags(p.commands.at(-1) as Command);
 
   p.command("resume")
@@ -100,9 +126,12 @@ function program(setCode: (n: number) => void): Command {
     .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
     .option("--json", "print the final summary as JSON on stdout")
     .option("-q, --quiet", "no live progress")
-    .action(async (run: string | undefined, o, cmd: Command) =>
-      setCode(await resumeCommand(run, { ...o, ...g(cmd) })),
-    );
+    .action(async (run: string | undefined, o, cmd: Command) => {
+      const r = remote(cmd);
+      setCode(
+        r ? await remoteResume(r, run, { ...o, ...g(cmd) }) : await resumeCommand(run, { ...o, ...g(cmd) }),
+      );
+    });
   sshFlags(p.commands.at(-1) as Command);
 
   p.command("status")
@@ -111,9 +140,12 @@ function program(setCode: (n: number) => void): Command {
     .option("--hosts", "list every host")
     .option("--runs", "list recent runs instead")
     .option("--json", "machine-readable output")
-    .action(async (run: string | undefined, o, cmd: Command) =>
-      setCode(await statusCommand(run, { ...o, ...g(cmd) })),
-    );
+    .action(async (run: string | undefined, o, cmd: Command) => {
+      const r = remote(cmd);
+      setCode(
+        r ? await remoteStatus(r, run, { ...o, ...g(cmd) }) : await statusCommand(run, { ...o, ...g(cmd) }),
+      );
+    });
 
   p.command("simulate")
     .description("dry run: drive a plan against a simulated fleet in virtual time, with injected failures")
@@ -168,9 +200,14 @@ function program(setCode: (n: number) => void): Command {
       .argument("[run]", "run id (default: the newest run)")
       .option("--reason <text>", "why, for the audit trail")
       .option("--json", "machine-readable output")
-      .action(async (run: string | undefined, o, cmd: Command) =>
-        setCode(await runActionCommand(name, run, { ...o, ...g(cmd) })),
-      );
+      .action(async (run: string | undefined, o, cmd: Command) => {
+        const r = remote(cmd);
+        setCode(
+          r
+            ? await remoteRunAction(r, name, run, { ...o, ...g(cmd) })
+            : await runActionCommand(name, run, { ...o, ...g(cmd) }),
+        );
+      });
   }
 
   for (const [name, desc] of [
@@ -182,9 +219,14 @@ function program(setCode: (n: number) => void): Command {
       .argument("<host>", "host name")
       .option("--run <id>", "run id (default: the newest run)")
       .option("--json", "machine-readable output")
-      .action(async (host: string, o, cmd: Command) =>
-        setCode(await hostActionCommand(name, host, { ...o, ...g(cmd) })),
-      );
+      .action(async (host: string, o, cmd: Command) => {
+        const r = remote(cmd);
+        setCode(
+          r
+            ? await remoteHostAction(r, name, host, { ...o, ...g(cmd) })
+            : await hostActionCommand(name, host, { ...o, ...g(cmd) }),
+        );
+      });
   }
   p.command("serve")
     .description("the coordinator and its HTTP API, live events, metrics and dashboard in one process")

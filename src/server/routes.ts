@@ -18,6 +18,7 @@ import { compilePlan } from "../core/plan/compile.js";
 import { parsePlanText } from "../core/plan/load.js";
 import { REPORT_FORMATS, renderReport } from "../core/report/index.js";
 import { reportOfRun } from "../engine/report-of-run.js";
+import { summarize } from "../engine/run-summary.js";
 import { createRun, hostAction, requireRun, runAction } from "../engine/runs.js";
 import type { RunRecord, Store } from "../ports/store.js";
 import { route } from "./route-def.js";
@@ -222,6 +223,18 @@ export const ROUTES = [
     params: RunId,
     async handler({ deps, params }) {
       return runDetail(deps.store, await findRun(deps.store, params.id));
+    },
+  }),
+  route({
+    method: "GET",
+    url: "/api/runs/:id/summary",
+    access: "viewer",
+    summary: "The run summary `overhaul status` prints (same JSON as `overhaul status --json`).",
+    params: RunId,
+    async handler({ deps, params }) {
+      const run = await findRun(deps.store, params.id);
+      const rev = await deps.store.getPlanRevision(run.planName, run.planRevision);
+      return summarize(deps.store, run, rev ? planOf(rev) : undefined);
     },
   }),
   ...(["pause", "resume", "abort"] as const).map((action) =>

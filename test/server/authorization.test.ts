@@ -89,6 +89,7 @@ const POLICY: Record<string, RouteDef["access"]> = {
   "GET /api/runs": "viewer",
   "POST /api/runs": "operator",
   "GET /api/runs/:id": "viewer",
+  "GET /api/runs/:id/summary": "viewer",
   "POST /api/runs/:id/pause": "operator",
   "POST /api/runs/:id/resume": "operator",
   "POST /api/runs/:id/abort": "admin",
