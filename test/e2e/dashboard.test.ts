@@ -122,8 +122,8 @@ describe.skipIf(!present && !inCi)(`dashboard in headless Chromium (${present ? 
     const host = "us-web04";
     const first = await stageOf(page, host);
     await page.waitForFunction(
-      ([h, s]) => document.querySelector(`.host[data-host="${h}"]`)?.getAttribute("data-stage") !== s,
-      [host, first] as const,
+      `document.querySelector('.host[data-host="${host}"]')?.getAttribute("data-stage") !== ${JSON.stringify(first)}`,
+      undefined,
       { timeout: 20_000 },
     );
     expect(await page.locator("#timeline li").count()).toBeGreaterThan(0);
@@ -159,15 +159,16 @@ describe.skipIf(!present && !inCi)(`dashboard in headless Chromium (${present ? 
     await page.waitForSelector('#run-state[data-state="running"]');
     expect(await page.locator("#run-select").inputValue()).toBe(second);
     expect(await page.locator("button[data-action]").count()).toBe(0);
-    const status = await page.evaluate(async (id) => {
+    // In the page, with the token the dashboard holds.
+    const status = await page.evaluate(`(async () => {
       const t = sessionStorage.getItem("overhaul.token");
-      const res = await fetch(`/api/runs/${id}/pause`, {
+      const res = await fetch("/api/runs/${second}/pause", {
         method: "POST",
-        headers: { authorization: `Bearer ${t}`, "content-type": "application/json" },
+        headers: { authorization: "Bearer " + t, "content-type": "application/json" },
         body: "{}",
       });
       return res.status;
-    }, second);
+    })()`);
     expect(status).toBe(403);
     await page.click(".host[data-host='eu-web01']");
     await page.waitForSelector("#host-detail .runbook");
