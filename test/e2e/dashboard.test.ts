@@ -37,6 +37,12 @@ steps:
   - { name: verify, kind: command, run: "sleep 0.3", idempotent: true }
 `;
 
+/** The page's globals, typed just enough (this file compiles without the DOM library). */
+interface PageGlobals {
+  document: { querySelector(s: string): { getAttribute(n: string): string | null } | null };
+  sessionStorage: { getItem(k: string): string | null };
+}
+
 let server: ReturnType<typeof startCli> | undefined;
 let url = "";
 let browser: Browser | undefined;
@@ -122,8 +128,11 @@ describe.skipIf(!present && !inCi)(`dashboard in headless Chromium (${present ? 
     const host = "us-web04";
     const first = await stageOf(page, host);
     await page.waitForFunction(
-      `document.querySelector('.host[data-host="${host}"]')?.getAttribute("data-stage") !== ${JSON.stringify(first)}`,
-      undefined,
+      ([h, was]) =>
+        (globalThis as unknown as PageGlobals).document
+          .querySelector(`.host[data-host="${h}"]`)
+          ?.getAttribute("data-stage") !== was,
+      [host, first] as const,
       { timeout: 20_000 },
     );
     expect(await page.locator("#timeline li").count()).toBeGreaterThan(0);
@@ -159,16 +168,16 @@ describe.skipIf(!present && !inCi)(`dashboard in headless Chromium (${present ? 
     await page.waitForSelector('#run-state[data-state="running"]');
     expect(await page.locator("#run-select").inputValue()).toBe(second);
     expect(await page.locator("button[data-action]").count()).toBe(0);
-    // In the page, with the token the dashboard holds.
-    const status = await page.evaluate(`(async () => {
-      const t = sessionStorage.getItem("overhaul.token");
-      const res = await fetch("/api/runs/${second}/pause", {
+    // In the page, with the token the dashboard holds (the page's CSP forbids string eval).
+    const status = await page.evaluate(async (id) => {
+      const t = (globalThis as unknown as PageGlobals).sessionStorage.getItem("overhaul.token");
+      const res = await fetch(`/api/runs/${id}/pause`, {
         method: "POST",
-        headers: { authorization: "Bearer " + t, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${t}`, "content-type": "application/json" },
         body: "{}",
       });
       return res.status;
-    })()`);
+    }, second);
     expect(status).toBe(403);
     await page.click(".host[data-host='eu-web01']");
     await page.waitForSelector("#host-detail .runbook");
