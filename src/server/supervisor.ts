@@ -11,6 +11,7 @@
  * - A run that cannot be driven (a plan that needs workloads, a transport that cannot be built)
  *   is reported through `onError` and not retried in a tight loop.
  */
+import { setMaxListeners } from "node:events";
 import { isTerminalRun } from "../core/flow/states.js";
 import { Coordinator, type DriveResult } from "../engine/coordinator.js";
 import { type CoordinatorOptions, nullNotifier } from "../engine/deps.js";
@@ -48,7 +49,10 @@ export class Supervisor {
   private timer: NodeJS.Timeout | undefined;
   private scanning = false;
 
-  constructor(private readonly deps: SupervisorDeps) {}
+  constructor(private readonly deps: SupervisorDeps) {
+    // One listener per step in flight, in every run driven: as many as the plans' concurrency.
+    setMaxListeners(0, this.stopNow.signal, this.drain.signal);
+  }
 
   get active(): string[] {
     return [...this.driving.keys()];

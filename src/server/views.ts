@@ -11,12 +11,21 @@ import type { AttemptRecord, HostFlowRecord, PlanRevisionRecord, RunRecord, Stor
 
 export const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
+/** Compiled plans by content hash: a revision never changes, so it is compiled once. */
+const compiled = new Map<string, Plan | undefined>();
+
 export function planOf(rev: PlanRevisionRecord): Plan | undefined {
+  const key = `${rev.name}\u0000${rev.hash}`;
+  if (compiled.has(key)) return compiled.get(key);
+  let plan: Plan | undefined;
   try {
-    return compilePlan(parsePlanText(rev.body, rev.name));
+    plan = compilePlan(parsePlanText(rev.body, rev.name));
   } catch {
-    return undefined;
+    plan = undefined;
   }
+  if (compiled.size > 1000) compiled.clear();
+  compiled.set(key, plan);
+  return plan;
 }
 
 export function runView(r: RunRecord) {
