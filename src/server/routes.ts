@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ROLES } from "../core/access/roles.js";
 import { InputError, NotFoundError } from "../core/errors.js";
-import { compilePlan } from "../core/plan/compile.js";
+import { compilePlan, type Plan } from "../core/plan/compile.js";
 import { parsePlanText } from "../core/plan/load.js";
 import { REPORT_FORMATS, renderReport } from "../core/report/index.js";
 import { reportOfRun } from "../engine/report-of-run.js";
@@ -42,6 +42,21 @@ export const actorOf = (name: string): string => `token:${name}`;
 
 async function findRun(store: Store, id: string): Promise<RunRecord> {
   return requireRun(store, id);
+}
+
+/** The run and its compiled plan (undefined when the stored revision no longer compiles). */
+async function runAndPlan(store: Store, id: string): Promise<{ run: RunRecord; plan: Plan | undefined }> {
+  const run = await findRun(store, id);
+  const rev = await store.getPlanRevision(run.planName, run.planRevision);
+  return { run, plan: rev ? planOf(rev) : undefined };
+}
+
+/** The run, one of its hosts (404 when it is not in the run) and the run's plan. */
+async function runHost(store: Store, id: string, host: string) {
+  const { run, plan } = await runAndPlan(store, id);
+  const h = await store.getHost(run.id, host);
+  if (!h) throw new NotFoundError(`host "${host}" is not part of run ${run.id}`);
+  return { run, h, plan };
 }
 
 export const ROUTES = [
@@ -232,9 +247,8 @@ export const ROUTES = [
     summary: "The run summary `overhaul status` prints (same JSON as `overhaul status --json`).",
     params: RunId,
     async handler({ deps, params }) {
-      const run = await findRun(deps.store, params.id);
-      const rev = await deps.store.getPlanRevision(run.planName, run.planRevision);
-      return summarize(deps.store, run, rev ? planOf(rev) : undefined);
+      const { run, plan } = await runAndPlan(deps.store, params.id);
+      return summarize(deps.store, run, plan);
     },
   }),
   ...(["pause", "resume", "abort"] as const).map((action) =>
@@ -299,13 +313,8 @@ export const ROUTES = [
     summary: "Every host of the run with its region, state and current stage.",
     params: RunId,
     async handler({ deps, params }) {
-      const run = await findRun(deps.store, params.id);
-      const [hosts, rev] = await Promise.all([
-        deps.store.getHosts(run.id),
-        deps.store.getPlanRevision(run.planName, run.planRevision),
-      ]);
-      const plan = rev ? planOf(rev) : undefined;
-      return hosts.map((h) => hostView(h, plan));
+      const { run, plan } = await runAndPlan(deps.store, params.id);
+      return (await deps.store.getHosts(run.id)).map((h) => hostView(h, plan));
     },
   }),
   route({
@@ -315,12 +324,9 @@ export const ROUTES = [
     summary: "One host: its flow and every attempt with its output.",
     params: RunHost,
     async handler({ deps, params }) {
-      const run = await findRun(deps.store, params.id);
-      const h = await deps.store.getHost(run.id, params.host);
-      if (!h) throw new NotFoundError(`host "${params.host}" is not part of run ${run.id}`);
-      const rev = await deps.store.getPlanRevision(run.planName, run.planRevision);
+      const { run, h, plan } = await runHost(deps.store, params.id, params.host);
       const attempts = await deps.store.getAttempts(run.id, h.host);
-      return { ...hostView(h, rev ? planOf(rev) : undefined), attempts: attempts.map(attemptView) };
+      return { ...hostView(h, plan), attempts: attempts.map(attemptView) };
     },
   }),
   route({
@@ -331,11 +337,7 @@ export const ROUTES = [
       "The host's runbook: where it is, how to reach it, each step with its check and revert command, the last point of no return.",
     params: RunHost,
     async handler({ deps, params }) {
-      const run = await findRun(deps.store, params.id);
-      const h = await deps.store.getHost(run.id, params.host);
-      if (!h) throw new NotFoundError(`host "${params.host}" is not part of run ${run.id}`);
-      const rev = await deps.store.getPlanRevision(run.planName, run.planRevision);
-      const plan = rev ? planOf(rev) : undefined;
+      const { run, h, plan } = await runHost(deps.store, params.id, params.host);
       const vars = (h.data.vars ?? {}) as Record<string, unknown>;
       const pick = (...keys: string[]) => keys.map((k) => vars[k]).find((v) => v !== undefined) ?? null;
       return {

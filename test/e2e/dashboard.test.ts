@@ -13,7 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, runCli, startCli } from "../support/cli.js";
+import { ROOT, runCli } from "../support/cli.js";
+import { type ServeProcess, startServe } from "../support/serve-cli.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const present = existsSync(CHROMIUM);
@@ -43,7 +44,7 @@ interface PageGlobals {
   sessionStorage: { getItem(k: string): string | null };
 }
 
-let server: ReturnType<typeof startCli> | undefined;
+let server: ServeProcess | undefined;
 let url = "";
 let browser: Browser | undefined;
 const tokens: Record<string, string> = {};
@@ -59,18 +60,8 @@ describe.skipIf(!present && !inCi)(`dashboard in headless Chromium (${present ? 
       });
       tokens[role] = r.stdout.trim();
     }
-    let found!: (u: string) => void;
-    const listening = new Promise<string>((r) => {
-      found = r;
-    });
-    server = startCli(["--db", db, "serve", "--listen", "127.0.0.1:0", "-i", inventory], {
-      cwd: dir,
-      onStderr: (all) => {
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(all);
-        if (m?.[1]) found(m[1]);
-      },
-    });
-    url = await Promise.race([listening, server.done.then((r) => Promise.reject(new Error(r.stderr)))]);
+    server = await startServe(db, ["-i", inventory], dir);
+    url = server.url;
     const json = { authorization: `Bearer ${tokens.operator}`, "content-type": "application/json" };
     await fetch(`${url}/api/plans`, { method: "POST", headers: json, body: JSON.stringify({ body: PLAN }) });
     const run = await fetch(`${url}/api/runs`, {
@@ -93,8 +84,7 @@ describe.skipIf(!present && !inCi)(`dashboard in headless Chromium (${present ? 
 
   afterAll(async () => {
     await browser?.close();
-    server?.child.kill("SIGTERM");
-    await server?.done;
+    await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, runCli, startCli } from "../support/cli.js";
+import { type CliResult, runCli } from "../support/cli.js";
+import { type ServeProcess, startServe } from "../support/serve-cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "overhaul-remote-"));
 const db = join(dir, "o.db");
@@ -25,7 +26,7 @@ steps:
 );
 
 let url = "";
-let server: ReturnType<typeof startCli> | undefined;
+let server: ServeProcess | undefined;
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
@@ -33,23 +34,12 @@ beforeAll(async () => {
     const r = await runCli(["--db", db, "token", "create", "--role", role, "--name", role], { cwd: dir });
     tokens[role] = r.stdout.trim();
   }
-  let found!: (u: string) => void;
-  const listening = new Promise<string>((r) => {
-    found = r;
-  });
-  server = startCli(["--db", db, "serve", "--listen", "127.0.0.1:0", "-i", inventory], {
-    cwd: dir,
-    onStderr: (all) => {
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(all);
-      if (m?.[1]) found(m[1]);
-    },
-  });
-  url = await Promise.race([listening, server.done.then((r) => Promise.reject(new Error(r.stderr)))]);
+  server = await startServe(db, ["-i", inventory], dir);
+  url = server.url;
 }, 30_000);
 
 afterAll(async () => {
-  server?.child.kill("SIGTERM");
-  await server?.done;
+  await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -14,7 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openSqliteStore } from "../../src/adapters/store-sql/index.js";
-import { runCli, startCli } from "../support/cli.js";
+import { runCli } from "../support/cli.js";
+import { startServe } from "../support/serve-cli.js";
 import { openSse } from "../support/sse.js";
 
 const PROMTOOL = "/usr/bin/promtool";
@@ -34,36 +35,7 @@ steps:
 `;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function serve(): Promise<{
-  url: string;
-  stop: () => Promise<{ code: number | null; stderr: string }>;
-}> {
-  let resolveUrl!: (u: string) => void;
-  const url = new Promise<string>((r) => {
-    resolveUrl = r;
-  });
-  const proc = startCli(
-    ["--db", db, "serve", "--listen", "127.0.0.1:0", "-i", inventory, "--lease-ttl", "3s"],
-    {
-      cwd: dir,
-      onStderr: (all) => {
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(all);
-        if (m?.[1]) resolveUrl(m[1]);
-      },
-    },
-  );
-  const timeout = setTimeout(() => resolveUrl(""), 15_000);
-  const u = await url;
-  clearTimeout(timeout);
-  if (!u) throw new Error(`serve did not start: ${(await proc.done).stderr}`);
-  return {
-    url: u,
-    async stop() {
-      proc.child.kill("SIGTERM");
-      return proc.done;
-    },
-  };
-}
+const serve = () => startServe(db, ["-i", inventory, "--lease-ttl", "3s"], dir);
 
 describe("overhaul serve (built CLI)", () => {
   it("refuses to listen beyond loopback without TLS", async () => {

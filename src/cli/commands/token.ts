@@ -8,6 +8,7 @@ import { isRole, ROLES } from "../../core/access/roles.js";
 import { InputError } from "../../core/errors.js";
 import type { Store } from "../../ports/store.js";
 import { mintToken } from "../../server/tokens.js";
+import { tokenView } from "../../server/views.js";
 import { openStore, operatorName } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, table } from "../output.js";
@@ -79,22 +80,12 @@ export async function tokenListCommand(opts: Common): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
   const store = await openStore(opts.db);
   try {
-    const tokens = await store.access.listTokens();
-    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-    if (opts.json) {
-      const rows = tokens.map((t) => ({
-        id: t.id,
-        name: t.name,
-        role: t.role,
-        createdAt: iso(t.createdAt),
-        createdBy: t.createdBy,
-        revokedAt: iso(t.revokedAt),
-      }));
-      out.write(`${JSON.stringify(rows, null, 2)}\n`);
-    } else {
+    const tokens = (await store.access.listTokens()).map(tokenView);
+    if (opts.json) out.write(`${JSON.stringify(tokens, null, 2)}\n`);
+    else {
       const rows = [["ID", "NAME", "ROLE", "CREATED", "BY", "REVOKED"]];
       for (const t of tokens)
-        rows.push([t.id, t.name, t.role, iso(t.createdAt) ?? "", t.createdBy, iso(t.revokedAt) ?? ""]);
+        rows.push([t.id, t.name, t.role, t.createdAt ?? "", t.createdBy, t.revokedAt ?? ""]);
       out.write(`${table(rows, out)}\n`);
     }
     return EXIT.ok;
