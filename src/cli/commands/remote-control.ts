@@ -12,6 +12,7 @@ import { makeOut, paint, stateColor, table } from "../output.js";
 import { Progress } from "../progress.js";
 import { call, followRun, type Remote, remoteRunId } from "../remote.js";
 import { type RunSummary, renderSummary } from "../summary.js";
+import { writeHostAction } from "./control.js";
 
 interface Common {
   json?: boolean;
@@ -100,14 +101,7 @@ export async function remoteHostAction(
     "POST",
     `/api/runs/${encodeURIComponent(id)}/hosts/${encodeURIComponent(host)}/${action}`,
   );
-  if (opts.json) out.write(`${JSON.stringify({ run: h.run, host, state: h.state })}\n`);
-  else {
-    out.write(`run ${h.run}: host ${host} -> ${h.state}\n`);
-    if (action === "retry")
-      out.write(
-        `continue the run with \`overhaul resume ${h.run}\` (a coordinator already driving it picks this up)\n`,
-      );
-  }
+  writeHostAction(out, opts.json, action, h.run, host, h.state);
   return EXIT.ok;
 }
 
