@@ -136,6 +136,8 @@ async function refresh(): Promise<void> {
     api<HostView[]>("GET", `/api/runs/${encodeURIComponent(id)}/hosts`),
   ]);
   if (id !== runId) return;
+  const option = $<HTMLSelectElement>("run-select").selectedOptions[0];
+  if (option) option.textContent = `${run.id} — ${run.plan}@${run.revision} (${run.state})`;
   const badge = $("run-state");
   badge.textContent = run.state;
   badge.dataset.state = run.state;

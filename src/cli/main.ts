@@ -174,7 +174,10 @@ function program(setCode: (n: number) => void): Command {
     .option("--report <dir>", "where to write the reports", ".overhaul/demo")
     .option("--fast", "no pacing: run at full simulation speed")
     .option("--json", "print the report as JSON on stdout")
-    .action(async (o, cmd: Command) => setCode(await demoCommand({ ...o, noColor: g(cmd).noColor })));
+    .action(async (o, cmd: Command) => {
+      const { db, noColor } = g(cmd);
+      setCode(await demoCommand({ ...o, noColor, ...(db !== undefined ? { db } : {}) }));
+    });
 
   p.command("report")
     .description("report a run: per-region figures, waves, failures, and an HTML timeline")

@@ -100,6 +100,18 @@ export function stepsView(plan: Plan | undefined) {
   }));
 }
 
+/**
+ * The step a badly finished host failed at: its last forward attempt that did not succeed (after
+ * a rollback the host's position points at the reverted steps, not at the one that failed).
+ */
+async function failedStep(store: Store, h: HostFlowRecord): Promise<string | null> {
+  const attempts = await store.getAttempts(h.runId, h.host);
+  const bad = attempts.filter(
+    (a) => a.phase !== "revert" && a.state !== "succeeded" && a.state !== "started",
+  );
+  return bad.at(-1)?.stepName ?? attempts.at(-1)?.stepName ?? null;
+}
+
 /** A run with its plan's steps and its hosts counted by state, stage and region. */
 export async function runDetail(store: Store, run: RunRecord) {
   const [hosts, rev] = await Promise.all([
@@ -118,7 +130,7 @@ export async function runDetail(store: Store, run: RunRecord) {
       failures.push({
         host: h.host,
         state: h.state,
-        step: plan?.steps[h.stepIndex]?.name ?? null,
+        step: await failedStep(store, h),
         reason: h.reason,
       });
   }

@@ -1,9 +1,13 @@
 /**
  * The dashboard in headless Debian Chromium (playwright-core, never a downloaded browser), served
- * by the built `overhaul serve` with a run on local hosts whose steps only sleep (a harmless
- * stand-in for maintenance). An operator logs in, watches hosts change stage live, pauses and
- * resumes the run with the buttons; a viewer sees no control button and gets 403 when calling the
- * API anyway. Screenshots go to test-artifacts/dashboard/ (git-ignored).
+ * by the built `overhaul serve`:
+ * - a run the service drives on local hosts whose steps only sleep: an operator logs in, watches
+ *   hosts change stage live, pauses and resumes the run with the buttons;
+ * - a viewer sees no control button and gets 403 when calling the API anyway;
+ * - a simulated run (`overhaul demo --db` on the service's database: the simulator's fleet, its
+ *   drains, reboots and injected failures, in paced virtual time): the operator watches it live,
+ *   pauses and resumes it, and sees the injected failure with its reason.
+ * Screenshots go to test-artifacts/dashboard/ (git-ignored).
  *
  * Without /usr/bin/chromium the suite is skipped with that reason, except under CI=true, where it
  * fails.
@@ -13,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, runCli } from "../support/cli.js";
+import { ROOT, runCli, startCli } from "../support/cli.js";
 import { type ServeProcess, startServe } from "../support/serve-cli.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -39,8 +43,14 @@ steps:
 `;
 
 /** The page's globals, typed just enough (this file compiles without the DOM library). */
+interface PageElement {
+  getAttribute(n: string): string | null;
+}
 interface PageGlobals {
-  document: { querySelector(s: string): { getAttribute(n: string): string | null } | null };
+  document: {
+    querySelector(s: string): PageElement | null;
+    querySelectorAll(s: string): Iterable<PageElement>;
+  };
   sessionStorage: { getItem(k: string): string | null };
 }
 
@@ -174,4 +184,49 @@ describe.skipIf(!present && !inCi)(`dashboard in headless Chromium (${present ? 
     await page.screenshot({ path: join(ARTIFACTS, "viewer.png"), fullPage: true });
     await page.close();
   }, 60_000);
+
+  it("an operator watches a simulated run live, pauses and resumes it, and sees its injected failure", async () => {
+    const demo = startCli(["--db", db, "demo", "--report", join(dir, "demo-report")], { cwd: ROOT });
+    const auth = { authorization: `Bearer ${tokens.viewer}` };
+    let simId = "";
+    for (let i = 0; i < 100 && !simId; i++) {
+      const runs = (await (await fetch(`${url}/api/runs`, { headers: auth })).json()) as {
+        id: string;
+        options: { simulated?: boolean };
+      }[];
+      simId = runs.find((r) => r.options.simulated === true)?.id ?? "";
+      if (!simId) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(simId).toMatch(/^sim-/);
+    const page = await loginAs("operator");
+    // Simulated runs are dated in virtual time: pick it from the list.
+    await page.selectOption("#run-select", simId);
+    await page.waitForSelector('.region[data-region="r03"]');
+    expect(await page.locator(".region").count()).toBe(3);
+    // Live: some host moves on to another stage while we watch.
+    const before = await page.$$eval(".host", (els) =>
+      els.map((e) => `${e.getAttribute("data-host")}=${e.getAttribute("data-stage")}`).join(","),
+    );
+    await page.waitForFunction(
+      (was) =>
+        Array.from((globalThis as unknown as PageGlobals).document.querySelectorAll(".host"))
+          .map((e) => `${e.getAttribute("data-host")}=${e.getAttribute("data-stage")}`)
+          .join(",") !== was,
+      before,
+      { timeout: 20_000 },
+    );
+    await page.screenshot({ path: join(ARTIFACTS, "simulated-live.png"), fullPage: true });
+    await page.click('button[data-action="pause"]');
+    await page.waitForSelector('#run-state[data-state="paused"]');
+    await page.screenshot({ path: join(ARTIFACTS, "simulated-paused.png"), fullPage: true });
+    await page.click('button[data-action="resume"]');
+    await page.waitForSelector('#run-state[data-state="failed"]', { timeout: 40_000 });
+    // The scenario's host that never comes back from its reboot, with its reason.
+    await page.waitForSelector('[data-failure="r02-h003"]');
+    expect(await page.locator('[data-failure="r02-h003"]').textContent()).toMatch(/at reboot: .*boot id/);
+    await page.screenshot({ path: join(ARTIFACTS, "simulated-finished.png"), fullPage: true });
+    const done = await demo.done;
+    expect(done.code, done.stderr).toBe(0);
+    await page.close();
+  }, 90_000);
 });
