@@ -23,7 +23,7 @@ export async function startServe(
   const proc = startCli(["--db", db, "serve", "--listen", "127.0.0.1:0", ...args], {
     cwd,
     onStderr: (all) => {
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(all);
+      const m = /listening on (https?:\/\/127\.0\.0\.1:\d+)/.exec(all);
       if (m?.[1]) found(m[1]);
     },
   });
