@@ -13,6 +13,7 @@ const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
 interface RunSummaryView {
   id: string;
+  options: { simulated?: boolean };
   plan: string;
   revision: number;
   state: string;
@@ -251,7 +252,8 @@ function renderFailures(run: RunSummaryView, hosts: HostView[]): void {
           { "data-failure": f.host },
           link,
           ` ${f.state}${f.step ? ` at ${f.step}` : ""}: ${f.reason ?? ""} `,
-          h
+          // A simulated run is never driven again: no retry (the server refuses it too).
+          h && run.options.simulated !== true
             ? actionButton("Retry", "retry", `${base}/${encodeURIComponent(f.host)}/retry`, "operator")
             : null,
           h ? actionButton("Skip", "skip", `${base}/${encodeURIComponent(f.host)}/skip`, "operator") : null,

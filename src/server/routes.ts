@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ROLES } from "../core/access/roles.js";
-import { InputError, NotFoundError } from "../core/errors.js";
+import { InputError, NotFoundError, SafetyRefusal } from "../core/errors.js";
 import { compilePlan, type Plan } from "../core/plan/compile.js";
 import { parsePlanText } from "../core/plan/load.js";
 import { REPORT_FORMATS, renderReport } from "../core/report/index.js";
@@ -293,6 +293,13 @@ export const ROUTES = [
       target: (p) => `${p.id}/${p.host}`,
       async handler({ deps, params, principal }) {
         const run = await findRun(deps.store, params.id);
+        if (action === "retry" && run.options.simulated === true) {
+          // Nothing would drive it again: simulations run inside `overhaul simulate` / `demo` only.
+          throw new SafetyRefusal(
+            "simulated-run",
+            `run ${run.id} is a simulation: retrying a host would reopen a run nobody drives; simulate the plan again instead`,
+          );
+        }
         const h = await hostAction(
           { store: deps.store, clock: deps.clock },
           run,

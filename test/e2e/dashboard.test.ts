@@ -224,6 +224,13 @@ describe.skipIf(!present && !inCi)(`dashboard in headless Chromium (${present ? 
     // The scenario's host that never comes back from its reboot, with its reason.
     await page.waitForSelector('[data-failure="r02-h003"]');
     expect(await page.locator('[data-failure="r02-h003"]').textContent()).toMatch(/at reboot: .*boot id/);
+    // Nothing would drive a simulated run again: no Retry; the API refuses it too.
+    expect(await page.locator('[data-failure="r02-h003"] button[data-action="retry"]').count()).toBe(0);
+    const retry = await fetch(`${url}/api/runs/${simId}/hosts/r02-h003/retry`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.operator}` },
+    });
+    expect(retry.status).toBe(409);
     await page.screenshot({ path: join(ARTIFACTS, "simulated-finished.png"), fullPage: true });
     const done = await demo.done;
     expect(done.code, done.stderr).toBe(0);

@@ -84,7 +84,7 @@ describe.skipIf(!present && !inCi)(`serve over HTTPS on PostgreSQL (${present ? 
       dir,
     );
     expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-    await expect(fetch(server.url.replace("https:", "http:") + "/healthz")).rejects.toThrow();
+    await expect(fetch(`${server.url.replace("https:", "http:")}/healthz`)).rejects.toThrow();
 
     const env = { OVERHAUL_TOKEN: made.stdout.trim(), NODE_EXTRA_CA_CERTS: join(dir, "cert.pem") };
     const run = await runCli(["--server", server.url, "run", "plan.yaml", "--all", "--json"], {
