@@ -55,6 +55,20 @@ module.exports = {
       to: { path: ["^src/engine/", "^src/cli/", "^src/steps/"] },
     },
     {
+      name: "server-uses-ports-not-adapters",
+      comment:
+        "server/ (HTTP API, live events, metrics) is wired by cli/commands/serve.ts: it sees ports, engine and core, never an adapter or the CLI (decision 0008).",
+      severity: "error",
+      from: { path: "^src/server/" },
+      to: { path: ["^src/adapters/", "^src/cli/"] },
+    },
+    {
+      name: "only-cli-imports-server",
+      severity: "error",
+      from: { path: "^src/(core|ports|engine|steps|adapters)/" },
+      to: { path: "^src/server/" },
+    },
+    {
       name: "no-circular",
       severity: "error",
       from: {},

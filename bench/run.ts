@@ -18,6 +18,8 @@
  * - "planner" (planner.ts): for fleets of 50, 500 and 2,000 hosts, the simulated makespan of the
  *   planner's schedule over its lower bound, and Ansible-serial / kured / sdcadm-like policies as
  *   ratios of makespan and workload downtime to Overhaul's.
+ * - "api" (api.ts): `overhaul serve`'s GET /api/runs/:id request rate and its SSE fan-out to 100
+ *   clients while its own coordinator drives a run, on loopback.
  *
  * Invariants:
  * - Exit code 0 when the benchmarks ran, whether or not their goals were met (the summary says
@@ -31,6 +33,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { API, type ApiConfig, DEFAULT_API, runApi } from "./api.js";
 import { transitionsPerRun } from "./engine-sample.js";
 import {
   DEFAULT_EVENT_LOOP,
@@ -64,7 +67,7 @@ import {
   sshVsAnsible,
 } from "./ssh-run.js";
 
-const BENCHMARKS = [NAME, EVENT_LOOP, SIM_2000, SSH_VS_ANSIBLE, SSH_SESSIONS, PLANNER] as const;
+const BENCHMARKS = [NAME, EVENT_LOOP, SIM_2000, SSH_VS_ANSIBLE, SSH_SESSIONS, PLANNER, API] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 const USAGE = `usage: npm run bench -- [NAME...] [options]
@@ -102,7 +105,13 @@ ssh-vs-ansible (needs sshd and ansible-playbook; skipped with the reason otherwi
 ssh-sessions:
   --session-hosts N in-process ssh2 hosts (default ${DEFAULT_SSH_SESSIONS.hosts})
   --channels N      sessions held per host (default ${DEFAULT_SSH_SESSIONS.channelsPerHost})
-  --commands N      trivial commands timed one at a time per round (default ${DEFAULT_SSH_SESSIONS.commands})`;
+  --commands N      trivial commands timed one at a time per round (default ${DEFAULT_SSH_SESSIONS.commands})
+
+api (its own default of ${DEFAULT_API.rounds} rounds unless --rounds is given):
+  --api-hosts N     hosts in the run the service drives (default ${DEFAULT_API.hosts})
+  --sse-clients N   live-stream clients (default ${DEFAULT_API.sseClients})
+  --get-clients N   concurrent GET /api/runs/:id clients (default ${DEFAULT_API.clients})
+  --seconds N       how long the GET clients run (default ${DEFAULT_API.seconds})`;
 
 class UsageError extends Error {}
 
@@ -145,6 +154,10 @@ const OPTIONS = {
   "session-hosts": { type: "string" },
   channels: { type: "string" },
   commands: { type: "string" },
+  "api-hosts": { type: "string" },
+  "sse-clients": { type: "string" },
+  "get-clients": { type: "string" },
+  seconds: { type: "string" },
   "no-save": { type: "boolean", default: false },
   help: { type: "boolean", short: "h", default: false },
 } as const;
@@ -156,6 +169,7 @@ interface Flags {
   sim2000: Sim2000Config;
   sshVsAnsible: SshVsAnsibleConfig;
   sshSessions: SshSessionsConfig;
+  api: ApiConfig;
   save: boolean;
 }
 
@@ -221,6 +235,14 @@ function parseFlags(argv: string[]): Flags | "help" {
       fleet: v.fleet ?? DEFAULT_SIM_2000.fleet,
       execArgv: v["cpu-prof"] !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${v["cpu-prof"]}`] : [],
     },
+    api: {
+      ...DEFAULT_API,
+      rounds: v.rounds === undefined ? DEFAULT_API.rounds : rounds,
+      hosts: positiveInt("api-hosts", v["api-hosts"], DEFAULT_API.hosts),
+      sseClients: positiveInt("sse-clients", v["sse-clients"], DEFAULT_API.sseClients),
+      clients: positiveInt("get-clients", v["get-clients"], DEFAULT_API.clients),
+      seconds: positiveInt("seconds", v.seconds, DEFAULT_API.seconds),
+    },
     save: !v["no-save"],
   };
 }
@@ -269,6 +291,7 @@ async function main(): Promise<number> {
     else if (name === SSH_VS_ANSIBLE) await sshVsAnsible(ctx, flags.sshVsAnsible);
     else if (name === SSH_SESSIONS) await sshSessions(ctx, flags.sshSessions);
     else if (name === PLANNER) await planner(ctx);
+    else if (name === API) await apiBench(ctx, flags.api);
     else await eventLoop(ctx, flags.eventLoop);
   }
   return 0;
@@ -430,6 +453,50 @@ async function planner(ctx: RunContext): Promise<void> {
     };
     const path = await saveResult(join(root, "bench", "results"), PLANNER, date, doc);
     console.log(`  results: ${relative(process.cwd(), path)} (and bench/results/latest.json)`);
+  }
+}
+
+async function apiBench(ctx: RunContext, cfg: ApiConfig): Promise<void> {
+  const { root, save, machine, repo } = ctx;
+  const date = new Date();
+  const before = conditions();
+  const scratch = await makeScratchDir(root);
+  try {
+    console.log(`${API}: overhaul serve, GET /api/runs/:id rate and SSE fan-out during a run`);
+    printMachine(machine);
+    console.log(
+      `  run: ${cfg.hosts} in-process hosts x 3 steps (${cfg.commandMs} ms each), concurrency ${cfg.concurrency}; ` +
+        `${cfg.clients} GET clients for ${cfg.seconds} s; ${cfg.sseClients} SSE clients; ${cfg.rounds} rounds`,
+    );
+    const result = await runApi(scratch.dir, cfg, (line) => console.log(line));
+    const after = conditions();
+    const m = result.median;
+    console.log(
+      `  median: GET /api/runs/:id ${m.getPerSecond} req/s (p50 ${m.getP50Ms} ms, p99 ${m.getP99Ms} ms); ` +
+        `SSE to ${cfg.sseClients} clients ${m.sseEventsDeliveredPerSecond} events/s delivered, lag p50 ${m.sseLagP50Ms} ms p99 ${m.sseLagP99Ms} ms`,
+    );
+    if (save) {
+      const doc = {
+        schema: RESULTS_SCHEMA,
+        benchmark: API,
+        date: date.toISOString(),
+        machine,
+        repo,
+        config: {
+          ...cfg,
+          store: "SQLite (durable, WAL) in a scratch directory",
+          transport: `in-process; every command answers after ${cfg.commandMs} ms`,
+          network: "loopback (127.0.0.1), keep-alive fetch (undici)",
+          ssePollMs: 100,
+        },
+        conditions: { before, after },
+        ...result,
+      };
+      const path = await saveResult(join(root, "bench", "results"), API, date, doc);
+      console.log(`  results: ${relative(process.cwd(), path)} (and bench/results/latest.json)`);
+    }
+  } finally {
+    rmSync(scratch.dir, { recursive: true, force: true });
   }
 }
 

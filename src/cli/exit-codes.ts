@@ -11,11 +11,14 @@ export const EXIT = {
   refused: 4,
   /** A simulation broke an invariant (the engine misbehaved). */
   invariant: 5,
+  /** `--server`: the server refused the token (401) or its role (403). */
+  notAuthorized: 6,
 } as const;
 
 export function exitCodeOf(err: unknown): number {
   if (err instanceof InputError || err instanceof NotFoundError) return EXIT.invalidInput;
   if (err instanceof SafetyRefusal) return EXIT.refused;
+  if (err instanceof OverhaulError && err.name === "NotAuthorizedError") return EXIT.notAuthorized;
   if (err instanceof OverhaulError && err.name === "OverhaulError") return EXIT.invalidInput;
   return EXIT.internal;
 }

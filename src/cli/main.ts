@@ -13,10 +13,20 @@ import { demoCommand } from "./commands/demo.js";
 import { historyCommand } from "./commands/history.js";
 import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
 import { planCommand } from "./commands/plan.js";
+import {
+  remoteHostAction,
+  remoteResume,
+  remoteRun,
+  remoteRunAction,
+  remoteStatus,
+} from "./commands/remote-control.js";
 import { reportCommand } from "./commands/report.js";
 import { resumeCommand, runCommand } from "./commands/run.js";
+import { serveCommand } from "./commands/serve.js";
 import { simulateCommand } from "./commands/simulate.js";
+import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./commands/token.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
+import { remoteOf } from "./remote.js";
 
 function intArg(name: string) {
   return (v: string): number => {
@@ -49,12 +59,17 @@ function program(setCode: (n: number) => void): Command {
     .version("0.1.0")
     .option("--db <path>", "database: SQLite file or postgres:// URL (env OVERHAUL_DB)", undefined)
     .option("--no-color", "no colour in output (also NO_COLOR)")
+    .option(
+      "--server <url>",
+      "act on a running `overhaul serve` instead of the database (env OVERHAUL_SERVER; token in OVERHAUL_TOKEN)",
+    )
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   const g = (cmd: Command) => {
     const o = cmd.optsWithGlobals() as { db?: string; color?: boolean };
     return { db: o.db, noColor: o.color === false };
   };
+  const remote = (cmd: Command) => remoteOf((cmd.optsWithGlobals() as { server?: string }).server);
 
   p.command("validate")
     .description("check a plan (and its scope against an inventory); nothing is run")
@@ -77,7 +92,10 @@ function program(setCode: (n: number) => void): Command {
   p.command("run")
     .description("start a run of a plan and drive it with live progress")
     .argument("<plan>", "plan file (YAML)")
-    .requiredOption("-i, --inventory <path>", "Ansible inventory (INI or YAML) file or directory")
+    .option(
+      "-i, --inventory <path>",
+      "Ansible inventory (INI or YAML) file or directory (required without --server)",
+    )
     .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern (required unless --all)")
     .option("--all", "run on every host the plan's `hosts` names")
     .option("--confirm <count>", "confirm a wide scope by typing its exact host count", intArg("--confirm"))
@@ -92,7 +110,17 @@ function program(setCode: (n: number) => void): Command {
     .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
     .option("--json", "print the final summary as JSON on stdout")
     .option("-q, --quiet", "no live progress")
-    .action(async (plan: string, o, cmd: Command) => setCode(await runCommand(plan, { ...o, ...g(cmd) })));
+    .action(async (plan: string, o, cmd: Command) => {
+      const r = remote(cmd);
+      if (r) return setCode(await remoteRun(r, plan, { ...o, ...g(cmd) }));
+      if (o.inventory === undefined)
+        throw new InputError({
+          path: "--inventory",
+          message: "is required (the hosts to run on)",
+          expected: "-i INVENTORY",
+        });
+      setCode(await runCommand(plan, { ...o, ...g(cmd) }));
+    });
   sshFlags(p.commands.at(-1) as Command);
 
   p.command("resume")
@@ -102,9 +130,12 @@ function program(setCode: (n: number) => void): Command {
     .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
     .option("--json", "print the final summary as JSON on stdout")
     .option("-q, --quiet", "no live progress")
-    .action(async (run: string | undefined, o, cmd: Command) =>
-      setCode(await resumeCommand(run, { ...o, ...g(cmd) })),
-    );
+    .action(async (run: string | undefined, o, cmd: Command) => {
+      const r = remote(cmd);
+      setCode(
+        r ? await remoteResume(r, run, { ...o, ...g(cmd) }) : await resumeCommand(run, { ...o, ...g(cmd) }),
+      );
+    });
   sshFlags(p.commands.at(-1) as Command);
 
   p.command("status")
@@ -113,9 +144,12 @@ function program(setCode: (n: number) => void): Command {
     .option("--hosts", "list every host")
     .option("--runs", "list recent runs instead")
     .option("--json", "machine-readable output")
-    .action(async (run: string | undefined, o, cmd: Command) =>
-      setCode(await statusCommand(run, { ...o, ...g(cmd) })),
-    );
+    .action(async (run: string | undefined, o, cmd: Command) => {
+      const r = remote(cmd);
+      setCode(
+        r ? await remoteStatus(r, run, { ...o, ...g(cmd) }) : await statusCommand(run, { ...o, ...g(cmd) }),
+      );
+    });
 
   p.command("simulate")
     .description("dry run: drive a plan against a simulated fleet in virtual time, with injected failures")
@@ -198,7 +232,10 @@ function program(setCode: (n: number) => void): Command {
     .option("--report <dir>", "where to write the reports", ".overhaul/demo")
     .option("--fast", "no pacing: run at full simulation speed")
     .option("--json", "print the report as JSON on stdout")
-    .action(async (o, cmd: Command) => setCode(await demoCommand({ ...o, noColor: g(cmd).noColor })));
+    .action(async (o, cmd: Command) => {
+      const { db, noColor } = g(cmd);
+      setCode(await demoCommand({ ...o, noColor, ...(db !== undefined ? { db } : {}) }));
+    });
 
   p.command("report")
     .description("report a run: per-region figures, waves, failures, and an HTML timeline")
@@ -224,9 +261,14 @@ function program(setCode: (n: number) => void): Command {
       .argument("[run]", "run id (default: the newest run)")
       .option("--reason <text>", "why, for the audit trail")
       .option("--json", "machine-readable output")
-      .action(async (run: string | undefined, o, cmd: Command) =>
-        setCode(await runActionCommand(name, run, { ...o, ...g(cmd) })),
-      );
+      .action(async (run: string | undefined, o, cmd: Command) => {
+        const r = remote(cmd);
+        setCode(
+          r
+            ? await remoteRunAction(r, name, run, { ...o, ...g(cmd) })
+            : await runActionCommand(name, run, { ...o, ...g(cmd) }),
+        );
+      });
   }
 
   for (const [name, desc] of [
@@ -238,10 +280,46 @@ function program(setCode: (n: number) => void): Command {
       .argument("<host>", "host name")
       .option("--run <id>", "run id (default: the newest run)")
       .option("--json", "machine-readable output")
-      .action(async (host: string, o, cmd: Command) =>
-        setCode(await hostActionCommand(name, host, { ...o, ...g(cmd) })),
-      );
+      .action(async (host: string, o, cmd: Command) => {
+        const r = remote(cmd);
+        setCode(
+          r
+            ? await remoteHostAction(r, name, host, { ...o, ...g(cmd) })
+            : await hostActionCommand(name, host, { ...o, ...g(cmd) }),
+        );
+      });
   }
+  p.command("serve")
+    .description("the coordinator and its HTTP API, live events, metrics and dashboard in one process")
+    .option("--listen <addr>", "address to listen on (HOST:PORT)", "127.0.0.1:7070")
+    .option("-i, --inventory <path>", "inventory runs started through the API are scoped against")
+    .option("--tls-cert <file>", "TLS certificate (PEM); with --tls-key, serve HTTPS")
+    .option("--tls-key <file>", "TLS private key (PEM)")
+    .option("--insecure-listen", "allow plain HTTP beyond loopback (a proxy in front terminates TLS)")
+    .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
+    .option("--dashboard <dir>", "directory of the built dashboard (default: the one shipped)")
+    .action(async (o, cmd: Command) => setCode(await serveCommand({ ...o, ...g(cmd) })));
+  sshFlags(p.commands.at(-1) as Command);
+
+  const tok = p.command("token").description("API tokens of `overhaul serve` (viewer, operator, admin)");
+  tok
+    .command("create")
+    .description("create a token; it is printed once and stored only as a hash")
+    .requiredOption("--role <role>", "viewer, operator or admin")
+    .requiredOption("--name <name>", "who or what holds it (unique)")
+    .option("--json", "machine-readable output")
+    .action(async (o, cmd: Command) => setCode(await tokenCreateCommand({ ...o, ...g(cmd) })));
+  tok
+    .command("list")
+    .description("list tokens (never their secrets)")
+    .option("--json", "machine-readable output")
+    .action(async (o, cmd: Command) => setCode(await tokenListCommand({ ...o, ...g(cmd) })));
+  tok
+    .command("revoke")
+    .description("revoke a token by id or name; it stops working at once")
+    .argument("<token>", "token id (tok_...) or name")
+    .option("--json", "machine-readable output")
+    .action(async (t: string, o, cmd: Command) => setCode(await tokenRevokeCommand(t, { ...o, ...g(cmd) })));
   return p;
 }
 

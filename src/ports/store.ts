@@ -13,6 +13,7 @@
  * - Times are epoch milliseconds supplied by the caller (the Clock port); the store never reads a clock.
  */
 import type { AttemptState, HostState, RunState } from "../core/flow/states.js";
+import type { AccessStore } from "./access.js";
 
 export interface PlanRevisionRecord {
   name: string;
@@ -132,6 +133,8 @@ export interface HostCommit {
 }
 
 export interface Store {
+  /** API tokens and the audit log (the coordinator service), in the same database. */
+  readonly access: AccessStore;
   /** Run the numbered migrations that have not run yet. Safe to call at every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;

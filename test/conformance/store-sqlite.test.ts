@@ -33,7 +33,10 @@ describe("SQLite specifics", () => {
     const raw = new Database(file, { readonly: true });
     try {
       expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
-      expect(raw.prepare("select name from kysely_migration").pluck().all()).toEqual(["0001_initial"]);
+      expect(raw.prepare("select name from kysely_migration").pluck().all()).toEqual([
+        "0001_initial",
+        "0002_access",
+      ]);
       const fks = raw
         .prepare("select distinct \"table\" from pragma_foreign_key_list('attempts')")
         .pluck()
@@ -64,7 +67,10 @@ describe("SQLite specifics", () => {
       expect(failures).toEqual([]);
       const raw = new Database(file, { readonly: true });
       try {
-        expect(raw.prepare("select name from kysely_migration").pluck().all()).toEqual(["0001_initial"]);
+        expect(raw.prepare("select name from kysely_migration").pluck().all()).toEqual([
+          "0001_initial",
+          "0002_access",
+        ]);
       } finally {
         raw.close();
       }

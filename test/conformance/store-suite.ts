@@ -20,6 +20,7 @@ import type {
   RunRecord,
   Store,
 } from "../../src/ports/store.js";
+import { describeAccessConformance } from "./access-suite.js";
 
 const TTL = 30_000;
 /** A clock that only moves forward, shared by the whole suite (listRuns is newest first). */
@@ -136,6 +137,8 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     afterAll(async () => {
       for (const s of opened) await s.close();
     });
+
+    describeAccessConformance(() => store, openMore);
 
     describe("migrations", () => {
       it("migrate() again, and concurrently from two stores, is harmless", async () => {

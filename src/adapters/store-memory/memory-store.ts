@@ -26,6 +26,7 @@ import type {
   RunRecord,
   Store,
 } from "../../ports/store.js";
+import { MemoryAccessStore } from "./memory-access.js";
 
 /**
  * A deep copy. Records hold JSON values: plain objects, arrays and primitives are copied here
@@ -111,6 +112,7 @@ function copyEvent(e: EventRecord): EventRecord {
 }
 
 export class MemoryStore implements Store {
+  readonly access = new MemoryAccessStore();
   private plans: PlanRevisionRecord[] = [];
   private runs = new Map<string, RunRecord>();
   private hosts = new Map<string, Map<string, HostFlowRecord>>();

@@ -20,6 +20,7 @@
 import { type Kysely, sql, type Transaction } from "kysely";
 import { LeaseLostError, OverhaulError } from "../../core/errors.js";
 import { type HostState, type RunState, TERMINAL_HOST_STATES } from "../../core/flow/states.js";
+import type { AccessStore } from "../../ports/access.js";
 import type {
   AttemptRecord,
   EventRecord,
@@ -33,6 +34,7 @@ import type {
   RunRecord,
   Store,
 } from "../../ports/store.js";
+import { SqlAccessStore } from "./access-store.js";
 import { Gate } from "./gate.js";
 import { migrateToLatest, type SqlDialect } from "./migrations.js";
 import {
@@ -93,6 +95,7 @@ export function attemptNotInFlight(runId: string, host: string, seq: number): Ov
 
 export class KyselyStore implements Store {
   private readonly gate: Gate;
+  readonly access: AccessStore;
   private hot: HotCommit | undefined;
   private hotReads: HotReads | undefined;
   private closed = false;
@@ -111,6 +114,7 @@ export class KyselyStore implements Store {
     private readonly opts: KyselyStoreOptions,
   ) {
     this.gate = opts.gate ?? new Gate();
+    this.access = new SqlAccessStore(db, (fn) => this.exclusive(fn));
   }
 
   /** SQLite: run a write while holding the gate. Postgres: just run it. */

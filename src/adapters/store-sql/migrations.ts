@@ -128,6 +128,35 @@ function migrationSet(dialect: SqlDialect): Record<string, Migration> {
         }
       },
     },
+    "0002_access": {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable("api_tokens")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("name", "text", (c) => c.notNull().unique())
+          .addColumn("role", "text", (c) => c.notNull())
+          .addColumn("hash", "text", (c) => c.notNull().unique())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("created_by", "text", (c) => c.notNull())
+          .addColumn("revoked_at", big)
+          .execute();
+        await db.schema
+          .createTable("audit_log")
+          // Ordering only (readers page by seq); gaps after a Postgres rollback are harmless here.
+          .addColumn("seq", dialect === "postgres" ? "bigserial" : "integer", (c) => c.primaryKey())
+          .addColumn("at", big, (c) => c.notNull())
+          .addColumn("actor", "text", (c) => c.notNull())
+          .addColumn("token_id", "text")
+          .addColumn("role", "text")
+          .addColumn("remote", "text", (c) => c.notNull())
+          .addColumn("action", "text", (c) => c.notNull())
+          .addColumn("target", "text")
+          .addColumn("status", "integer", (c) => c.notNull())
+          .addColumn("outcome", "text", (c) => c.notNull())
+          .addColumn("detail", "text", (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -91,7 +91,34 @@ export interface CountersTable {
   value: number;
 }
 
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  role: string;
+  hash: string;
+  created_at: number;
+  created_by: string;
+  revoked_at: number | null;
+}
+
+export interface AuditLogTable {
+  seq: Generated<number>;
+  at: number;
+  actor: string;
+  token_id: string | null;
+  role: string | null;
+  remote: string;
+  action: string;
+  target: string | null;
+  status: number;
+  outcome: string;
+  /** JSON text. */
+  detail: string;
+}
+
 export interface DB {
+  api_tokens: ApiTokensTable;
+  audit_log: AuditLogTable;
   plan_revisions: PlanRevisionsTable;
   runs: RunsTable;
   host_flows: HostFlowsTable;

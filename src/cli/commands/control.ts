@@ -9,7 +9,7 @@ import { parsePlanText } from "../../core/plan/load.js";
 import { type HostAction, hostAction, type RunAction, requireRun, runAction } from "../../engine/runs.js";
 import { openStore, operatorName } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
-import { makeOut, paint, stateColor, table } from "../output.js";
+import { makeOut, type Out, paint, stateColor, table } from "../output.js";
 import { renderSummary, summarize } from "../summary.js";
 
 interface Common {
@@ -92,6 +92,25 @@ export async function runActionCommand(
   }
 }
 
+/** What `retry` / `skip` print, locally and with --server. */
+export function writeHostAction(
+  out: Out,
+  json: boolean | undefined,
+  action: HostAction,
+  runId: string,
+  host: string,
+  state: string,
+): void {
+  if (json) out.write(`${JSON.stringify({ run: runId, host, state })}\n`);
+  else {
+    out.write(`run ${runId}: host ${host} -> ${state}\n`);
+    if (action === "retry")
+      out.write(
+        `continue the run with \`overhaul resume ${runId}\` (a coordinator already driving it picks this up)\n`,
+      );
+  }
+}
+
 export async function hostActionCommand(
   action: HostAction,
   host: string,
@@ -108,14 +127,7 @@ export async function hostActionCommand(
       action,
       `operator:${operatorName()}`,
     );
-    if (opts.json) out.write(`${JSON.stringify({ run: run.id, host, state: h.state })}\n`);
-    else {
-      out.write(`run ${run.id}: host ${host} -> ${h.state}\n`);
-      if (action === "retry")
-        out.write(
-          `continue the run with \`overhaul resume ${run.id}\` (a coordinator already driving it picks this up)\n`,
-        );
-    }
+    writeHostAction(out, opts.json, action, run.id, host, h.state);
     return EXIT.ok;
   } finally {
     await store.close();

@@ -38,6 +38,8 @@ export interface DemoOptions {
   fast?: boolean;
   json?: boolean;
   noColor?: boolean;
+  /** A SQLite file to keep the run in (e.g. one `overhaul serve` watches); default: its own file. */
+  db?: string;
 }
 
 export async function demoCommand(opts: DemoOptions): Promise<number> {
@@ -70,7 +72,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     });
   }
   const runId = simulationId(loaded, fleet, hosts, scenario);
-  const { store, where } = await openSimStore(undefined, runId);
+  const { store, where } = await openSimStore(opts.db, runId);
   try {
     const res = await simulateWithProgress(out, quiet, {
       loaded,

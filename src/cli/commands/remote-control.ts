@@ -1,0 +1,192 @@
+/**
+ * `run`, `resume`, `status`, `pause`, `abort`, `retry`, `skip` against `overhaul serve`
+ * (`--server URL`): the same output and exit codes as the local commands in run.ts and
+ * control.ts. The service's own coordinator drives the run; these commands create, act and watch.
+ */
+import { setMaxListeners } from "node:events";
+import type { HostState } from "../../core/flow/states.js";
+import type { HostAction, RunAction } from "../../engine/runs.js";
+import { readUserFile } from "../compose.js";
+import { EXIT } from "../exit-codes.js";
+import { makeOut, paint, stateColor, table } from "../output.js";
+import { Progress } from "../progress.js";
+import { call, followRun, type Remote, remoteRunId } from "../remote.js";
+import { type RunSummary, renderSummary } from "../summary.js";
+import { writeHostAction } from "./control.js";
+
+interface Common {
+  json?: boolean;
+  noColor?: boolean;
+}
+
+interface RunView {
+  id: string;
+  plan: string;
+  revision: number;
+  state: string;
+  createdAt: string;
+  reason: string | null;
+}
+
+const summaryOf = (r: Remote, id: string) =>
+  call<RunSummary>(r, "GET", `/api/runs/${encodeURIComponent(id)}/summary`);
+
+export async function remoteStatus(
+  r: Remote,
+  runId: string | undefined,
+  opts: Common & { hosts?: boolean; runs?: boolean },
+): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  if (opts.runs) {
+    const runs = await call<RunView[]>(r, "GET", "/api/runs?limit=50");
+    if (opts.json) {
+      const rows = runs.map((x) => ({
+        id: x.id,
+        plan: x.plan,
+        revision: x.revision,
+        state: x.state,
+        createdAt: x.createdAt,
+        reason: x.reason,
+      }));
+      out.write(`${JSON.stringify(rows, null, 2)}\n`);
+    } else {
+      const rows = [["RUN", "STATE", "PLAN", "CREATED", "REASON"]];
+      for (const x of runs)
+        rows.push([
+          x.id,
+          paint(out, stateColor(x.state), x.state),
+          `${x.plan}@${x.revision}`,
+          x.createdAt,
+          x.reason ?? "",
+        ]);
+      out.write(`${table(rows, out)}\n`);
+    }
+    return EXIT.ok;
+  }
+  const s = await summaryOf(r, await remoteRunId(r, runId));
+  if (opts.json) out.write(`${JSON.stringify(s, null, 2)}\n`);
+  else out.write(renderSummary(out, s, { hosts: opts.hosts ?? s.hosts.length <= 40 }));
+  return EXIT.ok;
+}
+
+export async function remoteRunAction(
+  r: Remote,
+  action: RunAction,
+  runId: string | undefined,
+  opts: Common & { reason?: string },
+): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const id = await remoteRunId(r, runId);
+  const a = await call<{ run: string; from: string; state: string }>(
+    r,
+    "POST",
+    `/api/runs/${encodeURIComponent(id)}/${action}`,
+    opts.reason !== undefined ? { reason: opts.reason } : {},
+  );
+  if (opts.json) out.write(`${JSON.stringify({ run: a.run, state: a.state })}\n`);
+  else out.write(`run ${a.run}: ${a.from} -> ${a.state}\n`);
+  return EXIT.ok;
+}
+
+export async function remoteHostAction(
+  r: Remote,
+  action: HostAction,
+  host: string,
+  opts: Common & { run?: string },
+): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const id = await remoteRunId(r, opts.run);
+  const h = await call<{ run: string; host: string; state: string }>(
+    r,
+    "POST",
+    `/api/runs/${encodeURIComponent(id)}/hosts/${encodeURIComponent(host)}/${action}`,
+  );
+  writeHostAction(out, opts.json, action, h.run, host, h.state);
+  return EXIT.ok;
+}
+
+interface RemoteRunOptions extends Common {
+  limit?: string;
+  all?: boolean;
+  confirm?: number;
+  maxHosts: number;
+  seed?: number;
+  quiet?: boolean;
+}
+
+/** `overhaul run PLAN --server URL`: store the plan text as a revision, start the run, watch it. */
+export async function remoteRun(r: Remote, planFile: string, opts: RemoteRunOptions): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const body = await readUserFile(planFile, "plan");
+  const rev = await call<{ name: string; revision: number }>(r, "POST", "/api/plans", { body });
+  const run = await call<{ id: string; plan: string; revision: number }>(r, "POST", "/api/runs", {
+    plan: rev.name,
+    revision: rev.revision,
+    maxHosts: opts.maxHosts,
+    ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+    ...(opts.all ? { all: true } : {}),
+    ...(opts.confirm !== undefined ? { confirm: opts.confirm } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+  });
+  const s = await summaryOf(r, run.id);
+  if (!opts.json) {
+    out.err(
+      `run ${run.id}: plan ${run.plan}@${run.revision} on ${s.hosts.length} host(s), driven by ${r.url}\n`,
+    );
+  }
+  return watch(r, run.id, opts);
+}
+
+/** `overhaul resume RUN --server URL`: resume a paused or halted run on the server and watch it. */
+export async function remoteResume(
+  r: Remote,
+  runId: string | undefined,
+  opts: Common & { quiet?: boolean; detach?: boolean },
+): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const id = await remoteRunId(r, runId);
+  const s = await summaryOf(r, id);
+  if (s.run.state === "paused" || s.run.state === "halting") {
+    await call(r, "POST", `/api/runs/${encodeURIComponent(id)}/resume`, {});
+    if (!opts.json) out.err(`run ${id} resumed\n`);
+  }
+  if (opts.detach) return EXIT.ok;
+  return watch(r, id, opts);
+}
+
+async function watch(r: Remote, runId: string, opts: Common & { quiet?: boolean }): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const before = await summaryOf(r, runId);
+  const progress = new Progress(
+    out,
+    before.hosts.map((h) => ({ host: h.host, state: h.state as HostState })),
+    Date.parse(before.run.createdAt),
+    opts.json === true || opts.quiet === true,
+  );
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal);
+  const onSignal = () => {
+    out.err(
+      `\ndetached from run ${runId}: the server keeps driving it; watch again with \`overhaul resume ${runId}\`\n`,
+    );
+    ac.abort(new Error("interrupted"));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let finished: boolean;
+  try {
+    finished = await followRun(r, runId, (e) => progress.emit(e), ac.signal);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    progress.stop();
+  }
+  const s = await summaryOf(r, runId);
+  const outcome = finished ? "finished" : "detached";
+  if (opts.json) out.write(`${JSON.stringify({ outcome, ...s }, null, 2)}\n`);
+  else out.write(renderSummary(out, s));
+  if (!finished) return 130;
+  if (s.run.state === "succeeded") return EXIT.ok;
+  if (s.run.state === "failed" || s.run.state === "aborted") return EXIT.runFailed;
+  return EXIT.ok;
+}

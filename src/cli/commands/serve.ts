@@ -1,0 +1,212 @@
+/**
+ * `overhaul serve`: the coordinator (engine) and the HTTP API in one process (docs/server.md).
+ *
+ * Invariants:
+ * - Listening beyond loopback needs TLS (`--tls-cert` and `--tls-key`) or `--insecure-listen`;
+ *   otherwise it is refused before anything is opened (exit 4).
+ * - SIGTERM / SIGINT stop gracefully: the listener closes (live streams end), coordinators start
+ *   nothing new, steps in flight finish and leases are released, then the store closes and the
+ *   command returns 0. A second signal stops at once (attempts in flight stay in doubt for the
+ *   next coordinator, exactly as `overhaul run` detached twice).
+ * - The composition happens here: the server (src/server) never sees an adapter.
+ */
+import { randomInt } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { randomSource, systemClock } from "../../adapters/clock/system-clock.js";
+import { loadInventory } from "../../adapters/inventory-files/index.js";
+import { InputError, SafetyRefusal } from "../../core/errors.js";
+import { DEFAULT_COORDINATOR_OPTIONS } from "../../engine/deps.js";
+import { buildApp } from "../../server/app.js";
+import type { ServerDeps } from "../../server/deps.js";
+import { Metrics } from "../../server/metrics.js";
+import { serveDashboard } from "../../server/static.js";
+import { Supervisor } from "../../server/supervisor.js";
+import { coordinatorId, openStore } from "../compose.js";
+import { createEventLog } from "../event-log.js";
+import { EXIT } from "../exit-codes.js";
+import { makeOut } from "../output.js";
+import { resolveScope } from "../scope.js";
+import {
+  checkHosts,
+  createRunTransport,
+  type SshFlags,
+  secretsFromInventory,
+  splitSecrets,
+  sshOptions,
+} from "../transport.js";
+import { leaseTtlMs } from "./run.js";
+
+export interface ServeOptions extends SshFlags {
+  listen: string;
+  inventory?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  insecureListen?: boolean;
+  leaseTtl: string;
+  dashboard?: string;
+  db?: string;
+  noColor?: boolean;
+  /** Tests: a signal that stops the service as SIGTERM would. */
+  stop?: AbortSignal;
+}
+
+export const VERSION = "0.1.0";
+
+/** `HOST:PORT`, `[V6]:PORT` or `:PORT` (loopback). */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    throw new InputError({
+      path: "--listen",
+      message: `"${text}" is not an address to listen on`,
+      expected: "HOST:PORT, e.g. 127.0.0.1:7070, [::1]:7070, 0.0.0.0:443",
+    });
+  }
+  return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function renamePaths(err: unknown): unknown {
+  if (!(err instanceof InputError)) return err;
+  const names: Record<string, string> = {
+    "--limit": "body.limit",
+    "--confirm": "body.confirm",
+    "--all": "body.all",
+  };
+  return new InputError(
+    err.problems.map((p) => ({ ...p, ...(p.path && names[p.path] ? { path: names[p.path] } : {}) })),
+    { cause: err },
+  );
+}
+
+/** Scope a plan against the service's inventory, as `overhaul run` does (errors name body fields). */
+export function inventoryResolver(inventory: string, ssh: SshFlags): NonNullable<ServerDeps["resolveHosts"]> {
+  return async (plan, scope, planLabel) => {
+    try {
+      const inv = await loadInventory(inventory);
+      const hosts = resolveScope(inv, plan.hosts, { ...scope, planFile: planLabel });
+      await checkHosts(hosts, ssh, inventory);
+      return { hosts: splitSecrets(hosts).hosts, inventory };
+    } catch (err) {
+      throw renamePaths(err);
+    }
+  };
+}
+
+export function defaultDashboardDir(): string {
+  return fileURLToPath(new URL("../../../dashboard/dist", import.meta.url));
+}
+
+export async function serveCommand(opts: ServeOptions): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const { host, port } = parseListen(opts.listen);
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+    throw new InputError({
+      path: opts.tlsCert ? "--tls-key" : "--tls-cert",
+      message: "TLS needs both --tls-cert and --tls-key",
+    });
+  }
+  const tls = opts.tlsCert !== undefined && opts.tlsKey !== undefined;
+  if (!isLoopback(host) && !tls && !opts.insecureListen) {
+    throw new SafetyRefusal(
+      "listen-beyond-loopback",
+      `refusing to listen on ${host} without TLS: pass --tls-cert and --tls-key, or --insecure-listen if a proxy in front of it terminates TLS`,
+    );
+  }
+  const ttl = leaseTtlMs(opts.leaseTtl);
+  sshOptions(opts);
+  const https = tls
+    ? { cert: await readFile(opts.tlsCert as string), key: await readFile(opts.tlsKey as string) }
+    : undefined;
+  const store = await openStore(opts.db);
+  const clock = systemClock();
+  const metrics = new Metrics(store, () => clock.now());
+  const logs = new Map<string, ReturnType<typeof createEventLog>>();
+  const supervisor = new Supervisor({
+    store,
+    clock,
+    random: (seed) => randomSource(seed ^ randomInt(2 ** 31)),
+    transportFor: async (run) => createRunTransport(opts, await secretsFromInventory(run.options.inventory)),
+    sink: {
+      emit(e) {
+        metrics.sink.emit(e);
+        let log = logs.get(e.runId);
+        if (!log) {
+          log = createEventLog(e.runId);
+          logs.set(e.runId, log);
+        }
+        log.emit(e);
+      },
+    },
+    metrics,
+    owner: coordinatorId(),
+    leaseTtlMs: ttl,
+    tickMs: DEFAULT_COORDINATOR_OPTIONS.tickMs,
+    scanMs: 1000,
+    onError: (runId, err) =>
+      out.err(`overhaul serve: run ${runId}: ${err instanceof Error ? err.message : String(err)}\n`),
+  });
+  const inventory = opts.inventory;
+  const dashboardDir = opts.dashboard ?? defaultDashboardDir();
+  const { app } = buildApp(
+    {
+      store,
+      clock,
+      random: randomSource(randomInt(2 ** 31)),
+      metrics,
+      ...(inventory ? { resolveHosts: inventoryResolver(inventory, opts) } : {}),
+      onRunChanged: () => void supervisor.scan(),
+    },
+    {
+      version: VERSION,
+      ...(https ? { https } : {}),
+      ...(existsSync(dashboardDir) ? { extra: (a) => serveDashboard(a, dashboardDir) } : {}),
+    },
+  );
+
+  let signals = 0;
+  let resolveStop!: () => void;
+  const stopped = new Promise<void>((r) => {
+    resolveStop = r;
+  });
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      out.err(
+        "overhaul serve: stopping: steps in flight finish, leases are released (signal again to stop now)\n",
+      );
+      resolveStop();
+    } else {
+      out.err("overhaul serve: stopping now: steps in flight are left in doubt for the next coordinator\n");
+      void supervisor.stop({ now: true });
+    }
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  opts.stop?.addEventListener("abort", onSignal);
+  try {
+    const address = await app.listen({ host, port });
+    out.err(
+      `overhaul serve: listening on ${address} (${inventory ? `inventory ${inventory}` : "no inventory: runs cannot be started through the API"})\n`,
+    );
+    supervisor.start();
+    await stopped;
+    await app.close();
+    await supervisor.stop();
+    out.err("overhaul serve: stopped\n");
+    return EXIT.ok;
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+    await app.close().catch(() => {});
+    await supervisor.stop().catch(() => {});
+    for (const log of logs.values()) await log.close();
+    await store.close();
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * `overhaul token create|list|revoke`: API tokens of the coordinator service (docs/server.md).
+ * The secret is printed once, at creation, and never stored; every change is written to the audit
+ * log with the local user as actor.
+ */
+import { systemClock } from "../../adapters/clock/system-clock.js";
+import { isRole, ROLES } from "../../core/access/roles.js";
+import { InputError } from "../../core/errors.js";
+import type { Store } from "../../ports/store.js";
+import { mintToken } from "../../server/tokens.js";
+import { tokenView } from "../../server/views.js";
+import { openStore, operatorName } from "../compose.js";
+import { EXIT } from "../exit-codes.js";
+import { makeOut, table } from "../output.js";
+
+interface Common {
+  db?: string;
+  json?: boolean;
+  noColor?: boolean;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+async function audit(store: Store, action: string, target: string, detail: Record<string, unknown>) {
+  await store.access.appendAudit({
+    at: systemClock().now(),
+    actor: `cli:${operatorName()}`,
+    tokenId: null,
+    role: null,
+    remote: "local",
+    action,
+    target,
+    status: 0,
+    outcome: "ok",
+    detail,
+  });
+}
+
+export async function tokenCreateCommand(opts: Common & { role: string; name: string }): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const problems = [];
+  if (!isRole(opts.role))
+    problems.push({ path: "--role", message: `"${opts.role}" is not a role`, expected: ROLES.join(", ") });
+  if (!NAME.test(opts.name))
+    problems.push({
+      path: "--name",
+      message: `"${opts.name}" is not a token name`,
+      expected: "1-64 letters, digits, . _ @ -, starting with a letter or digit",
+    });
+  if (problems.length > 0 || !isRole(opts.role)) throw new InputError(problems);
+  const store = await openStore(opts.db);
+  try {
+    if ((await store.access.listTokens()).some((t) => t.name === opts.name)) {
+      throw new InputError({ path: "--name", message: `a token named "${opts.name}" already exists` });
+    }
+    const minted = mintToken({
+      name: opts.name,
+      role: opts.role,
+      createdBy: `cli:${operatorName()}`,
+      now: systemClock().now(),
+    });
+    await store.access.createToken(minted.record);
+    await audit(store, "token.create", minted.record.id, { name: opts.name, role: opts.role });
+    const r = minted.record;
+    if (opts.json) {
+      out.write(`${JSON.stringify({ id: r.id, name: r.name, role: r.role, token: minted.secret })}\n`);
+    } else {
+      out.write(`${minted.secret}\n`);
+      out.err(
+        `token ${r.id} "${r.name}" (${r.role}) created. This is the only time it is shown: store it now.\n`,
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function tokenListCommand(opts: Common): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const store = await openStore(opts.db);
+  try {
+    const tokens = (await store.access.listTokens()).map(tokenView);
+    if (opts.json) out.write(`${JSON.stringify(tokens, null, 2)}\n`);
+    else {
+      const rows = [["ID", "NAME", "ROLE", "CREATED", "BY", "REVOKED"]];
+      for (const t of tokens)
+        rows.push([t.id, t.name, t.role, t.createdAt ?? "", t.createdBy, t.revokedAt ?? ""]);
+      out.write(`${table(rows, out)}\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function tokenRevokeCommand(idOrName: string, opts: Common): Promise<number> {
+  const out = makeOut({ noColor: opts.noColor });
+  const store = await openStore(opts.db);
+  try {
+    const t = await store.access.revokeToken(idOrName, systemClock().now());
+    if (!t)
+      throw new InputError({
+        message: `no token with id or name "${idOrName}" (see \`overhaul token list\`)`,
+      });
+    await audit(store, "token.revoke", t.id, { name: t.name });
+    if (opts.json)
+      out.write(
+        `${JSON.stringify({ id: t.id, name: t.name, revokedAt: new Date(t.revokedAt ?? 0).toISOString() })}\n`,
+      );
+    else out.write(`token ${t.id} "${t.name}" revoked\n`);
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The CLI against a running `overhaul serve` (`--server URL` / OVERHAUL_SERVER, with the bearer
+ * token in OVERHAUL_TOKEN): the same commands, output and exit codes as on a local database.
+ *
+ * Invariants:
+ * - The token is read from the environment only (never a flag: it would land in shell history
+ *   and process lists), and is sent only in the Authorization header.
+ * - Answers map back to the errors the local commands raise: 400 InputError (with the server's
+ *   exact paths), 404 NotFoundError, 409 SafetyRefusal (with its rule) or a refusal, 401/403
+ *   NotAuthorized (exit 6), an unreachable server exit 1.
+ * - Following a run reads the live event stream and resumes from the last event it saw when the
+ *   connection drops, so no event is shown twice or skipped.
+ */
+import { InputError, NotFoundError, OverhaulError, type Problem, SafetyRefusal } from "../core/errors.js";
+import type { EventRecord } from "../ports/store.js";
+
+export class NotAuthorizedError extends OverhaulError {
+  override readonly name = "NotAuthorizedError";
+}
+
+export class ServerUnreachableError extends OverhaulError {
+  override readonly name = "ServerUnreachableError";
+}
+
+export interface Remote {
+  url: string;
+  token: string;
+}
+
+/** The server to talk to, or undefined for the local database. */
+export function remoteOf(flag: string | undefined): Remote | undefined {
+  const url = flag ?? process.env.OVERHAUL_SERVER;
+  if (url === undefined || url === "") return undefined;
+  if (!/^https?:\/\/[^/]+/.test(url)) {
+    throw new InputError({
+      path: flag !== undefined ? "--server" : "OVERHAUL_SERVER",
+      message: `"${url}" is not a server URL`,
+      expected: "http(s)://HOST:PORT",
+    });
+  }
+  const token = process.env.OVERHAUL_TOKEN;
+  if (!token) {
+    throw new InputError({
+      path: "OVERHAUL_TOKEN",
+      message: "is not set; a server needs a token",
+      expected: "a token from `overhaul token create` on the server",
+    });
+  }
+  return { url: url.replace(/\/+$/, ""), token };
+}
+
+export async function call<T>(r: Remote, method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`${r.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${r.token}`,
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  } catch (err) {
+    throw new ServerUnreachableError(`cannot reach the server at ${r.url}: ${(err as Error).cause ?? err}`, {
+      cause: err,
+    });
+  }
+  const text = await res.text();
+  let data: Record<string, unknown> = {};
+  try {
+    data = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    if (res.ok)
+      throw new OverhaulError(`the server answered ${method} ${path} with something that is not JSON`);
+  }
+  if (res.ok) return data as T;
+  const msg = typeof data.error === "string" ? data.error : `HTTP ${res.status}`;
+  if (res.status === 400 && Array.isArray(data.problems)) throw new InputError(data.problems as Problem[]);
+  if (res.status === 401 || res.status === 403) throw new NotAuthorizedError(`server: ${msg}`);
+  if (res.status === 404) throw new NotFoundError(msg);
+  if (res.status === 409 && typeof data.rule === "string") throw new SafetyRefusal(data.rule, msg);
+  if (res.status === 409) throw new OverhaulError(msg);
+  throw new ServerUnreachableError(`the server failed ${method} ${path}: ${msg} (HTTP ${res.status})`);
+}
+
+/** The run id given, or the newest run on the server. */
+export async function remoteRunId(r: Remote, runId: string | undefined): Promise<string> {
+  if (runId) return runId;
+  const [latest] = await call<{ id: string }[]>(r, "GET", "/api/runs?limit=1");
+  if (!latest) throw new NotFoundError("there are no runs on this server yet");
+  return latest.id;
+}
+
+const TERMINAL = new Set(["run.succeeded", "run.failed", "run.aborted"]);
+
+/**
+ * Stream the run's events to `onEvent` until the run ends (resolves true) or `signal` aborts
+ * (resolves false). Reconnects after a dropped stream from the last event seen.
+ */
+export async function followRun(
+  r: Remote,
+  runId: string,
+  onEvent: (e: EventRecord) => void,
+  signal: AbortSignal,
+): Promise<boolean> {
+  let after = 0;
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      const res = await fetch(`${r.url}/api/runs/${encodeURIComponent(runId)}/events/stream?after=${after}`, {
+        headers: { authorization: `Bearer ${r.token}`, accept: "text/event-stream" },
+        signal,
+      });
+      if (res.status === 401 || res.status === 403)
+        throw new NotAuthorizedError(`server: HTTP ${res.status}`);
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      attempt = 0;
+      const decoder = new TextDecoder();
+      let buf = "";
+      for await (const chunk of res.body) {
+        buf += decoder.decode(chunk as Uint8Array, { stream: true });
+        for (let i = buf.indexOf("\n\n"); i >= 0; i = buf.indexOf("\n\n")) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const data = block
+            .split("\n")
+            .find((l) => l.startsWith("data: "))
+            ?.slice(6);
+          if (data === undefined) continue;
+          const e = JSON.parse(data) as EventRecord;
+          after = Math.max(after, e.seq);
+          onEvent(e);
+          if (TERMINAL.has(e.type)) return true;
+        }
+      }
+    } catch (err) {
+      if (signal.aborted) return false;
+      if (err instanceof NotAuthorizedError) throw err;
+      if (attempt >= 5)
+        throw new ServerUnreachableError(`lost the event stream of run ${runId}: ${String(err)}`);
+    }
+    await new Promise((res) => setTimeout(res, 500 * (attempt + 1)));
+  }
+  return false;
+}

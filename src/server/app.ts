@@ -1,0 +1,186 @@
+/**
+ * The HTTP app of `overhaul serve` (Fastify), built from the route table.
+ *
+ * Invariants:
+ * - Every route is registered from ROUTES (routes.ts) with the role it declares; there is no
+ *   other way to add one, so the authorization matrix test covers them all.
+ * - Authentication happens before validation and before the handler: no token, a malformed one,
+ *   an unknown or a revoked one is 401; a role below the route's is 403. Nothing else runs.
+ * - Input is validated once, here, with the route's zod schemas; a 400 lists every problem with
+ *   its exact path (`body.limit`, `params.id`, `query.after`).
+ * - Every request to a route with an audit action is written to the audit log with who (token),
+ *   what (action, target), when, from where and the outcome (status), including refused ones.
+ * - Errors map to statuses by type: InputError 400, NotFoundError 404, SafetyRefusal and other
+ *   refusals 409, anything else 500 (its message is not sent).
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { z } from "zod";
+import { roleAllows } from "../core/access/roles.js";
+import { InputError, NotFoundError, OverhaulError, type Problem, SafetyRefusal } from "../core/errors.js";
+import type { AuditOutcome } from "../ports/access.js";
+import type { ServerDeps } from "./deps.js";
+import { LiveEvents } from "./live.js";
+import { openApiDocument } from "./openapi.js";
+import type { Principal, RouteDef } from "./route-def.js";
+import { ROUTES } from "./routes.js";
+import { checkBearer } from "./tokens.js";
+
+export interface AppOptions {
+  version: string;
+  /** Extra Fastify options (https). */
+  https?: { key: Buffer; cert: Buffer };
+  /** Routes besides the API (the dashboard's static files). */
+  extra?: (app: FastifyInstance) => void;
+}
+
+export interface ServerApp {
+  app: FastifyInstance;
+  live: LiveEvents;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(String(body.error));
+  }
+}
+
+function validate(
+  where: "params" | "query" | "body",
+  t: z.ZodType | undefined,
+  value: unknown,
+  problems: Problem[],
+) {
+  if (!t) return undefined;
+  const r = t.safeParse(value ?? (where === "body" ? undefined : {}));
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) {
+    const path = [where, ...issue.path.map(String)].join(".");
+    problems.push({ path, message: issue.message });
+  }
+  return undefined;
+}
+
+function errorAnswer(err: unknown): { status: number; body: Record<string, unknown> } {
+  if (err instanceof HttpError) return { status: err.status, body: err.body };
+  if (err instanceof InputError)
+    return { status: 400, body: { error: "invalid input", problems: err.problems } };
+  if (err instanceof NotFoundError) return { status: 404, body: { error: err.message } };
+  if (err instanceof SafetyRefusal) return { status: 409, body: { error: err.message, rule: err.rule } };
+  if (err instanceof OverhaulError && err.name === "OverhaulError")
+    return { status: 409, body: { error: err.message } };
+  return { status: 500, body: { error: "internal error" } };
+}
+
+function outcomeOf(status: number): AuditOutcome {
+  if (status < 400) return "ok";
+  return status === 401 || status === 403 ? "denied" : "failed";
+}
+
+export function buildApp(deps: ServerDeps, opts: AppOptions): ServerApp {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 2 * 1024 * 1024,
+    ...(opts.https ? { https: opts.https } : {}),
+  }) as unknown as FastifyInstance;
+  const live = new LiveEvents(deps.store, deps.streamPollMs);
+  const openapi = openApiDocument(ROUTES, opts.version);
+
+  app.get("/openapi.json", async () => openapi);
+
+  for (const def of ROUTES) register(app, def, deps, live);
+  opts.extra?.(app);
+
+  app.setNotFoundHandler(async (req, reply) => {
+    reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` });
+  });
+  // Before the listener closes: open streams would otherwise hold the close forever.
+  app.addHook("preClose", async () => live.close());
+  return { app, live };
+}
+
+function register(app: FastifyInstance, def: RouteDef, deps: ServerDeps, live: LiveEvents): void {
+  app.route({
+    method: def.method,
+    url: def.url,
+    handler: async (req: FastifyRequest, reply: FastifyReply) => {
+      const remote = req.ip;
+      let principal: Principal | undefined;
+      let params: unknown;
+      let body: unknown;
+      try {
+        if (def.access !== "public") {
+          const check = await checkBearer(deps.store.access, req.headers.authorization);
+          if (!check.ok) {
+            reply.header("www-authenticate", 'Bearer realm="overhaul"');
+            throw new HttpError(401, {
+              error:
+                check.why === "missing"
+                  ? "authentication required: send Authorization: Bearer TOKEN"
+                  : check.why === "revoked"
+                    ? "this token was revoked"
+                    : "invalid token",
+            });
+          }
+          principal = { token: check.token, remote };
+          if (!roleAllows(check.token.role, def.access)) {
+            throw new HttpError(403, {
+              error: `forbidden: ${def.method} ${def.url} needs the ${def.access} role; token "${check.token.name}" is ${check.token.role}`,
+            });
+          }
+        }
+        const problems: Problem[] = [];
+        params = validate("params", def.params, req.params, problems);
+        const query = validate("query", def.query, req.query, problems);
+        body = validate("body", def.body, req.body, problems);
+        if (problems.length > 0) throw new InputError(problems);
+        const out = await def.handler({ params, query, body, principal, deps, live, req, reply });
+        if (def.produces === "sse") return reply;
+        await audit(deps, def, principal, remote, params, body, def.status ?? 200);
+        if (def.action) deps.onRunChanged?.();
+        reply.code(def.status ?? 200);
+        return out;
+      } catch (err) {
+        const { status, body: answer } = errorAnswer(err);
+        await audit(deps, def, principal, remote, params, body, status, answer.error);
+        reply.code(status);
+        return answer;
+      }
+    },
+  });
+}
+
+async function audit(
+  deps: ServerDeps,
+  def: RouteDef,
+  principal: Principal | undefined,
+  remote: string,
+  params: unknown,
+  body: unknown,
+  status: number,
+  error?: unknown,
+): Promise<void> {
+  if (!def.action) return;
+  let target: string | null = null;
+  try {
+    target = params !== undefined || body !== undefined ? (def.target?.(params, body) ?? null) : null;
+  } catch {
+    target = null;
+  }
+  // Never the request body itself: it may hold a plan or a token name, but a token's secret is
+  // only ever in answers, and plan texts are stored as revisions already.
+  await deps.store.access.appendAudit({
+    at: deps.clock.now(),
+    actor: principal ? `token:${principal.token.name}` : "anonymous",
+    tokenId: principal?.token.id ?? null,
+    role: principal?.token.role ?? null,
+    remote,
+    action: def.action,
+    target,
+    status,
+    outcome: outcomeOf(status),
+    detail: error !== undefined ? { error: String(error) } : {},
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * The CLI against `overhaul serve` (`--server URL`, OVERHAUL_TOKEN): `run`, `status`, `pause`,
+ * `resume`, `retry`, `skip` print what the local commands print and exit with the same codes;
+ * a viewer's token is refused (exit 6), a missing token is exit 2. Built CLI, real SQLite, local
+ * hosts, HTTP on 127.0.0.1.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliResult, runCli } from "../support/cli.js";
+import { type ServeProcess, startServe } from "../support/serve-cli.js";
+
+const dir = mkdtempSync(join(tmpdir(), "overhaul-remote-"));
+const db = join(dir, "o.db");
+const inventory = join(dir, "inventory.ini");
+writeFileSync(inventory, "[web]\nweb0[1:3] overhaul_region=eu\n[all:vars]\nansible_connection=local\n");
+writeFileSync(
+  join(dir, "plan.yaml"),
+  `name: remote-e2e
+hosts: web
+failureBudget: { maxFailed: 1 }
+steps:
+  - { name: upgrade, kind: command, run: 'test "$OVERHAUL_HOST" != web03', idempotent: true }
+`,
+);
+
+let url = "";
+let server: ServeProcess | undefined;
+const tokens: Record<string, string> = {};
+
+beforeAll(async () => {
+  for (const role of ["viewer", "operator"]) {
+    const r = await runCli(["--db", db, "token", "create", "--role", role, "--name", role], { cwd: dir });
+    tokens[role] = r.stdout.trim();
+  }
+  server = await startServe(db, ["-i", inventory], dir);
+  url = server.url;
+}, 30_000);
+
+afterAll(async () => {
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const remote = (args: string[], role = "operator"): Promise<CliResult> =>
+  runCli(["--server", url, ...args], { cwd: dir, env: { OVERHAUL_TOKEN: tokens[role] ?? "" } });
+const local = (args: string[]): Promise<CliResult> => runCli(["--db", db, ...args], { cwd: dir });
+
+describe("CLI --server", () => {
+  it("run, status, retry, skip, pause, resume behave as the local commands do", async () => {
+    const run = await remote(["run", "plan.yaml", "--limit", "web", "--json"]);
+    expect(run.code).toBe(3);
+    const summary = JSON.parse(run.stdout) as {
+      outcome: string;
+      run: { id: string; state: string };
+      failures: { host: string }[];
+    };
+    expect(summary.outcome).toBe("finished");
+    expect(summary.run.state).toBe("failed");
+    expect(summary.failures.map((f) => f.host)).toEqual(["web03"]);
+    const id = summary.run.id;
+
+    // status: byte-identical to the local command, text and JSON.
+    for (const args of [
+      ["status", id, "--json"],
+      ["status", id, "--hosts"],
+      ["status", "--runs", "--json"],
+    ]) {
+      const [r, l] = [await remote(args), await local(args)];
+      expect(r.stdout, args.join(" ")).toBe(l.stdout);
+      expect(r.code).toBe(l.code);
+    }
+
+    // A refused action: same message, same exit code as local.
+    const [rp, lp] = [await remote(["pause", id]), await local(["pause", id])];
+    expect(rp.code).toBe(2);
+    expect(rp.code).toBe(lp.code);
+    expect(rp.stderr).toBe(lp.stderr);
+
+    const skip = await remote(["skip", "web01", "--run", id]);
+    expect(skip.code).toBe(2);
+    expect(skip.stderr).toMatch(/cannot skip host web01: it is succeeded/);
+
+    const retry = await remote(["retry", "web03", "--run", id]);
+    expect(retry.code).toBe(0);
+    expect(retry.stdout).toMatch(new RegExp(`run ${id}: host web03 -> pending`));
+    // The service's coordinator drives the reopened run; web03 fails again.
+    const watched = await remote(["resume", id, "--json", "-q"]);
+    expect(watched.code).toBe(3);
+    expect(JSON.parse(watched.stdout).failures.map((f: { host: string }) => f.host)).toEqual(["web03"]);
+    const skipped = await remote(["skip", "web03", "--run", id, "--json"]);
+    expect(JSON.parse(skipped.stdout)).toEqual({ run: id, host: "web03", state: "skipped" });
+  }, 60_000);
+
+  it("refuses a viewer (exit 6) and a missing token (exit 2), and names an unknown run", async () => {
+    const viewer = await remote(["pause"], "viewer");
+    expect(viewer.code).toBe(6);
+    expect(viewer.stderr).toMatch(/needs the operator role; token "viewer" is viewer/);
+    const none = await remote(["status"], "nobody");
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/OVERHAUL_TOKEN: is not set/);
+    const unknown = await remote(["status", "r-nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no run "r-nope"/);
+    const gone = await runCli(["--server", "http://127.0.0.1:1", "status"], {
+      cwd: dir,
+      env: { OVERHAUL_TOKEN: "x" },
+    });
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/cannot reach the server/);
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * The API's behaviour over real HTTP on a real SQLite store: validation errors with exact paths,
+ * the OpenAPI document generated from the route table, operator actions that are the engine's
+ * own (state, events, audit), live events with Last-Event-ID resume, reports and runbooks.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROUTES } from "../../src/server/routes.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+import { openSse } from "../support/sse.js";
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startTestServer();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const auth = (role: "viewer" | "operator" | "admin") => ({ authorization: `Bearer ${t.tokens[role]}` });
+
+async function post(path: string, role: "viewer" | "operator" | "admin", body?: unknown) {
+  const res = await fetch(`${t.url}${path}`, {
+    method: "POST",
+    headers: { ...auth(role), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function get(path: string, role: "viewer" | "operator" | "admin" = "viewer") {
+  const res = await fetch(`${t.url}${path}`, { headers: auth(role) });
+  return { status: res.status, body: (await res.json()) as unknown };
+}
+
+describe("API", () => {
+  it("rejects bad input with every problem at its exact path", async () => {
+    const r = await post("/api/runs", "operator", { plan: 1, revision: "2", limit: "web", extra: true });
+    expect(r.status).toBe(400);
+    const paths = (r.body.problems as { path: string }[]).map((p) => p.path).sort();
+    expect(paths).toEqual(["body", "body.plan", "body.revision"]);
+    const q = await get(`/api/runs/${t.run.id}/events?after=-1&limit=0`);
+    expect(q.status).toBe(400);
+    expect((q.body as { problems: { path: string }[] }).problems.map((p) => p.path)).toEqual([
+      "query.after",
+      "query.limit",
+    ]);
+    const plan = await post("/api/plans", "operator", { body: "name: x\nhosts: web\nsteps: []\n" });
+    expect(plan.status).toBe(400);
+    expect(JSON.stringify(plan.body.problems)).toMatch(/steps/);
+  });
+
+  it("refuses a run without an explicit scope (409, safety rule) and creates one with it", async () => {
+    const none = await post("/api/runs", "operator", { plan: "api-test", revision: 1 });
+    expect(none.status).toBe(409);
+    expect(none.body.rule).toBe("no-implicit-all");
+    const ok = await post("/api/runs", "operator", { plan: "api-test", revision: 1, all: true, seed: 5 });
+    expect(ok.status).toBe(201);
+    expect(ok.body).toMatchObject({ plan: "api-test", revision: 1, state: "running", seed: 5 });
+    const hosts = await get(`/api/runs/${String(ok.body.id)}/hosts`);
+    expect(
+      (hosts.body as { host: string; region: string; stage: string }[]).map((h) => [
+        h.host,
+        h.region,
+        h.stage,
+      ]),
+    ).toEqual([
+      ["web01", "eu", "pending"],
+      ["web02", "us", "pending"],
+    ]);
+  });
+
+  it("serves an OpenAPI document with every route of the table", async () => {
+    const res = await fetch(`${t.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toBe("3.1.0");
+    for (const def of ROUTES) {
+      const path = def.url.replace(/:([A-Za-z]+)/g, "{$1}");
+      expect(doc.paths[path]?.[def.method.toLowerCase()], `${def.method} ${path}`).toBeDefined();
+    }
+    const create = doc.paths["/api/runs"]?.post as {
+      requestBody: { content: Record<string, { schema: { properties: object } }> };
+    };
+    expect(Object.keys(create.requestBody.content["application/json"]!.schema.properties)).toContain("limit");
+  });
+
+  it("streams events live and resumes after Last-Event-ID without gaps or duplicates", async () => {
+    const url = `${t.url}/api/runs/${t.run.id}/events/stream`;
+    const a = await openSse(url, auth("viewer"));
+    expect(a.status).toBe(200);
+    await a.until((f) => f.data.type === "run.created");
+    expect((await post(`/api/runs/${t.run.id}/pause`, "operator", { reason: "lunch" })).status).toBe(200);
+    const paused = await a.until((f) => f.data.type === "run.paused");
+    expect(paused.data.actor).toBe("token:t-operator");
+    a.close();
+    // While nobody watches, the run is resumed; a client resuming after `paused` sees only that.
+    expect((await post(`/api/runs/${t.run.id}/resume`, "operator")).status).toBe(200);
+    const b = await openSse(url, { ...auth("viewer"), "last-event-id": String(paused.id) });
+    await b.until((f) => f.data.type === "run.running");
+    await new Promise((r) => setTimeout(r, 200));
+    b.close();
+    expect(b.frames.map((f) => f.data.type)).toEqual(["run.running"]);
+    expect(b.frames[0]!.id).toBeGreaterThan(paused.id);
+  });
+
+  it("operator actions are the engine's: state changes, 409 when not possible, audited", async () => {
+    expect((await post(`/api/runs/${t.run.id}/resume`, "operator")).status).toBe(409);
+    const skip = await post(`/api/runs/${t.run.id}/hosts/web02/skip`, "operator");
+    expect(skip).toMatchObject({ status: 200, body: { host: "web02", state: "skipped" } });
+    expect((await post(`/api/runs/${t.run.id}/hosts/nope/skip`, "operator")).status).toBe(404);
+    const detail = (await get(`/api/runs/${t.run.id}`)).body as { byState: Record<string, number> };
+    expect(detail.byState).toEqual({ pending: 1, skipped: 1 });
+    const audit = (await get("/api/audit", "admin")).body as {
+      action: string;
+      target: string;
+      status: number;
+    }[];
+    expect(audit).toContainEqual(
+      expect.objectContaining({ action: "host.skip", target: `${t.run.id}/web02`, status: 200 }),
+    );
+    expect(audit).toContainEqual(
+      expect.objectContaining({ action: "run.resume", target: t.run.id, status: 409 }),
+    );
+  });
+
+  it("answers reports, runbooks and the step graph", async () => {
+    const rep = await fetch(`${t.url}/api/runs/${t.run.id}/report?format=md`, { headers: auth("viewer") });
+    expect(rep.status).toBe(200);
+    expect(rep.headers.get("content-type")).toMatch(/text\/markdown/);
+    expect(await rep.text()).toContain(t.run.id);
+    const book = (await get(`/api/runs/${t.run.id}/hosts/web01/runbook`)).body as Record<string, unknown>;
+    expect(book).toMatchObject({ host: "web01", bmc: "bmc-web01", region: "eu" });
+    expect((book.steps as { name: string; revert: string | null }[]).map((s) => [s.name, s.revert])).toEqual([
+      ["upgrade", null],
+      ["verify", "true"],
+    ]);
+    const rev = (await get("/api/plans/api-test/revisions/1")).body as { steps: { name: string }[] };
+    expect(rev.steps.map((s) => s.name)).toEqual(["upgrade", "verify"]);
+  });
+});
