@@ -6,6 +6,8 @@
  *   so a resolved write survives a process or OS crash). WAL is verified, not assumed.
  * - `busy_timeout` lets a second process (a restarted coordinator, `overhaul status`) wait for the
  *   write lock instead of failing; every write takes the lock up front (`BEGIN IMMEDIATE`).
+ * - Switching a new file to WAL needs an exclusive lock for which SQLite does not call the busy
+ *   handler: processes opening a new file together retry it (bounded by the busy timeout).
  * - Foreign keys are enforced (SQLite leaves them off by default).
  * - The parent directory is created; migrations run before the store is returned, in one
  *   `BEGIN IMMEDIATE` transaction, so processes opening a new file together do not race.
@@ -14,6 +16,7 @@
 import { realpathSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { Kysely } from "kysely";
 import { OverhaulError } from "../../core/errors.js";
@@ -41,8 +44,9 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
   if (!memory) await mkdir(dirname(resolve(file)), { recursive: true });
   const raw = new Database(file);
   try {
-    raw.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
-    const mode = raw.pragma("journal_mode = WAL", { simple: true });
+    const busyMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000));
+    raw.pragma(`busy_timeout = ${busyMs}`);
+    const mode = await switchToWal(raw, busyMs);
     if (!memory && mode !== "wal") {
       throw new OverhaulError(`SQLite store ${file}: cannot switch to WAL (journal_mode is ${String(mode)})`);
     }
@@ -72,4 +76,21 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     throw err;
   }
   return store;
+}
+
+/**
+ * `journal_mode = WAL`, retried while another connection holds the lock it needs (SQLite answers
+ * SQLITE_BUSY at once there, without its busy handler), for at most `busyMs`.
+ */
+async function switchToWal(raw: Database.Database, busyMs: number): Promise<unknown> {
+  const started = performance.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return raw.pragma("journal_mode = WAL", { simple: true });
+    } catch (err) {
+      const busy = (err as { code?: string }).code?.startsWith("SQLITE_BUSY") === true;
+      if (!busy || performance.now() - started >= busyMs) throw err;
+      await sleep(5 * Math.min(attempt, 20));
+    }
+  }
 }
