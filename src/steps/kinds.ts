@@ -74,7 +74,7 @@ async function pollHealth(ctx: StepContext, health: Health): Promise<StepOutcome
   const r = await poll(
     ctx,
     ctx.step.intervalMs ?? 2_000,
-    () => health.check(ctx.host, { signal: ctx.signal, deadline: ctx.deadline }),
+    (by) => health.check(ctx.host, { signal: ctx.signal, deadline: by }),
     (x) => x.healthy,
   );
   const last = r.last?.detail ?? r.lastError ?? "no answer";

@@ -1,6 +1,12 @@
 /**
  * Polling until a probe passes or the attempt's deadline passes (gate, wait-healthy, reboot).
  * Transport errors while polling count as "not yet" (a rebooting host is unreachable on purpose).
+ *
+ * Invariant: a probe is over one interval before the attempt's deadline (it gets that as its own
+ * deadline), unless the whole attempt is shorter than one interval. A host that does not answer
+ * fails a probe only at the connect timeout (10 s by default over SSH), so a probe bounded by the
+ * attempt's deadline itself would run into it, and the engine's bare timeout (the effect unknown)
+ * would replace the poll's verdict (why it failed).
  */
 import { TransportError } from "../core/errors.js";
 import type { ExecResult } from "../ports/transport.js";
@@ -17,7 +23,7 @@ export interface PollResult<T = ExecResult> {
 export async function poll<T>(
   ctx: StepContext,
   intervalMs: number,
-  probe: () => Promise<T>,
+  probe: (deadline: number) => Promise<T>,
   accept: (r: T) => boolean,
 ): Promise<PollResult<T>> {
   let polls = 0;
@@ -26,8 +32,9 @@ export async function poll<T>(
   for (;;) {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     polls++;
+    const by = ctx.deadline - ctx.clock.now() > intervalMs ? ctx.deadline - intervalMs : ctx.deadline;
     try {
-      last = await probe();
+      last = await probe(by);
       if (accept(last)) return { ok: true, polls, last };
     } catch (e) {
       if (!(e instanceof TransportError) || !e.retryable) throw e;
@@ -54,5 +61,5 @@ export function pollUntil(
   intervalMs: number,
   accept: (r: ExecResult) => boolean,
 ): Promise<PollResult> {
-  return poll(ctx, intervalMs, () => exec(ctx, command), accept);
+  return poll(ctx, intervalMs, (by) => exec(ctx, command, by), accept);
 }

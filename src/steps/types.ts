@@ -65,9 +65,9 @@ export function describeExec(r: ExecResult): Record<string, unknown> {
   };
 }
 
-/** Run a command of the step on the step's host, bounded by the attempt's deadline. */
-export function exec(ctx: StepContext, command: string): Promise<ExecResult> {
-  const timeoutMs = Math.max(1, ctx.deadline - ctx.clock.now());
+/** Run a command of the step on the step's host, bounded by the attempt's deadline (or an earlier one). */
+export function exec(ctx: StepContext, command: string, deadline = ctx.deadline): Promise<ExecResult> {
+  const timeoutMs = Math.max(1, deadline - ctx.clock.now());
   return ctx.transport.exec(ctx.host, {
     command,
     timeoutMs,

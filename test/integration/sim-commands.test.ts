@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { VirtualClock } from "../../src/adapters/clock/virtual-clock.js";
+import { CONNECT_TIMEOUT_MS } from "../../src/adapters/simulator/sim-host.js";
 import { SimWorld } from "../../src/adapters/simulator/world.js";
 import { TransportError } from "../../src/core/errors.js";
 import { generateFleet, parseFleetSpec } from "../../src/core/sim/fleet-gen.js";
@@ -74,6 +75,33 @@ describe("SimTransport commands", () => {
     await expect(run(0, "true")).rejects.toMatchObject({ kind: "unreachable" });
     await clock.sleep(130_000);
     expect((await run(0, "cat /proc/sys/kernel/random/boot_id")).stdout).not.toBe(before);
+  });
+
+  it("a host that does not answer fails at the connect timeout (10 s), or sooner at its timeout or abort", async () => {
+    const { t, hosts, clock, world, run } = setup("seed: 1\nboot: { min: 10m, max: 10m }\n");
+    await run(0, "systemctl reboot");
+    const at = (n: number) => world.ledger[world.ledger.length - n]?.at;
+    let t0 = clock.now();
+    await expect(run(0, "true")).rejects.toMatchObject({ kind: "unreachable" });
+    expect(clock.now() - t0).toBe(CONNECT_TIMEOUT_MS);
+    expect(CONNECT_TIMEOUT_MS).toBe(10_000);
+    expect(world.ledger.at(-1)).toMatchObject({
+      at: clock.now(),
+      outcome: "unreachable (booting)",
+      applied: false,
+    });
+    t0 = clock.now();
+    const short = t.exec(hosts[0]!, { command: "true", timeoutMs: 3_000 });
+    await expect(short).rejects.toMatchObject({ kind: "unreachable" });
+    expect(clock.now() - t0).toBe(3_000);
+    expect(at(1)).toBe(clock.now());
+    t0 = clock.now();
+    const ac = new AbortController();
+    const aborted = t.exec(hosts[0]!, { command: "true", timeoutMs: 60_000, signal: ac.signal });
+    await clock.sleep(1_500);
+    ac.abort(new Error("stop"));
+    await expect(aborted).rejects.toThrow("stop");
+    expect(clock.now() - t0).toBe(1_500);
   });
 
   it("kexec: true boots in the fast path (10 to 30 s) instead of minutes", async () => {

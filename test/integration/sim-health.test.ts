@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { VirtualClock } from "../../src/adapters/clock/virtual-clock.js";
+import { CONNECT_TIMEOUT_MS } from "../../src/adapters/simulator/sim-host.js";
 import { SimWorld } from "../../src/adapters/simulator/world.js";
 import { TransportError } from "../../src/core/errors.js";
 import type { Host } from "../../src/core/model/fleet.js";
@@ -93,6 +94,16 @@ describe("SimHealth", () => {
           { signal: new AbortController().signal, deadline: 1e15 },
         ),
     ).rejects.toMatchObject({ kind: "unreachable" });
+    // A host that does not answer is given up on at the connect timeout, or at the deadline if sooner.
+    let t0 = t.clock.now();
+    await expect(t.check("r01-h002")).rejects.toMatchObject({ kind: "unreachable" });
+    expect(t.clock.now() - t0).toBe(CONNECT_TIMEOUT_MS);
+    t0 = t.clock.now();
+    const signal = new AbortController().signal;
+    await expect(
+      t.world.health().check(t.host("r01-h002"), { signal, deadline: t0 + 4_000 }),
+    ).rejects.toMatchObject({ kind: "unreachable" });
+    expect(t.clock.now() - t0).toBe(4_000);
     await t.clock.sleep(130_000);
     expect((await t.check("r01-h001")).healthy).toBe(true);
   });

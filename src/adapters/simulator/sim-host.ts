@@ -10,6 +10,7 @@ import { TransportError, type TransportFailure } from "../../core/errors.js";
 import type { Host } from "../../core/model/fleet.js";
 import { seededRandom } from "../../core/policy/random.js";
 import { type FailureSpec, hostFailures, type Scenario } from "../../core/sim/scenario.js";
+import type { Clock } from "../../ports/clock.js";
 
 export type SimHostState = "up" | "booting" | "dead";
 
@@ -81,6 +82,22 @@ export function simFailure(kind: TransportFailure, message: string): TransportEr
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+/**
+ * How long a call to a host that does not answer (booting, dead, partitioned away) takes to fail.
+ * A real SSH connect to such a host gets no answer at all and gives up at its connect timeout: the
+ * SSH transport's default is 10 s (`DEFAULT_CONNECT_TIMEOUT_MS`, src/adapters/transport-ssh/
+ * options.ts; repeated here, not imported: adapters do not import each other).
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Wait out a connect that gets no answer: `CONNECT_TIMEOUT_MS`, or until `deadline` when that comes
+ * first (the call's own timeout); rejects with the signal's reason when it aborts.
+ */
+export function noAnswer(clock: Clock, deadline: number, signal?: AbortSignal): Promise<void> {
+  return clock.sleep(Math.max(0, Math.min(CONNECT_TIMEOUT_MS, deadline - clock.now())), signal);
 }
 
 /** FNV-1a, 32 bits. */

@@ -16,9 +16,12 @@
  *
  * Invariants:
  * - Every command takes a seeded latency (20–200 ms) on the world's `Clock`; nothing reads real time.
- * - A host that is booting or dead, or partitioned away, rejects with `TransportError("unreachable")`
- *   and nothing ran (`applied: false`). `applied` is true when the command ran on the host (whatever
- *   its exit code), false when it did not (unreachable, timeout, not found, injected failure).
+ * - A host that is booting or dead, or partitioned away, when the command starts does not answer:
+ *   the call rejects with `TransportError("unreachable")` after `CONNECT_TIMEOUT_MS` (10 s, what an
+ *   SSH connect waits), or at the request's timeout if sooner, or with the signal's reason when it
+ *   aborts; nothing ran (`applied: false`), and the ledger records it when the call gives up.
+ *   `applied` is true when the command ran on the host (whatever its exit code), false when it did
+ *   not (unreachable, timeout, not found, injected failure).
  * - A partition starting while a command is in flight rejects it with `dropped`; the command took
  *   effect anyway with probability 1/2 (a seeded coin per host), and the ledger says which
  *   (`applied`). That is what makes an attempt truly "in doubt" for the engine. A host that goes
@@ -31,7 +34,7 @@ import type { Host } from "../../core/model/fleet.js";
 import { seededRandom } from "../../core/policy/random.js";
 import type { LedgerEntry } from "../../core/sim/ledger.js";
 import type { ExecRequest, ExecResult, Transport } from "../../ports/transport.js";
-import { hashOf, type SimHost, simFailure } from "./sim-host.js";
+import { hashOf, noAnswer, type SimHost, simFailure } from "./sim-host.js";
 import type { WorldState } from "./world-state.js";
 
 const BOOT_ID = "cat /proc/sys/kernel/random/boot_id";
@@ -59,6 +62,7 @@ export class SimTransport implements Transport {
     const start = clock.now();
     const why = world.unreachable(h, start);
     if (why !== undefined) {
+      await noAnswer(clock, start + req.timeoutMs, req.signal);
       this.record(h, cmd, `unreachable (${why})`, false, req);
       throw simFailure("unreachable", `sim: ${host.name} unreachable (${why})`);
     }

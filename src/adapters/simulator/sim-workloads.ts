@@ -26,16 +26,18 @@
  * - No other guard hides an engine bug: if the world changes under a move some other way (its
  *   workload lost, its source gone), a live move fails; a cold one starts the copy anyway, and the
  *   ledger shows whatever that breaks.
- * - An unreachable host (booting, dead, partitioned) makes the call reject with
- *   `TransportError("unreachable")` when nothing could be done at all; otherwise the workloads it
- *   concerns are reported in `unplaced` with the reason.
+ * - A call on a host that does not answer (booting, dead, partitioned) when it starts rejects with
+ *   `TransportError("unreachable")` after `CONNECT_TIMEOUT_MS` (or at its deadline, or on abort),
+ *   as a connect to it would. Any other unreachable host (a move's source, target or home) makes
+ *   the call reject with `unreachable` at once when nothing could be done at all; otherwise the
+ *   workloads it concerns are reported in `unplaced` with the reason.
  */
 import { TransportError } from "../../core/errors.js";
 import type { Host, Workload } from "../../core/model/fleet.js";
 import { seededRandom } from "../../core/policy/random.js";
 import type { Workloads, WorkloadsOptions, WorkloadsResult } from "../../ports/workloads.js";
 import { chooseTarget, modeOf, refusal, timingOf } from "./placement.js";
-import { hashOf, type SimHost } from "./sim-host.js";
+import { hashOf, noAnswer, type SimHost } from "./sim-host.js";
 import type { SimWorkload, WorldState } from "./world-state.js";
 
 /** Moves of one drain or reinstate running at once. */
@@ -63,14 +65,14 @@ export class SimWorkloads implements Workloads {
   }
 
   async drain(host: Host, opts: WorkloadsOptions): Promise<WorkloadsResult> {
-    this.reach(host, opts, "drain");
+    await this.reach(host, opts, "drain");
     this.world.cordoned.add(host.name);
     const ids = this.world.runningOn(host.name);
     return this.run("drain", host.name, ids, opts);
   }
 
   async reinstate(host: Host, opts: WorkloadsOptions): Promise<WorkloadsResult> {
-    this.reach(host, opts, "reinstate");
+    await this.reach(host, opts, "reinstate");
     this.world.cordoned.delete(host.name);
     const ids = this.awayFrom(host.name).map((w) => w.spec.id);
     return this.run("reinstate", host.name, ids, opts);
@@ -82,14 +84,19 @@ export class SimWorkloads implements Workloads {
     return this.world.homedAt(host).filter((w) => w.on.length > 0 && !w.on.includes(host));
   }
 
-  /** Throws unless the call may start: not aborted, and the host known and reachable. */
-  private reach(host: Host, opts: WorkloadsOptions, verb: Verb): SimHost {
+  /**
+   * Rejects unless the call may start: not aborted, and the host known and reachable. A host that
+   * does not answer is given up on at the connect timeout (or the call's deadline, or abort).
+   */
+  private async reach(host: Host, opts: WorkloadsOptions, verb: Verb): Promise<SimHost> {
     if (opts.signal.aborted) throw opts.signal.reason;
     const h = this.world.simHost(host.name);
     if (!h) throw new TransportError("unreachable", `sim: ${verb}: unknown host ${host.name}`);
     const why = this.world.unreachable(h);
-    if (why !== undefined)
+    if (why !== undefined) {
+      await noAnswer(this.world.clock, opts.deadline, opts.signal);
       throw new TransportError("unreachable", `sim: ${verb}: ${host.name} unreachable (${why})`);
+    }
     return h;
   }
 
