@@ -13,7 +13,7 @@
  * - Nothing here talks to the network; `git` is asked only about the local working tree.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import os from "node:os";
 import { join, sep } from "node:path";
@@ -122,6 +122,28 @@ export async function makeScratchDir(repoRoot: string): Promise<ScratchDir> {
   }
   const dir = mkdtempSync(join(base, "overhaul-bench-"));
   return { dir, filesystem: filesystemOf(dir), repoFilesystem: repoFs, tmpdirFilesystem: tmpFs, choice };
+}
+
+/** Run `body` with a fresh scratch directory, removed afterwards: on return, on error and on Ctrl-C. */
+export async function withScratchDir<T>(
+  repoRoot: string,
+  body: (scratch: ScratchDir) => Promise<T>,
+): Promise<T> {
+  const scratch = await makeScratchDir(repoRoot);
+  const cleanup = () => rmSync(scratch.dir, { recursive: true, force: true });
+  const onSignal = (sig: NodeJS.Signals) => {
+    cleanup();
+    process.kill(process.pid, sig);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await body(scratch);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    cleanup();
+  }
 }
 
 export interface RepoInfo {

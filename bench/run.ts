@@ -29,7 +29,7 @@
  *   the end, also on error or Ctrl-C.
  * - Talks to nothing over the network (the SSH benchmarks only to loopback).
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -46,9 +46,9 @@ import {
   conditions,
   type MachineInfo,
   machineInfo,
-  makeScratchDir,
   type RepoInfo,
   repoInfo,
+  withScratchDir,
 } from "./machine.js";
 import { NAME as PLANNER, GOAL_RATIO as PLANNER_GOAL, plannerBench } from "./planner.js";
 import { RAW_PAYLOAD } from "./raw-commits.js";
@@ -315,16 +315,7 @@ async function sqliteTransitions(ctx: RunContext, cfg: TransitionsConfig): Promi
   const { root, save, machine, repo } = ctx;
   const date = new Date();
   const before = conditions();
-  const scratch = await makeScratchDir(root);
-  const cleanup = () => rmSync(scratch.dir, { recursive: true, force: true });
-  const onSignal = (sig: NodeJS.Signals) => {
-    cleanup();
-    process.kill(process.pid, sig);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-
-  try {
+  await withScratchDir(root, async (scratch) => {
     const fs = scratch.filesystem;
     console.log(`${NAME}: engine durable step transitions/s vs raw SQLite durable commits/s`);
     printMachine(machine);
@@ -388,11 +379,7 @@ async function sqliteTransitions(ctx: RunContext, cfg: TransitionsConfig): Promi
       const path = await saveResult(join(root, "bench", "results"), NAME, date, doc);
       console.log(`  results: ${relative(process.cwd(), path)} (and bench/results/latest.json)`);
     }
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    cleanup();
-  }
+  });
 }
 
 async function eventLoop(ctx: RunContext, cfg: EventLoopConfig): Promise<void> {
@@ -460,8 +447,7 @@ async function apiBench(ctx: RunContext, cfg: ApiConfig): Promise<void> {
   const { root, save, machine, repo } = ctx;
   const date = new Date();
   const before = conditions();
-  const scratch = await makeScratchDir(root);
-  try {
+  await withScratchDir(root, async (scratch) => {
     console.log(`${API}: overhaul serve, GET /api/runs/:id rate and SSE fan-out during a run`);
     printMachine(machine);
     console.log(
@@ -495,9 +481,7 @@ async function apiBench(ctx: RunContext, cfg: ApiConfig): Promise<void> {
       const path = await saveResult(join(root, "bench", "results"), API, date, doc);
       console.log(`  results: ${relative(process.cwd(), path)} (and bench/results/latest.json)`);
     }
-  } finally {
-    rmSync(scratch.dir, { recursive: true, force: true });
-  }
+  });
 }
 
 main().then(

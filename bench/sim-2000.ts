@@ -27,10 +27,9 @@
  *   after each sample.
  */
 import { fork } from "node:child_process";
-import { rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { conditions, type MachineInfo, makeScratchDir, type RepoInfo } from "./machine.js";
+import { conditions, type MachineInfo, type RepoInfo, withScratchDir } from "./machine.js";
 import { median, RESULTS_SCHEMA, round, saveResult } from "./results.js";
 import type { ChildInput, ChildOutput } from "./sim-2000-child.js";
 import { STORE_PRAGMAS, sqliteVersion } from "./sqlite-files.js";
@@ -314,15 +313,7 @@ export async function sim2000Bench(ctx: BenchContext, cfg: Sim2000Config): Promi
   const { root, save, machine, repo } = ctx;
   const date = new Date();
   const before = conditions();
-  const scratch = await makeScratchDir(root);
-  const cleanup = () => rmSync(scratch.dir, { recursive: true, force: true });
-  const onSignal = (sig: NodeJS.Signals) => {
-    cleanup();
-    process.kill(process.pid, sig);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
+  await withScratchDir(root, async (scratch) => {
     console.log(`${NAME}: a whole simulated run of a 2,000-host fleet through the engine, wall seconds`);
     console.log(
       `  machine: ${machine.cpuModel}, ${machine.cores} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ` +
@@ -366,9 +357,5 @@ export async function sim2000Bench(ctx: BenchContext, cfg: Sim2000Config): Promi
       const path = await saveResult(join(root, "bench", "results"), NAME, date, doc);
       console.log(`  results: ${relative(process.cwd(), path)} (and bench/results/latest.json)`);
     }
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    cleanup();
-  }
+  });
 }

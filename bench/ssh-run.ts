@@ -1,19 +1,5 @@
-/**
- * The SSH benchmarks' part of `npm run bench` (run.ts dispatches here): "ssh-vs-ansible"
- * (ssh-vs-ansible.ts) and "ssh-sessions" (ssh-sessions.ts). Prints a summary of each and saves
- * its document to bench/results/ (results.ts) with the machine, the repository's commit, the load
- * before and after, and the configuration.
- *
- * Invariants:
- * - Scratch files (keys, plans, the CLI's SQLite files, Ansible's control sockets) live in a fresh
- *   directory on the repository's filesystem (machine.ts), removed at the end, also on error or
- *   Ctrl-C; the sshd fleet removes its own directory and processes (test/support/sshd-fleet.ts).
- * - "ssh-vs-ansible" without sshd or ansible-playbook prints why and saves nothing (exit code 0:
- *   nothing was measured, nothing failed).
- */
-import { rmSync } from "node:fs";
 import { join, relative } from "node:path";
-import { conditions, type MachineInfo, makeScratchDir, type RepoInfo } from "./machine.js";
+import { conditions, type MachineInfo, type RepoInfo, withScratchDir } from "./machine.js";
 import { RESULTS_SCHEMA, saveResult } from "./results.js";
 import {
   DEFAULT_SSH_SESSIONS,
@@ -55,25 +41,6 @@ function printMachine(machine: MachineInfo): void {
   );
 }
 
-/** Run `body` with a scratch directory that is removed afterwards, also on Ctrl-C. */
-async function withScratch<T>(root: string, body: (dir: string) => Promise<T>): Promise<T> {
-  const scratch = await makeScratchDir(root);
-  const cleanup = () => rmSync(scratch.dir, { recursive: true, force: true });
-  const onSignal = (sig: NodeJS.Signals) => {
-    cleanup();
-    process.kill(process.pid, sig);
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    return await body(scratch.dir);
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    cleanup();
-  }
-}
-
 export async function sshVsAnsible(ctx: SshRunContext, cfg: SshVsAnsibleConfig): Promise<void> {
   const { root, save, machine, repo } = ctx;
   console.log(
@@ -91,7 +58,7 @@ export async function sshVsAnsible(ctx: SshRunContext, cfg: SshVsAnsibleConfig):
   );
   const date = new Date();
   const before = conditions();
-  const result = await withScratch(root, (dir) => runSshVsAnsible(dir, cfg, (l) => console.log(l)));
+  const result = await withScratchDir(root, ({ dir }) => runSshVsAnsible(dir, cfg, (l) => console.log(l)));
   const after = conditions();
   for (const line of summarizeSshVsAnsible(result)) console.log(line);
   if (!save) return;
@@ -130,7 +97,7 @@ export async function sshSessions(ctx: SshRunContext, cfg: SshSessionsConfig): P
   );
   const date = new Date();
   const before = conditions();
-  const result = await withScratch(root, (dir) => runSshSessions(dir, cfg, (l) => console.log(l)));
+  const result = await withScratchDir(root, ({ dir }) => runSshSessions(dir, cfg, (l) => console.log(l)));
   const after = conditions();
   for (const line of summarizeSshSessions(result, cfg)) console.log(line);
   if (!save) return;
