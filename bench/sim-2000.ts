@@ -124,10 +124,13 @@ export interface StoreSummary {
   medianLedgerPerSecond: number;
   medianPeakRssMiB: number;
   goalS: number;
+  /** False whenever the fleet is not the benchmark's own (`--fleet`): the goal is for 2,000 hosts. */
   met: boolean;
 }
 
 export interface Sim2000Result {
+  /** The fleet spec simulated (the goals are judged only for FLEET). */
+  fleet: string;
   samples: Sim2000Sample[];
   /** The same in every sample (checked). */
   outcome: {
@@ -173,7 +176,7 @@ function sample(input: ChildInput, execArgv: string[]): Promise<ChildOutput> {
   });
 }
 
-function summarizeStore(samples: readonly Sim2000Sample[], goalS: number): StoreSummary {
+function summarizeStore(samples: readonly Sim2000Sample[], goalS: number, fleet: string): StoreSummary {
   const wall = samples.map((s) => s.wallMs / 1000);
   const medianWallS = round(median(wall), 2);
   return {
@@ -187,7 +190,7 @@ function summarizeStore(samples: readonly Sim2000Sample[], goalS: number): Store
     medianLedgerPerSecond: round(median(samples.map((s) => s.ledgerPerSecond)), 0),
     medianPeakRssMiB: round(median(samples.map((s) => s.peakRssBytes / 2 ** 20)), 0),
     goalS,
-    met: medianWallS <= goalS,
+    met: fleet === FLEET && medianWallS <= goalS,
   };
 }
 
@@ -243,12 +246,15 @@ export async function runSim2000(
   const memory = summarizeStore(
     samples.filter((s) => s.store === "memory"),
     GOAL_MEMORY_S,
+    cfg.fleet,
   );
   const sqlite = summarizeStore(
     samples.filter((s) => s.store === "sqlite"),
     GOAL_SQLITE_S,
+    cfg.fleet,
   );
   return {
+    fleet: cfg.fleet,
     samples,
     outcome: {
       virtualMs: first.virtualMs,
@@ -295,7 +301,9 @@ export function summarizeSim2000(r: Sim2000Result): string[] {
     lines.push(
       `  ${name.padEnd(6)} median ${s.medianWallS} s (${s.minWallS}-${s.maxWallS}; run ${s.medianRunS} s), ` +
         `${s.medianEventsPerSecond} events/s, ${s.medianLedgerPerSecond} effects/s, peak RSS ${s.medianPeakRssMiB} MiB: ` +
-        `${s.met ? "GOAL MET" : "GOAL NOT MET"} (<= ${s.goalS} s)`,
+        (r.fleet !== FLEET
+          ? `goal not judged (it is for the default fleet ${FLEET})`
+          : `${s.met ? "GOAL MET" : "GOAL NOT MET"} (<= ${s.goalS} s)`),
     );
   }
   return lines;
