@@ -251,7 +251,8 @@ describe("admission", () => {
         a.opens.forEach((o, r) => {
           if (o !== undefined) opensAt[`r${r}`] = o;
         });
-        const concurrency = { global: a.global, perFailureDomain: a.perRack ? { rack: a.perRack } : {} };
+        const perFailureDomain: Record<string, number> = a.perRack ? { rack: a.perRack } : {};
+        const concurrency = { global: a.global, perFailureDomain };
         const base = { hosts, currentWave: 0, concurrency, now: a.now, nextStartAt: 0, staggered: false };
         const res = admit({ ...base, opensAt });
         const regionOf = new Map(hosts.map((h) => [h.host, h.region]));
