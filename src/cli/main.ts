@@ -53,6 +53,24 @@ function sshFlags(cmd: Command): void {
     );
 }
 
+/** The window flags of `run --schedule` and `simulate --schedule` (as `plan` has them). */
+function windowFlags(cmd: Command): void {
+  cmd
+    .option(
+      "--history <file>",
+      "with --schedule: utilization history (CSV or Prometheus JSON); each region waits for its window",
+    )
+    .option("--window <duration>", "with --history: the window's length (default 4h)")
+    .option("--allowed-hours <range>", "with --history: local hours a window may use, e.g. 22-06")
+    .option("--blackout <dates>", "with --history: local dates with no window, e.g. 2026-01-10,2026-01-11")
+    .option("--from <time>", "with --history: earliest window start (ISO-8601; default: the history's end)")
+    .option("--days <n>", "with --history: days ahead to look (default 7)", intArg("--days"))
+    .option(
+      "--region-label <label>",
+      "with a Prometheus history: the label naming the region (default region)",
+    );
+}
+
 function program(setCode: (n: number) => void): Command {
   const p = new Command("overhaul")
     .description("Fleet maintenance without downtime: durable, resumable rolling runs.")
@@ -173,6 +191,7 @@ function program(setCode: (n: number) => void): Command {
       const { db, noColor } = g(cmd);
       setCode(await simulateCommand(plan, { ...o, noColor, ...(db !== undefined ? { db } : {}) }));
     });
+  windowFlags(p.commands.at(-1) as Command);
 
   p.command("plan")
     .description(
