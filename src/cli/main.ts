@@ -130,6 +130,12 @@ function program(setCode: (n: number) => void): Command {
     .option("-q, --quiet", "no live progress")
     .action(async (plan: string, o, cmd: Command) => {
       const r = remote(cmd);
+      if (r && o.history !== undefined)
+        throw new InputError({
+          path: "--history",
+          message: "windows are chosen by a local run only",
+          expected: "overhaul run --schedule --history FILE without --server",
+        });
       if (r) return setCode(await remoteRun(r, plan, { ...o, ...g(cmd) }));
       if (o.inventory === undefined)
         throw new InputError({
@@ -140,6 +146,7 @@ function program(setCode: (n: number) => void): Command {
       setCode(await runCommand(plan, { ...o, ...g(cmd) }));
     });
   sshFlags(p.commands.at(-1) as Command);
+  windowFlags(p.commands.at(-1) as Command);
 
   p.command("resume")
     .description("resume a paused or halted run, or take over a run whose coordinator stopped")
