@@ -53,6 +53,24 @@ function sshFlags(cmd: Command): void {
     );
 }
 
+/** The window flags of `run --schedule` and `simulate --schedule` (as `plan` has them). */
+function windowFlags(cmd: Command): void {
+  cmd
+    .option(
+      "--history <file>",
+      "with --schedule: utilization history (CSV or Prometheus JSON); each region waits for its window",
+    )
+    .option("--window <duration>", "with --history: the window's length (default 4h)")
+    .option("--allowed-hours <range>", "with --history: local hours a window may use, e.g. 22-06")
+    .option("--blackout <dates>", "with --history: local dates with no window, e.g. 2026-01-10,2026-01-11")
+    .option("--from <time>", "with --history: earliest window start (ISO-8601; default: the history's end)")
+    .option("--days <n>", "with --history: days ahead to look (default 7)", intArg("--days"))
+    .option(
+      "--region-label <label>",
+      "with a Prometheus history: the label naming the region (default region)",
+    );
+}
+
 function program(setCode: (n: number) => void): Command {
   const p = new Command("overhaul")
     .description("Fleet maintenance without downtime: durable, resumable rolling runs.")
@@ -112,6 +130,12 @@ function program(setCode: (n: number) => void): Command {
     .option("-q, --quiet", "no live progress")
     .action(async (plan: string, o, cmd: Command) => {
       const r = remote(cmd);
+      if (r && o.history !== undefined)
+        throw new InputError({
+          path: "--history",
+          message: "windows are chosen by a local run only",
+          expected: "overhaul run --schedule --history FILE without --server",
+        });
       if (r) return setCode(await remoteRun(r, plan, { ...o, ...g(cmd) }));
       if (o.inventory === undefined)
         throw new InputError({
@@ -122,6 +146,7 @@ function program(setCode: (n: number) => void): Command {
       setCode(await runCommand(plan, { ...o, ...g(cmd) }));
     });
   sshFlags(p.commands.at(-1) as Command);
+  windowFlags(p.commands.at(-1) as Command);
 
   p.command("resume")
     .description("resume a paused or halted run, or take over a run whose coordinator stopped")
@@ -173,6 +198,7 @@ function program(setCode: (n: number) => void): Command {
       const { db, noColor } = g(cmd);
       setCode(await simulateCommand(plan, { ...o, noColor, ...(db !== undefined ? { db } : {}) }));
     });
+  windowFlags(p.commands.at(-1) as Command);
 
   p.command("plan")
     .description(

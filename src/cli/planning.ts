@@ -63,6 +63,8 @@ export interface ScheduleInput {
   windowMs?: Record<string, number>;
   /** Each region's utilization during its window (from history); default: the daily curve at `startAt`. */
   utilization?: Record<string, number>;
+  /** The chosen windows: each region's opening (epoch ms), which the run waits for. */
+  windows?: { startAt: number; opensAt: Record<string, number> };
 }
 
 export function scheduleFor(input: ScheduleInput): Schedule {
@@ -76,5 +78,6 @@ export function scheduleFor(input: ScheduleInput): Schedule {
     seed: input.seed,
     utilization: input.utilization ?? utilizationFrom(input.fleet.hosts, input.startAt),
     ...(input.windowMs !== undefined ? { windowMs: input.windowMs } : {}),
+    ...(input.windows !== undefined ? { windows: input.windows } : {}),
   });
 }

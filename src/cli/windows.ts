@@ -1,10 +1,12 @@
 /**
- * Window selection for `overhaul plan --history`: read the history file, find each scoped region's
- * time zone, and choose its window (core/planner/windows.ts).
+ * Window selection for `overhaul plan|simulate|run --history`: read the history file, find each
+ * scoped region's time zone, and choose its window (core/planner/windows.ts); then hand the windows
+ * to the planner (length, predicted utilization, and each region's opening, which runs wait for).
  *
  * Invariants: every flag is validated with its name in the error; a region without a time zone
  * uses its UTC offset (`overhaul_utc_offset`), else UTC; a region the history does not cover, or
- * with no allowed window, is refused (exit 4), never given a guessed window.
+ * with no allowed window, is refused (exit 4), never given a guessed window. Windows are searched
+ * from `--from` (default: the history's end), never before `notBefore` (when the run starts).
  */
 import { InputError } from "../core/errors.js";
 import type { Host } from "../core/model/fleet.js";
@@ -85,8 +87,12 @@ export function timeZoneOf(h: Host): string {
   return Number.isInteger(n) && Math.abs(n) <= 14 ? offsetZone(n) : "UTC";
 }
 
-/** Each scoped region's window (refused when a region has none). */
-export async function chooseWindows(scope: readonly Host[], flags: WindowFlags): Promise<Window[]> {
+/** Each scoped region's window (refused when a region has none) and where the search started. */
+export async function chooseWindows(
+  scope: readonly Host[],
+  flags: WindowFlags,
+  notBefore = Number.NEGATIVE_INFINITY,
+): Promise<{ windows: Window[]; from: number }> {
   const samples = parseHistory(
     await readUserFile(flags.history, "history"),
     flags.history,
@@ -96,7 +102,7 @@ export async function chooseWindows(scope: readonly Host[], flags: WindowFlags):
   const latest = samples.reduce((m, s) => Math.max(m, s.at), 0);
   const opts = {
     lengthMs,
-    from: flags.from !== undefined ? fromFlag(flags.from) : latest,
+    from: Math.max(notBefore, flags.from !== undefined ? fromFlag(flags.from) : latest),
     days: flags.days ?? 7,
     ...(flags.allowedHours !== undefined ? { allowedHours: hoursFlag(flags.allowedHours) } : {}),
     ...(flags.blackout !== undefined ? { blackout: datesFlag(flags.blackout) } : {}),
@@ -120,5 +126,14 @@ export async function chooseWindows(scope: readonly Host[], flags: WindowFlags):
       });
   }
   if (refusals.length > 0) throw new PlanRefusal(refusals);
-  return windows;
+  return { windows, from: opts.from };
+}
+
+/** What the planner takes of the windows, with the run (offset 0 of the schedule) at `startAt`. */
+export function plannerWindows(windows: readonly Window[], startAt: number) {
+  return {
+    windowMs: Object.fromEntries(windows.map((w) => [w.region, w.endMs - w.startMs])),
+    utilization: Object.fromEntries(windows.map((w) => [w.region, w.utilization])),
+    windows: { startAt, opensAt: Object.fromEntries(windows.map((w) => [w.region, w.startMs])) },
+  };
 }

@@ -21,8 +21,11 @@
  *   grants a terminal host, nor one we hold), and a finished one comes back only by an operator's
  *   retry, which is an event.
  * - Admission and the failure count are pure functions of the view; they are recomputed only when
- *   a host's state in the view (or the set of held hosts, or the wave) may have changed since the
- *   last time they found nothing to do (`viewVersion`).
+ *   a host's state in the view (or the set of held hosts, or the wave, or the next window opening)
+ *   may have changed since the last time they found nothing to do (`viewVersion`).
+ * - A run that follows a schedule with windows starts no host of a region before its window opens
+ *   (admission holds it); the idle wait ends at the next opening, so held hosts neither spin the
+ *   loop nor start later than the opening.
  * - Units start in the order of `flows` (the order hosts were granted), whichever hosts are due;
  *   only hosts that may be due are looked at (`ready`), so a tick costs O(hosts in flight).
  * - Run state changes are compare-and-set on the state the coordinator last read, and every one is
@@ -35,13 +38,13 @@ import { assertRunTransition, isTerminalHost, isTerminalRun, type RunState } fro
 import type { Host } from "../core/model/fleet.js";
 import type { Plan, Step } from "../core/plan/compile.js";
 import { WORKLOAD_STEP_KINDS } from "../core/plan/schema.js";
-import { type AdmissionHost, admit } from "../core/policy/admission.js";
+import { type AdmissionHost, admit, nextOpening } from "../core/policy/admission.js";
 import { budgetExceeded, countsAsFailed } from "../core/policy/budget.js";
 import type { AttemptRecord, HostFlowRecord, NewEvent, RunRecord } from "../ports/store.js";
 import { AbortFanout } from "./abort-fanout.js";
 import type { CoordinatorOptions, EngineDeps } from "./deps.js";
 import { ApprovalWithdrawn, CoordinatorStopped, HostFlow } from "./host-flow.js";
-import { loadRunPlan } from "./plan-of-run.js";
+import { loadRunPlan, runOpensAt } from "./plan-of-run.js";
 
 export type DriveOutcome =
   /** The run reached a terminal state. */
@@ -76,6 +79,8 @@ export class Coordinator {
   private readonly busy = new Map<string, Promise<void>>();
   private approvals = new Set<string>();
   private nextStartAt = 0;
+  /** Region -> when its window opens (a run that follows a schedule with windows). */
+  private opensAt: Readonly<Record<string, number>> | undefined;
   private nextRenewAt = 0;
   private nextRefreshAt = 0;
   private readonly wake: Array<() => void> = [];
@@ -89,7 +94,7 @@ export class Coordinator {
   /** Bumped whenever a host's state in `view`, or the set of held hosts, may have changed. */
   private viewVersion = 0;
   /** When admission last started nothing and left the wave as it was (see `admitHosts`). */
-  private idleAdmission: { version: number; wave: number; stagger: boolean } | undefined;
+  private idleAdmission: { version: number; wave: number; stagger: boolean; opening: number } | undefined;
   private failedMemo = { version: -1, failed: 0 };
   /** Bumped when the set of held hosts changes or the stored hosts are re-read (`unheldLive`). */
   private heldVersion = 0;
@@ -267,6 +272,7 @@ export class Coordinator {
     if (!run) throw new Error(`run ${this.runId} does not exist`);
     this.run = run;
     this.plan = await loadRunPlan(store, run);
+    this.opensAt = runOpensAt(run);
     const moving = this.plan.steps.find((s) => WORKLOAD_STEP_KINDS.includes(s.kind));
     if (moving && !this.deps.workloads) {
       throw new SafetyRefusal(
@@ -403,9 +409,17 @@ export class Coordinator {
         version: this.viewVersion,
         wave: this.run.currentWave,
         stagger: staggered && clock.now() < this.nextStartAt,
+        // A window that opens changes admission's answer without any change of the view.
+        opening: nextOpening(this.opensAt, clock.now()) ?? -1,
       };
       const idle = this.idleAdmission;
-      if (idle && idle.version === key.version && idle.wave === key.wave && idle.stagger === key.stagger)
+      if (
+        idle &&
+        idle.version === key.version &&
+        idle.wave === key.wave &&
+        idle.stagger === key.stagger &&
+        idle.opening === key.opening
+      )
         return;
       // Terminal hosts only count for the highest wave, which is passed on its own.
       const hosts: AdmissionHost[] = [];
@@ -439,6 +453,7 @@ export class Coordinator {
         now: clock.now(),
         nextStartAt: this.nextStartAt,
         staggered,
+        ...(this.opensAt !== undefined ? { opensAt: this.opensAt } : {}),
       });
       if (res.currentWave !== this.run.currentWave) {
         await this.setRun(
@@ -478,7 +493,12 @@ export class Coordinator {
       // blocked (each cap counts at least as many before it). The wave cannot move either. That
       // holds only if nothing else changed meanwhile: one view change per start (or lost lease).
       if (this.viewVersion === key.version + startable.length && this.run.currentWave === res.currentWave) {
-        this.idleAdmission = { version: this.viewVersion, wave: res.currentWave, stagger: false };
+        this.idleAdmission = {
+          version: this.viewVersion,
+          wave: res.currentWave,
+          stagger: false,
+          opening: key.opening,
+        };
         return;
       }
     }
@@ -579,6 +599,9 @@ export class Coordinator {
         }
       }
       if (this.nextStartAt > now) until = Math.min(until, this.nextStartAt);
+      // Hosts held back by a window start when it opens, not a tick later.
+      const opening = nextOpening(this.opensAt, now);
+      if (opening !== undefined) until = Math.min(until, opening);
     }
     // Never less than 1 ms: a zero-length wait could resolve without ever yielding to I/O.
     const ms = Math.max(1, until - now);

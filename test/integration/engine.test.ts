@@ -723,3 +723,50 @@ steps: [{ name: s, kind: command, run: "x" }]
     expect((await t.coordinator("c2").drive()).run.state).toBe("succeeded");
   });
 });
+
+describe("a run that follows a schedule with windows", () => {
+  it("starts no host of a region before its window opens, and starts them at the opening, not a tick later", async () => {
+    const planYaml = `
+name: p
+hosts: all
+steps: [{ name: s, kind: sleep, duration: 1m }]
+concurrency: { global: 4 }
+`;
+    const clock = new VirtualClock();
+    const store = new MemoryStore();
+    const random = seededRandom(1);
+    const transport = new ScriptedTransport(clock, () => undefined);
+    const plan = compilePlan(parsePlanText(planYaml, "plan.yaml"));
+    const hosts = makeHosts(4, { regions: 2 });
+    const t0 = clock.now();
+    // Off the coordinator's 500 ms tick and its lease renewals: only the wake-up at the opening hits them.
+    const opensAt = { r1: t0 + 90_250, r2: t0 + 3_600_123 };
+    const run = await createRun(
+      { store, clock, random },
+      {
+        plan,
+        planBody: planYaml,
+        planHash: "h",
+        hosts,
+        options: {},
+        actor: "test",
+        schedule: {
+          hosts: hosts.map((h, i) => ({ host: h.name, wave: 0, order: i, domains: {} })),
+          caps: {},
+          opensAt,
+        },
+      },
+    );
+    const events: Omit<EventRecord, "seq">[] = [];
+    const res = await new Coordinator(
+      { store, transport, clock, random, sink: { emit: (e) => events.push(e) }, notifier: nullNotifier },
+      { owner: "c1", leaseTtlMs: 30_000, tickMs: 500 },
+      run.id,
+    ).drive();
+    expect(res.run.state).toBe("succeeded");
+    const started = events.filter((e) => e.type === "host.started");
+    expect(started).toHaveLength(4);
+    const regionOf = new Map(hosts.map((h) => [h.name, h.region]));
+    for (const e of started) expect(e.at).toBe(opensAt[regionOf.get(e.host as string) as "r1" | "r2"]);
+  });
+});

@@ -153,7 +153,7 @@ describe("refusals before anything runs", () => {
   it("a window long enough is accepted, with the fewest hold-overs that fit it", async () => {
     const r = await runCli(["plan", ...REF, ...REF_FLEET, "--window", "2h"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/r01 +5 +1 +1 +\+0s +\+\d+m\d\ds +2h00m +1/);
+    expect(r.stdout).toMatch(/r01 +5 +1 +1 +- +\+0s +\+\d+m\d\ds +2h00m +1/);
   });
 
   it("bad flags are input errors (exit 2)", async () => {
@@ -214,6 +214,84 @@ describe("windows from utilization history", () => {
       const bad = await runCli(["plan", ...DEMO, "--history", csv, "--allowed-hours", "25-3"]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/--allowed-hours: "25-3" is not a range of hours/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a run waits for each region's window", () => {
+  it("simulate --schedule --history: every host starts at or after its region's window opening and ends inside the window, as planned", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-windows-"));
+    try {
+      const csv = join(dir, "h.csv");
+      // Two regions, UTC-05:00 and UTC+01:00 (the generated fleet's zones).
+      const h = await runCli(["history", "--fleet", "regions=2,hosts=6", "-o", csv]);
+      expect(h.code, h.stderr).toBe(0);
+      const args = [
+        "examples/demo/plan.yaml",
+        "--fleet",
+        "regions=2,hosts=6,holdovers=0.34,workloads=4,seed=7",
+        "--history",
+        csv,
+        "--allowed-hours",
+        "22-06",
+        "--json",
+      ];
+      const p = await runCli(["plan", ...args]);
+      expect(p.code, p.stderr).toBe(0);
+      const planned = JSON.parse(p.stdout) as {
+        windows: { region: string; startMs: number; endMs: number; label: string }[];
+        schedule: {
+          startAt: number;
+          regions: { region: string; opensAt: number; startMs: number }[];
+          batches: { startMs: number; hosts: string[] }[];
+          hosts: { host: string; region: string; startMs: number }[];
+        };
+      };
+      const win = new Map(planned.windows.map((w) => [w.region, w]));
+      expect([...win.keys()].sort()).toEqual(["r01", "r02"]);
+      // Different zones, different openings: the regions do not start together.
+      expect(win.get("r01")?.startMs).not.toBe(win.get("r02")?.startMs);
+      const { schedule } = planned;
+      for (const r of schedule.regions) {
+        expect(r.opensAt).toBe(win.get(r.region)?.startMs);
+        // The region starts when its window opens (its offset includes the wait).
+        expect(schedule.startAt + r.startMs).toBe(r.opensAt);
+      }
+      const opensOf = new Map(schedule.regions.map((r) => [r.region, r.opensAt]));
+      for (const x of schedule.hosts)
+        expect(schedule.startAt + x.startMs).toBeGreaterThanOrEqual(opensOf.get(x.region) as number);
+
+      const s = await runCli(["simulate", ...args.slice(0, -1), "--schedule", "--json"]);
+      expect(s.code, s.stderr).toBe(0);
+      const out = JSON.parse(s.stdout) as {
+        invariants: { ok: boolean };
+        report: {
+          run: { state: string };
+          regions: { region: string; start: string; end: string }[];
+          hosts: { host: string; region: string; startMs: number; endMs: number }[];
+        };
+      };
+      expect(out.invariants.ok).toBe(true);
+      expect(out.report.run.state).toBe("succeeded");
+      // Host times in the report count from the run's first start.
+      const origin = Math.min(...out.report.regions.map((r) => Date.parse(r.start)));
+      for (const r of out.report.regions) {
+        const w = win.get(r.region) as { startMs: number; endMs: number };
+        // The run's region start is the schedule's: the window's opening, to the millisecond.
+        expect(Date.parse(r.start)).toBe(opensOf.get(r.region));
+        expect(Date.parse(r.end)).toBeLessThanOrEqual(w.endMs);
+      }
+      for (const x of out.report.hosts) {
+        const w = win.get(x.region) as { startMs: number; endMs: number };
+        expect(origin + x.startMs).toBeGreaterThanOrEqual(w.startMs);
+        expect(origin + x.endMs).toBeLessThanOrEqual(w.endMs);
+      }
+      // Without --schedule, --history has nothing to choose windows for.
+      const bad = await runCli(["simulate", ...args.slice(0, -1)]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--history: chooses the windows of a schedule/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,8 @@
 /**
  * `overhaul plan PLAN (-i INV | --fleet SPEC) [--history FILE] [--window D] [--order POLICY]
  * [--explain] [--json]`: the schedule a run of the plan would follow, before anything runs — each
- * region's window (from its utilization history), order, waves, batches with start offsets,
+ * region's window (from its utilization history; a run waits for it to open), order, waves,
+ * batches with start offsets (from where the window search starts, so they include each wait),
  * hold-over assignments, the estimated makespan, a lower bound and their ratio, and the risks
  * found; or a refusal that says what is missing.
  *
@@ -19,7 +20,7 @@ import { loadPlanFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, paint } from "../output.js";
 import { parseOrder, scheduleFor } from "../planning.js";
-import { chooseWindows, durationFlag, type WindowFlags } from "../windows.js";
+import { chooseWindows, durationFlag, plannerWindows, type WindowFlags } from "../windows.js";
 import { buildSimFleet, loadScenario, SIM_START, type SimulateOptions, simScope } from "./simulate.js";
 
 export interface PlanOptions
@@ -49,9 +50,14 @@ export async function planCommand(planFile: string, opts: PlanOptions): Promise<
   }
   try {
     let windows: Window[] | undefined;
+    let chosen: ReturnType<typeof plannerWindows> | undefined;
     if (opts.history !== undefined) {
-      windows = await chooseWindows(scope, { ...opts, history: opts.history });
-      windowMs = Object.fromEntries(windows.map((w) => [w.region, w.endMs - w.startMs]));
+      // Searched from the history's end (or --from), never before a simulation would start, so
+      // `overhaul simulate --schedule` with the same flags waits for the same openings; offsets
+      // are from where the search starts.
+      const found = await chooseWindows(scope, { ...opts, history: opts.history }, SIM_START);
+      windows = found.windows;
+      chosen = plannerWindows(windows, found.from);
     }
     const schedule = scheduleFor({
       loaded,
@@ -62,9 +68,7 @@ export async function planCommand(planFile: string, opts: PlanOptions): Promise<
       seed: loaded.plan.seed ?? scenario.seed,
       startAt: SIM_START,
       ...(windowMs !== undefined ? { windowMs } : {}),
-      ...(windows !== undefined
-        ? { utilization: Object.fromEntries(windows.map((w) => [w.region, w.utilization])) }
-        : {}),
+      ...(chosen ?? {}),
     });
     if (opts.json)
       out.write(

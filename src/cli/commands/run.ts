@@ -37,6 +37,7 @@ import {
   splitSecrets,
   sshOptions,
 } from "../transport.js";
+import { chooseWindows, plannerWindows } from "../windows.js";
 
 export interface RunOptions extends SshFlags {
   inventory: string;
@@ -53,6 +54,14 @@ export interface RunOptions extends SshFlags {
   /** Follow the planner's schedule (order, waves, caps), in this order policy. */
   schedule?: boolean;
   order?: string;
+  /** With `schedule`: choose each region's window from this history; the run waits for it. */
+  history?: string;
+  window?: string;
+  allowedHours?: string;
+  blackout?: string;
+  from?: string;
+  days?: number;
+  regionLabel?: string;
 }
 
 export function leaseTtlMs(text: string): number {
@@ -101,11 +110,25 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
   // Passwords stay in memory: the hosts stored with the run carry no secret variables.
   const { hosts: stored, secrets } = splitSecrets(hosts);
   refuseWorkloadSteps(planFile, loaded.plan);
+  if (opts.history !== undefined && !opts.schedule)
+    throw new InputError({
+      path: "--history",
+      message: "chooses the windows of a schedule",
+      expected: "--schedule --history FILE",
+    });
   const ttl = leaseTtlMs(opts.leaseTtl);
   const store = await openStore(opts.db);
   try {
     const clock = systemClock();
     const random = randomSource(opts.seed ?? randomInt(2 ** 31));
+    // Windows are searched from now on (never in the past); each region's hosts wait for its own.
+    const windows =
+      opts.history !== undefined
+        ? plannerWindows(
+            (await chooseWindows(stored, { ...opts, history: opts.history }, clock.now())).windows,
+            clock.now(),
+          )
+        : undefined;
     // Real runs move no workloads (see above): the schedule orders the hosts and sets the waves
     // under every cap; its flow estimates use the planner's default model.
     const schedule = opts.schedule
@@ -117,6 +140,7 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
             order: parseOrder(opts.order),
             seed: opts.seed ?? loaded.plan.seed ?? 1,
             startAt: clock.now(),
+            ...(windows ?? {}),
           }),
         )
       : undefined;

@@ -47,6 +47,7 @@ import { makeOut, type Out, paint, warnAll } from "../output.js";
 import { parseOrder, scheduleFor } from "../planning.js";
 import { Progress } from "../progress.js";
 import { type SimulationInput, type SimulationResult, simulateRun } from "../simulate/runner.js";
+import { chooseWindows, plannerWindows } from "../windows.js";
 
 export const SIM_DIR = ".overhaul/simulations";
 /** Virtual start of every simulation: a Monday, 02:00 UTC. */
@@ -77,6 +78,14 @@ export interface SimulateOptions {
   /** Follow the planner's schedule (see `overhaul plan`), in this order policy. */
   schedule?: boolean;
   order?: string;
+  /** With `schedule`: choose each region's window from this history; the run waits for it. */
+  history?: string;
+  window?: string;
+  allowedHours?: string;
+  blackout?: string;
+  from?: string;
+  days?: number;
+  regionLabel?: string;
 }
 
 export interface SimulatedFleet {
@@ -340,6 +349,20 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
   const hosts = simScope(fleet, loaded, opts.limit);
   const scoped = new Set(hosts.map((h) => h.name));
   const quiet = opts.json === true || opts.quiet === true;
+  if (opts.history !== undefined && !opts.schedule)
+    throw new InputError({
+      path: "--history",
+      message: "chooses the windows of a schedule",
+      expected: "--schedule --history FILE",
+    });
+  // The windows are searched from when the simulation starts; the run waits for each opening.
+  const windows =
+    opts.history !== undefined
+      ? plannerWindows(
+          (await chooseWindows(hosts, { ...opts, history: opts.history }, SIM_START)).windows,
+          SIM_START,
+        )
+      : undefined;
   const schedule = opts.schedule
     ? runScheduleOf(
         scheduleFor({
@@ -350,6 +373,7 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
           order: parseOrder(opts.order),
           seed: loaded.plan.seed ?? scenario.seed,
           startAt: SIM_START,
+          ...(windows ?? {}),
         }),
       )
     : undefined;

@@ -11,7 +11,11 @@
  *   database alone. The simulated world (hosts, workloads) does not restart.
  * - A manual gate is approved by a simulated operator `approveAfterMs` after it paused the run.
  * - Bounded: a run that has not ended after `maxVirtualMs` of virtual time (e.g.
- *   a retry loop that never ends) is stopped and reported as unfinished, never simulated forever.
+ *   a retry loop that never ends) is stopped and reported as unfinished, never simulated forever;
+ *   with windows, counted from the first window's opening.
+ * - Windows: a schedule's window openings hold the regions' hosts (the coordinator's admission);
+ *   nothing can start before the first opening, so the virtual clock jumps there (or to the first
+ *   coordinator kill, if that comes sooner) before the first coordinator starts.
  */
 import { setMaxListeners } from "node:events";
 import type { VirtualClock } from "../../adapters/clock/virtual-clock.js";
@@ -76,7 +80,10 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
   const { store, clock, scenario, loaded } = input;
   const leaseTtlMs = input.leaseTtlMs ?? 30_000;
   const restartDelayMs = input.restartDelayMs ?? 10_000;
-  const maxVirtualMs = input.maxVirtualMs ?? 7 * DAY;
+  const t0 = clock.now();
+  const openings = Object.values(input.schedule?.opensAt ?? {});
+  const firstOpening = openings.length > 0 ? Math.min(...openings) : t0;
+  const maxVirtualMs = Math.max(0, firstOpening - t0) + (input.maxVirtualMs ?? 7 * DAY);
   const outer = input.sink ?? { emit() {} };
   const approveAfterMs = input.approveAfterMs ?? 300_000;
   const approvals: Promise<unknown>[] = [];
@@ -98,7 +105,6 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
       );
     },
   };
-  const t0 = clock.now();
   const world = new SimWorld(clock, [...input.hosts], [...input.workloads], scenario);
   const run = await createRun(
     { store, clock, random: seededRandom(scenario.seed) },
@@ -116,6 +122,9 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
   );
 
   const kills = coordinatorKills(scenario);
+  // Every region waits for its window: nothing happens before the first one opens.
+  const jumpTo = Math.min(firstOpening, ...kills.map((k) => t0 + k));
+  if (jumpTo > clock.now()) await clock.sleep(jumpTo - clock.now());
   let coordinators = 0;
   let unfinished: string | undefined;
   /** Killed coordinators whose work in flight (e.g. a cold move) still runs out in the world. */

@@ -12,11 +12,14 @@
  *   hold-overs when it starts (first-fit decreasing) and frees it when its flow ends, so no
  *   hold-over is ever over-committed. If the packing cannot take a host that admission started
  *   (bin packing is not monotone), the call reports that region so the caller lowers its cap.
+ * - Windows: a host of a region in `opensAt` (offsets from the schedule's start) starts at or after
+ *   its region's opening, as the coordinator admits it; when nothing runs and only windows hold
+ *   hosts back, time jumps to the next opening.
  * - Deterministic for the seed; every host is scheduled exactly once.
  */
 import type { Workload } from "../model/fleet.js";
 import type { Concurrency } from "../plan/compile.js";
-import { type AdmissionHost, admit } from "../policy/admission.js";
+import { type AdmissionHost, admit, nextOpening } from "../policy/admission.js";
 import { seededRandom } from "../policy/random.js";
 import { type HoldoverPool, isPlacement } from "./holdover-pool.js";
 
@@ -38,6 +41,8 @@ export interface ListInput {
   stagger: { intervalMs: number; jitterMs: number };
   seed: number;
   pools: ReadonlyMap<string, HoldoverPool>;
+  /** Region -> when its window opens, ms after the schedule's start (absent: at once). */
+  opensAt?: Readonly<Record<string, number>>;
 }
 
 export interface Started {
@@ -79,6 +84,7 @@ export function listSchedule(input: ListInput): ListResult {
         now,
         nextStartAt,
         staggered,
+        ...(input.opensAt !== undefined ? { opensAt: input.opensAt } : {}),
       });
       wave = res.currentWave;
       if (res.start.length === 0) break;
@@ -101,13 +107,15 @@ export function listSchedule(input: ListInput): ListResult {
       if (!staggered) break;
       nextStartAt = now + input.stagger.intervalMs + Math.round(input.stagger.jitterMs * rnd.next());
     }
-    if (running.length === 0 && !(staggered && now < nextStartAt)) {
+    const opening = nextOpening(input.opensAt, now);
+    if (running.length === 0 && !(staggered && now < nextStartAt) && opening === undefined) {
       // Nothing runs and nothing can start: a cap of the plan blocks a host for ever.
       throw new Error("planner: admission started nothing with nothing running (a cap below 1?)");
     }
     let next = Number.POSITIVE_INFINITY;
     for (const r of running) next = Math.min(next, r.endMs);
     if (staggered && nextStartAt > now) next = Math.min(next, nextStartAt);
+    if (opening !== undefined) next = Math.min(next, opening);
     now = next;
     for (let i = running.length - 1; i >= 0; i--) {
       const r = running[i] as Started;

@@ -30,6 +30,11 @@ export interface WaveBound {
 export interface LowerBound {
   ms: number;
   waves: WaveBound[];
+  /**
+   * Set by the planner when a region's window opening sets the bound (it then exceeds the sum of
+   * the waves): the region, its opening (offset from the start) and opening + its longest flow.
+   */
+  window?: { region: string; opensMs: number; ms: number };
 }
 
 export function lowerBound(

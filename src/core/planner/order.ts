@@ -7,7 +7,9 @@
  * - `balanced` (the default) is for the shortest makespan: the first wave (the canary) takes the
  *   shortest flows of the busiest region, so widening waits as little as possible; the rest go longest
  *   flow first, one region after another in turn (the busiest region first), so every region and
- *   every cap group has work from the start and no long flow is left for the end.
+ *   every cap group has work from the start and no long flow is left for the end. With windows
+ *   (`opensAt`, each region's opening) regions go by opening first, then by work: the canary comes
+ *   from the region whose window opens first, since every later wave waits for it.
  * - `rack`: rack by rack (region, rack, name): a rack is finished before the next one starts
  *   wherever the caps allow. `uptime`: longest uptime first (`overhaul_uptime_days`), the hosts
  *   most likely to fail on reboot go while there is the most time to deal with them.
@@ -31,6 +33,7 @@ export function orderHosts<T extends OrderHost>(
   hosts: readonly T[],
   policy: OrderPolicy,
   canaries: number,
+  opensAt?: Readonly<Record<string, number>>,
 ): T[] {
   switch (policy) {
     case "inventory":
@@ -40,7 +43,7 @@ export function orderHosts<T extends OrderHost>(
     case "uptime":
       return [...hosts].sort((a, b) => b.uptimeDays - a.uptimeDays || byName(a, b));
     case "balanced":
-      return balanced(hosts, canaries);
+      return balanced(hosts, canaries, opensAt ?? {});
   }
 }
 
@@ -48,7 +51,11 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function balanced<T extends OrderHost>(hosts: readonly T[], canaries: number): T[] {
+function balanced<T extends OrderHost>(
+  hosts: readonly T[],
+  canaries: number,
+  opensAt: Readonly<Record<string, number>>,
+): T[] {
   const queues = new Map<string, T[]>();
   for (const h of hosts) {
     const q = queues.get(h.region) ?? [];
@@ -56,7 +63,10 @@ function balanced<T extends OrderHost>(hosts: readonly T[], canaries: number): T
     queues.set(h.region, q);
   }
   const work = (q: readonly T[]) => q.reduce((s, h) => s + h.durationMs, 0);
-  const busiest = [...queues.entries()].sort((a, b) => work(b[1]) - work(a[1]) || cmp(a[0], b[0]));
+  const opens = (region: string) => opensAt[region] ?? 0;
+  const earlier = (a: [string, readonly T[]], b: [string, readonly T[]]) =>
+    opens(a[0]) - opens(b[0]) || work(b[1]) - work(a[1]) || cmp(a[0], b[0]);
+  const busiest = [...queues.entries()].sort(earlier);
   // The canary comes from the busiest region, shortest flow first: that region's work has to be
   // done one way or another, while a canary from elsewhere would only delay it.
   const first: T[] = [];
@@ -73,7 +83,7 @@ function balanced<T extends OrderHost>(hosts: readonly T[], canaries: number): T
       region,
       q.filter((h) => !taken.has(h)).sort((a, b) => b.durationMs - a.durationMs || byName(a, b)),
     );
-  const regions = [...rest.entries()].sort((a, b) => work(b[1]) - work(a[1]) || cmp(a[0], b[0]));
+  const regions = [...rest.entries()].sort(earlier);
   const out = [...first];
   for (let i = 0; out.length < hosts.length; i++)
     for (const [, q] of regions) {

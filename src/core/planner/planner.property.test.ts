@@ -1,7 +1,8 @@
 /**
  * Property tests over random fleets and plans: whatever the planner returns keeps every cap at
  * every instant, schedules every scoped host exactly once, never over-commits a hold-over, runs
- * the canary wave first, and never beats its own lower bound. Anything else must be a refusal.
+ * the canary wave first, never beats its own lower bound, and, with windows, starts no host before
+ * its region's window opens. Anything else must be a refusal.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -241,6 +242,52 @@ describe("planner properties", () => {
         },
       ),
       { numRuns: 300, seed: 4 },
+    );
+  });
+
+  it("with windows: no host starts before its region's window opens, and every other property holds", () => {
+    const startAt = Date.UTC(2026, 0, 5, 2);
+    fc.assert(
+      fc.property(
+        worldArb,
+        planArb,
+        fc.constantFrom<OrderPolicy>(...ORDER_POLICIES),
+        // Each region's opening after the start (some at once, some hours away).
+        fc.array(fc.integer({ min: 0, max: 48 }), { minLength: 3, maxLength: 3 }),
+        (world, plan, order, halfHours) => {
+          const scope = world.hosts.filter((h) => h.role === "worker");
+          fc.pre(scope.length > (plan.waves[0]?.count ?? 1));
+          const regions = [...new Set(scope.map((h) => h.region))];
+          const opensAt = Object.fromEntries(
+            regions.map((r, i) => [r, startAt + (halfHours[i] as number) * 1_800_000]),
+          );
+          let s: Schedule;
+          try {
+            s = planSchedule({
+              plan,
+              fleet: world.hosts,
+              scope,
+              workloads: world.workloads,
+              order,
+              seed: 1,
+              windows: { startAt, opensAt },
+            });
+          } catch (e) {
+            expect(e).toBeInstanceOf(PlanRefusal);
+            return;
+          }
+          checkSchedule(s, plan, world, scope);
+          expect(s.startAt).toBe(startAt);
+          for (const r of s.regions) expect(r.opensAt).toBe(opensAt[r.region]);
+          for (const h of s.hosts)
+            expect(startAt + h.startMs).toBeGreaterThanOrEqual(opensAt[h.region] as number);
+          // Balanced takes the canary from the region that opens first: the run starts the moment
+          // the first window opens (other orders may put the canary in a later window).
+          const first = Math.min(...Object.values(opensAt));
+          if (order === "balanced") expect(Math.min(...s.hosts.map((h) => startAt + h.startMs))).toBe(first);
+        },
+      ),
+      { numRuns: 200, seed: 5 },
     );
   });
 });

@@ -10,6 +10,9 @@
  *   over-committed; the first wave (the canary) finishes before anything else starts. The caps
  *   the planner adds (one host at a time per replicated group, each region's hold-over room) are
  *   returned as `domains` per host and `caps`, so the engine enforces the same ones.
+ * - Windows (`windows`): no host of a region starts before its window opens (admission holds it,
+ *   in the planner as in the coordinator), so batch offsets include the wait for each opening; the
+ *   schedule keeps each region's opening as an absolute time (`startAt` + offset) for the run.
  * - Refusals before anything runs: a workload no hold-over can take, a region without enough
  *   hold-overs for one host, a region whose estimate does not fit its window (with the number of
  *   hold-overs that would).
@@ -44,6 +47,11 @@ export interface PlannerInput {
   windowMs?: Readonly<Record<string, number>>;
   /** Capacity assumed for hold-overs to add (sizing); default the region's first hold-over's. */
   holdoverCapacity?: Capacity;
+  /**
+   * The chosen windows: when the run starts (`startAt`, epoch ms: offset 0 of the schedule) and
+   * each region's window opening (epoch ms); a region's hosts start at or after its opening.
+   */
+  windows?: { startAt: number; opensAt: Readonly<Record<string, number>> };
 }
 
 export interface ScheduledHost {
@@ -77,6 +85,8 @@ export interface RegionPlan {
   startMs: number;
   endMs: number;
   windowMs: number | null;
+  /** When the region's window opens (epoch ms; null: no window chosen); no host starts before. */
+  opensAt: number | null;
   /** The fewest hold-overs that finish the region inside its window (null: no window given, or none does). */
   holdoversNeeded: number | null;
 }
@@ -101,6 +111,8 @@ export interface Schedule {
   risks: Risk[];
   order: OrderPolicy;
   seed: number;
+  /** Epoch ms of offset 0 when windows were chosen (null: offsets only, start whenever the run does). */
+  startAt: number | null;
 }
 
 const FALLBACK_CAPACITY: Capacity = { cpu: 64, memoryMb: 262_144, diskGb: 4_000 };
@@ -133,6 +145,7 @@ export function planSchedule(input: PlannerInput): Schedule {
         s.add(h.name);
         groupHosts.set(w.antiAffinityGroup, s);
       }
+  const opens = openingOffsets(input.windows);
   const u = input.utilization;
   const utilizationOf = (region: string): ((atMs: number) => number) =>
     typeof u === "function" ? (at) => u(region, at) : () => u?.[region] ?? 0.15;
@@ -168,6 +181,7 @@ export function planSchedule(input: PlannerInput): Schedule {
     })),
     policy,
     canaries,
+    opens,
   );
   const waves = assignWaves(input.plan.waves, ordered.length);
   let list: ListHost[] = ordered.map((o, i) => ({
@@ -185,7 +199,7 @@ export function planSchedule(input: PlannerInput): Schedule {
   if (typeof u === "function") {
     // Utilization changes while the run goes on: estimate each flow again from where a first
     // schedule starts it, then plan with those estimates (the bound uses the same ones).
-    const first = attempt(input.plan, list, holdovers, initial, seed);
+    const first = attempt(input.plan, list, holdovers, initial, seed, opens);
     const startOf = new Map(first.started.map((x) => [x.host, x.startMs]));
     list = list.map((h) => ({
       ...h,
@@ -198,7 +212,15 @@ export function planSchedule(input: PlannerInput): Schedule {
     started,
     concurrency,
     room,
-  } = improve(input.plan, list, holdovers, initial, seed, policy === "balanced" ? budgetFor(list.length) : 0);
+  } = improve(
+    input.plan,
+    list,
+    holdovers,
+    initial,
+    seed,
+    policy === "balanced" ? budgetFor(list.length) : 0,
+    opens,
+  );
 
   const result = assemble(
     input.plan,
@@ -211,10 +233,19 @@ export function planSchedule(input: PlannerInput): Schedule {
     seed,
     input.fleet,
     scoped,
+    input.windows,
   );
   const windowRefusals = fitWindows(input, result, list, holdovers, capacityOf, seed);
   if (windowRefusals.length > 0) throw new PlanRefusal(windowRefusals);
   return result;
+}
+
+/** Each region's window opening as an offset from the schedule's start (never negative). */
+function openingOffsets(windows: PlannerInput["windows"]): Record<string, number> | undefined {
+  if (windows === undefined) return undefined;
+  const out: Record<string, number> = {};
+  for (const [region, at] of Object.entries(windows.opensAt)) out[region] = Math.max(0, at - windows.startAt);
+  return out;
 }
 
 /** Hold-overs outside the scope, by region, in name order. */
@@ -324,13 +355,21 @@ function scheduleWithRoom(
   holdovers: ReadonlyMap<string, Host[]>,
   room: Map<string, number>,
   seed: number,
+  opensAt?: Readonly<Record<string, number>>,
 ): { started: Started[]; concurrency: Concurrency } {
   for (;;) {
     const concurrency = capsOf(plan, room, list);
     const pools = new Map(
       [...holdovers].map(([r, hs]) => [r, new HoldoverPool(holdoverBins(hs, FALLBACK_CAPACITY))]),
     );
-    const res = listSchedule({ hosts: list, concurrency, stagger: plan.stagger, seed, pools });
+    const res = listSchedule({
+      hosts: list,
+      concurrency,
+      stagger: plan.stagger,
+      seed,
+      pools,
+      ...(opensAt !== undefined ? { opensAt } : {}),
+    });
     if (res.ok) return { started: res.started, concurrency };
     const was = room.get(res.overfullRegion) ?? 1;
     // With room for one host, the pool is empty whenever a host starts, and every host fits
@@ -355,9 +394,10 @@ function attempt(
   holdovers: ReadonlyMap<string, Host[]>,
   room: ReadonlyMap<string, number>,
   seed: number,
+  opensAt?: Readonly<Record<string, number>>,
 ): Attempt {
   const own = new Map(room);
-  const { started, concurrency } = scheduleWithRoom(plan, list, holdovers, own, seed);
+  const { started, concurrency } = scheduleWithRoom(plan, list, holdovers, own, seed, opensAt);
   return { list, started, concurrency, room: own, span: started.reduce((m, s) => Math.max(m, s.endMs), 0) };
 }
 
@@ -378,8 +418,9 @@ function improve(
   room: ReadonlyMap<string, number>,
   seed: number,
   tries: number,
+  opensAt?: Readonly<Record<string, number>>,
 ): Attempt {
-  let best = attempt(plan, list, holdovers, room, seed);
+  let best = attempt(plan, list, holdovers, room, seed, opensAt);
   const tried = new Set<string>();
   const mean = list.reduce((a, h) => a + h.durationMs, 0) / Math.max(1, list.length);
   for (let k = 0; k < tries; k++) {
@@ -393,7 +434,7 @@ function improve(
     const tail = new Set(ranked.filter((s) => s.endMs > best.span - mean / 2).map((s) => s.host));
     tail.add(first.host);
     for (const h of tail) tried.add(h);
-    const next = attempt(plan, promote(best.list, tail), holdovers, best.room, seed);
+    const next = attempt(plan, promote(best.list, tail), holdovers, best.room, seed, opensAt);
     if (next.span < best.span) best = next;
   }
   return best;
@@ -421,6 +462,7 @@ function assemble(
   seed: number,
   fleet: readonly Host[],
   scoped: ReadonlySet<string>,
+  windows: PlannerInput["windows"],
 ): Schedule {
   const startOf = new Map(started.map((s) => [s.host, s]));
   const batches: Batch[] = [];
@@ -454,7 +496,7 @@ function assemble(
     };
   });
   const makespanMs = hosts.reduce((m, h) => Math.max(m, h.endMs), 0);
-  const bound = lowerBound(list, concurrency, plan.stagger.intervalMs);
+  const bound = withWindows(lowerBound(list, concurrency, plan.stagger.intervalMs), list, windows);
   const waveIds = [...new Set(hosts.map((h) => h.wave))].sort((a, b) => a - b);
   const waves = waveIds.map((index) => {
     const hs = hosts.filter((h) => h.wave === index);
@@ -475,6 +517,7 @@ function assemble(
       startMs: Math.min(...hs.map((h) => h.startMs)),
       endMs: Math.max(...hs.map((h) => h.endMs)),
       windowMs: null,
+      opensAt: windows?.opensAt[region] ?? null,
       holdoversNeeded: null,
     };
   });
@@ -490,7 +533,30 @@ function assemble(
     risks: risksOf(fleet, scoped, hosts, holdovers),
     order: policy,
     seed,
+    startAt: windows?.startAt ?? null,
   };
+}
+
+/**
+ * No host starts before its region's window opens, so the makespan is at least each region's
+ * opening plus its longest flow (whatever the waves and caps).
+ */
+function withWindows(
+  bound: LowerBound,
+  list: readonly ListHost[],
+  windows: PlannerInput["windows"],
+): LowerBound {
+  const opens = openingOffsets(windows);
+  if (opens === undefined) return bound;
+  let best: LowerBound["window"];
+  for (const h of list) {
+    const at = opens[h.region];
+    if (at === undefined) continue;
+    const ms = at + h.durationMs;
+    if (best === undefined || ms > best.ms) best = { region: h.region, opensMs: at, ms };
+  }
+  if (best === undefined || best.ms <= bound.ms) return bound;
+  return { ...bound, ms: best.ms, window: best };
 }
 
 function risksOf(
@@ -584,7 +650,12 @@ function fitWindows(
           break;
         }
     }
-    const span = r.endMs - r.startMs;
+    // From the window's opening when one was chosen (a region held back past it has less time).
+    const from =
+      r.opensAt !== null && input.windows !== undefined
+        ? Math.max(0, r.opensAt - input.windows.startAt)
+        : r.startMs;
+    const span = r.endMs - from;
     if (span <= windowMs) {
       if (span > 0.9 * windowMs)
         schedule.risks.push({

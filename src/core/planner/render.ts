@@ -4,7 +4,8 @@
  * offset, each host's estimated flow and which hold-over takes which workload, and why the bound
  * is what it is.
  *
- * Invariants: pure; the same schedule gives the same text; offsets are from the run's start.
+ * Invariants: pure; the same schedule gives the same text; offsets are from the run's start, and
+ * with windows a region's `opens` offset is when its window opens (none of its hosts starts before).
  */
 import { columns } from "../report/format.js";
 import type { Schedule } from "./planner.js";
@@ -31,12 +32,13 @@ export function renderSchedule(s: Schedule, opts: { explain?: boolean; paint?: P
   out.push("");
   out.push(
     columns([
-      ["region", "hosts", "hold-overs", "room", "start", "end", "window", "hold-overs needed"],
+      ["region", "hosts", "hold-overs", "room", "opens", "start", "end", "window", "hold-overs needed"],
       ...s.regions.map((r) => [
         r.region,
         String(r.hosts),
         String(r.holdovers),
         r.holdoverRoom > 0 ? String(r.holdoverRoom) : "-",
+        r.opensAt === null || s.startAt === null ? "-" : offset(r.opensAt - s.startAt),
         offset(r.startMs),
         offset(r.endMs),
         r.windowMs === null ? "-" : formatMs(r.windowMs),
@@ -71,6 +73,11 @@ export function renderSchedule(s: Schedule, opts: { explain?: boolean; paint?: P
     out.push("");
     out.push("lower bound, wave by wave (waves are barriers, so the parts add up):");
     for (const w of s.lowerBound.waves) out.push(`  wave ${w.wave}: ${formatMs(w.ms)} (${w.binding})`);
+    const w = s.lowerBound.window;
+    if (w !== undefined)
+      out.push(
+        `  but region ${w.region}'s window opens at ${offset(w.opensMs)}: at least ${formatMs(w.ms)} (its opening + its longest flow)`,
+      );
     out.push("");
     out.push("batches (hosts that start together):");
     const byHost = new Map(s.hosts.map((h) => [h.host, h]));

@@ -4,7 +4,7 @@ import type { Host } from "../model/fleet.js";
 import { compilePlan } from "../plan/compile.js";
 import { planSchema } from "../plan/schema.js";
 import { type AdmissionHost, admit } from "../policy/admission.js";
-import { optionsWithSchedule, type RunSchedule, scheduledPlan } from "./run-schedule.js";
+import { optionsWithSchedule, type RunSchedule, scheduledPlan, scheduleOpensAt } from "./run-schedule.js";
 
 const plan = compilePlan(
   planSchema.parse({
@@ -82,5 +82,17 @@ describe("a run that follows a schedule", () => {
       staggered: false,
     });
     expect(noGroup.start).toEqual(["x", "y"]);
+  });
+
+  it("keeps each region's window opening in the run's options and reads it back checked", () => {
+    const opensAt = { r: Date.UTC(2026, 0, 5, 22), s: Date.UTC(2026, 0, 6, 3) };
+    const options = optionsWithSchedule({ planFile: "x" }, { ...schedule, opensAt });
+    expect(scheduleOpensAt(options)).toEqual(opensAt);
+    expect(scheduledPlan(plan, options).concurrency.perDomainValue).toEqual(schedule.caps);
+    expect(scheduleOpensAt(optionsWithSchedule({}, schedule))).toBeUndefined();
+    expect(scheduleOpensAt({})).toBeUndefined();
+    expect(() => scheduleOpensAt({ schedule: { caps: {}, opensAt: { r: "tonight" } } })).toThrow(
+      /malformed.*opensAt/s,
+    );
   });
 });

@@ -11,6 +11,10 @@
  * - Hosts start in their `order`; a host blocked by a cap does not block a later host that fits
  *   (so a full rack does not stall other racks).
  * - With a stagger interval, at most one host starts per call and never before `nextStartAt`.
+ * - Windows: a host of a region with an entry in `opensAt` never starts while `now` is before it
+ *   (its region's maintenance window has not opened); it is skipped like a host blocked by a cap,
+ *   so it blocks no other region. Regions without an entry, and calls without `opensAt`, are
+ *   unaffected. `waiting` is "window" when nothing started and a window held a candidate back.
  * - Terminal hosts change nothing but the highest wave: a caller may leave them out of `hosts` if
  *   it gives `maxWave` (the result is the same).
  * - `hosts` may come in any order; candidates are taken by `order`, ties in the order given (a
@@ -39,6 +43,8 @@ export interface AdmissionInput {
   /** Earliest time the next host may start (stagger). */
   nextStartAt: number;
   staggered: boolean;
+  /** Region -> when its window opens (same time base as `now`); its hosts do not start before. */
+  opensAt?: Readonly<Record<string, number>>;
 }
 
 export interface AdmissionResult {
@@ -46,7 +52,7 @@ export interface AdmissionResult {
   currentWave: number;
   start: string[];
   /** Why nothing (more) could start, for progress displays. */
-  waiting?: "wave" | "caps" | "stagger" | "done";
+  waiting?: "wave" | "caps" | "window" | "stagger" | "done";
 }
 
 /** Hosts counted per failure domain: kind -> value -> count (no key strings built per host). */
@@ -62,6 +68,19 @@ function countDomains(counts: DomainCounts, domains: Readonly<Record<string, str
     }
     byValue.set(value, (byValue.get(value) ?? 0) + 1);
   }
+}
+
+/** The earliest window opening after `now` among `opensAt` (undefined: none left to wait for). */
+export function nextOpening(
+  opensAt: Readonly<Record<string, number>> | undefined,
+  now: number,
+): number | undefined {
+  let next: number | undefined;
+  for (const region in opensAt) {
+    const at = opensAt[region] as number;
+    if (at > now && (next === undefined || at < next)) next = at;
+  }
+  return next;
 }
 
 export function admit(input: AdmissionInput): AdmissionResult {
@@ -100,8 +119,14 @@ export function admit(input: AdmissionInput): AdmissionResult {
     return { currentWave: wave, start: [], waiting: "stagger" };
 
   const start: string[] = [];
+  const opensAt = input.opensAt;
+  let held = false;
   for (const h of candidates) {
     if (active >= concurrency.global) break;
+    if (opensAt !== undefined && input.now < (opensAt[h.region] ?? Number.NEGATIVE_INFINITY)) {
+      held = true;
+      continue;
+    }
     if (concurrency.perRegion !== undefined && (perRegion.get(h.region) ?? 0) >= concurrency.perRegion)
       continue;
     let blocked = false;
@@ -121,5 +146,6 @@ export function admit(input: AdmissionInput): AdmissionResult {
     countDomains(perDomain, h.domains);
     if (input.staggered) break;
   }
-  return start.length > 0 ? { currentWave: wave, start } : { currentWave: wave, start, waiting: "caps" };
+  if (start.length > 0) return { currentWave: wave, start };
+  return { currentWave: wave, start, waiting: held ? "window" : "caps" };
 }

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ACTIVE_HOST_STATES, HOST_STATES, type HostState } from "../flow/states.js";
 import type { Step } from "../plan/compile.js";
-import { type AdmissionHost, admit } from "./admission.js";
+import { type AdmissionHost, admit, nextOpening } from "./admission.js";
 import { budgetExceeded } from "./budget.js";
 import { backoffMs, decideAfterFailure, resolveDoubt, revertOrder } from "./retry.js";
 import { assignWaves } from "./waves.js";
@@ -219,5 +219,71 @@ describe("admission", () => {
     expect(
       admit({ hosts: ties, currentWave: 0, concurrency, now: 0, nextStartAt: 0, staggered: false }).start,
     ).toEqual(["t0", "t2"]);
+  });
+
+  it("windows: no host starts before its region's window opens; open or absent windows change nothing", () => {
+    const windows = fc.record({
+      n: fc.integer({ min: 1, max: 30 }),
+      global: fc.integer({ min: 1, max: 12 }),
+      perRack: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+      now: fc.integer({ min: 0, max: 100 }),
+      // Region -> opening (undefined: the region has no window).
+      opens: fc.array(fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }), {
+        minLength: 3,
+        maxLength: 3,
+      }),
+      states: fc.array(fc.constantFrom<HostState>("pending", "pending", "running", "succeeded"), {
+        minLength: 30,
+        maxLength: 30,
+      }),
+    });
+    fc.assert(
+      fc.property(windows, (a) => {
+        const hosts: AdmissionHost[] = Array.from({ length: a.n }, (_, i) => ({
+          host: `h${i}`,
+          wave: 0,
+          order: i,
+          state: a.states[i] as HostState,
+          region: `r${i % 3}`,
+          domains: { rack: `k${i % 4}` },
+        }));
+        const opensAt: Record<string, number> = {};
+        a.opens.forEach((o, r) => {
+          if (o !== undefined) opensAt[`r${r}`] = o;
+        });
+        const perFailureDomain: Record<string, number> = a.perRack ? { rack: a.perRack } : {};
+        const concurrency = { global: a.global, perFailureDomain };
+        const base = { hosts, currentWave: 0, concurrency, now: a.now, nextStartAt: 0, staggered: false };
+        const res = admit({ ...base, opensAt });
+        const regionOf = new Map(hosts.map((h) => [h.host, h.region]));
+        for (const h of res.start)
+          expect(a.now).toBeGreaterThanOrEqual(opensAt[regionOf.get(h) as string] ?? 0);
+        // The hosts it starts are what admission without windows starts among the hosts whose
+        // window is open (a held host is skipped like a capped one: it blocks nobody).
+        const open = hosts.filter((h) => h.state !== "pending" || a.now >= (opensAt[h.region] ?? 0));
+        expect(res.start).toEqual(admit({ ...base, hosts: open }).start);
+        if (Object.values(opensAt).every((o) => o <= a.now)) expect(res).toEqual(admit(base));
+      }),
+    );
+  });
+
+  it("windows: a held region waits with `window` and does not block another region", () => {
+    const hosts: AdmissionHost[] = ["a", "b"].map((r, i) => ({
+      host: `${r}1`,
+      wave: 0,
+      order: i,
+      state: "pending",
+      region: r,
+      domains: {},
+    }));
+    const c = { global: 10, perFailureDomain: {} };
+    const at = (now: number, opensAt: Record<string, number>) =>
+      admit({ hosts, currentWave: 0, concurrency: c, now, nextStartAt: 0, staggered: false, opensAt });
+    expect(at(5, { a: 10 }).start).toEqual(["b1"]);
+    expect(at(5, { a: 10, b: 20 })).toMatchObject({ start: [], waiting: "window" });
+    expect(at(10, { a: 10, b: 20 }).start).toEqual(["a1"]);
+    expect(at(20, { a: 10, b: 20 }).start).toEqual(["a1", "b1"]);
+    expect(nextOpening({ a: 10, b: 20 }, 10)).toBe(20);
+    expect(nextOpening({ a: 10, b: 20 }, 20)).toBeUndefined();
   });
 });
