@@ -20,6 +20,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TransportError, type TransportFailure } from "../../core/errors.js";
 import type { Host } from "../../core/model/fleet.js";
+import { TailBuffer } from "../../core/output/tail-buffer.js";
 import type {
   ExecRequest,
   ExecResult,
@@ -29,7 +30,6 @@ import type {
 } from "../../ports/transport.js";
 import { addedNames, commandEnvironment } from "./environment.js";
 import { stopGroup } from "./process-group.js";
-import { TailBuffer } from "./tail-buffer.js";
 import { uploadLocal } from "./upload.js";
 
 export interface LocalTransportOptions {

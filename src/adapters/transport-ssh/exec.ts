@@ -22,10 +22,10 @@
 import { performance } from "node:perf_hooks";
 import type { ClientChannel } from "ssh2";
 import { TransportError } from "../../core/errors.js";
+import { TailBuffer } from "../../core/output/tail-buffer.js";
 import type { ExecResult } from "../../ports/transport.js";
 import type { RemoteCommand } from "./command.js";
 import type { Lease } from "./pool.js";
-import { TailBuffer } from "./tail-buffer.js";
 
 const DRAIN_MS = 250;
 const MAX_TIMER_MS = 2_147_483_647;

@@ -1,6 +1,7 @@
 /**
  * Keeps the last `limit` bytes written to it: command output is captured per stream, and when
- * it is too long the END is what matters (the error is usually on the last lines).
+ * it is too long the END is what matters (the error is usually on the last lines). Shared by the
+ * local and SSH transports (adapters do not import each other); plain bytes, no Node API.
  *
  * Invariants:
  * - Memory stays within `limit` plus one chunk, however much is written.
@@ -8,13 +9,13 @@
  * - `truncated` is true exactly when more than `limit` bytes were written.
  */
 export class TailBuffer {
-  private chunks: Buffer[] = [];
+  private chunks: Uint8Array[] = [];
   private size = 0;
   private total = 0;
 
   constructor(private readonly limit: number) {}
 
-  push(chunk: Buffer): void {
+  push(chunk: Uint8Array): void {
     if (this.limit <= 0) {
       this.total += chunk.length;
       return;
@@ -22,8 +23,8 @@ export class TailBuffer {
     this.chunks.push(chunk);
     this.size += chunk.length;
     this.total += chunk.length;
-    while (this.chunks.length > 1 && this.size - (this.chunks[0] as Buffer).length >= this.limit) {
-      this.size -= (this.chunks.shift() as Buffer).length;
+    while (this.chunks.length > 1 && this.size - (this.chunks[0] as Uint8Array).length >= this.limit) {
+      this.size -= (this.chunks.shift() as Uint8Array).length;
     }
   }
 
@@ -32,12 +33,17 @@ export class TailBuffer {
   }
 
   text(): string {
-    const all = Buffer.concat(this.chunks);
+    const all = new Uint8Array(this.size);
+    let at = 0;
+    for (const c of this.chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
     let start = Math.max(0, all.length - this.limit);
     if (start > 0) {
       // Skip UTF-8 continuation bytes (10xxxxxx) so the text starts on a whole character.
       for (let i = 0; i < 3 && start < all.length && ((all[start] as number) & 0xc0) === 0x80; i++) start++;
     }
-    return all.subarray(start).toString("utf8");
+    return new TextDecoder().decode(all.subarray(start));
   }
 }
