@@ -37,9 +37,10 @@ import {
   splitSecrets,
   sshOptions,
 } from "../transport.js";
-import { chooseWindows, plannerWindows } from "../windows.js";
+import { chooseWindows, plannerWindows, type WindowFlags } from "../windows.js";
 
-export interface RunOptions extends SshFlags {
+/** With `schedule`, the window flags (`--history` ...): each region's window is chosen; the run waits for it. */
+export interface RunOptions extends SshFlags, Partial<WindowFlags> {
   inventory: string;
   limit?: string;
   all?: boolean;
@@ -54,14 +55,6 @@ export interface RunOptions extends SshFlags {
   /** Follow the planner's schedule (order, waves, caps), in this order policy. */
   schedule?: boolean;
   order?: string;
-  /** With `schedule`: choose each region's window from this history; the run waits for it. */
-  history?: string;
-  window?: string;
-  allowedHours?: string;
-  blackout?: string;
-  from?: string;
-  days?: number;
-  regionLabel?: string;
 }
 
 export function leaseTtlMs(text: string): number {

@@ -47,7 +47,7 @@ import { makeOut, type Out, paint, warnAll } from "../output.js";
 import { parseOrder, scheduleFor } from "../planning.js";
 import { Progress } from "../progress.js";
 import { type SimulationInput, type SimulationResult, simulateRun } from "../simulate/runner.js";
-import { chooseWindows, plannerWindows } from "../windows.js";
+import { chooseWindows, plannerWindows, type WindowFlags } from "../windows.js";
 
 export const SIM_DIR = ".overhaul/simulations";
 /** Virtual start of every simulation: a Monday, 02:00 UTC. */
@@ -63,7 +63,8 @@ export function simClock(): VirtualClock {
   return new VirtualClock(SIM_START, { quietTurns: 0 });
 }
 
-export interface SimulateOptions {
+/** With `schedule`, the window flags (`--history` ...): each region's window is chosen; the run waits for it. */
+export interface SimulateOptions extends Partial<WindowFlags> {
   inventory?: string;
   fleet?: string;
   workloads?: number;
@@ -78,14 +79,6 @@ export interface SimulateOptions {
   /** Follow the planner's schedule (see `overhaul plan`), in this order policy. */
   schedule?: boolean;
   order?: string;
-  /** With `schedule`: choose each region's window from this history; the run waits for it. */
-  history?: string;
-  window?: string;
-  allowedHours?: string;
-  blackout?: string;
-  from?: string;
-  days?: number;
-  regionLabel?: string;
 }
 
 export interface SimulatedFleet {
