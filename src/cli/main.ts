@@ -53,14 +53,20 @@ function sshFlags(cmd: Command): void {
     );
 }
 
-/** The window flags of `run --schedule` and `simulate --schedule` (as `plan` has them). */
+/** The window flags of `run --schedule` and `simulate --schedule` (`plan` words two of them its own way). */
 function windowFlags(cmd: Command): void {
   cmd
     .option(
       "--history <file>",
       "with --schedule: utilization history (CSV or Prometheus JSON); each region waits for its window",
     )
-    .option("--window <duration>", "with --history: the window's length (default 4h)")
+    .option("--window <duration>", "with --history: the window's length (default 4h)");
+  windowSearchFlags(cmd);
+}
+
+/** How a window is searched for in the history (`plan`, `run --schedule`, `simulate --schedule`). */
+function windowSearchFlags(cmd: Command): Command {
+  return cmd
     .option("--allowed-hours <range>", "with --history: local hours a window may use, e.g. 22-06")
     .option("--blackout <dates>", "with --history: local dates with no window, e.g. 2026-01-10,2026-01-11")
     .option("--from <time>", "with --history: earliest window start (ISO-8601; default: the history's end)")
@@ -226,15 +232,8 @@ function program(setCode: (n: number) => void): Command {
     .option(
       "--history <file>",
       "utilization history (CSV, or a Prometheus query_range JSON): choose each region's window",
-    )
-    .option("--allowed-hours <range>", "with --history: local hours a window may use, e.g. 22-06")
-    .option("--blackout <dates>", "with --history: local dates with no window, e.g. 2026-01-10,2026-01-11")
-    .option("--from <time>", "with --history: earliest window start (ISO-8601; default: the history's end)")
-    .option("--days <n>", "with --history: days ahead to look (default 7)", intArg("--days"))
-    .option(
-      "--region-label <label>",
-      "with a Prometheus history: the label naming the region (default region)",
-    )
+    );
+  windowSearchFlags(p.commands.at(-1) as Command)
     .option("--explain", "every batch with its start offset, hold-over assignments, the bound wave by wave")
     .option("--json", "the schedule (or the refusal) as JSON on stdout")
     .action(async (plan: string, o, cmd: Command) => setCode(await planCommand(plan, { ...o, ...g(cmd) })));
