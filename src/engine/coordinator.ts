@@ -191,6 +191,11 @@ export class Coordinator {
         this.ready.add(host);
         this.viewChanged();
       },
+      // What `loop` checks before it starts units (host-flow.ts: chained intents).
+      mayContinue: () =>
+        (this.run.state === "running" || this.run.state === "halting") &&
+        !this.signal.aborted &&
+        !this.drain.aborted,
     };
   }
 

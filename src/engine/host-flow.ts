@@ -1,6 +1,7 @@
 /**
  * One host's pass through the plan's steps: one unit of work (one attempt, one revert, one
- * in-doubt resolution) per call of `step()`, so the coordinator can pause between units.
+ * in-doubt resolution; with chained intents, the attempts that follow it at once) per call of
+ * `step()`, so the coordinator can pause between units.
  *
  * Invariants:
  * - Intent before effect: the attempt row (with the lease token and the pre-state) is committed
@@ -15,6 +16,13 @@
  *   before it are reverted newest first, down to the last point of no return; then the host is
  *   failed with the reason and someone is notified.
  * - Every host state change goes through `assertHostTransition`.
+ * - Chained intents: when a step succeeds (or a host is admitted) and the next step can start at
+ *   once, its intent is written in the same commit as the result (or the admission), and its
+ *   effect starts right after that commit. Only into a step that needs nothing before its intent
+ *   (no `check` to run first, no pre-state to read, not a gate) and that is idempotent, so a crash
+ *   between that commit and the effect is resolved by a re-run, never parks the host; and only
+ *   while the coordinator would start the next unit anyway (`mayContinue`: the run is running or
+ *   halting, the coordinator is not stopping). Same rows and events as two commits, one fsync.
  */
 import { TransportError } from "../core/errors.js";
 import { assertHostTransition, type HostState } from "../core/flow/states.js";
@@ -55,6 +63,19 @@ export interface HostFlowContext {
   stop?: AbortFanout;
   /** Called after a commit changed the host's state (the coordinator's view is `rec` itself). */
   onStateChange?: (host: string) => void;
+  /**
+   * Would the coordinator start this host's next unit now (the run running or halting, the
+   * coordinator not stopping)? Only then is the next step's intent chained (see the header).
+   * Without it, nothing is chained.
+   */
+  mayContinue?: () => boolean;
+}
+
+/** An attempt whose intent is committed and whose effect is still to start (a chained intent). */
+interface Pending {
+  step: Step;
+  seq: number;
+  n: number;
 }
 
 class TimeoutSignal extends Error {}
@@ -79,6 +100,8 @@ export class HostFlow {
   readonly host: Host;
   /** The attempt left in doubt by a previous coordinator, to resolve before anything else. */
   private doubt: AttemptRecord | undefined;
+  /** Set by `start` when it chained the first step's intent: the next unit runs its effect. */
+  private pending: Pending | undefined;
   private nextSeq: number;
 
   constructor(
@@ -130,11 +153,44 @@ export class HostFlow {
     for (const e of evs) deps.sink.emit(e);
   }
 
-  /** Admit the host: pending -> running. */
+  /** Admit the host: pending -> running (and the first step's intent, when it can be chained). */
   async start(): Promise<void> {
-    await this.commit({ state: "running", startedAt: this.cx.deps.clock.now(), notBefore: null }, [
-      { type: "host.started", data: { wave: this.rec.wave } },
-    ]);
+    const patch: Partial<HostFlowFields> = {
+      state: "running",
+      startedAt: this.cx.deps.clock.now(),
+      notBefore: null,
+    };
+    const events: EventSpec[] = [{ type: "host.started", data: { wave: this.rec.wave } }];
+    const first = this.rec.attempts === 0 ? this.chainable(this.rec.stepIndex) : undefined;
+    if (first === undefined) return this.commit(patch, events);
+    const { intent, pending } = this.chain(first, patch, events);
+    await this.commit(patch, events, { intent });
+    this.pending = pending;
+  }
+
+  /**
+   * The step at `index` if its intent may be chained into the commit being made now (see the
+   * header): it exists, needs nothing before its intent, is idempotent, and the coordinator would
+   * start it now.
+   */
+  private chainable(index: number): Step | undefined {
+    const step = this.cx.plan.steps[index];
+    if (step === undefined || this.cx.mayContinue?.() !== true || this.cx.signal.aborted) return undefined;
+    if (!step.idempotent || step.check !== undefined || step.kind === "gate") return undefined;
+    if (STEP_IMPLS[step.kind].prepare !== undefined) return undefined;
+    return step;
+  }
+
+  /** Add attempt 1 of `step` to a commit in the making: its intent, `attempts: 1`, its event. */
+  private chain(
+    step: Step,
+    patch: Partial<HostFlowFields>,
+    events: EventSpec[],
+  ): { intent: NewAttempt; pending: Pending } {
+    const seq = this.nextSeq++;
+    patch.attempts = 1;
+    events.push({ type: "attempt.started", data: { step: step.name, attempt: 1 } });
+    return { intent: this.intent(step, "run", seq, 1, null), pending: { step, seq, n: 1 } };
   }
 
   /** Abort: the host stops where it is (no revert). */
@@ -152,7 +208,11 @@ export class HostFlow {
       return this.resolveCrashDoubt(d);
     }
     if (this.rec.state === "reverting") return this.revertUnit();
-    if (this.rec.state === "running") return this.forwardUnit();
+    if (this.rec.state !== "running") return;
+    const p = this.pending;
+    if (p === undefined) return this.forwardUnit();
+    this.pending = undefined;
+    return this.attempt(p.step, p.seq, p.n, null);
   }
 
   private ctxFor(
@@ -309,7 +369,18 @@ export class HostFlow {
     await this.commit({ attempts: n }, [{ type: "attempt.started", data: { step: step.name, attempt: n } }], {
       intent,
     });
+    return this.attempt(step, seq, n, pre, preFailure);
+  }
 
+  /** Run attempt `n` of `step`, whose intent is committed, and settle it. */
+  private async attempt(
+    step: Step,
+    seq: number,
+    n: number,
+    pre: Record<string, unknown> | null,
+    preFailure?: string,
+  ): Promise<void> {
+    const impl = STEP_IMPLS[step.kind];
     let outcome: Effect;
     if (preFailure !== undefined) outcome = { ok: false, reason: preFailure, detail: {} };
     else {
@@ -482,7 +553,11 @@ export class HostFlow {
     if (step.pointOfNoReturn) patch.noReturnIndex = step.index;
     const evs: EventSpec[] = [...events, { type: "step.succeeded", data: { step: step.name } }];
     if (next >= this.cx.plan.steps.length) return this.succeed(evs, patch, result);
-    return this.commit(patch, evs, result ? { result } : {});
+    const following = this.rec.state === "running" ? this.chainable(next) : undefined;
+    if (following === undefined) return this.commit(patch, evs, result ? { result } : {});
+    const { intent, pending } = this.chain(following, patch, evs);
+    await this.commit(patch, evs, result ? { result, intent } : { intent });
+    return this.attempt(following, pending.seq, pending.n, null);
   }
 
   private async succeed(

@@ -770,3 +770,133 @@ concurrency: { global: 4 }
     for (const e of started) expect(e.at).toBe(opensAt[regionOf.get(e.host as string) as "r1" | "r2"]);
   });
 });
+
+describe("chained intents: a step's result and the next step's intent in one commit", () => {
+  /** Every commit of the run, as (host, what it wrote). */
+  function recordCommits(t: Setup) {
+    const log: { host: string; result?: string; intent?: string; state?: string }[] = [];
+    const commit = t.store.commitHost.bind(t.store);
+    t.store.commitHost = async (c) => {
+      await commit(c);
+      log.push({
+        host: c.host,
+        ...(c.result ? { result: c.result.state } : {}),
+        ...(c.intent ? { intent: c.intent.stepName } : {}),
+        ...(c.patch?.state ? { state: c.patch.state } : {}),
+      });
+    };
+    return log;
+  }
+
+  it("chains into idempotent steps that need nothing first, and only into those", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: a, kind: command, run: "do-a", idempotent: true }
+  - { name: b, kind: sleep, duration: 10s }
+  - { name: c, kind: command, run: "do-c" }
+  - { name: d, kind: command, run: "do-d", idempotent: true, check: "did-d" }
+  - { name: e, kind: reboot, run: "do-reboot" }
+  - { name: f, kind: command, run: "do-f", idempotent: true }
+`;
+    let boot = 0;
+    const t = await setup(plan, 1, (_h, c) => {
+      if (c === "did-d") return { exitCode: 1 };
+      if (c === "do-reboot") boot++;
+      else if (c.includes("boot_id")) return { stdout: `boot-${boot}\n` };
+      return undefined;
+    });
+    const log = recordCommits(t);
+    const res = await t.coordinator().drive();
+    expect(res.run.state).toBe("succeeded");
+    expect(log).toEqual([
+      { host: "h01", intent: "a", state: "running" }, // admitted with a's intent
+      { host: "h01", result: "succeeded", intent: "b" }, // a done, b (sleep) chained
+      { host: "h01", result: "succeeded" }, // c is not idempotent: its own intent
+      { host: "h01", intent: "c" },
+      { host: "h01", result: "succeeded" }, // d has a check to run first
+      { host: "h01", intent: "d" },
+      { host: "h01", result: "succeeded" }, // e reads the boot id first
+      { host: "h01", intent: "e" },
+      { host: "h01", result: "succeeded", intent: "f" },
+      { host: "h01", result: "succeeded", state: "succeeded" },
+    ]);
+    // Same events, in the same order, as one commit each would give.
+    const types = t.events.filter((e) => e.host === "h01").map((e) => e.type);
+    expect(types.slice(0, 6)).toEqual([
+      "host.started",
+      "attempt.started",
+      "attempt.succeeded",
+      "step.succeeded",
+      "attempt.started",
+      "attempt.succeeded",
+    ]);
+    const attempts = await t.store.getAttempts(t.run.id);
+    expect(attempts.map((a) => [a.seq, a.stepName, a.state])).toEqual([
+      [1, "a", "succeeded"],
+      [2, "b", "succeeded"],
+      [3, "c", "succeeded"],
+      [4, "d", "succeeded"],
+      [5, "e", "succeeded"],
+      [6, "f", "succeeded"],
+    ]);
+  });
+
+  it("a run paused while a step runs: the next step is not chained and starts only after resume", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: a, kind: sleep, duration: 1m }
+  - { name: b, kind: command, run: "do-b", idempotent: true }
+`;
+    const t = await setup(plan, 1, () => undefined);
+    const drive = t.coordinator().drive();
+    await t.clock.sleep(20_000);
+    let run = (await t.store.getRun(t.run.id))!;
+    run = await runAction({ store: t.store, clock: t.clock }, run, "pause", "op");
+    await t.clock.sleep(10 * 60_000);
+    expect((await t.store.getAttempts(t.run.id)).map((a) => [a.stepName, a.state])).toEqual([
+      ["a", "succeeded"],
+    ]);
+    expect(t.transport.count("h01", "do-b")).toBe(0);
+    await runAction({ store: t.store, clock: t.clock }, run, "resume", "op");
+    expect((await drive).run.state).toBe("succeeded");
+    expect(t.transport.count("h01", "do-b")).toBe(1);
+  });
+
+  it("a coordinator killed right after a chained commit: the next one re-runs that idempotent step, nothing parks", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: a, kind: command, run: "do-a", idempotent: true }
+  - { name: b, kind: command, run: "do-b", idempotent: true }
+`;
+    const t = await setup(plan, 1, () => undefined);
+    const stop = new AbortController();
+    const commit = t.store.commitHost.bind(t.store);
+    t.store.commitHost = async (c) => {
+      if (stop.signal.aborted) throw new Error("killed");
+      await commit(c);
+      if (c.result && c.intent) stop.abort(new Error("SIGKILL"));
+    };
+    const first = await t.coordinator("c1", stop.signal).drive();
+    expect(first.outcome).toBe("detached");
+    expect(t.transport.count("h01", "do-b")).toBe(0);
+    expect((await t.store.getAttempts(t.run.id)).map((a) => [a.stepName, a.state])).toEqual([
+      ["a", "succeeded"],
+      ["b", "started"],
+    ]);
+    t.store.commitHost = commit;
+    // The dead coordinator's lease expires; the next one takes over.
+    await t.clock.sleep(60_000);
+    const second = await t.coordinator("c2").drive();
+    expect(second.run.state).toBe("succeeded");
+    expect(t.transport.count("h01", "do-a")).toBe(1);
+    expect(t.transport.count("h01", "do-b")).toBe(1);
+    const unknown = t.events.find((e) => e.type === "attempt.unknown");
+    expect(unknown?.data).toMatchObject({ step: "b", resolution: "rerun" });
+  });
+});
