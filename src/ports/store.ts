@@ -177,9 +177,13 @@ export interface Store {
    * (owner null) or expired (expiresAt <= now). Leases we already hold are NOT re-granted (that
    * would fence our own work in flight). Each granted lease gets token + 1.
    * Returns only the newly granted host flows, with their new tokens.
+   *
+   * An owner's leases in a run share one expiry (like a session's locks): granting any sets it to
+   * now + ttl for all of them, as `renewLeases` does, so renewing costs one write however many
+   * host flows the coordinator holds.
    */
   acquireLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<HostFlowRecord[]>;
-  /** Extend the expiry of our leases in the run; returns how many are still ours. */
+  /** Extend the expiry of our leases in the run (one write); returns how many are still ours. */
   renewLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<number>;
   releaseLeases(runId: string, owner: string): Promise<void>;
 

@@ -36,6 +36,7 @@ describe("SQLite specifics", () => {
       expect(raw.prepare("select name from kysely_migration").pluck().all()).toEqual([
         "0001_initial",
         "0002_access",
+        "0003_lease_holders",
       ]);
       const fks = raw
         .prepare("select distinct \"table\" from pragma_foreign_key_list('attempts')")
@@ -44,6 +45,56 @@ describe("SQLite specifics", () => {
       expect(fks).toEqual(["host_flows"]);
     } finally {
       raw.close();
+    }
+  });
+
+  it("a lease granted before lease holders existed (no holder row) expires at its own row's expiry", async () => {
+    const file = join(dir, "legacy", "overhaul.db");
+    const store = await openSqliteStore(file);
+    try {
+      const now = 1_000_000;
+      await store.savePlanRevision({ name: "p", hash: "h", body: "b", createdAt: now });
+      const host = {
+        host: "h1",
+        wave: 0,
+        order: 0,
+        data: {},
+        state: "pending" as const,
+        stepIndex: 0,
+        phase: "forward" as const,
+        attempts: 0,
+        notBefore: null,
+        noReturnIndex: -1,
+        startedAt: null,
+        finishedAt: null,
+        reason: null,
+      };
+      const run = {
+        id: "r1",
+        planName: "p",
+        planRevision: 1,
+        planHash: "h",
+        state: "running" as const,
+        currentWave: 0,
+        seed: 1,
+        options: {},
+        reason: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await store.createRun(run, [{ ...host, runId: "r1" }], []);
+      await store.acquireLeases("r1", "A", now, 30_000);
+      // What a database written before migration 0003 looks like: the row's expiry only.
+      const raw = new Database(file);
+      raw.prepare("delete from lease_holders").run();
+      raw.close();
+      expect((await store.getHost("r1", "h1"))?.leaseExpiresAt).toBe(now + 30_000);
+      expect(await store.acquireLeases("r1", "B", now + 29_999, 30_000)).toEqual([]);
+      expect((await store.acquireLeases("r1", "B", now + 30_000, 30_000)).map((h) => h.leaseToken)).toEqual([
+        2,
+      ]);
+    } finally {
+      await store.close();
     }
   });
 
@@ -70,6 +121,7 @@ describe("SQLite specifics", () => {
         expect(raw.prepare("select name from kysely_migration").pluck().all()).toEqual([
           "0001_initial",
           "0002_access",
+          "0003_lease_holders",
         ]);
       } finally {
         raw.close();

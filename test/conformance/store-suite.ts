@@ -432,6 +432,33 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         ]);
       });
 
+      it("an owner's leases in a run expire together: a renewal or a new grant extends them all", async () => {
+        const { run, hosts } = await newRun(store, { hosts: 3 });
+        const t0 = tick();
+        await store.acquireLeases(run.id, "A", t0, TTL);
+        // An operator frees host 0; A takes it back later, which proves A alive for all three.
+        await store.operatorHost(run.id, hosts[0]!.host, ["pending"], {}, []);
+        const t1 = t0 + TTL / 2;
+        expect((await store.acquireLeases(run.id, "A", t1, TTL)).map((h) => h.host)).toEqual([
+          hosts[0]!.host,
+        ]);
+        expect((await store.getHosts(run.id)).map((h) => h.leaseExpiresAt)).toEqual([
+          t1 + TTL,
+          t1 + TTL,
+          t1 + TTL,
+        ]);
+        // So B finds none expired until t1 + TTL, and then all of them.
+        expect(await store.acquireLeases(run.id, "B", t1 + TTL - 1, TTL)).toEqual([]);
+        expect(await store.acquireLeases(run.id, "B", t1 + TTL, TTL)).toHaveLength(3);
+        // A, deposed, renews nothing and extends nothing of B's.
+        expect(await store.renewLeases(run.id, "A", t1 + TTL + 1, TTL)).toBe(0);
+        expect((await store.getHosts(run.id)).map((h) => [h.leaseOwner, h.leaseExpiresAt])).toEqual([
+          ["B", t1 + 2 * TTL],
+          ["B", t1 + 2 * TTL],
+          ["B", t1 + 2 * TTL],
+        ]);
+      });
+
       it("two coordinators racing for the same leases never both get one", async () => {
         const other = await openMore();
         const { run } = await newRun(store, { hosts: 40 });

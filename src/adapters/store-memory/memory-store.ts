@@ -10,6 +10,10 @@
  * engine reads host records on every tick (a 2,000-host simulation: ~0.5 µs per field read).
  * Non-terminal host flows are indexed per run (`live`), so `acquireLeases` never scans the hosts
  * a run has finished with.
+ *
+ * Leases expire with their holder, as in the SQL store: one expiry per (run, owner) in `holders`,
+ * which renewing sets; a host flow's own `leaseExpiresAt` is the expiry it was granted with, and
+ * records read out carry the holder's.
  */
 import { LeaseLostError } from "../../core/errors.js";
 import { isTerminalHost } from "../../core/flow/states.js";
@@ -122,6 +126,8 @@ export class MemoryStore implements Store {
   private attempts = new Map<string, Map<string, AttemptRecord[]>>();
   private events: EventRecord[] = [];
   private seq = 0;
+  /** run -> owner -> when every lease it holds in the run expires. */
+  private holders = new Map<string, Map<string, number>>();
 
   async migrate(): Promise<void> {}
   async close(): Promise<void> {}
@@ -181,11 +187,25 @@ export class MemoryStore implements Store {
     return [...this.runs.values()].reverse().slice(0, limit).map(copyRun);
   }
   async getHosts(runId: string): Promise<HostFlowRecord[]> {
-    return [...(this.hosts.get(runId)?.values() ?? [])].sort((a, b) => a.order - b.order).map(copyHost);
+    return [...(this.hosts.get(runId)?.values() ?? [])]
+      .sort((a, b) => a.order - b.order)
+      .map((h) => this.copyOut(h));
   }
   async getHost(runId: string, host: string): Promise<HostFlowRecord | undefined> {
     const h = this.hosts.get(runId)?.get(host);
-    return h && copyHost(h);
+    return h && this.copyOut(h);
+  }
+
+  /** A copy of a stored host flow with its lease's effective expiry (see the header). */
+  private copyOut(h: HostFlowRecord): HostFlowRecord {
+    const c = copyHost(h);
+    c.leaseExpiresAt = this.expiryOf(h);
+    return c;
+  }
+
+  private expiryOf(h: HostFlowRecord): number | null {
+    if (h.leaseOwner === null) return h.leaseExpiresAt;
+    return this.holders.get(h.runId)?.get(h.leaseOwner) ?? h.leaseExpiresAt;
   }
   async getAttempts(runId: string, host?: string): Promise<AttemptRecord[]> {
     const byHost = this.attempts.get(runId);
@@ -234,23 +254,28 @@ export class MemoryStore implements Store {
     const out: HostFlowRecord[] = [];
     // Terminal host flows are never granted: look only at the live ones.
     for (const h of this.live.get(runId) ?? []) {
-      const free = h.leaseOwner === null || (h.leaseExpiresAt ?? 0) <= now;
+      const free = h.leaseOwner === null || (this.expiryOf(h) ?? 0) <= now;
       if (!free || h.leaseOwner === owner) continue;
       h.leaseOwner = owner;
       h.leaseToken += 1;
       h.leaseExpiresAt = now + ttlMs;
       out.push(copyHost(h));
     }
+    if (out.length > 0) this.holderExpires(runId, owner, now + ttlMs);
     return out.sort((a, b) => a.order - b.order);
+  }
+  private holderExpires(runId: string, owner: string, at: number): void {
+    let m = this.holders.get(runId);
+    if (!m) {
+      m = new Map();
+      this.holders.set(runId, m);
+    }
+    m.set(owner, at);
   }
   async renewLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<number> {
     let n = 0;
-    for (const h of this.hosts.get(runId)?.values() ?? []) {
-      if (h.leaseOwner === owner) {
-        h.leaseExpiresAt = now + ttlMs;
-        n++;
-      }
-    }
+    for (const h of this.hosts.get(runId)?.values() ?? []) if (h.leaseOwner === owner) n++;
+    if (n > 0) this.holderExpires(runId, owner, now + ttlMs);
     return n;
   }
   async releaseLeases(runId: string, owner: string): Promise<void> {
@@ -260,6 +285,7 @@ export class MemoryStore implements Store {
         h.leaseExpiresAt = null;
       }
     }
+    this.holders.get(runId)?.delete(owner);
   }
 
   /** Apply a patch to a stored host flow, keeping `live` in step with its state. */

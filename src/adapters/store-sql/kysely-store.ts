@@ -11,6 +11,11 @@
  *   In Postgres the UPDATE also row-locks the host flow until commit, so a racing acquire waits
  *   and then re-checks the lease on the committed row.
  * - A failed guard writes nothing: the guard is the first statement and a throw rolls back.
+ * - Leases expire with their holder: `lease_holders` has one expiry per (run, owner), set by every
+ *   grant and renewal, so a renewal writes one row, not every held host flow (a 2,000-host run
+ *   renewed ~2,000 rows every ten seconds). A host flow's `lease_expires_at` is the expiry it was
+ *   granted with, and the effective one when no holder row exists (leases granted before
+ *   migration 0003). Reads and the acquire guard use the holder's when there is one.
  * - SQLite: every write (transaction or single statement) holds the file's `Gate` (see gate.ts), so
  *   two stores of one process never self-deadlock, and the synchronous prepared-statement hot path
  *   for `commitHost` (`prepareHotCommit`) never runs inside a Kysely transaction left open across
@@ -70,6 +75,14 @@ export interface KyselyStoreOptions {
   /** Runs after Kysely is destroyed (e.g. close extra handles). */
   onClose?: () => Promise<void> | void;
 }
+
+/**
+ * A held lease's effective expiry, inside a statement on `host_flows`: its holder's (renewed as one
+ * row, see `renewLeases`), else the row's own (a lease granted before holders existed).
+ */
+const LEASE_EXPIRY = sql<
+  number | null
+>`coalesce((select lh.expires_at from lease_holders lh where lh.run_id = host_flows.run_id and lh.owner = host_flows.lease_owner), host_flows.lease_expires_at)`;
 
 /** Rows per multi-row INSERT: well under SQLite's and Postgres' bound-parameter limits. */
 const CHUNK = 200;
@@ -269,23 +282,51 @@ export class KyselyStore implements Store {
   }
 
   async getHosts(runId: string): Promise<HostFlowRecord[]> {
-    const rows = await this.db
-      .selectFrom("host_flows")
-      .selectAll()
-      .where("run_id", "=", runId)
-      .orderBy("ord")
-      .execute();
+    const rows = await this.hostFlows().where("host_flows.run_id", "=", runId).orderBy("ord").execute();
     return rows.map(toHostFlow);
   }
 
   async getHost(runId: string, host: string): Promise<HostFlowRecord | undefined> {
-    const row = await this.db
-      .selectFrom("host_flows")
-      .selectAll()
-      .where("run_id", "=", runId)
-      .where("host", "=", host)
+    const row = await this.hostFlows()
+      .where("host_flows.run_id", "=", runId)
+      .where("host_flows.host", "=", host)
       .executeTakeFirst();
     return row ? toHostFlow(row) : undefined;
+  }
+
+  /** Host flow rows with each lease's effective expiry: its holder's, else the row's own. */
+  private hostFlows() {
+    return this.db
+      .selectFrom("host_flows")
+      .leftJoin("lease_holders", (j) =>
+        j
+          .onRef("lease_holders.run_id", "=", "host_flows.run_id")
+          .onRef("lease_holders.owner", "=", "host_flows.lease_owner"),
+      )
+      .select([
+        "host_flows.run_id",
+        "host_flows.host",
+        "host_flows.wave",
+        "host_flows.ord",
+        "host_flows.data",
+        "host_flows.state",
+        "host_flows.step_index",
+        "host_flows.phase",
+        "host_flows.attempts",
+        "host_flows.not_before",
+        "host_flows.no_return_index",
+        "host_flows.started_at",
+        "host_flows.finished_at",
+        "host_flows.reason",
+        "host_flows.lease_owner",
+        "host_flows.lease_token",
+      ])
+      .select((eb) =>
+        eb.fn
+          .coalesce("lease_holders.expires_at", "host_flows.lease_expires_at")
+          .$castTo<number | null>()
+          .as("lease_expires_at"),
+      );
   }
 
   async getAttempts(runId: string, host?: string): Promise<AttemptRecord[]> {
@@ -366,15 +407,16 @@ export class KyselyStore implements Store {
   }
 
   async acquireLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<HostFlowRecord[]> {
-    // One statement: atomic on its own; in Postgres a racing acquirer blocks on the row lock and
-    // then re-evaluates the WHERE against the committed row, so each lease goes to one owner.
-    const rows = await this.exclusive(() =>
-      this.db
+    const expiresAt = now + ttlMs;
+    const rows = await this.write(async (trx) => {
+      // One UPDATE decides: in Postgres a racing acquirer blocks on the row lock and then
+      // re-evaluates the WHERE against the committed row, so each lease goes to one owner.
+      const granted = await trx
         .updateTable("host_flows")
         .set((eb) => ({
           lease_owner: owner,
           lease_token: eb("lease_token", "+", 1),
-          lease_expires_at: now + ttlMs,
+          lease_expires_at: expiresAt,
         }))
         .where("run_id", "=", runId)
         .where("state", "not in", [...TERMINAL_HOST_STATES])
@@ -385,37 +427,57 @@ export class KyselyStore implements Store {
             // fence our own unit in flight and let a second flow of the same host start.
             eb.and([
               eb("lease_owner", "!=", owner),
-              eb.or([eb("lease_expires_at", "is", null), eb("lease_expires_at", "<=", now)]),
+              eb.or([eb(LEASE_EXPIRY, "is", null), eb(LEASE_EXPIRY, "<=", now)]),
             ]),
           ]),
         )
         .returningAll()
-        .execute(),
-    );
+        .execute();
+      if (granted.length > 0) await this.holderExpires(trx, runId, owner, expiresAt);
+      return granted;
+    });
     return rows.map(toHostFlow).sort((a, b) => a.order - b.order);
   }
 
+  /** Set `owner`'s expiry in the run (the expiry of every lease it holds there). */
+  private async holderExpires(
+    trx: Kysely<DB>,
+    runId: string,
+    owner: string,
+    expiresAt: number,
+  ): Promise<void> {
+    await trx
+      .insertInto("lease_holders")
+      .values({ run_id: runId, owner, expires_at: expiresAt })
+      .onConflict((oc) => oc.columns(["run_id", "owner"]).doUpdateSet({ expires_at: expiresAt }))
+      .execute();
+  }
+
   async renewLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<number> {
-    const res = await this.exclusive(() =>
-      this.db
-        .updateTable("host_flows")
-        .set({ lease_expires_at: now + ttlMs })
+    return this.write(async (trx) => {
+      const row = await trx
+        .selectFrom("host_flows")
+        .select((eb) => eb.fn.countAll<number | string>().as("n"))
         .where("run_id", "=", runId)
         .where("lease_owner", "=", owner)
-        .executeTakeFirst(),
-    );
-    return Number(res.numUpdatedRows);
+        .executeTakeFirstOrThrow();
+      const held = Number(row.n);
+      // One row however many leases: they all expire with their holder.
+      if (held > 0) await this.holderExpires(trx, runId, owner, now + ttlMs);
+      return held;
+    });
   }
 
   async releaseLeases(runId: string, owner: string): Promise<void> {
-    await this.exclusive(() =>
-      this.db
+    await this.write(async (trx) => {
+      await trx
         .updateTable("host_flows")
         .set({ lease_owner: null, lease_expires_at: null })
         .where("run_id", "=", runId)
         .where("lease_owner", "=", owner)
-        .execute(),
-    );
+        .execute();
+      await trx.deleteFrom("lease_holders").where("run_id", "=", runId).where("owner", "=", owner).execute();
+    });
   }
 
   async commitHost(commit: HostCommit): Promise<void> {

@@ -157,6 +157,25 @@ function migrationSet(dialect: SqlDialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0003_lease_holders": {
+      async up(db: Kysely<unknown>): Promise<void> {
+        // One expiry per coordinator and run (see kysely-store.ts, leases): renewing is one row,
+        // not one per held host flow. host_flows.lease_expires_at stays, for leases granted
+        // before this migration (no holder row) and as the expiry a lease was granted with.
+        await db.schema
+          .createTable("lease_holders")
+          .addColumn("run_id", "text", (c) => c.notNull().references("runs.id"))
+          .addColumn("owner", "text", (c) => c.notNull())
+          .addColumn("expires_at", big, (c) => c.notNull())
+          .addPrimaryKeyConstraint("lease_holders_pk", ["run_id", "owner"])
+          .execute();
+        await db.schema
+          .createIndex("host_flows_lease_idx")
+          .on("host_flows")
+          .columns(["run_id", "lease_owner"])
+          .execute();
+      },
+    },
   };
 }
 

@@ -56,6 +56,13 @@ export interface HostFlowsTable {
   lease_expires_at: number | null;
 }
 
+/** A coordinator's leases in a run expire together: one row per (run, owner). */
+export interface LeaseHoldersTable {
+  run_id: string;
+  owner: string;
+  expires_at: number;
+}
+
 export interface AttemptsTable {
   run_id: string;
   host: string;
@@ -122,6 +129,7 @@ export interface DB {
   plan_revisions: PlanRevisionsTable;
   runs: RunsTable;
   host_flows: HostFlowsTable;
+  lease_holders: LeaseHoldersTable;
   attempts: AttemptsTable;
   events: EventsTable;
   /** Postgres only. */
