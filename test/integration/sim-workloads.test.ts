@@ -297,6 +297,37 @@ describe("abort and deadline", () => {
     expectConsistent(t);
   });
 
+  it("a live move aborted in its pre-copy is dropped; aborted in its blackout, it still cuts over", async () => {
+    // One live workload on r01-h001: the same seed gives the same move in every world.
+    const oneLive = (hosts: Host[]) =>
+      generateFleet(parseFleetSpec("regions=2,hosts=5,holdovers=0.2,racks=2,workloads=8,seed=3"))
+        .workloads.filter((w) => w.host === "r01-h001" && hosts.some((h) => h.name === w.host))
+        .slice(0, 1)
+        .map((w) => ({ ...w, migration: ["live" as const] }));
+    const drainAbortedAt = async (abortAfter: number | undefined) => {
+      const t = setup(undefined, undefined, { workloads: oneLive });
+      const ac = new AbortController();
+      const start = t.clock.now();
+      if (abortAfter !== undefined) void t.clock.sleep(abortAfter).then(() => ac.abort(new Error("stop")));
+      const r = await t.wl.drain(t.host("r01-h001"), t.call(4 * HOUR, ac.signal)).catch((e: Error) => e);
+      const placed = t.world.ledger.find((e) => e.command === "@place" && e.at > start);
+      expectConsistent(t);
+      return { r, start, cutover: placed?.at, left: t.world.runningOn("r01-h001") };
+    };
+    const free = await drainAbortedAt(undefined);
+    const cutover = (free.cutover as number) - free.start;
+    // A live move's blackout is 50-500 ms; its pre-copy of this VM's memory takes seconds.
+    expect(cutover).toBeGreaterThan(2_000);
+    const inBlackout = await drainAbortedAt(cutover - 20);
+    expect((inBlackout.r as Error).message).toBe("stop");
+    expect(inBlackout.left).toEqual([]);
+    expect((inBlackout.cutover as number) - inBlackout.start).toBe(cutover);
+    const inPreCopy = await drainAbortedAt(1_000);
+    expect((inPreCopy.r as Error).message).toBe("stop");
+    expect(inPreCopy.cutover).toBeUndefined();
+    expect(inPreCopy.left).toHaveLength(1);
+  });
+
   it("an already aborted signal does nothing at all", async () => {
     const t = setup();
     const ac = new AbortController();

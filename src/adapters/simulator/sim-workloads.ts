@@ -174,15 +174,21 @@ export class SimWorkloads implements Workloads {
     const boots = { src: src.boots, tgt: tgt.boots };
     world.reserve(tgt.host.name, w.spec);
     this.volumes(w.spec, tgt.host.name, "@volume-ro", from);
+    // One timer to the cut-over. Only the live pre-copy can be cancelled (the workload still runs
+    // untouched on the source): an abort before its end drops the move; one during the blackout
+    // (or during a cold move) does not stop it, and the move runs to its cut-over.
+    const blackout = start + t.preCopyMs;
+    const cutover = blackout + t.downtimeMs;
     try {
-      // Only the live pre-copy can be cancelled: the workload still runs untouched on the source.
-      if (t.preCopyMs > 0) await world.clock.sleep(t.preCopyMs, opts.signal);
+      await world.clock.sleep(cutover - start, t.preCopyMs > 0 ? opts.signal : undefined);
     } catch {
-      world.release(tgt.host.name, w.spec);
-      this.volumes(w.spec, tgt.host.name, "@volume-drop", from);
-      return { kind: "nothing" };
+      if (world.clock.now() < blackout) {
+        world.release(tgt.host.name, w.spec);
+        this.volumes(w.spec, tgt.host.name, "@volume-drop", from);
+        return { kind: "nothing" };
+      }
+      await world.clock.sleep(cutover - world.clock.now());
     }
-    await world.clock.sleep(t.downtimeMs);
     world.release(tgt.host.name, w.spec);
     const broken =
       this.broke(tgt, "target", boots.tgt, start) ??
