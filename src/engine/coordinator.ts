@@ -246,16 +246,11 @@ export class Coordinator {
     this.viewChanged();
   }
 
-  /** Read the run's events since the last look: did anyone else write (see the header)? */
+  /** Follow the run's events since the last look: did anyone else write (see the header)? */
   private async readFeed(): Promise<boolean> {
-    let foreign = false;
-    for (;;) {
-      const evs = await this.deps.store.listEvents(this.runId, this.feedSeq, FEED_PAGE);
-      for (const e of evs) if (e.actor !== this.opts.owner) foreign = true;
-      const last = evs[evs.length - 1];
-      if (last !== undefined) this.feedSeq = last.seq;
-      if (evs.length < FEED_PAGE) return foreign;
-    }
+    const feed = await this.deps.store.feedSince(this.runId, this.feedSeq, this.opts.owner);
+    this.feedSeq = feed.lastSeq;
+    return feed.foreign;
   }
 
   /**
@@ -635,9 +630,6 @@ export class Coordinator {
  * would build a DOMException, with a stack, on every turn of the loop).
  */
 const WAIT_OVER = Symbol("wait over");
-
-/** Events read per call while following the run's event log. */
-const FEED_PAGE = 1_000;
 
 function describeBudget(plan: Plan): string {
   const b = plan.failureBudget;

@@ -160,6 +160,13 @@ export interface Store {
   getAttempts(runId: string, host?: string): Promise<AttemptRecord[]>;
   /** Events with seq > afterSeq, oldest first. */
   listEvents(runId: string, afterSeq?: number, limit?: number): Promise<EventRecord[]>;
+  /**
+   * Follow the run's log without reading it: the seq of its newest event after `afterSeq`
+   * (`afterSeq` itself when there is none), and whether any of those was written by an actor other
+   * than `actor`. What a coordinator asks on every tick (did an operator or another coordinator
+   * write?), so it costs one indexed aggregate, not a page of events.
+   */
+  feedSince(runId: string, afterSeq: number, actor: string): Promise<{ lastSeq: number; foreign: boolean }>;
 
   /**
    * Compare-and-set on the run's state: applies `patch` only while the run's state is one of

@@ -34,6 +34,7 @@ export function reasonClass(reason: unknown): string {
 const STORE_OPS = [
   "getRun",
   "listEvents",
+  "feedSince",
   "commitHost",
   "acquireLeases",
   "renewLeases",

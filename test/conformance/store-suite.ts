@@ -856,6 +856,35 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect((await store.listEvents(r1.id, 0, 1)).map((e) => e.type)).toEqual(["run.created"]);
         expect(await store.listEvents(uid("nope"))).toEqual([]);
       });
+
+      it("feedSince: the newest seq after a seq, and whether someone else wrote since", async () => {
+        const { run: r1 } = await newRun(store);
+        const { run: r2 } = await newRun(store);
+        const [created] = await store.listEvents(r1.id);
+        const start = created!.seq;
+        expect(await store.feedSince(r1.id, start, "coordinator:test")).toEqual({
+          lastSeq: start,
+          foreign: false,
+        });
+        await store.updateRun(r1.id, ["running"], {}, [event(r1.id, "mine")]);
+        // Another run's events, even someone else's, are not this run's feed.
+        await store.updateRun(r2.id, ["running"], {}, [{ ...event(r2.id, "theirs"), actor: "operator:ann" }]);
+        const mine = await store.feedSince(r1.id, start, "coordinator:test");
+        expect(mine.foreign).toBe(false);
+        expect(mine.lastSeq).toBeGreaterThan(start);
+        await store.updateRun(r1.id, ["running"], {}, [{ ...event(r1.id, "pause"), actor: "operator:ann" }]);
+        const seen = await store.feedSince(r1.id, mine.lastSeq, "coordinator:test");
+        expect(seen.foreign).toBe(true);
+        const all = await store.listEvents(r1.id);
+        expect(seen.lastSeq).toBe(all[all.length - 1]!.seq);
+        // Read up to there, the feed is quiet again; the whole log still shows the operator.
+        expect(await store.feedSince(r1.id, seen.lastSeq, "coordinator:test")).toEqual({
+          lastSeq: seen.lastSeq,
+          foreign: false,
+        });
+        expect((await store.feedSince(r1.id, 0, "coordinator:test")).foreign).toBe(true);
+        expect(await store.feedSince(uid("nope"), 7, "x")).toEqual({ lastSeq: 7, foreign: false });
+      });
     });
 
     describe("durability", () => {

@@ -219,8 +219,8 @@ export class MemoryStore implements Store {
     }
     return out;
   }
-  async listEvents(runId: string, afterSeq = 0, limit = Number.MAX_SAFE_INTEGER): Promise<EventRecord[]> {
-    // `events` is in seq order: start at the first one after `afterSeq` (binary search).
+  /** Index of the first event with seq > `afterSeq` (`events` is in seq order). */
+  private firstAfter(afterSeq: number): number {
     const list = this.events;
     let lo = 0;
     let hi = list.length;
@@ -229,8 +229,28 @@ export class MemoryStore implements Store {
       if ((list[mid] as EventRecord).seq <= afterSeq) lo = mid + 1;
       else hi = mid;
     }
+    return lo;
+  }
+  async feedSince(
+    runId: string,
+    afterSeq: number,
+    actor: string,
+  ): Promise<{ lastSeq: number; foreign: boolean }> {
+    let lastSeq = afterSeq;
+    let foreign = false;
+    const list = this.events;
+    for (let i = this.firstAfter(afterSeq); i < list.length; i++) {
+      const e = list[i] as EventRecord;
+      if (e.runId !== runId) continue;
+      lastSeq = e.seq;
+      if (e.actor !== actor) foreign = true;
+    }
+    return { lastSeq, foreign };
+  }
+  async listEvents(runId: string, afterSeq = 0, limit = Number.MAX_SAFE_INTEGER): Promise<EventRecord[]> {
+    const list = this.events;
     const out: EventRecord[] = [];
-    for (let i = lo; i < list.length && out.length < limit; i++) {
+    for (let i = this.firstAfter(afterSeq); i < list.length && out.length < limit; i++) {
       const e = list[i] as EventRecord;
       if (e.runId === runId) out.push(copyEvent(e));
     }

@@ -45,6 +45,7 @@ import { migrateToLatest, type SqlDialect } from "./migrations.js";
 import {
   attemptRow,
   eventRow,
+  feedOf,
   hostFlowRow,
   hostPatchRow,
   json,
@@ -57,6 +58,7 @@ import {
   toRun,
 } from "./rows.js";
 import { type DB, EVENT_SEQ } from "./schema.js";
+import type { HotLeases } from "./sqlite-leases.js";
 import type { HotReads } from "./sqlite-reads.js";
 
 /** A synchronous, self-contained `commitHost` (one SQLite transaction over prepared statements). */
@@ -68,6 +70,8 @@ export interface KyselyStoreOptions {
   gate?: Gate;
   /** SQLite only: builds the hot path; called once, after migrations. */
   prepareHotCommit?: () => HotCommit;
+  /** SQLite only: prepared `renewLeases` (joins the group commit); called once, after migrations. */
+  prepareHotLeases?: () => HotLeases;
   /** SQLite only: prepared statements for `getRun` / `listEvents`; called once, after migrations. */
   prepareHotReads?: () => HotReads;
   /** SQLite only: runs `fn` inside one BEGIN IMMEDIATE transaction (group commit). */
@@ -110,16 +114,17 @@ export class KyselyStore implements Store {
   private readonly gate: Gate;
   readonly access: AccessStore;
   private hot: HotCommit | undefined;
+  private hotLeases: HotLeases | undefined;
   private hotReads: HotReads | undefined;
   private closed = false;
   /**
-   * SQLite group commit. `commitHost` calls issued in the same turn of the event loop share one
-   * transaction, hence one fsync. Each runs inside it as its own savepoint (better-sqlite3 nests
-   * transaction functions as savepoints), so a lost lease or a bad attempt fails only that commit.
-   * Every promise settles only after the shared transaction is durable, so "intent committed
-   * before the effect starts" still holds for each caller.
+   * SQLite group commit. `commitHost` (and `renewLeases`) calls issued in the same turn of the
+   * event loop share one transaction, hence one fsync. Each runs inside it as its own savepoint
+   * (better-sqlite3 nests transaction functions as savepoints), so a lost lease or a bad attempt
+   * fails only that commit. Every promise settles only after the shared transaction is durable, so
+   * "intent committed before the effect starts" still holds for each caller.
    */
-  private pending: { commit: HostCommit; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private pending: { op: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private flushing: Promise<void> | undefined;
 
   constructor(
@@ -348,6 +353,27 @@ export class KyselyStore implements Store {
     return (await q.execute()).map(toEvent);
   }
 
+  async feedSince(
+    runId: string,
+    afterSeq: number,
+    actor: string,
+  ): Promise<{ lastSeq: number; foreign: boolean }> {
+    const hot = this.reads();
+    if (hot) return hot.feedSince(runId, afterSeq, actor);
+    const row = await this.db
+      .selectFrom("events")
+      .select((eb) => [
+        eb.fn.max("seq").as("last"),
+        sql<number | string | null>`max(case when ${eb.ref("actor")} <> ${actor} then 1 else 0 end)`.as(
+          "foreign",
+        ),
+      ])
+      .where("run_id", "=", runId)
+      .where("seq", ">", afterSeq)
+      .executeTakeFirst();
+    return feedOf(afterSeq, row?.last ?? null, row?.foreign ?? null);
+  }
+
   // ---- guarded writes ----
 
   /** Append events in the current transaction; seq per the schema's rule for the dialect. */
@@ -454,6 +480,13 @@ export class KyselyStore implements Store {
   }
 
   async renewLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<number> {
+    if (this.opts.prepareHotLeases) {
+      this.hotLeases ??= this.opts.prepareHotLeases();
+      const hot = this.hotLeases;
+      const renew = () => hot.renew(runId, owner, now + ttlMs);
+      if (this.opts.runBatch) return this.groupCommit(renew);
+      return this.gate.busy ? this.gate.run(async () => renew()) : renew();
+    }
     return this.write(async (trx) => {
       const row = await trx
         .selectFrom("host_flows")
@@ -492,7 +525,7 @@ export class KyselyStore implements Store {
         else await this.gate.run(() => hot(commit));
         return;
       }
-      return this.groupCommit(hot, commit);
+      return this.groupCommit(() => hot(commit));
     }
     await this.write(async (trx) => {
       const patch = hostPatchRow(commit.patch);
@@ -522,12 +555,13 @@ export class KyselyStore implements Store {
     });
   }
 
-  private groupCommit(hot: HotCommit, commit: HostCommit): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ commit, resolve, reject });
+  /** Run the synchronous write `op` in the next group-commit transaction (see `pending`). */
+  private groupCommit<T>(op: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ op, resolve: resolve as (v: unknown) => void, reject });
       if (this.pending.length === 1) {
         setImmediate(() => {
-          this.flushing = this.flush(hot).finally(() => {
+          this.flushing = this.flush().finally(() => {
             this.flushing = undefined;
           });
         });
@@ -535,18 +569,18 @@ export class KyselyStore implements Store {
     });
   }
 
-  private async flush(hot: HotCommit): Promise<void> {
+  private async flush(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
-    const failed = new Map<number, unknown>();
+    const results: { ok: boolean; value: unknown }[] = [];
     const body = () => {
-      batch.forEach((b, i) => {
+      for (const b of batch) {
         try {
-          hot(b.commit);
+          results.push({ ok: true, value: b.op() });
         } catch (e) {
-          failed.set(i, e);
+          results.push({ ok: false, value: e });
         }
-      });
+      }
     };
     const runBatch = this.opts.runBatch as (fn: () => void) => void;
     try {
@@ -557,8 +591,9 @@ export class KyselyStore implements Store {
       return;
     }
     batch.forEach((b, i) => {
-      if (failed.has(i)) b.reject(failed.get(i));
-      else b.resolve();
+      const r = results[i] as { ok: boolean; value: unknown };
+      if (r.ok) b.resolve(r.value);
+      else b.reject(r.value);
     });
   }
 

@@ -219,3 +219,12 @@ export function toEvent(r: Row<EventsTable>): EventRecord {
     data: parse(r.data),
   };
 }
+
+/** `feedSince`'s answer from the aggregate row (Postgres returns bigint aggregates as text). */
+export function feedOf(
+  afterSeq: number,
+  last: number | string | null,
+  foreign: number | string | null,
+): { lastSeq: number; foreign: boolean } {
+  return { lastSeq: last === null ? afterSeq : Number(last), foreign: Number(foreign ?? 0) > 0 };
+}

@@ -26,13 +26,14 @@ import { KyselyStore } from "./kysely-store.js";
 import type { DB } from "./schema.js";
 import { prepareSqliteHotCommit } from "./sqlite-commit.js";
 import { ImmediateSqliteDialect } from "./sqlite-dialect.js";
+import { prepareSqliteHotLeases } from "./sqlite-leases.js";
 import { prepareSqliteHotReads } from "./sqlite-reads.js";
 
 export interface SqliteStoreOptions {
   /** How long a write waits for another process's write lock (ms). Default 10 000. */
   busyTimeoutMs?: number;
   /**
-   * Route `commitHost` (and the per-tick reads `getRun` / `listEvents`) through prepared
+   * Route `commitHost`, `renewLeases` (and the per-tick reads `getRun` / `listEvents`) through prepared
    * better-sqlite3 statements (default true). `false` uses the plain Kysely path; the conformance
    * suite runs both, the bench compares them.
    */
@@ -65,6 +66,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     dialect: "sqlite",
     gate: gate.gate,
     prepareHotCommit: options.preparedHotPath === false ? undefined : () => prepareSqliteHotCommit(raw),
+    prepareHotLeases: options.preparedHotPath === false ? undefined : () => prepareSqliteHotLeases(raw),
     prepareHotReads: options.preparedHotPath === false ? undefined : () => prepareSqliteHotReads(raw),
     ...(options.preparedHotPath === false ? {} : { runBatch: (fn: () => void) => batch.immediate(fn) }),
     onClose: () => gate.release(),
