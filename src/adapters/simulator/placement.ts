@@ -100,14 +100,17 @@ function byPreference(a: Candidate, b: Candidate): number {
 }
 
 /**
- * The targets a workload drained from `from` may go to (reachable peers of its region), ranked
- * with `byPreference`; `each` sees them unsorted. Returns how many peers there were at all.
+ * The targets a workload drained from `from` may go to (peers of its region that are not
+ * cordoned; with `reachableOnly`, only those reachable now), ranked with `byPreference`; `each`
+ * sees them unsorted. Returns how many peers there were at all, and how many were reachable
+ * (counted only with `reachableOnly`).
  */
 function eachCandidate(
   world: WorldState,
   from: SimHost,
   home: string,
-  each: (c: Candidate) => void,
+  reachableOnly: boolean,
+  each: (c: Candidate, h: SimHost) => void,
 ): { peers: number; reachable: number } {
   const region = from.host.region;
   const holders = world.holdersOf(home);
@@ -120,13 +123,15 @@ function eachCandidate(
     if (h.host.region !== region || name === from.host.name || h.host.role === "control") continue;
     if (world.cordoned.has(name)) continue;
     peers++;
-    if (world.unreachable(h) !== undefined) continue;
-    reachable++;
+    if (reachableOnly) {
+      if (world.unreachable(h) !== undefined) continue;
+      reachable++;
+    }
     c.name = name;
     c.holdover = h.host.role === "holdover" ? 0 : 1;
     c.together = holders?.has(name) ? 0 : 1;
-    c.free = world.capacityOf(name).memoryMb - world.used(name).memoryMb;
-    each(c);
+    c.free = world.capacityOfHost(h).memoryMb - world.used(name).memoryMb;
+    each(c, h);
   }
   return { peers, reachable };
 }
@@ -134,12 +139,26 @@ function eachCandidate(
 /** The best target for a workload drained from `from`, or why there is none. */
 export function chooseTarget(world: WorldState, w: Workload, home: string, from: SimHost): Choice {
   const region = from.host.region;
-  // The preferred target usually takes the workload: find it in one pass, and rank the others (in
-  // the same order) only when it does not. `byPreference` is a total order, so the targets are
-  // tried in exactly the order a full sort would give; the second pass reads the same state
-  // (`refusal` and `unreachable` change nothing that ranks a target).
+  // Fast path: the best peer, reachable or not. When it is reachable and has room, it is what the
+  // full ranking below would choose (the best of all peers is the best of the reachable ones), so
+  // the common move costs one reachability check instead of one per peer.
+  let top: Candidate | undefined;
+  let topHost: SimHost | undefined;
+  eachCandidate(world, from, home, false, (c, h) => {
+    if (top === undefined) top = { ...c };
+    else if (byPreference(c, top) < 0) Object.assign(top, c);
+    else return;
+    topHost = h;
+  });
+  if (top !== undefined && topHost !== undefined && world.unreachable(topHost) === undefined) {
+    if (refusal(world, w, top.name) === undefined) return { target: top.name };
+  }
+  // The preferred reachable target usually takes the workload: find it in one pass, and rank the
+  // others (in the same order) only when it does not. `byPreference` is a total order, so the
+  // targets are tried in exactly the order a full sort would give; the second pass reads the same
+  // state (`refusal` and `unreachable` change nothing that ranks a target).
   let best: Candidate | undefined;
-  const { peers, reachable } = eachCandidate(world, from, home, (c) => {
+  const { peers, reachable } = eachCandidate(world, from, home, true, (c) => {
     if (best === undefined) best = { ...c };
     else if (byPreference(c, best) < 0) Object.assign(best, c);
   });
@@ -153,7 +172,7 @@ export function chooseTarget(world: WorldState, w: Workload, home: string, from:
   if (why === undefined) return { target: first.name };
   const refusals: string[] = [why];
   const ranked: Candidate[] = [];
-  eachCandidate(world, from, home, (c) => {
+  eachCandidate(world, from, home, true, (c) => {
     if (c.name !== first.name) ranked.push({ ...c });
   });
   ranked.sort(byPreference);

@@ -352,6 +352,11 @@ export class WorldState {
     return this.simHosts.get(host)?.host.capacity ?? DEFAULT_CAPACITY;
   }
 
+  /** `capacityOf` for a host already at hand (no lookup by name). */
+  capacityOfHost(h: SimHost): Capacity {
+    return h.host.capacity ?? DEFAULT_CAPACITY;
+  }
+
   /** Workloads on the host or on their way to it (do not modify). */
   residents(host: string): readonly Workload[] {
     const c = this.cached(host);
