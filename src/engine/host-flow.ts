@@ -261,10 +261,11 @@ export class HostFlow {
     this.cx.stop ??= new AbortFanout(this.cx.signal);
     const stop = this.cx.stop;
     stop.add(ac);
-    const timerAc = new AbortController();
     const ctx = this.ctxFor(step, ac.signal, pre, attempt, phase);
     if (timed) {
-      clock.sleep(step.timeoutMs, timerAc.signal).then(
+      // The timer sleeps on the effect's own signal: aborting it once the effect settled (below)
+      // cancels the timer; an abort for any other reason cancels it too, and it never fires late.
+      clock.sleep(step.timeoutMs, ac.signal).then(
         () => ac.abort(new TimeoutSignal(`timed out after ${Math.round(step.timeoutMs / 1000)}s`)),
         () => {},
       );
@@ -292,7 +293,7 @@ export class HostFlow {
         detail: {},
       };
     } finally {
-      timerAc.abort(EFFECT_SETTLED);
+      ac.abort(EFFECT_SETTLED);
       stop.delete(ac);
     }
   }
