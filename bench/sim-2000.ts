@@ -10,11 +10,11 @@
  * <= 2 s with the in-memory store. The invariant check must pass (it is part of the timed run).
  *
  * Caps: each worker's workloads fill 50-65 % of it, so one empty hold-over absorbs exactly one
- * drained worker (two would need 100-130 %). A region has 10 hold-overs; `perRegion: 4` drains at
- * most 4 workers of a region at once, leaving 6 hold-overs for the hosts that fail and keep their
- * workloads on a hold-over (never-returns, unhealthy) and for moves still in flight. `rack: 2`
- * spreads a region's 4 across its 2 racks. `global: 200` is the run-wide ceiling; with 40 regions
- * x 4 it never binds (the regions do), as in a real region-by-region maintenance.
+ * drained worker (two would need 100-130 %). A region has 10 hold-overs; `perRegion: 8` drains at
+ * most 8 workers of a region at once, leaving 2 hold-overs for the hosts that fail and keep their
+ * workloads on a hold-over (never-returns, unhealthy) and for moves still in flight. `rack: 4`
+ * spreads a region's 8 across its 2 racks. `global: 320` is the run-wide ceiling; with 40 regions
+ * x 8 it never binds (the regions do), as in a real region-by-region maintenance.
  *
  * Invariants:
  * - Each sample runs in a fresh child process (sim-2000-child.ts): peak RSS is that sample's own,
