@@ -111,6 +111,7 @@ function eachCandidate(
   home: string,
   reachableOnly: boolean,
   each: (c: Candidate, h: SimHost) => void,
+  among: readonly SimHost[] = world.regionHosts(from.host.region),
 ): { peers: number; reachable: number } {
   const region = from.host.region;
   const holders = world.holdersOf(home);
@@ -118,7 +119,7 @@ function eachCandidate(
   let reachable = 0;
   // One scratch record: the caller copies what it keeps (no allocation per peer).
   const c: Candidate = { name: "", holdover: 0, together: 0, free: 0 };
-  for (const h of world.regionHosts(region)) {
+  for (const h of among) {
     const name = h.host.name;
     if (h.host.region !== region || name === from.host.name || h.host.role === "control") continue;
     if (world.cordoned.has(name)) continue;
@@ -141,15 +142,18 @@ export function chooseTarget(world: WorldState, w: Workload, home: string, from:
   const region = from.host.region;
   // Fast path: the best peer, reachable or not. When it is reachable and has room, it is what the
   // full ranking below would choose (the best of all peers is the best of the reachable ones), so
-  // the common move costs one reachability check instead of one per peer.
+  // the common move costs one reachability check instead of one per peer. Any hold-over ranks
+  // before every worker, so the best peer is the best hold-over when there is one.
   let top: Candidate | undefined;
   let topHost: SimHost | undefined;
-  eachCandidate(world, from, home, false, (c, h) => {
+  const keep = (c: Candidate, h: SimHost) => {
     if (top === undefined) top = { ...c };
     else if (byPreference(c, top) < 0) Object.assign(top, c);
     else return;
     topHost = h;
-  });
+  };
+  eachCandidate(world, from, home, false, keep, world.regionHoldovers(region));
+  if (top === undefined) eachCandidate(world, from, home, false, keep);
   if (top !== undefined && topHost !== undefined && world.unreachable(topHost) === undefined) {
     if (refusal(world, w, top.name) === undefined) return { target: top.name };
   }

@@ -55,6 +55,8 @@ export class WorldState {
   private readonly simHosts = new Map<string, SimHost>();
   /** region -> its hosts, in fleet order. */
   private readonly byRegion = new Map<string, SimHost[]>();
+  /** The hold-overs of each region, in fleet order (a subsequence of `byRegion`'s). */
+  private readonly holdoversByRegion = new Map<string, SimHost[]>();
   private readonly booting = new Set<SimHost>();
   /** At most the earliest `upAt` of a booting host (see the header). */
   private nextUp = Number.POSITIVE_INFINITY;
@@ -92,6 +94,11 @@ export class WorldState {
       const peers = this.byRegion.get(h.region) ?? [];
       peers.push(sh);
       this.byRegion.set(h.region, peers);
+      if (h.role === "holdover") {
+        const spare = this.holdoversByRegion.get(h.region) ?? [];
+        spare.push(sh);
+        this.holdoversByRegion.set(h.region, spare);
+      }
     }
     const problems = fleet.workloads.flatMap((w, i) =>
       this.loads.has(w.id)
@@ -132,6 +139,12 @@ export class WorldState {
   regionHosts(region: string): readonly SimHost[] {
     this.sync();
     return this.byRegion.get(region) ?? [];
+  }
+
+  /** The hold-overs of a region, in fleet order (do not modify), with finished boots applied. */
+  regionHoldovers(region: string): readonly SimHost[] {
+    this.sync();
+    return this.holdoversByRegion.get(region) ?? [];
   }
 
   /** Bring lazy state up to now: hosts whose boot finished are `up` (with their `@up` entry). */
