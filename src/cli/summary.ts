@@ -22,6 +22,16 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
   lines.push(
     `  hosts: ${counts.join(", ")}  (total ${s.hosts.length})  ${paint(out, "gray", `${formatDuration(took)} since start`)}`,
   );
+  // A run that waits for its regions' windows is quiet on purpose: say what it waits for.
+  const closed = s.windows.filter((w) => !w.open);
+  if (closed.length > 0) {
+    const parts = s.windows.map((w) =>
+      w.open
+        ? `${w.region} open`
+        : `${w.region} opens ${w.opensAt.replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC")} (${w.pending} host(s) waiting)`,
+    );
+    lines.push(`  windows: ${parts.join(", ")}`);
+  }
   if (opts.hosts) {
     const rows = [["HOST", "STATE", "WAVE", "STEP", "ATTEMPTS", "REASON"]];
     for (const h of s.hosts) {
@@ -29,7 +39,7 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
         h.host,
         paint(out, stateColor(h.state), h.state),
         String(h.wave),
-        h.step ?? "-",
+        h.step ?? (h.waiting === "window" ? "(waiting for its window)" : "-"),
         String(h.attempts),
         h.reason ?? "",
       ]);

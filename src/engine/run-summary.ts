@@ -1,10 +1,18 @@
 /**
  * The run summary shown at the end of `run`, by `status` and by the API (the same data, so
  * `overhaul status --server URL` prints exactly what the local command prints). Reads only.
+ *
+ * Invariants:
+ * - Time comes from the caller (`now`, from its Clock), never read here.
+ * - `windows` lists each region of a run that follows a schedule with windows: when its window
+ *   opens, whether it has, and how many of its hosts are still pending; a pending host of a region
+ *   whose window has not opened says so (`waiting: "window"`), so a run that is quiet on purpose
+ *   does not look stuck. Empty for a run without windows.
  */
 import { HOST_STATES, type HostState } from "../core/flow/states.js";
 import type { Plan } from "../core/plan/compile.js";
 import type { HostFlowRecord, RunRecord, Store } from "../ports/store.js";
+import { runOpensAt } from "./plan-of-run.js";
 
 export interface RunSummary {
   run: {
@@ -21,8 +29,10 @@ export interface RunSummary {
     options: Record<string, unknown>;
   };
   counts: Record<HostState, number>;
+  windows: { region: string; opensAt: string; open: boolean; pending: number }[];
   hosts: {
     host: string;
+    region: string | null;
     state: HostState;
     wave: number;
     step: string | null;
@@ -30,16 +40,31 @@ export interface RunSummary {
     reason: string | null;
     startedAt: string | null;
     finishedAt: string | null;
+    /** Set when the host is pending because its region's window has not opened yet. */
+    waiting: "window" | null;
   }[];
   failures: { host: string; state: HostState; reason: string | null }[];
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
-export async function summarize(store: Store, run: RunRecord, plan?: Plan): Promise<RunSummary> {
+const regionOf = (h: HostFlowRecord): string | null =>
+  typeof h.data.region === "string" ? h.data.region : null;
+
+export async function summarize(store: Store, run: RunRecord, now: number, plan?: Plan): Promise<RunSummary> {
   const hosts = await store.getHosts(run.id);
   const counts = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<HostState, number>;
   for (const h of hosts) counts[h.state]++;
+  const opensAt = runOpensAt(run) ?? {};
+  const closed = (region: string | null) => region !== null && (opensAt[region] ?? -Infinity) > now;
+  const windows = Object.entries(opensAt)
+    .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1))
+    .map(([region, at]) => ({
+      region,
+      opensAt: iso(at) as string,
+      open: at <= now,
+      pending: hosts.filter((h) => h.state === "pending" && regionOf(h) === region).length,
+    }));
   const stepName = (h: HostFlowRecord) =>
     plan ? (plan.steps[h.stepIndex]?.name ?? null) : String(h.stepIndex);
   return {
@@ -57,8 +82,10 @@ export async function summarize(store: Store, run: RunRecord, plan?: Plan): Prom
       options: run.options,
     },
     counts,
+    windows,
     hosts: hosts.map((h) => ({
       host: h.host,
+      region: regionOf(h),
       state: h.state,
       wave: h.wave + 1,
       step: h.state === "succeeded" || h.state === "pending" ? null : stepName(h),
@@ -66,6 +93,7 @@ export async function summarize(store: Store, run: RunRecord, plan?: Plan): Prom
       reason: h.reason,
       startedAt: iso(h.startedAt),
       finishedAt: iso(h.finishedAt),
+      waiting: h.state === "pending" && closed(regionOf(h)) ? ("window" as const) : null,
     })),
     failures: hosts
       .filter((h) => h.state === "failed" || h.state === "in_doubt")

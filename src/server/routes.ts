@@ -248,7 +248,7 @@ export const ROUTES = [
     params: RunId,
     async handler({ deps, params }) {
       const { run, plan } = await runAndPlan(deps.store, params.id);
-      return summarize(deps.store, run, plan);
+      return summarize(deps.store, run, deps.clock.now(), plan);
     },
   }),
   ...(["pause", "resume", "abort"] as const).map((action) =>

@@ -59,7 +59,7 @@ export async function statusCommand(
     const run = await requireRun(store, runId);
     const rev = await store.getPlanRevision(run.planName, run.planRevision);
     const plan = rev ? compilePlan(parsePlanText(rev.body, rev.name)) : undefined;
-    const s = await summarize(store, run, plan);
+    const s = await summarize(store, run, systemClock().now(), plan);
     if (opts.json) out.write(`${JSON.stringify(s, null, 2)}\n`);
     else out.write(renderSummary(out, s, { hosts: opts.hosts ?? s.hosts.length <= 40 }));
     return EXIT.ok;

@@ -259,7 +259,7 @@ async function drive(
   }
   const rev = await store.getPlanRevision(result.run.planName, result.run.planRevision);
   const plan = rev ? compilePlan(parsePlanText(rev.body, rev.name)) : undefined;
-  const summary = await summarize(store, result.run, plan);
+  const summary = await summarize(store, result.run, clock.now(), plan);
   if (opts.json) out.write(`${JSON.stringify({ outcome: result.outcome, ...summary }, null, 2)}\n`);
   else {
     if (result.outcome === "held-elsewhere")

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { MemoryStore } from "../adapters/store-memory/memory-store.js";
+import type { HostFlowRecord } from "../ports/store.js";
+import { renderSummary, summarize } from "./summary.js";
+
+const T0 = Date.UTC(2026, 10, 21, 20, 0);
+const HOUR = 3_600_000;
+
+async function runWithWindows(opensAt?: Record<string, number>) {
+  const store = new MemoryStore();
+  await store.savePlanRevision({ name: "p", hash: "h", body: "b", createdAt: T0 });
+  const host = (
+    name: string,
+    region: string,
+    order: number,
+  ): Omit<HostFlowRecord, "leaseOwner" | "leaseToken" | "leaseExpiresAt"> => ({
+    runId: "r1",
+    host: name,
+    wave: 0,
+    order,
+    data: { name, region },
+    state: "pending",
+    stepIndex: 0,
+    phase: "forward",
+    attempts: 0,
+    notBefore: null,
+    noReturnIndex: -1,
+    startedAt: null,
+    finishedAt: null,
+    reason: null,
+  });
+  await store.createRun(
+    {
+      id: "r1",
+      planName: "p",
+      planRevision: 1,
+      planHash: "h",
+      state: "running",
+      currentWave: 0,
+      seed: 1,
+      options: opensAt ? { schedule: { caps: {}, opensAt } } : {},
+      reason: null,
+      createdAt: T0,
+      updatedAt: T0,
+    },
+    [host("eu1", "eu", 0), host("eu2", "eu", 1), host("us1", "us", 2)],
+    [],
+  );
+  return { store, run: (await store.getRun("r1"))! };
+}
+
+describe("run summary (status): windows", () => {
+  it("says which regions wait for their window and which pending hosts wait for it", async () => {
+    const { store, run } = await runWithWindows({ us: T0 + 6 * HOUR, eu: T0 + HOUR });
+    const s = await summarize(store, run, T0 + 2 * HOUR);
+    expect(s.windows).toEqual([
+      { region: "eu", opensAt: "2026-11-21T21:00:00.000Z", open: true, pending: 2 },
+      { region: "us", opensAt: "2026-11-22T02:00:00.000Z", open: false, pending: 1 },
+    ]);
+    expect(s.hosts.map((h) => [h.host, h.region, h.waiting])).toEqual([
+      ["eu1", "eu", null],
+      ["eu2", "eu", null],
+      ["us1", "us", "window"],
+    ]);
+    const text = renderSummary({ color: false, write: () => {}, err: () => {} }, s, { hosts: true });
+    expect(text).toContain("windows: eu open, us opens 2026-11-22 02:00 UTC (1 host(s) waiting)");
+    expect(text).toMatch(/us1 +pending +1 +\(waiting for its window\)/);
+    // Once it opens, nobody waits for a window any more.
+    const later = await summarize(store, run, T0 + 6 * HOUR);
+    expect(later.windows.every((w) => w.open)).toBe(true);
+    expect(later.hosts.every((h) => h.waiting === null)).toBe(true);
+  });
+
+  it("a run without windows has none and no host waits for one", async () => {
+    const { store, run } = await runWithWindows();
+    const s = await summarize(store, run, T0);
+    expect(s.windows).toEqual([]);
+    expect(s.hosts.every((h) => h.waiting === null)).toBe(true);
+  });
+});
