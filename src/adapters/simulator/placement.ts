@@ -68,8 +68,9 @@ export function refusal(world: WorldState, w: Workload, target: string): string 
   if (used.diskGb + w.diskGb > cap.diskGb)
     short.push(`disk ${w.diskGb} GB > ${cap.diskGb - used.diskGb} GB free`);
   if (short.length > 0) return `${target}: ${short.join(", ")}`;
-  const residents = world.residents(target);
   const g = w.antiAffinityGroup;
+  if (g === undefined && !w.singleton) return undefined;
+  const residents = world.residents(target);
   if (g !== undefined)
     for (const r of residents)
       if (r.id !== w.id && r.antiAffinityGroup === g)
