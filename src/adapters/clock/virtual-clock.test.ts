@@ -39,6 +39,44 @@ describe("VirtualClock", () => {
     expect(seen).toEqual(["woke@10", "worked@10", "other@12", "again@15"]);
   });
 
+  it("quietTurns 0: a timer's promise work (however deep) runs before the next timer, and a tracked call holds time", async () => {
+    const clock = new VirtualClock(0, { quietTurns: 0 });
+    const seen: string[] = [];
+    const deep = async (n: number): Promise<void> => {
+      if (n > 0) await deep(n - 1);
+    };
+    const chain = async () => {
+      await clock.sleep(10);
+      await deep(500);
+      seen.push(`deep@${clock.now()}`);
+      // A store call on real I/O: time must not move until it settles.
+      await clock.track(new Promise((r) => setTimeout(r, 5)));
+      seen.push(`tracked@${clock.now()}`);
+    };
+    const other = clock.sleep(11).then(() => seen.push(`other@${clock.now()}`));
+    await Promise.all([chain(), other]);
+    expect(seen).toEqual(["deep@10", "tracked@10", "other@11"]);
+  });
+
+  it("quietTurns 0: a long run of jumps still lets real timers and I/O callbacks run", async () => {
+    const clock = new VirtualClock(0, { quietTurns: 0 });
+    let realTicks = 0;
+    const interval = setInterval(() => realTicks++, 0);
+    try {
+      const started = performance.now();
+      let jumps = 0;
+      // Keep jumping until a real timer got to run, for at most 2 s of real time.
+      while (realTicks < 3 && performance.now() - started < 2_000) {
+        await clock.sleep(1);
+        jumps++;
+      }
+      expect(realTicks).toBeGreaterThanOrEqual(3);
+      expect(jumps).toBeGreaterThan(0);
+    } finally {
+      clearInterval(interval);
+    }
+  });
+
   it("aborting a sleep removes its timer and rejects with the reason", async () => {
     const clock = new VirtualClock(0);
     const ac = new AbortController();

@@ -13,6 +13,14 @@
  *   tracked in flight, everything the fired timers set going has run or is waiting on this clock:
  *   time moves then, one turn per jump instead of five. Work in macrotasks the clock cannot see
  *   (untracked real I/O, `setImmediate` chains) needs the default.
+ * - With `quietTurns: 0`, no pacer and nothing tracked in flight, a jump does not even wait for a
+ *   macrotask turn: it waits for the microtask queue to be empty (a microtask that queues a
+ *   `process.nextTick`: Node runs that tick only after the microtask queue has drained, including
+ *   what was queued meanwhile), which is the same condition without a pass through the event
+ *   loop's phases. A tracked call in flight (a store write waiting for its group commit, which
+ *   runs in a macrotask) makes the clock wait in macrotask turns, as before. Every
+ *   `MICROTASK_JUMPS` jumps the clock still takes one macrotask turn, so I/O, signals and real
+ *   timers (progress output, Ctrl-C) are never starved by a long simulation.
  * - Aborting a sleep removes its timer at once (it no longer counts in `pending` and never fires).
  *   A signal gets one abort listener from this clock, however many sleeps use it: on abort, its
  *   pending sleeps reject in creation order (at the place of that one listener among the signal's
@@ -26,6 +34,9 @@
  */
 import { EventQueue, type QueueEntry } from "../../core/sim/event-queue.js";
 import type { Clock } from "../../ports/clock.js";
+
+/** Jumps in a row that wait on the microtask queue only, before one macrotask turn (see the header). */
+const MICROTASK_JUMPS = 256;
 
 /** A pending sleep that has a signal: its timer, and how to reject it on abort. */
 interface Sleeper {
@@ -47,6 +58,8 @@ export class VirtualClock implements Clock {
   private busy = 0;
   /** Macrotask turns with no new activity needed before time moves (see the header). */
   private readonly quietTurns: number;
+  /** Jumps since the last macrotask turn (see MICROTASK_JUMPS). */
+  private microJumps = 0;
 
   constructor(start = Date.UTC(2026, 0, 1), options: { quietTurns?: number } = {}) {
     this.t = start;
@@ -137,30 +150,45 @@ export class VirtualClock implements Clock {
 
   /** Wait until nothing new happened for a few macrotask turns, then fire the earliest timer. */
   private settle(seen: number, quiet: number): void {
-    setImmediate(() => {
-      if (this.busy > 0) return this.settle(this.activity, 0);
-      if (this.quietTurns > 0) {
-        if (this.activity !== seen) return this.settle(this.activity, 0);
-        if (quiet < this.quietTurns) return this.settle(seen, quiet + 1);
-      }
-      const first = this.timers.peek();
-      let wait = 0;
-      if (this.pacer && first && first.at > this.pacedTo) {
-        wait = this.pacer(first.at - Math.max(this.t, this.pacedTo));
-        this.pacedTo = first.at;
-      }
-      if (wait > 0) {
-        // A real wait; then settle again (something may have happened meanwhile), without pacing twice.
-        setTimeout(() => {
-          if (this.activity !== seen || this.busy > 0) return this.settle(this.activity, 0);
-          this.scheduled = false;
-          this.fire();
-        }, wait);
-        return;
-      }
-      this.scheduled = false;
-      this.fire();
-    });
+    if (
+      this.quietTurns === 0 &&
+      this.busy === 0 &&
+      this.pacer === undefined &&
+      this.microJumps < MICROTASK_JUMPS
+    ) {
+      this.microJumps++;
+      // Runs once the microtask queue is empty (see the header), then exactly as below.
+      queueMicrotask(() => process.nextTick(() => this.settled(seen, quiet)));
+      return;
+    }
+    this.microJumps = 0;
+    setImmediate(() => this.settled(seen, quiet));
+  }
+
+  /** The settled world: move time on, or look again (something is in flight or still changing). */
+  private settled(seen: number, quiet: number): void {
+    if (this.busy > 0) return this.settle(this.activity, 0);
+    if (this.quietTurns > 0) {
+      if (this.activity !== seen) return this.settle(this.activity, 0);
+      if (quiet < this.quietTurns) return this.settle(seen, quiet + 1);
+    }
+    const first = this.timers.peek();
+    let wait = 0;
+    if (this.pacer && first && first.at > this.pacedTo) {
+      wait = this.pacer(first.at - Math.max(this.t, this.pacedTo));
+      this.pacedTo = first.at;
+    }
+    if (wait > 0) {
+      // A real wait; then settle again (something may have happened meanwhile), without pacing twice.
+      setTimeout(() => {
+        if (this.activity !== seen || this.busy > 0) return this.settle(this.activity, 0);
+        this.scheduled = false;
+        this.fire();
+      }, wait);
+      return;
+    }
+    this.scheduled = false;
+    this.fire();
   }
 
   /** Jump to the earliest timer's time and resolve every timer due then, in (time, creation) order. */
