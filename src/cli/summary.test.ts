@@ -71,6 +71,13 @@ describe("run summary (status): windows", () => {
     expect(later.hosts.every((h) => h.waiting === null)).toBe(true);
   });
 
+  it("a finished run waits for nothing, even with hosts it never started", async () => {
+    const { store, run } = await runWithWindows({ us: T0 + 6 * HOUR, eu: T0 + HOUR });
+    const s = await summarize(store, { ...run, state: "failed" }, T0 + 2 * HOUR);
+    expect(s.windows).toEqual([]);
+    expect(s.hosts.every((h) => h.waiting === null)).toBe(true);
+  });
+
   it("a run without windows has none and no host waits for one", async () => {
     const { store, run } = await runWithWindows();
     const s = await summarize(store, run, T0);

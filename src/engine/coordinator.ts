@@ -469,6 +469,8 @@ export class Coordinator {
         return;
       }
       for (const name of startable) {
+        // A pause (or a gate's) read while an earlier start was being committed: start no more.
+        if (this.run.state !== "running") return;
         const f = this.flows.get(name) as HostFlow;
         try {
           await f.start();
@@ -505,7 +507,8 @@ export class Coordinator {
   }
 
   private startUnits(): void {
-    if (this.ready.size === 0) return;
+    // The run may have been paused (or aborted) while admission awaited its commits.
+    if (this.ready.size === 0 || (this.run.state !== "running" && this.run.state !== "halting")) return;
     const now = this.deps.clock.now();
     const rank = (h: string) => this.position.get(h) ?? 0;
     for (const name of [...this.ready].sort((a, b) => rank(a) - rank(b))) {

@@ -23,6 +23,10 @@
  *   between that commit and the effect is resolved by a re-run, never parks the host; and only
  *   while the coordinator would start the next unit anyway (`mayContinue`: the run is running or
  *   halting, the coordinator is not stopping). Same rows and events as two commits, one fsync.
+ *   `mayContinue` is asked again once the commit is durable: a pause, abort or stop read while it
+ *   was in flight holds the effect (`pending`) until the coordinator steps the host again; an
+ *   abort closes the still-open intent as failed (nothing ran); a stop leaves it in doubt for the
+ *   next coordinator, which re-runs it (the step is idempotent).
  */
 import { TransportError } from "../core/errors.js";
 import { assertHostTransition, type HostState } from "../core/flow/states.js";
@@ -175,10 +179,16 @@ export class HostFlow {
    */
   private chainable(index: number): Step | undefined {
     const step = this.cx.plan.steps[index];
-    if (step === undefined || this.cx.mayContinue?.() !== true || this.cx.signal.aborted) return undefined;
+    // An attempt left in doubt is resolved before anything else on the host, never chained past.
+    if (step === undefined || this.doubt !== undefined || !this.mayContinue()) return undefined;
     if (!step.idempotent || step.check !== undefined || step.kind === "gate") return undefined;
     if (STEP_IMPLS[step.kind].prepare !== undefined) return undefined;
     return step;
+  }
+
+  /** Would the coordinator start this host's next unit now (see HostFlowContext.mayContinue)? */
+  private mayContinue(): boolean {
+    return this.cx.mayContinue?.() === true && !this.cx.signal.aborted;
   }
 
   /** Add attempt 1 of `step` to a commit in the making: its intent, `attempts: 1`, its event. */
@@ -193,11 +203,29 @@ export class HostFlow {
     return { intent: this.intent(step, "run", seq, 1, null), pending: { step, seq, n: 1 } };
   }
 
-  /** Abort: the host stops where it is (no revert). */
+  /**
+   * Abort: the host stops where it is (no revert). A chained intent whose effect has not started
+   * (`pending`) is closed in the same commit: failed, nothing ran, so no attempt stays open.
+   */
   async abort(reason: string): Promise<void> {
-    await this.commit({ state: "aborted", finishedAt: this.cx.deps.clock.now(), reason }, [
-      { type: "host.aborted", data: { reason, step: this.cx.plan.steps[this.rec.stepIndex]?.name ?? null } },
-    ]);
+    const now = this.cx.deps.clock.now();
+    const events: EventSpec[] = [];
+    const p = this.pending;
+    this.pending = undefined;
+    const io: { result?: AttemptResult } = {};
+    if (p !== undefined) {
+      const why = `${reason} (before the step started: nothing ran)`;
+      events.push({
+        type: "attempt.failed",
+        data: { step: p.step.name, attempt: p.n, reason: why, final: true },
+      });
+      io.result = { seq: p.seq, state: "failed", finishedAt: now, result: { reason: why } };
+    }
+    events.push({
+      type: "host.aborted",
+      data: { reason, step: this.cx.plan.steps[this.rec.stepIndex]?.name ?? null },
+    });
+    await this.commit({ state: "aborted", finishedAt: now, reason }, events, io);
   }
 
   /** Do one unit of work. */
@@ -208,9 +236,14 @@ export class HostFlow {
       return this.resolveCrashDoubt(d);
     }
     if (this.rec.state === "reverting") return this.revertUnit();
-    if (this.rec.state !== "running") return;
+    if (this.rec.state !== "running") {
+      this.pending = undefined;
+      return;
+    }
     const p = this.pending;
     if (p === undefined) return this.forwardUnit();
+    // Paused, aborting or stopping: the chained effect waits (the intent stays open).
+    if (!this.mayContinue()) return;
     this.pending = undefined;
     return this.attempt(p.step, p.seq, p.n, null);
   }
@@ -558,6 +591,12 @@ export class HostFlow {
     if (following === undefined) return this.commit(patch, evs, result ? { result } : {});
     const { intent, pending } = this.chain(following, patch, evs);
     await this.commit(patch, evs, result ? { result, intent } : { intent });
+    // The coordinator may have read a pause, an abort or a stop while the commit was in flight:
+    // then the effect waits, as the next unit would have (see `step` and `abort`).
+    if (!this.mayContinue()) {
+      this.pending = pending;
+      return;
+    }
     return this.attempt(following, pending.seq, pending.n, null);
   }
 

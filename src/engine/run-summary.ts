@@ -7,9 +7,9 @@
  * - `windows` lists each region of a run that follows a schedule with windows: when its window
  *   opens, whether it has, and how many of its hosts are still pending; a pending host of a region
  *   whose window has not opened says so (`waiting: "window"`), so a run that is quiet on purpose
- *   does not look stuck. Empty for a run without windows.
+ *   does not look stuck. Empty for a run without windows, and for a finished run.
  */
-import { HOST_STATES, type HostState } from "../core/flow/states.js";
+import { HOST_STATES, type HostState, isTerminalRun } from "../core/flow/states.js";
 import type { Plan } from "../core/plan/compile.js";
 import type { HostFlowRecord, RunRecord, Store } from "../ports/store.js";
 import { runOpensAt } from "./plan-of-run.js";
@@ -55,7 +55,8 @@ export async function summarize(store: Store, run: RunRecord, now: number, plan?
   const hosts = await store.getHosts(run.id);
   const counts = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<HostState, number>;
   for (const h of hosts) counts[h.state]++;
-  const opensAt = runOpensAt(run) ?? {};
+  // A finished run waits for nothing, whatever it left pending (a halted run's unstarted hosts).
+  const opensAt = isTerminalRun(run.state) ? {} : (runOpensAt(run) ?? {});
   const closed = (region: string | null) => region !== null && (opensAt[region] ?? -Infinity) > now;
   const windows = Object.entries(opensAt)
     .sort(([a, x], [b, y]) => x - y || (a < b ? -1 : 1))

@@ -866,6 +866,101 @@ steps:
     expect(t.transport.count("h01", "do-b")).toBe(1);
   });
 
+  /** Holds the first commit that chains an intent after a result (a slow fsync) until released. */
+  function holdChainedCommit(t: Setup) {
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const state = { holding: false, release };
+    const commit = t.store.commitHost.bind(t.store);
+    t.store.commitHost = async (c) => {
+      await commit(c);
+      if (c.result && c.intent && !state.holding) {
+        state.holding = true;
+        await held;
+      }
+    };
+    return state;
+  }
+
+  const SLEEP_THEN_B = `
+name: p
+hosts: all
+steps:
+  - { name: a, kind: sleep, duration: 1m }
+  - { name: b, kind: command, run: "do-b", idempotent: true }
+`;
+
+  it("a pause read while a chained commit is in flight: the chained effect waits for resume", async () => {
+    const t = await setup(SLEEP_THEN_B, 1, () => undefined);
+    const hold = holdChainedCommit(t);
+    const drive = t.coordinator().drive();
+    await until(t, async () => hold.holding);
+    let run = (await t.store.getRun(t.run.id))!;
+    run = await runAction({ store: t.store, clock: t.clock }, run, "pause", "op");
+    await t.clock.sleep(5_000); // the coordinator ticks and reads the pause
+    hold.release();
+    await t.clock.sleep(10 * 60_000);
+    expect(t.transport.count("h01", "do-b")).toBe(0);
+    expect((await t.store.getAttempts(t.run.id)).map((a) => [a.stepName, a.state])).toEqual([
+      ["a", "succeeded"],
+      ["b", "started"],
+    ]);
+    await runAction({ store: t.store, clock: t.clock }, run, "resume", "op");
+    expect((await drive).run.state).toBe("succeeded");
+    expect(t.transport.count("h01", "do-b")).toBe(1);
+    expect((await t.store.getAttempts(t.run.id)).map((a) => [a.stepName, a.state])).toEqual([
+      ["a", "succeeded"],
+      ["b", "succeeded"],
+    ]);
+  });
+
+  it("an abort while a chained effect waits closes its intent: failed, nothing ran, no attempt left open", async () => {
+    const t = await setup(SLEEP_THEN_B, 1, () => undefined);
+    const hold = holdChainedCommit(t);
+    const drive = t.coordinator().drive();
+    await until(t, async () => hold.holding);
+    let run = (await t.store.getRun(t.run.id))!;
+    run = await runAction({ store: t.store, clock: t.clock }, run, "pause", "op");
+    await t.clock.sleep(5_000);
+    hold.release();
+    await t.clock.sleep(60_000);
+    await runAction({ store: t.store, clock: t.clock }, run, "abort", "op");
+    expect((await drive).run.state).toBe("aborted");
+    expect(t.transport.count("h01", "do-b")).toBe(0);
+    expect((await t.store.getHost(t.run.id, "h01"))?.state).toBe("aborted");
+    const attempts = await t.store.getAttempts(t.run.id);
+    expect(attempts.map((a) => [a.stepName, a.state])).toEqual([
+      ["a", "succeeded"],
+      ["b", "failed"],
+    ]);
+    expect(String(attempts[1]?.result?.reason)).toMatch(/before the step started: nothing ran/);
+  });
+
+  it("a coordinator killed right after admitting a host with its first intent: the next one runs that step once", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: a, kind: command, run: "do-a", idempotent: true }
+`;
+    const t = await setup(plan, 1, () => undefined);
+    const stop = new AbortController();
+    const commit = t.store.commitHost.bind(t.store);
+    t.store.commitHost = async (c) => {
+      if (stop.signal.aborted) throw new Error("killed");
+      await commit(c);
+      if (c.intent && c.patch?.state === "running") stop.abort(new Error("SIGKILL"));
+    };
+    expect((await t.coordinator("c1", stop.signal).drive()).outcome).toBe("detached");
+    expect(t.transport.count("h01", "do-a")).toBe(0);
+    t.store.commitHost = commit;
+    await t.clock.sleep(60_000);
+    expect((await t.coordinator("c2").drive()).run.state).toBe("succeeded");
+    expect(t.transport.count("h01", "do-a")).toBe(1);
+  });
+
   it("a coordinator killed right after a chained commit: the next one re-runs that idempotent step, nothing parks", async () => {
     const plan = `
 name: p
