@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Concurrency } from "../plan/compile.js";
 import type { HoldoverPool } from "./holdover-pool.js";
@@ -97,5 +98,89 @@ describe("pressure: most-constrained first", () => {
     const fixed = run(ranked.map((s, i) => ({ ...(byName.get(s.host) as ListHost), order: i })));
     const key = (ss: Started[]) => ss.map((s) => `${s.host}@${s.startMs}`);
     expect(key(fixed)).toEqual(key(ranked));
+  });
+
+  it("on random hosts and caps, the ranked start order replays to the same schedule, every cap kept", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            minutes: fc.integer({ min: 1, max: 40 }),
+            region: fc.integer({ min: 0, max: 2 }),
+            rack: fc.integer({ min: 0, max: 3 }),
+            group: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+          }),
+          { minLength: 2, maxLength: 30 },
+        ),
+        fc.integer({ min: 1, max: 6 }),
+        fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
+        fc.integer({ min: 1, max: 3 }),
+        (specs, global, perRegion, canaries) => {
+          const list: ListHost[] = specs.map((x, i) => ({
+            host: `h${i}`,
+            region: `r${x.region}`,
+            wave: i < canaries ? 0 : 1,
+            order: i,
+            durationMs: x.minutes * MIN,
+            domains: {
+              rack: `r${x.region}-k${x.rack}`,
+              ...(x.group !== undefined ? { "group:g": `g${x.group}` } : {}),
+            },
+            workloads: [],
+          }));
+          const groups = Object.fromEntries([0, 1, 2, 3].map((g) => [`g${g}`, 1]));
+          const concurrency: Concurrency = {
+            global,
+            ...(perRegion !== undefined ? { perRegion } : {}),
+            perFailureDomain: { rack: 2 },
+            perDomainValue: { "group:g": groups },
+          };
+          const run = (hosts: readonly ListHost[], pressure?: Pressure) => {
+            const r = listSchedule({
+              hosts,
+              concurrency,
+              stagger: { intervalMs: 0, jitterMs: 0 },
+              seed: 1,
+              pools: new Map<string, HoldoverPool>(),
+              ...(pressure !== undefined ? { pressure } : {}),
+            });
+            if (!r.ok) throw new Error("overfull");
+            return r.started;
+          };
+          const ranked = run(list, new Pressure(list, concurrency));
+          const byName = new Map(list.map((x) => [x.host, x]));
+          const fixed = run(ranked.map((x, i) => ({ ...(byName.get(x.host) as ListHost), order: i })));
+          expect(fixed.map((x) => `${x.host}@${x.startMs}`)).toEqual(
+            ranked.map((x) => `${x.host}@${x.startMs}`),
+          );
+          // Every host once; caps at every start; the canary wave first.
+          expect(ranked.map((x) => x.host).sort()).toEqual(list.map((x) => x.host).sort());
+          const canaryEnd = Math.max(
+            ...ranked.filter((x) => (byName.get(x.host) as ListHost).wave === 0).map((x) => x.endMs),
+          );
+          for (const x of ranked) {
+            const me = byName.get(x.host) as ListHost;
+            if (me.wave > 0) expect(x.startMs).toBeGreaterThanOrEqual(canaryEnd);
+            const running = ranked
+              .filter((y) => y.startMs <= x.startMs && x.startMs < y.endMs)
+              .map((y) => byName.get(y.host) as ListHost);
+            expect(running.length).toBeLessThanOrEqual(global);
+            const count = (f: (h: ListHost) => string | undefined) => {
+              const m = new Map<string, number>();
+              for (const r of running) {
+                const k = f(r);
+                if (k !== undefined) m.set(k, (m.get(k) ?? 0) + 1);
+              }
+              return [...m.values()];
+            };
+            for (const n of count((h) => h.domains.rack)) expect(n).toBeLessThanOrEqual(2);
+            for (const n of count((h) => h.domains["group:g"])) expect(n).toBeLessThanOrEqual(1);
+            if (perRegion !== undefined)
+              for (const n of count((h) => h.region)) expect(n).toBeLessThanOrEqual(perRegion);
+          }
+        },
+      ),
+      { numRuns: 300, seed: 6 },
+    );
   });
 });
