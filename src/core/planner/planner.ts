@@ -402,8 +402,8 @@ function attempt(
 
 /**
  * The order most-constrained first gives (see pressure.ts), when its schedule is shorter than the
- * given order's: the start order of a schedule played with ranks refreshed whenever hosts may start, with the
- * waves unchanged (waves are barriers, so each wave's hosts start in a block of their own).
+ * given order's: the start order of a schedule played with ranks refreshed whenever hosts may
+ * start, waves unchanged (waves are barriers, so each wave's hosts start in a block of their own).
  */
 function mostConstrainedFirst(
   plan: Plan,
