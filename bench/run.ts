@@ -16,8 +16,9 @@
  * - "ssh-sessions" (ssh-sessions.ts): one SSH transport holding 256 sessions to in-process ssh2
  *   hosts; per-command overhead p50 / p99.
  * - "planner" (planner.ts): for fleets of 50, 500 and 2,000 hosts, the simulated makespan of the
- *   planner's schedule over its lower bound, and Ansible-serial / kured / sdcadm-like policies as
- *   ratios of makespan and workload downtime to Overhaul's.
+ *   planner's schedule over its lower bound (with the estimate's share, the canary's, the bound
+ *   over the simulated flow lengths and four more boot seeds beside it), and Ansible-serial /
+ *   kured / sdcadm-like policies as ratios of makespan and workload downtime to Overhaul's.
  * - "api" (api.ts): `overhaul serve`'s GET /api/runs/:id request rate and its SSE fan-out to 100
  *   clients while its own coordinator drives a run, on loopback.
  *

@@ -10,7 +10,11 @@
  *   bound is "no schedule of these flows can be faster", not a guarantee against bad luck).
  * - The defaults are the simulator's (2-15 min boots, 10 Gbit/s migration network of which a busy
  *   region takes up to 60 %, 4 moves at once per drain, 50-500 ms blackout, 20-60 s cold start,
- *   20-200 ms per command), so a dry run measures the planner against the same world it assumed.
+ *   20-200 ms per command, 10 s for a call to a host that does not answer to fail — the SSH
+ *   connect timeout), so a dry run measures the planner against the same world it assumed.
+ * - A reboot is seen when a poll finds the new boot id: while the host is down every poll waits
+ *   for the connect timeout and then the poll interval, so the polls are (timeout + interval)
+ *   apart and the host is seen on average half of that after it is back.
  * - Retries are not planned for: a failed attempt makes a host late, which the plan's failure
  *   budget and the operator handle; the planner plans the run where every host works.
  */
@@ -34,6 +38,8 @@ export interface FlowModel {
   coldStartMs: number;
   /** A manual gate: how long an operator takes to approve (once per run, counted per host). */
   approvalMs: number;
+  /** How long a call to a host that does not answer (booting) takes to fail: the connect timeout. */
+  noAnswerMs: number;
 }
 
 export const DEFAULT_FLOW_MODEL: Readonly<FlowModel> = Object.freeze({
@@ -45,6 +51,7 @@ export const DEFAULT_FLOW_MODEL: Readonly<FlowModel> = Object.freeze({
   blackoutMs: 275,
   coldStartMs: 40_000,
   approvalMs: 0,
+  noAnswerMs: 10_000,
 });
 
 /** Migration bandwidth in MB/s of a region at `utilization` (0..1). */
@@ -120,9 +127,14 @@ export function stepMs(
     case "wait-healthy":
       return model.commandMs + extra;
     case "reboot":
-      // Boot id before, the reboot, then polls every interval until the new boot id: on average
-      // half an interval after the host is back.
-      return Math.round(rebootMs(step, model) + (step.intervalMs ?? 2_000) / 2 + 3 * model.commandMs) + extra;
+      // Boot id before, the reboot, then polls until the new boot id: while the host is down each
+      // poll fails at the connect timeout and the next one follows an interval later, so the host
+      // is seen on average half a (timeout + interval) after it is back.
+      return (
+        Math.round(
+          rebootMs(step, model) + (model.noAnswerMs + (step.intervalMs ?? 2_000)) / 2 + 3 * model.commandMs,
+        ) + extra
+      );
     case "drain":
     case "reinstate":
       return (

@@ -22,6 +22,7 @@ import type { Concurrency } from "../plan/compile.js";
 import { type AdmissionHost, admit, nextOpening } from "../policy/admission.js";
 import { seededRandom } from "../policy/random.js";
 import { type HoldoverPool, isPlacement } from "./holdover-pool.js";
+import type { Pressure } from "./pressure.js";
 
 export interface ListHost {
   host: string;
@@ -43,6 +44,12 @@ export interface ListInput {
   pools: ReadonlyMap<string, HoldoverPool>;
   /** Region -> when its window opens, ms after the schedule's start (absent: at once). */
   opensAt?: Readonly<Record<string, number>>;
+  /**
+   * Most-constrained first: whenever hosts may start, the waiting hosts are ranked by their
+   * pressure first (`order` is ignored). The start order is then a fixed order that plays forward
+   * to the same schedule.
+   */
+  pressure?: Pressure;
 }
 
 export interface Started {
@@ -76,6 +83,13 @@ export function listSchedule(input: ListInput): ListResult {
   let nextStartAt = 0;
   while (live.length > 0) {
     for (;;) {
+      if (input.pressure !== undefined) {
+        const ranked = input.pressure.rank(
+          live.filter((a) => a.state === "pending"),
+          now,
+        );
+        for (let i = 0; i < ranked.length; i++) (ranked[i] as AdmissionHost).order = i;
+      }
       const res = admit({
         hosts: live,
         maxWave,
@@ -103,6 +117,7 @@ export function listSchedule(input: ListInput): ListResult {
         running.push(s);
         started.push(s);
         (admissionOf.get(name) as AdmissionHost).state = "running";
+        input.pressure?.started(name, s.endMs);
       }
       if (!staggered) break;
       nextStartAt = now + input.stagger.intervalMs + Math.round(input.stagger.jitterMs * rnd.next());
@@ -123,6 +138,7 @@ export function listSchedule(input: ListInput): ListResult {
       running.splice(i, 1);
       const a = admissionOf.get(r.host) as AdmissionHost;
       a.state = "succeeded";
+      input.pressure?.ended(r.host, r.endMs);
       input.pools.get(a.region)?.release(r.host);
     }
     live = live.filter((a) => a.state !== "succeeded");

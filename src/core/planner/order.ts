@@ -9,7 +9,9 @@
  *   flow first, one region after another in turn (the busiest region first), so every region and
  *   every cap group has work from the start and no long flow is left for the end. With windows
  *   (`opensAt`, each region's opening) regions go by opening first, then by work: the canary comes
- *   from the region whose window opens first, since every later wave waits for it.
+ *   from the region whose window opens first, since every later wave waits for it. This is the
+ *   planner's first order; it then also plays most-constrained first (pressure.ts) and keeps
+ *   whichever schedule is shorter.
  * - `rack`: rack by rack (region, rack, name): a rack is finished before the next one starts
  *   wherever the caps allow. `uptime`: longest uptime first (`overhaul_uptime_days`), the hosts
  *   most likely to fail on reboot go while there is the most time to deal with them.

@@ -26,6 +26,7 @@ import { HoldoverPool, holdoverBins, isPlacement } from "./holdover-pool.js";
 import { type ListHost, listSchedule, type Started } from "./list-schedule.js";
 import { type LowerBound, lowerBound } from "./lower-bound.js";
 import { type OrderPolicy, orderHosts } from "./order.js";
+import { Pressure } from "./pressure.js";
 import { formatMs, PlanRefusal, type Refusal } from "./refusal.js";
 
 export interface PlannerInput {
@@ -207,20 +208,16 @@ export function planSchedule(input: PlannerInput): Schedule {
     }));
   }
   // Only the default policy is the planner's to reorder; an order the operator chose is kept.
+  const from =
+    policy === "balanced"
+      ? mostConstrainedFirst(input.plan, list, holdovers, initial, seed, opens)
+      : attempt(input.plan, list, holdovers, initial, seed, opens);
   const {
     list: finalList,
     started,
     concurrency,
     room,
-  } = improve(
-    input.plan,
-    list,
-    holdovers,
-    initial,
-    seed,
-    policy === "balanced" ? budgetFor(list.length) : 0,
-    opens,
-  );
+  } = improve(input.plan, from, holdovers, seed, policy === "balanced" ? budgetFor(list.length) : 0, opens);
 
   const result = assemble(
     input.plan,
@@ -356,6 +353,7 @@ function scheduleWithRoom(
   room: Map<string, number>,
   seed: number,
   opensAt?: Readonly<Record<string, number>>,
+  ranked = false,
 ): { started: Started[]; concurrency: Concurrency } {
   for (;;) {
     const concurrency = capsOf(plan, room, list);
@@ -369,6 +367,7 @@ function scheduleWithRoom(
       seed,
       pools,
       ...(opensAt !== undefined ? { opensAt } : {}),
+      ...(ranked ? { pressure: new Pressure(list, concurrency) } : {}),
     });
     if (res.ok) return { started: res.started, concurrency };
     const was = room.get(res.overfullRegion) ?? 1;
@@ -401,6 +400,30 @@ function attempt(
   return { list, started, concurrency, room: own, span: started.reduce((m, s) => Math.max(m, s.endMs), 0) };
 }
 
+/**
+ * The order most-constrained first gives (see pressure.ts), when its schedule is shorter than the
+ * given order's: the start order of a schedule played with ranks refreshed whenever hosts may
+ * start, waves unchanged (waves are barriers, so each wave's hosts start in a block of their own).
+ */
+function mostConstrainedFirst(
+  plan: Plan,
+  list: readonly ListHost[],
+  holdovers: ReadonlyMap<string, Host[]>,
+  room: ReadonlyMap<string, number>,
+  seed: number,
+  opensAt?: Readonly<Record<string, number>>,
+): Attempt {
+  const { started } = scheduleWithRoom(plan, list, holdovers, new Map(room), seed, opensAt, true);
+  const byName = new Map(list.map((h) => [h.host, h]));
+  const reordered = started
+    .map((s) => byName.get(s.host) as ListHost)
+    .sort((a, b) => a.wave - b.wave)
+    .map((h, i) => ({ ...h, order: i }));
+  const given = attempt(plan, list, holdovers, room, seed, opensAt);
+  const mine = attempt(plan, reordered, holdovers, room, seed, opensAt);
+  return mine.span < given.span ? mine : given;
+}
+
 /** Tries per schedule: every try is one whole list schedule, so fewer for larger fleets. */
 function budgetFor(hosts: number): number {
   return hosts <= 100 ? 24 : hosts <= 600 ? 12 : 6;
@@ -413,14 +436,14 @@ function budgetFor(hosts: number): number {
  */
 function improve(
   plan: Plan,
-  list: readonly ListHost[],
+  from: Attempt,
   holdovers: ReadonlyMap<string, Host[]>,
-  room: ReadonlyMap<string, number>,
   seed: number,
   tries: number,
   opensAt?: Readonly<Record<string, number>>,
 ): Attempt {
-  let best = attempt(plan, list, holdovers, room, seed, opensAt);
+  let best = from;
+  const list = from.list;
   const tried = new Set<string>();
   const mean = list.reduce((a, h) => a + h.durationMs, 0) / Math.max(1, list.length);
   for (let k = 0; k < tries; k++) {
