@@ -167,10 +167,19 @@ export class VirtualClock implements Clock {
 
   /** The settled world: move time on, or look again (something is in flight or still changing). */
   private settled(seen: number, quiet: number): void {
-    if (this.busy > 0) return this.settle(this.activity, 0);
+    if (this.busy > 0) {
+      this.settle(this.activity, 0);
+      return;
+    }
     if (this.quietTurns > 0) {
-      if (this.activity !== seen) return this.settle(this.activity, 0);
-      if (quiet < this.quietTurns) return this.settle(seen, quiet + 1);
+      if (this.activity !== seen) {
+        this.settle(this.activity, 0);
+        return;
+      }
+      if (quiet < this.quietTurns) {
+        this.settle(seen, quiet + 1);
+        return;
+      }
     }
     const first = this.timers.peek();
     let wait = 0;
