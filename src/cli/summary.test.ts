@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { hostFlowRecord, runRecord } from "../../test/support/records.js";
 import { MemoryStore } from "../adapters/store-memory/memory-store.js";
-import type { HostFlowRecord } from "../ports/store.js";
 import { renderSummary, summarize } from "./summary.js";
 
 const T0 = Date.UTC(2026, 10, 21, 20, 0);
@@ -9,40 +9,10 @@ const HOUR = 3_600_000;
 async function runWithWindows(opensAt?: Record<string, number>) {
   const store = new MemoryStore();
   await store.savePlanRevision({ name: "p", hash: "h", body: "b", createdAt: T0 });
-  const host = (
-    name: string,
-    region: string,
-    order: number,
-  ): Omit<HostFlowRecord, "leaseOwner" | "leaseToken" | "leaseExpiresAt"> => ({
-    runId: "r1",
-    host: name,
-    wave: 0,
-    order,
-    data: { name, region },
-    state: "pending",
-    stepIndex: 0,
-    phase: "forward",
-    attempts: 0,
-    notBefore: null,
-    noReturnIndex: -1,
-    startedAt: null,
-    finishedAt: null,
-    reason: null,
-  });
+  const host = (name: string, region: string, order: number) =>
+    hostFlowRecord({ runId: "r1", host: name, order, data: { name, region } });
   await store.createRun(
-    {
-      id: "r1",
-      planName: "p",
-      planRevision: 1,
-      planHash: "h",
-      state: "running",
-      currentWave: 0,
-      seed: 1,
-      options: opensAt ? { schedule: { caps: {}, opensAt } } : {},
-      reason: null,
-      createdAt: T0,
-      updatedAt: T0,
-    },
+    runRecord({ id: "r1", createdAt: T0, options: opensAt ? { schedule: { caps: {}, opensAt } } : {} }),
     [host("eu1", "eu", 0), host("eu2", "eu", 1), host("us1", "us", 2)],
     [],
   );

@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { openSqliteStore } from "../../src/adapters/store-sql/index.js";
+import { hostFlowRecord, runRecord } from "../support/records.js";
 import { describeStoreConformance } from "./store-suite.js";
 
 const dir = mkdtempSync(join(tmpdir(), "overhaul-store-"));
@@ -54,35 +55,11 @@ describe("SQLite specifics", () => {
     try {
       const now = 1_000_000;
       await store.savePlanRevision({ name: "p", hash: "h", body: "b", createdAt: now });
-      const host = {
-        host: "h1",
-        wave: 0,
-        order: 0,
-        data: {},
-        state: "pending" as const,
-        stepIndex: 0,
-        phase: "forward" as const,
-        attempts: 0,
-        notBefore: null,
-        noReturnIndex: -1,
-        startedAt: null,
-        finishedAt: null,
-        reason: null,
-      };
-      const run = {
-        id: "r1",
-        planName: "p",
-        planRevision: 1,
-        planHash: "h",
-        state: "running" as const,
-        currentWave: 0,
-        seed: 1,
-        options: {},
-        reason: null,
-        createdAt: now,
-        updatedAt: now,
-      };
-      await store.createRun(run, [{ ...host, runId: "r1" }], []);
+      await store.createRun(
+        runRecord({ id: "r1", createdAt: now }),
+        [hostFlowRecord({ runId: "r1", host: "h1", order: 0 })],
+        [],
+      );
       await store.acquireLeases("r1", "A", now, 30_000);
       // What a database written before migration 0003 looks like: the row's expiry only.
       const raw = new Database(file);

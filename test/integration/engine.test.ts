@@ -11,7 +11,7 @@ import { seededRandom } from "../../src/core/policy/random.js";
 import { Coordinator } from "../../src/engine/coordinator.js";
 import { nullNotifier } from "../../src/engine/deps.js";
 import { createRun, hostAction, runAction } from "../../src/engine/runs.js";
-import type { EventRecord } from "../../src/ports/store.js";
+import type { EventRecord, HostCommit } from "../../src/ports/store.js";
 import { type Handler, makeHosts, ScriptedTransport } from "../support/scripted-transport.js";
 
 async function setup(planYaml: string, hostsN: number, handler: Handler, hostOpts = {}) {
@@ -866,6 +866,18 @@ steps:
     expect(t.transport.count("h01", "do-b")).toBe(1);
   });
 
+  /** SIGKILL the coordinator right after the first commit `when` picks: every later call fails. */
+  function killAfterCommit(t: Setup, when: (c: HostCommit) => boolean) {
+    const ac = new AbortController();
+    const commit = t.store.commitHost.bind(t.store);
+    t.store.commitHost = async (c) => {
+      if (ac.signal.aborted) throw new Error("killed");
+      await commit(c);
+      if (when(c)) ac.abort(new Error("SIGKILL"));
+    };
+    return { stop: ac.signal, restore: () => (t.store.commitHost = commit) };
+  }
+
   /** Holds the first commit that chains an intent after a result (a slow fsync) until released. */
   function holdChainedCommit(t: Setup) {
     let release: () => void = () => {};
@@ -892,15 +904,28 @@ steps:
   - { name: b, kind: command, run: "do-b", idempotent: true }
 `;
 
-  it("a pause read while a chained commit is in flight: the chained effect waits for resume", async () => {
-    const t = await setup(SLEEP_THEN_B, 1, () => undefined);
+  /**
+   * Step a's result and b's chained intent are committed slowly; the operator pauses meanwhile and
+   * the coordinator reads it (a tick) before the commit is durable.
+   */
+  async function pausedDuringChainedCommit(t: Setup) {
     const hold = holdChainedCommit(t);
     const drive = t.coordinator().drive();
     await until(t, async () => hold.holding);
-    let run = (await t.store.getRun(t.run.id))!;
-    run = await runAction({ store: t.store, clock: t.clock }, run, "pause", "op");
-    await t.clock.sleep(5_000); // the coordinator ticks and reads the pause
+    const run = await runAction(
+      { store: t.store, clock: t.clock },
+      (await t.store.getRun(t.run.id))!,
+      "pause",
+      "op",
+    );
+    await t.clock.sleep(5_000);
     hold.release();
+    return { drive, run };
+  }
+
+  it("a pause read while a chained commit is in flight: the chained effect waits for resume", async () => {
+    const t = await setup(SLEEP_THEN_B, 1, () => undefined);
+    const { drive, run } = await pausedDuringChainedCommit(t);
     await t.clock.sleep(10 * 60_000);
     expect(t.transport.count("h01", "do-b")).toBe(0);
     expect((await t.store.getAttempts(t.run.id)).map((a) => [a.stepName, a.state])).toEqual([
@@ -918,13 +943,7 @@ steps:
 
   it("an abort while a chained effect waits closes its intent: failed, nothing ran, no attempt left open", async () => {
     const t = await setup(SLEEP_THEN_B, 1, () => undefined);
-    const hold = holdChainedCommit(t);
-    const drive = t.coordinator().drive();
-    await until(t, async () => hold.holding);
-    let run = (await t.store.getRun(t.run.id))!;
-    run = await runAction({ store: t.store, clock: t.clock }, run, "pause", "op");
-    await t.clock.sleep(5_000);
-    hold.release();
+    const { drive, run } = await pausedDuringChainedCommit(t);
     await t.clock.sleep(60_000);
     await runAction({ store: t.store, clock: t.clock }, run, "abort", "op");
     expect((await drive).run.state).toBe("aborted");
@@ -946,16 +965,13 @@ steps:
   - { name: a, kind: command, run: "do-a", idempotent: true }
 `;
     const t = await setup(plan, 1, () => undefined);
-    const stop = new AbortController();
-    const commit = t.store.commitHost.bind(t.store);
-    t.store.commitHost = async (c) => {
-      if (stop.signal.aborted) throw new Error("killed");
-      await commit(c);
-      if (c.intent && c.patch?.state === "running") stop.abort(new Error("SIGKILL"));
-    };
-    expect((await t.coordinator("c1", stop.signal).drive()).outcome).toBe("detached");
+    const { stop, restore } = killAfterCommit(
+      t,
+      (c) => c.intent !== undefined && c.patch?.state === "running",
+    );
+    expect((await t.coordinator("c1", stop).drive()).outcome).toBe("detached");
     expect(t.transport.count("h01", "do-a")).toBe(0);
-    t.store.commitHost = commit;
+    restore();
     await t.clock.sleep(60_000);
     expect((await t.coordinator("c2").drive()).run.state).toBe("succeeded");
     expect(t.transport.count("h01", "do-a")).toBe(1);
@@ -970,21 +986,15 @@ steps:
   - { name: b, kind: command, run: "do-b", idempotent: true }
 `;
     const t = await setup(plan, 1, () => undefined);
-    const stop = new AbortController();
-    const commit = t.store.commitHost.bind(t.store);
-    t.store.commitHost = async (c) => {
-      if (stop.signal.aborted) throw new Error("killed");
-      await commit(c);
-      if (c.result && c.intent) stop.abort(new Error("SIGKILL"));
-    };
-    const first = await t.coordinator("c1", stop.signal).drive();
+    const { stop, restore } = killAfterCommit(t, (c) => c.result !== undefined && c.intent !== undefined);
+    const first = await t.coordinator("c1", stop).drive();
     expect(first.outcome).toBe("detached");
     expect(t.transport.count("h01", "do-b")).toBe(0);
     expect((await t.store.getAttempts(t.run.id)).map((a) => [a.stepName, a.state])).toEqual([
       ["a", "succeeded"],
       ["b", "started"],
     ]);
-    t.store.commitHost = commit;
+    restore();
     // The dead coordinator's lease expires; the next one takes over.
     await t.clock.sleep(60_000);
     const second = await t.coordinator("c2").drive();
