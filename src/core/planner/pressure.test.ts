@@ -12,6 +12,31 @@ function h(host: string, rack: string, minutes: number, extra: Record<string, st
   return { host, region: "r", wave: 0, durationMs: minutes * MIN, domains: { rack, ...extra } };
 }
 
+/** A schedule of `hosts`, ranked most-constrained first when `pressure` is given. */
+function schedule(hosts: readonly ListHost[], concurrency: Concurrency, pressure?: Pressure): Started[] {
+  const r = listSchedule({
+    hosts,
+    concurrency,
+    stagger: { intervalMs: 0, jitterMs: 0 },
+    seed: 1,
+    pools: new Map<string, HoldoverPool>(),
+    ...(pressure !== undefined ? { pressure } : {}),
+  });
+  if (!r.ok) throw new Error("overfull");
+  return r.started;
+}
+
+/** The ranked schedule, and the same hosts played again in the ranked start order as fixed order. */
+function rankedThenFixed(list: readonly ListHost[], concurrency: Concurrency) {
+  const ranked = schedule(list, concurrency, new Pressure(list, concurrency));
+  const byName = new Map(list.map((x) => [x.host, x]));
+  const fixed = schedule(
+    ranked.map((s, i) => ({ ...(byName.get(s.host) as ListHost), order: i })),
+    concurrency,
+  );
+  return { ranked, fixed };
+}
+
 describe("pressure: most-constrained first", () => {
   const table: { name: string; hosts: PressureHost[]; concurrency?: Concurrency; want: string[] }[] = [
     {
@@ -81,21 +106,7 @@ describe("pressure: most-constrained first", () => {
       perFailureDomain: { rack: 2 },
       perDomainValue: { "group:g": { g: 1 } },
     };
-    const run = (hosts: readonly ListHost[], pressure?: Pressure) => {
-      const r = listSchedule({
-        hosts,
-        concurrency,
-        stagger: { intervalMs: 0, jitterMs: 0 },
-        seed: 1,
-        pools: new Map<string, HoldoverPool>(),
-        ...(pressure !== undefined ? { pressure } : {}),
-      });
-      if (!r.ok) throw new Error("overfull");
-      return r.started;
-    };
-    const ranked = run(list, new Pressure(list, concurrency));
-    const byName = new Map(list.map((x) => [x.host, x]));
-    const fixed = run(ranked.map((s, i) => ({ ...(byName.get(s.host) as ListHost), order: i })));
+    const { ranked, fixed } = rankedThenFixed(list, concurrency);
     const key = (ss: Started[]) => ss.map((s) => `${s.host}@${s.startMs}`);
     expect(key(fixed)).toEqual(key(ranked));
   });
@@ -135,21 +146,8 @@ describe("pressure: most-constrained first", () => {
             perFailureDomain: { rack: 2 },
             perDomainValue: { "group:g": groups },
           };
-          const run = (hosts: readonly ListHost[], pressure?: Pressure) => {
-            const r = listSchedule({
-              hosts,
-              concurrency,
-              stagger: { intervalMs: 0, jitterMs: 0 },
-              seed: 1,
-              pools: new Map<string, HoldoverPool>(),
-              ...(pressure !== undefined ? { pressure } : {}),
-            });
-            if (!r.ok) throw new Error("overfull");
-            return r.started;
-          };
-          const ranked = run(list, new Pressure(list, concurrency));
+          const { ranked, fixed } = rankedThenFixed(list, concurrency);
           const byName = new Map(list.map((x) => [x.host, x]));
-          const fixed = run(ranked.map((x, i) => ({ ...(byName.get(x.host) as ListHost), order: i })));
           expect(fixed.map((x) => `${x.host}@${x.startMs}`)).toEqual(
             ranked.map((x) => `${x.host}@${x.startMs}`),
           );
