@@ -480,6 +480,25 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           now += TTL; // everything expires before the next round
         }
       });
+
+      it("a renewal racing a takeover: the count it returns is what its owner holds afterwards", async () => {
+        const other = await openMore();
+        for (let round = 0; round < 10; round++) {
+          const { run } = await newRun(store, { hosts: 8 });
+          const t0 = tick();
+          await store.acquireLeases(run.id, "A", t0, TTL);
+          // At A's expiry, A renews (late) while B takes over: either may win, never both.
+          const at = t0 + TTL;
+          const [held, taken] = await Promise.all([
+            store.renewLeases(run.id, "A", at, TTL),
+            other.acquireLeases(run.id, "B", at, TTL),
+          ]);
+          const owners = (await store.getHosts(run.id)).map((h) => h.leaseOwner);
+          expect(held, `round ${round}`).toBe(owners.filter((o) => o === "A").length);
+          expect(taken.length, `round ${round}`).toBe(owners.filter((o) => o === "B").length);
+          expect(held + taken.length).toBe(8);
+        }
+      });
     });
 
     describe("commitHost", () => {

@@ -435,6 +435,20 @@ export class KyselyStore implements Store {
   async acquireLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<HostFlowRecord[]> {
     const expiresAt = now + ttlMs;
     const rows = await this.write(async (trx) => {
+      if (!this.sqlite) {
+        // Postgres: lock the expired holders first. A renewal of one of them in flight holds its
+        // row, so we wait for it and the UPDATE below (a new snapshot at READ COMMITTED) sees it:
+        // a lease renewed in time is never taken. SQLite serializes every write anyway.
+        await trx
+          .selectFrom("lease_holders")
+          .select("owner")
+          .where("run_id", "=", runId)
+          .where("owner", "!=", owner)
+          .where("expires_at", "<=", now)
+          .orderBy("owner")
+          .forUpdate()
+          .execute();
+      }
       // One UPDATE decides: in Postgres a racing acquirer blocks on the row lock and then
       // re-evaluates the WHERE against the committed row, so each lease goes to one owner.
       const granted = await trx
@@ -487,7 +501,16 @@ export class KyselyStore implements Store {
       if (this.opts.runBatch) return this.groupCommit(renew);
       return this.gate.busy ? this.gate.run(async () => renew()) : renew();
     }
+    const expiresAt = now + ttlMs;
     return this.write(async (trx) => {
+      // The holder row first: in Postgres this waits for an acquirer that locked it (see
+      // `acquireLeases`), so the count below, a new snapshot, sees what that acquirer took.
+      const renewed = await trx
+        .updateTable("lease_holders")
+        .set({ expires_at: expiresAt })
+        .where("run_id", "=", runId)
+        .where("owner", "=", owner)
+        .executeTakeFirst();
       const row = await trx
         .selectFrom("host_flows")
         .select((eb) => eb.fn.countAll<number | string>().as("n"))
@@ -495,8 +518,10 @@ export class KyselyStore implements Store {
         .where("lease_owner", "=", owner)
         .executeTakeFirstOrThrow();
       const held = Number(row.n);
-      // One row however many leases: they all expire with their holder.
-      if (held > 0) await this.holderExpires(trx, runId, owner, now + ttlMs);
+      // One row however many leases: they all expire with their holder. No holder row yet
+      // (leases granted before migration 0003): make one.
+      if (held > 0 && Number(renewed.numUpdatedRows) === 0)
+        await this.holderExpires(trx, runId, owner, expiresAt);
       return held;
     });
   }
