@@ -15,7 +15,9 @@
  *   grant and renewal, so a renewal writes one row, not every held host flow (a 2,000-host run
  *   renewed ~2,000 rows every ten seconds). A host flow's `lease_expires_at` is the expiry it was
  *   granted with, and the effective one when no holder row exists (leases granted before
- *   migration 0003). Reads and the acquire guard use the holder's when there is one.
+ *   migration 0003). Reads and the acquire guard use the holder's when there is one. In Postgres
+ *   a takeover and a renewal serialize on the holder row: acquire locks the expired holders
+ *   (`FOR UPDATE`) before its UPDATE, renew updates its holder row before counting.
  * - SQLite: every write (transaction or single statement) holds the file's `Gate` (see gate.ts), so
  *   two stores of one process never self-deadlock, and the synchronous prepared-statement hot path
  *   for `commitHost` (`prepareHotCommit`) never runs inside a Kysely transaction left open across
