@@ -843,6 +843,35 @@ steps:
     ]);
   });
 
+  it("a chained step that fails retries with its own attempts, then reverts, as an unchained one would", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: a, kind: command, run: "do-a", idempotent: true, revert: "undo-a" }
+  - { name: b, kind: command, run: "do-b", idempotent: true, retry: { attempts: 3, backoff: { initial: 10s } } }
+`;
+    const t = await setup(plan, 1, (_h, c) => (c === "do-b" ? { exitCode: 1 } : undefined));
+    const log = recordCommits(t);
+    const res = await t.coordinator().drive();
+    expect(res.run.state).toBe("failed");
+    expect(t.transport.count("h01", "do-b")).toBe(3);
+    expect(t.transport.count("h01", "undo-a")).toBe(1);
+    // b's first attempt was chained into a's result; its retries came after their backoff.
+    expect(log.slice(0, 2)).toEqual([
+      { host: "h01", intent: "a", state: "running" },
+      { host: "h01", result: "succeeded", intent: "b" },
+    ]);
+    const attempts = await t.store.getAttempts(t.run.id);
+    expect(attempts.map((a) => [a.stepName, a.phase, a.number, a.state])).toEqual([
+      ["a", "run", 1, "succeeded"],
+      ["b", "run", 1, "failed"],
+      ["b", "run", 2, "failed"],
+      ["b", "run", 3, "failed"],
+      ["a", "revert", 1, "succeeded"], // b has no revert; a's is undone
+    ]);
+  });
+
   it("a run paused while a step runs: the next step is not chained and starts only after resume", async () => {
     const plan = `
 name: p
