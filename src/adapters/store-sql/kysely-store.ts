@@ -83,8 +83,9 @@ export interface KyselyStoreOptions {
 }
 
 /**
- * A held lease's effective expiry, inside a statement on `host_flows`: its holder's (renewed as one
- * row, see `renewLeases`), else the row's own (a lease granted before holders existed).
+ * A lease's effective expiry, inside a statement on `host_flows` (reads and the acquire guard):
+ * its holder's (renewed as one row, see `renewLeases`), else the row's own (a lease granted before
+ * holders existed, or no owner).
  */
 const LEASE_EXPIRY = sql<
   number | null
@@ -301,15 +302,10 @@ export class KyselyStore implements Store {
     return row ? toHostFlow(row) : undefined;
   }
 
-  /** Host flow rows with each lease's effective expiry: its holder's, else the row's own. */
+  /** Host flow rows with each lease's effective expiry (`LEASE_EXPIRY`). */
   private hostFlows() {
     return this.db
       .selectFrom("host_flows")
-      .leftJoin("lease_holders", (j) =>
-        j
-          .onRef("lease_holders.run_id", "=", "host_flows.run_id")
-          .onRef("lease_holders.owner", "=", "host_flows.lease_owner"),
-      )
       .select([
         "host_flows.run_id",
         "host_flows.host",
@@ -328,12 +324,7 @@ export class KyselyStore implements Store {
         "host_flows.lease_owner",
         "host_flows.lease_token",
       ])
-      .select((eb) =>
-        eb.fn
-          .coalesce("lease_holders.expires_at", "host_flows.lease_expires_at")
-          .$castTo<number | null>()
-          .as("lease_expires_at"),
-      );
+      .select(LEASE_EXPIRY.as("lease_expires_at"));
   }
 
   async getAttempts(runId: string, host?: string): Promise<AttemptRecord[]> {
@@ -499,9 +490,7 @@ export class KyselyStore implements Store {
     if (this.opts.prepareHotLeases) {
       this.hotLeases ??= this.opts.prepareHotLeases();
       const hot = this.hotLeases;
-      const renew = () => hot.renew(runId, owner, now + ttlMs);
-      if (this.opts.runBatch) return this.groupCommit(renew);
-      return this.gate.busy ? this.gate.run(async () => renew()) : renew();
+      return this.hotWrite(() => hot.renew(runId, owner, now + ttlMs));
     }
     const expiresAt = now + ttlMs;
     return this.write(async (trx) => {
@@ -545,14 +534,7 @@ export class KyselyStore implements Store {
     if (this.opts.prepareHotCommit) {
       this.hot ??= this.opts.prepareHotCommit();
       const hot = this.hot;
-      // Synchronous: nothing can interleave once it starts. Only wait if a Kysely write
-      // transaction is open on the shared connection.
-      if (!this.opts.runBatch) {
-        if (!this.gate.busy) hot(commit);
-        else await this.gate.run(() => hot(commit));
-        return;
-      }
-      return this.groupCommit(() => hot(commit));
+      return this.hotWrite(() => hot(commit));
     }
     await this.write(async (trx) => {
       const patch = hostPatchRow(commit.patch);
@@ -580,6 +562,16 @@ export class KyselyStore implements Store {
       }
       await this.appendEvents(trx, commit.events ?? []);
     });
+  }
+
+  /**
+   * A synchronous prepared-statement write (SQLite's hot path): in the next group commit when
+   * there is one (see `pending`), else at once. Nothing can interleave once it starts; it only
+   * waits if a Kysely write transaction is open on the shared connection.
+   */
+  private async hotWrite<T>(op: () => T): Promise<T> {
+    if (this.opts.runBatch) return this.groupCommit(op);
+    return this.gate.busy ? this.gate.run(async () => op()) : op();
   }
 
   /** Run the synchronous write `op` in the next group-commit transaction (see `pending`). */
