@@ -75,11 +75,10 @@ export interface HostFlowContext {
   mayContinue?: () => boolean;
 }
 
-/** An attempt whose intent is committed and whose effect is still to start (a chained intent). */
+/** Attempt 1 of a step whose intent is committed and whose effect is still to start (chained). */
 interface Pending {
   step: Step;
   seq: number;
-  n: number;
 }
 
 class TimeoutSignal extends Error {}
@@ -188,7 +187,7 @@ export class HostFlow {
 
   /** Would the coordinator start this host's next unit now (see HostFlowContext.mayContinue)? */
   private mayContinue(): boolean {
-    return this.cx.mayContinue?.() === true && !this.cx.signal.aborted;
+    return this.cx.mayContinue?.() === true;
   }
 
   /** Add attempt 1 of `step` to a commit in the making: its intent, `attempts: 1`, its event. */
@@ -200,7 +199,7 @@ export class HostFlow {
     const seq = this.nextSeq++;
     patch.attempts = 1;
     events.push({ type: "attempt.started", data: { step: step.name, attempt: 1 } });
-    return { intent: this.intent(step, "run", seq, 1, null), pending: { step, seq, n: 1 } };
+    return { intent: this.intent(step, "run", seq, 1, null), pending: { step, seq } };
   }
 
   /**
@@ -217,7 +216,7 @@ export class HostFlow {
       const why = `${reason} (before the step started: nothing ran)`;
       events.push({
         type: "attempt.failed",
-        data: { step: p.step.name, attempt: p.n, reason: why, final: true },
+        data: { step: p.step.name, attempt: 1, reason: why, final: true },
       });
       io.result = { seq: p.seq, state: "failed", finishedAt: now, result: { reason: why } };
     }
@@ -245,7 +244,7 @@ export class HostFlow {
     // Paused, aborting or stopping: the chained effect waits (the intent stays open).
     if (!this.mayContinue()) return;
     this.pending = undefined;
-    return this.attempt(p.step, p.seq, p.n, null);
+    return this.attempt(p.step, p.seq, 1, null);
   }
 
   private ctxFor(
@@ -597,7 +596,7 @@ export class HostFlow {
       this.pending = pending;
       return;
     }
-    return this.attempt(following, pending.seq, pending.n, null);
+    return this.attempt(following, pending.seq, 1, null);
   }
 
   private async succeed(
