@@ -362,7 +362,8 @@ export class WorldState {
   }
 
   capacityOf(host: string): Capacity {
-    return this.simHosts.get(host)?.host.capacity ?? DEFAULT_CAPACITY;
+    const h = this.simHosts.get(host);
+    return h === undefined ? DEFAULT_CAPACITY : this.capacityOfHost(h);
   }
 
   /** `capacityOf` for a host already at hand (no lookup by name). */
