@@ -128,27 +128,28 @@ export interface StoreSummary {
   met: boolean;
 }
 
+/** What a sample reports of the run itself (not of its timing): equal in every sample. */
+type OutcomeField =
+  | "virtualMs"
+  | "events"
+  | "attempts"
+  | "ledger"
+  | "hosts"
+  | "workloads"
+  | "coordinators"
+  | "byState"
+  | "runState"
+  | "invariantsOk"
+  | "checked"
+  | "digest"
+  | "ledgerDigest";
+
 export interface Sim2000Result {
   /** The fleet spec simulated (the goals are judged only for FLEET). */
   fleet: string;
   samples: Sim2000Sample[];
   /** The same in every sample (checked). */
-  outcome: {
-    virtualMs: number;
-    virtualHours: number;
-    events: number;
-    attempts: number;
-    ledger: number;
-    hosts: number;
-    workloads: number;
-    coordinators: number;
-    byState: Record<string, number>;
-    runState: string;
-    invariantsOk: boolean;
-    checked: Record<string, number>;
-    digest: string;
-    ledgerDigest: string;
-  };
+  outcome: Pick<ChildOutput, OutcomeField> & { virtualHours: number };
   memory: StoreSummary;
   sqlite: StoreSummary;
   goal: { memoryS: number; sqliteS: number; met: boolean };
