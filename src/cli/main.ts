@@ -234,6 +234,11 @@ function program(setCode: (n: number) => void): Command {
       "utilization history (CSV, or a Prometheus query_range JSON): choose each region's window",
     );
   windowSearchFlags(p.commands.at(-1) as Command)
+    .option(
+      "--samples <n>",
+      "plays of the schedule with drawn boot times, for the makespan's p10 / p50 / p90 (default 20; 0: none)",
+      intArg("--samples"),
+    )
     .option("--explain", "every batch with its start offset, hold-over assignments, the bound wave by wave")
     .option("--json", "the schedule (or the refusal) as JSON on stdout")
     .action(async (plan: string, o, cmd: Command) => setCode(await planCommand(plan, { ...o, ...g(cmd) })));

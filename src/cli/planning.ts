@@ -65,6 +65,8 @@ export interface ScheduleInput {
   utilization?: Record<string, number>;
   /** The chosen windows: each region's opening (epoch ms), which the run waits for. */
   windows?: { startAt: number; opensAt: Record<string, number> };
+  /** Plays with drawn boot times for the spread (`overhaul plan --samples`); default none. */
+  samples?: number;
 }
 
 export function scheduleFor(input: ScheduleInput): Schedule {
@@ -79,5 +81,6 @@ export function scheduleFor(input: ScheduleInput): Schedule {
     utilization: input.utilization ?? utilizationFrom(input.fleet.hosts, input.startAt),
     ...(input.windowMs !== undefined ? { windowMs: input.windowMs } : {}),
     ...(input.windows !== undefined ? { windows: input.windows } : {}),
+    ...(input.samples !== undefined ? { samples: input.samples } : {}),
   });
 }

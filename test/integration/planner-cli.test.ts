@@ -20,6 +20,7 @@ interface PlanJson {
     makespanMs: number;
     ratio: number;
     lowerBound: { ms: number };
+    spread: { samples: number; p10Ms: number; p50Ms: number; p90Ms: number; maxMs: number } | null;
     hosts: {
       host: string;
       region: string;
@@ -74,6 +75,12 @@ describe("overhaul plan: the reference case", () => {
     expect(sim.report.totals.makespanMs).toBeLessThan(70 * MINUTE);
     expect(Math.abs(sim.report.totals.makespanMs / plan.schedule.makespanMs - 1)).toBeLessThan(0.15);
     expect(startOrder(sim)).toEqual(plannedOrder(plan));
+    // How far boot times move it, said before the run: 20 plays with drawn boots by default.
+    const sp = plan.schedule.spread;
+    expect(sp?.samples).toBe(20);
+    expect(sp?.p10Ms).toBeLessThan(plan.schedule.makespanMs);
+    expect(sp?.p90Ms).toBeGreaterThan(plan.schedule.makespanMs);
+    expect(sp?.maxMs).toBeGreaterThanOrEqual(sp?.p90Ms ?? Number.POSITIVE_INFINITY);
   });
 
   it("the text output says the same before the run: makespan, bound, hold-over, the rack risk", async () => {
@@ -84,6 +91,12 @@ describe("overhaul plan: the reference case", () => {
     expect(p.stdout).toMatch(/batch 0 \(wave 0\) at \+0s:/);
     expect(p.stdout).toMatch(/4 workload\(s\) to r01-h006 \(4\)/);
     expect(p.stdout).toMatch(/the only hold-over r01-h006 is in rack r01-k02/);
+    expect(p.stdout).toMatch(
+      /with drawn boot times \(20 plays\): p10 \d+m\d+s \(0\.\d{3}\), p50 .*, p90 .*, worst /,
+    );
+    const none = await runCli(["plan", ...REF, ...REF_FLEET, "--samples", "0", "--json"]);
+    expect(none.code, none.stderr).toBe(0);
+    expect((JSON.parse(none.stdout) as PlanJson).schedule.spread).toBeNull();
   });
 });
 
@@ -159,6 +172,11 @@ describe("refusals before anything runs", () => {
   it("bad flags are input errors (exit 2)", async () => {
     expect((await runCli(["plan", ...REF, ...REF_FLEET, "--order", "random"])).code).toBe(2);
     expect((await runCli(["plan", ...REF, ...REF_FLEET, "--window", "soon"])).code).toBe(2);
+    for (const bad of ["many", "5000"]) {
+      const r = await runCli(["plan", ...REF, ...REF_FLEET, "--samples", bad]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("--samples");
+    }
   });
 });
 

@@ -28,6 +28,7 @@ import { type LowerBound, lowerBound } from "./lower-bound.js";
 import { type OrderPolicy, orderHosts } from "./order.js";
 import { Pressure } from "./pressure.js";
 import { formatMs, PlanRefusal, type Refusal } from "./refusal.js";
+import { type Spread, spreadOf } from "./spread.js";
 
 export interface PlannerInput {
   plan: Plan;
@@ -53,6 +54,11 @@ export interface PlannerInput {
    * each region's window opening (epoch ms); a region's hosts start at or after its opening.
    */
   windows?: { startAt: number; opensAt: Readonly<Record<string, number>> };
+  /**
+   * Schedules to play again with drawn boot times (spread.ts), for the makespan's and each
+   * region's percentiles; default 0 (none: `spread` is null).
+   */
+  samples?: number;
 }
 
 export interface ScheduledHost {
@@ -114,6 +120,8 @@ export interface Schedule {
   seed: number;
   /** Epoch ms of offset 0 when windows were chosen (null: offsets only, start whenever the run does). */
   startAt: number | null;
+  /** The makespan and region ends with drawn boot times (null: not asked for, or no reboot). */
+  spread: Spread | null;
 }
 
 const FALLBACK_CAPACITY: Capacity = { cpu: 64, memoryMb: 262_144, diskGb: 4_000 };
@@ -232,6 +240,15 @@ export function planSchedule(input: PlannerInput): Schedule {
     scoped,
     input.windows,
   );
+  result.spread =
+    spreadOf({
+      plan: input.plan,
+      hosts: finalList,
+      model,
+      samples: input.samples ?? 0,
+      seed,
+      play: (hs) => attempt(input.plan, hs, holdovers, room, seed, opens).started,
+    }) ?? null;
   const windowRefusals = fitWindows(input, result, list, holdovers, capacityOf, seed);
   if (windowRefusals.length > 0) throw new PlanRefusal(windowRefusals);
   return result;
@@ -557,6 +574,7 @@ function assemble(
     order: policy,
     seed,
     startAt: windows?.startAt ?? null,
+    spread: null,
   };
 }
 
@@ -680,7 +698,14 @@ function fitWindows(
         : r.startMs;
     const span = r.endMs - from;
     if (span <= windowMs) {
-      if (span > 0.9 * windowMs)
+      const p90 = schedule.spread?.regions[r.region]?.p90Ms;
+      if (p90 !== undefined && p90 - from > windowMs)
+        schedule.risks.push({
+          kind: "tight-window",
+          region: r.region,
+          message: `with drawn boot times it takes ${formatMs(p90 - from)} at p90 (${schedule.spread?.samples} samples), over its window of ${formatMs(windowMs)}: the estimate (${formatMs(span)}) fits only with average boots`,
+        });
+      else if (span > 0.9 * windowMs)
         schedule.risks.push({
           kind: "tight-window",
           region: r.region,

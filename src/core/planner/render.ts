@@ -29,6 +29,13 @@ export function renderSchedule(s: Schedule, opts: { explain?: boolean; paint?: P
   out.push(
     `${p("bold", `estimated makespan ${formatMs(s.makespanMs)}`)}; lower bound ${formatMs(s.lowerBound.ms)}; ratio ${s.ratio.toFixed(3)}${binding ? ` (largest part: wave ${binding.wave}, ${binding.binding})` : ""}`,
   );
+  const sp = s.spread;
+  if (sp !== null) {
+    const r = (ms: number) => (s.lowerBound.ms > 0 ? ` (${(ms / s.lowerBound.ms).toFixed(3)})` : "");
+    out.push(
+      `with drawn boot times (${sp.samples} plays): p10 ${formatMs(sp.p10Ms)}${r(sp.p10Ms)}, p50 ${formatMs(sp.p50Ms)}${r(sp.p50Ms)}, p90 ${formatMs(sp.p90Ms)}${r(sp.p90Ms)}, worst ${formatMs(sp.maxMs)}`,
+    );
+  }
   out.push("");
   out.push(
     columns([
