@@ -78,6 +78,14 @@ export function movesMs(durations: readonly number[], parallel: number): number 
   return lanes.reduce((m, x) => Math.max(m, x), 0);
 }
 
+/** The mean wait before attempt `k + 1` of a step (its backoff, jitter at its mean). */
+export function meanBackoffMs(step: Step, k: number): number {
+  return (
+    Math.min(step.retry.maxMs, step.retry.initialMs * step.retry.factor ** (k - 1)) *
+    (1 - step.retry.jitter / 2)
+  );
+}
+
 /** Points of the boot-time distribution the reboot expectation averages over. */
 const BOOT_GRID = 24;
 
@@ -90,9 +98,7 @@ export function rebootMs(step: Step, model: FlowModel): number {
   const { min, max } = model.bootMs;
   const boots = Array.from({ length: BOOT_GRID }, (_, i) => min + ((i + 0.5) * (max - min)) / BOOT_GRID);
   const t = step.timeoutMs;
-  const backoff = (k: number) =>
-    Math.min(step.retry.maxMs, step.retry.initialMs * step.retry.factor ** (k - 1)) *
-    (1 - step.retry.jitter / 2);
+  const backoff = (k: number) => meanBackoffMs(step, k);
   const expect = (k: number, carry: number): number => {
     const wait = Math.min(carry, t);
     let sum = 0;

@@ -19,7 +19,7 @@
  */
 import type { Plan, Step } from "../plan/compile.js";
 import { seededRandom } from "../policy/random.js";
-import { type FlowModel, rebootMs } from "./flow-model.js";
+import { type FlowModel, meanBackoffMs, rebootMs } from "./flow-model.js";
 import type { ListHost } from "./list-schedule.js";
 
 export interface SpreadFigures {
@@ -59,9 +59,7 @@ export function drawRebootMs(step: Step, model: FlowModel, rnd: { next(): number
     const boot = min + rnd.next() * (max - min);
     const wait = Math.min(carry, t);
     if (wait + boot <= t || k >= step.retry.attempts) return total + Math.min(wait + boot, t);
-    const backoff =
-      Math.min(step.retry.maxMs, step.retry.initialMs * step.retry.factor ** (k - 1)) *
-      (1 - step.retry.jitter / 2);
+    const backoff = meanBackoffMs(step, k);
     total += t + backoff;
     carry = Math.max(0, wait + boot - t - backoff);
   }
