@@ -19,7 +19,7 @@
  */
 import type { Workload } from "../model/fleet.js";
 import type { Concurrency } from "../plan/compile.js";
-import { type AdmissionHost, admit, nextOpening } from "../policy/admission.js";
+import { type AdmissionHost, admit, countHost, emptyCounts, nextOpening } from "../policy/admission.js";
 import { seededRandom } from "../policy/random.js";
 import { type HoldoverPool, isPlacement } from "./holdover-pool.js";
 import type { Pressure } from "./pressure.js";
@@ -78,6 +78,9 @@ export function listSchedule(input: ListInput): ListResult {
   const running: Started[] = [];
   const started: Started[] = [];
   let live = admission;
+  // The running hosts as the caps count them, kept here as hosts start and end (admission adds
+  // the hosts it starts), so admission does not count them again on every call.
+  const counts = emptyCounts();
   let wave = 0;
   let now = 0;
   let nextStartAt = 0;
@@ -98,6 +101,7 @@ export function listSchedule(input: ListInput): ListResult {
         now,
         nextStartAt,
         staggered,
+        counts,
         ...(input.opensAt !== undefined ? { opensAt: input.opensAt } : {}),
       });
       wave = res.currentWave;
@@ -138,6 +142,7 @@ export function listSchedule(input: ListInput): ListResult {
       running.splice(i, 1);
       const a = admissionOf.get(r.host) as AdmissionHost;
       a.state = "succeeded";
+      countHost(counts, a, -1);
       input.pressure?.ended(r.host, r.endMs);
       input.pools.get(a.region)?.release(r.host);
     }

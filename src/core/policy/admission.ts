@@ -20,6 +20,9 @@
  * - `hosts` may come in any order; candidates are taken by `order`, ties in the order given (a
  *   stable sort, skipped when they already come sorted). One pass, no key strings per host: the
  *   coordinator calls this with every unfinished host of the run after each change of its view.
+ * - A caller that calls this after every start and end (the planner plays thousands of them per
+ *   schedule) may keep the active hosts' counts itself (`counts`, `countHost`); the answer is the
+ *   same as when admission counts `hosts`.
  */
 import { ACTIVE_HOST_STATES, type HostState, isTerminalHost } from "../flow/states.js";
 import type { Concurrency } from "../plan/compile.js";
@@ -45,6 +48,13 @@ export interface AdmissionInput {
   staggered: boolean;
   /** Region -> when its window opens (same time base as `now`); its hosts do not start before. */
   opensAt?: Readonly<Record<string, number>>;
+  /**
+   * The active hosts of `hosts` already counted, kept by the caller (`countHost` on every host
+   * that becomes or stops being active): admission then does not count them again, and adds the
+   * hosts it starts to these counts (the caller makes them active). Without it admission counts
+   * `hosts` itself; the answer is the same.
+   */
+  counts?: ActiveCounts;
 }
 
 export interface AdmissionResult {
@@ -58,15 +68,29 @@ export interface AdmissionResult {
 /** Hosts counted per failure domain: kind -> value -> count (no key strings built per host). */
 type DomainCounts = Map<string, Map<string, number>>;
 
-function countDomains(counts: DomainCounts, domains: Readonly<Record<string, string>>): void {
-  for (const kind in domains) {
-    const value = domains[kind] as string;
-    let byValue = counts.get(kind);
+/** The active hosts as the caps count them: in all, per region, per failure-domain value. */
+export interface ActiveCounts {
+  active: number;
+  perRegion: Map<string, number>;
+  perDomain: DomainCounts;
+}
+
+export function emptyCounts(): ActiveCounts {
+  return { active: 0, perRegion: new Map(), perDomain: new Map() };
+}
+
+/** Count `h` in (`by` 1: it became active) or out (`by` -1: it stopped being active). */
+export function countHost(c: ActiveCounts, h: Pick<AdmissionHost, "region" | "domains">, by: 1 | -1): void {
+  c.active += by;
+  c.perRegion.set(h.region, (c.perRegion.get(h.region) ?? 0) + by);
+  for (const kind in h.domains) {
+    const value = h.domains[kind] as string;
+    let byValue = c.perDomain.get(kind);
     if (byValue === undefined) {
       byValue = new Map();
-      counts.set(kind, byValue);
+      c.perDomain.set(kind, byValue);
     }
-    byValue.set(value, (byValue.get(value) ?? 0) + 1);
+    byValue.set(value, (byValue.get(value) ?? 0) + by);
   }
 }
 
@@ -90,9 +114,9 @@ export function admit(input: AdmissionInput): AdmissionResult {
   const maxWave = input.maxWave ?? hosts.reduce((m, h) => Math.max(m, h.wave), 0);
   while (wave < maxWave && hosts.every((h) => h.wave > wave || isTerminalHost(h.state))) wave++;
 
-  let active = 0;
-  const perRegion = new Map<string, number>();
-  const perDomain: DomainCounts = new Map();
+  const given = input.counts;
+  const counts = given ?? emptyCounts();
+  const { perRegion, perDomain } = counts;
   const candidates: AdmissionHost[] = [];
   let sorted = true;
   for (const h of hosts) {
@@ -104,10 +128,7 @@ export function admit(input: AdmissionInput): AdmissionResult {
       }
       continue;
     }
-    if (!ACTIVE_HOST_STATES.includes(h.state)) continue;
-    active++;
-    perRegion.set(h.region, (perRegion.get(h.region) ?? 0) + 1);
-    countDomains(perDomain, h.domains);
+    if (given === undefined && ACTIVE_HOST_STATES.includes(h.state)) countHost(counts, h, 1);
   }
   // Stable sort, skipped when the hosts already come in order (the coordinator's usually do).
   if (!sorted) candidates.sort((a, b) => a.order - b.order);
@@ -122,7 +143,7 @@ export function admit(input: AdmissionInput): AdmissionResult {
   const opensAt = input.opensAt;
   let held = false;
   for (const h of candidates) {
-    if (active >= concurrency.global) break;
+    if (counts.active >= concurrency.global) break;
     if (opensAt !== undefined && input.now < (opensAt[h.region] ?? Number.NEGATIVE_INFINITY)) {
       held = true;
       continue;
@@ -141,9 +162,7 @@ export function admit(input: AdmissionInput): AdmissionResult {
     }
     if (blocked) continue;
     start.push(h.host);
-    active++;
-    perRegion.set(h.region, (perRegion.get(h.region) ?? 0) + 1);
-    countDomains(perDomain, h.domains);
+    countHost(counts, h, 1);
     if (input.staggered) break;
   }
   if (start.length > 0) return { currentWave: wave, start };
