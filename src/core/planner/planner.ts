@@ -240,6 +240,10 @@ export function planSchedule(input: PlannerInput): Schedule {
     scoped,
     input.windows,
   );
+  const windowRefusals = fitWindows(input, result, list, holdovers, capacityOf, seed);
+  if (windowRefusals.length > 0) throw new PlanRefusal(windowRefusals);
+  // A play is a whole schedule with the final order and room (if its packing refused a host, it
+  // lowers that region's room as the planner does; never seen in tests).
   result.spread =
     spreadOf({
       plan: input.plan,
@@ -249,9 +253,43 @@ export function planSchedule(input: PlannerInput): Schedule {
       seed,
       play: (hs) => attempt(input.plan, hs, holdovers, room, seed, opens).started,
     }) ?? null;
-  const windowRefusals = fitWindows(input, result, list, holdovers, capacityOf, seed);
-  if (windowRefusals.length > 0) throw new PlanRefusal(windowRefusals);
+  if (judgedBySpread(input)) result.risks.push(...spreadRisks(input, result));
   return result;
+}
+
+/** Plays needed before the spread's p90 judges a window (below, p90 is one of the few largest draws). */
+const P90_SAMPLES = 10;
+
+/** Does the spread (not the 90 % rule of thumb) judge whether a window is tight? */
+function judgedBySpread(input: PlannerInput): boolean {
+  return (input.samples ?? 0) >= P90_SAMPLES && input.plan.steps.some((s) => s.kind === "reboot");
+}
+
+/**
+ * Regions whose window the estimate fits but one play in ten with drawn boot times does not: from
+ * the window's opening when one was chosen (the region's end in each play), else the region's own
+ * span in each play (its start moves with the canary and earlier waves too).
+ */
+function spreadRisks(input: PlannerInput, schedule: Schedule): Risk[] {
+  const sp = schedule.spread;
+  if (sp === null || input.windowMs === undefined) return [];
+  const out: Risk[] = [];
+  for (const r of schedule.regions) {
+    const windowMs = input.windowMs[r.region];
+    const mine = sp.regions[r.region];
+    if (windowMs === undefined || mine === undefined) continue;
+    const p90 =
+      r.opensAt !== null && input.windows !== undefined
+        ? mine.end.p90Ms - Math.max(0, r.opensAt - input.windows.startAt)
+        : mine.span.p90Ms;
+    if (p90 > windowMs)
+      out.push({
+        kind: "tight-window",
+        region: r.region,
+        message: `in one play in ten with drawn boot times it takes ${formatMs(p90)} or more (p90 of ${sp.samples} plays), over its window of ${formatMs(windowMs)}: the estimate fits it only with average boots`,
+      });
+  }
+  return out;
 }
 
 /** Each region's window opening as an offset from the schedule's start (never negative). */
@@ -698,14 +736,8 @@ function fitWindows(
         : r.startMs;
     const span = r.endMs - from;
     if (span <= windowMs) {
-      const p90 = schedule.spread?.regions[r.region]?.p90Ms;
-      if (p90 !== undefined && p90 - from > windowMs)
-        schedule.risks.push({
-          kind: "tight-window",
-          region: r.region,
-          message: `with drawn boot times it takes ${formatMs(p90 - from)} at p90 (${schedule.spread?.samples} samples), over its window of ${formatMs(windowMs)}: the estimate (${formatMs(span)}) fits only with average boots`,
-        });
-      else if (span > 0.9 * windowMs)
+      // Without enough plays with drawn boots (spreadRisks), a rule of thumb.
+      if (!judgedBySpread(input) && span > 0.9 * windowMs)
         schedule.risks.push({
           kind: "tight-window",
           region: r.region,

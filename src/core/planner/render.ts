@@ -33,8 +33,12 @@ export function renderSchedule(s: Schedule, opts: { explain?: boolean; paint?: P
   if (sp !== null) {
     const r = (ms: number) => (s.lowerBound.ms > 0 ? ` (${(ms / s.lowerBound.ms).toFixed(3)})` : "");
     out.push(
-      `with drawn boot times (${sp.samples} plays): p10 ${formatMs(sp.p10Ms)}${r(sp.p10Ms)}, p50 ${formatMs(sp.p50Ms)}${r(sp.p50Ms)}, p90 ${formatMs(sp.p90Ms)}${r(sp.p90Ms)}, worst ${formatMs(sp.maxMs)}`,
+      `with drawn boot times (${sp.samples} play${sp.samples === 1 ? "" : "s"}): p10 ${formatMs(sp.p10Ms)}${r(sp.p10Ms)}, p50 ${formatMs(sp.p50Ms)}${r(sp.p50Ms)}, p90 ${formatMs(sp.p90Ms)}${r(sp.p90Ms)}, worst ${formatMs(sp.maxMs)}`,
     );
+    if (sp.exhausted > 0)
+      out.push(
+        `  ${(100 * sp.exhausted).toFixed(1)} % of the drawn reboots used every attempt (the host would fail and be rolled back; counted here at its full length, as in the estimate)`,
+      );
   }
   out.push("");
   out.push(
