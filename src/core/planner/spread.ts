@@ -44,7 +44,7 @@ export interface Spread extends SpreadFigures {
   exhausted: number;
 }
 
-/** One play of the schedule with these flows: each host's start and end (offsets from the schedule's start). */
+/** One play of the schedule with these flows: each host's start and end (from the schedule's start). */
 export type Play = (
   hosts: readonly ListHost[],
 ) => readonly { host: string; startMs: number; endMs: number }[];
@@ -59,7 +59,10 @@ export interface SpreadInput {
   play: Play;
 }
 
-/** One draw of a reboot step's time, by `rebootMs`'s rules (see the header); `exhausted` if no attempt saw the host back. */
+/**
+ * One draw of a reboot step's time, by `rebootMs`'s rules (see the header); `exhausted` when no
+ * attempt saw the host back.
+ */
 export function drawReboot(
   step: Step,
   model: FlowModel,
@@ -80,7 +83,7 @@ export function drawReboot(
   }
 }
 
-/** The schedule's makespan and region ends and spans over `samples` draws of every host's boot times. */
+/** The schedule's makespan, region ends and spans over `samples` draws of every host's boots. */
 export function spreadOf(input: SpreadInput): Spread | undefined {
   const reboots = input.plan.steps.filter((s) => s.kind === "reboot");
   if (reboots.length === 0 || input.samples <= 0 || input.hosts.length === 0) return undefined;
