@@ -7,7 +7,7 @@
  *   event with the operator as actor. Host actions also fence out the coordinator that held the host.
  */
 import { NotFoundError, OverhaulError } from "../core/errors.js";
-import { buildFlows, makeRunId } from "../core/flow/run-setup.js";
+import { buildFlows, makeRunId, NOT_STARTED } from "../core/flow/run-setup.js";
 import {
   HOST_TRANSITIONS,
   type HostState,
@@ -65,15 +65,7 @@ export async function createRun(
   const flows = buildFlows(input.plan, input.hosts, input.schedule).map((f) => ({
     runId: run.id,
     ...f,
-    state: "pending" as const,
-    stepIndex: 0,
-    phase: "forward" as const,
-    attempts: 0,
-    notBefore: null,
-    noReturnIndex: -1,
-    startedAt: null,
-    finishedAt: null,
-    reason: null,
+    ...NOT_STARTED,
   }));
   const ev: NewEvent = {
     runId: run.id,

@@ -20,6 +20,7 @@ import type {
   RunRecord,
   Store,
 } from "../../src/ports/store.js";
+import { hostFlowRecord } from "../support/records.js";
 import { describeAccessConformance } from "./access-suite.js";
 
 const TTL = 30_000;
@@ -33,22 +34,14 @@ const tick = (ms = 1): number => {
 const uid = (prefix: string): string => `${prefix}-${randomUUID()}`;
 
 function hostFlow(runId: string, i: number, state: HostState = "pending"): NewHostFlow {
-  return {
+  return hostFlowRecord({
     runId,
     host: `h${String(i).padStart(3, "0")}.example.org`,
     wave: i === 0 ? 0 : 1,
     order: i,
     data: { address: `10.0.0.${i}`, vars: { rack: `r${i % 3}`, tags: ["a", "b"] }, cpu: 8 },
     state,
-    stepIndex: 0,
-    phase: "forward",
-    attempts: 0,
-    notBefore: null,
-    noReturnIndex: -1,
-    startedAt: null,
-    finishedAt: null,
-    reason: null,
-  };
+  });
 }
 
 function event(

@@ -2,6 +2,7 @@
  * Store records for tests that build a run by hand: a run and its host flows with the defaults of
  * a run just created (running, wave 0; hosts pending at the first step), overridable field by field.
  */
+import { NOT_STARTED } from "../../src/core/flow/run-setup.js";
 import type { NewHostFlow, NewRun } from "../../src/ports/store.js";
 
 export function runRecord(fields: Partial<NewRun> & Pick<NewRun, "id" | "createdAt">): NewRun {
@@ -22,18 +23,5 @@ export function runRecord(fields: Partial<NewRun> & Pick<NewRun, "id" | "created
 export function hostFlowRecord(
   fields: Partial<NewHostFlow> & Pick<NewHostFlow, "runId" | "host" | "order">,
 ): NewHostFlow {
-  return {
-    wave: 0,
-    data: {},
-    state: "pending",
-    stepIndex: 0,
-    phase: "forward",
-    attempts: 0,
-    notBefore: null,
-    noReturnIndex: -1,
-    startedAt: null,
-    finishedAt: null,
-    reason: null,
-    ...fields,
-  };
+  return { wave: 0, data: {}, ...NOT_STARTED, ...fields };
 }

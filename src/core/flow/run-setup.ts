@@ -18,6 +18,22 @@ export interface NewFlow {
   data: Record<string, unknown>;
 }
 
+/**
+ * The progress of a host flow just created: pending at its first step, nothing attempted, nothing
+ * started or finished. `createRun` gives every new flow these (test fixtures too).
+ */
+export const NOT_STARTED = {
+  state: "pending",
+  stepIndex: 0,
+  phase: "forward",
+  attempts: 0,
+  notBefore: null,
+  noReturnIndex: -1,
+  startedAt: null,
+  finishedAt: null,
+  reason: null,
+} as const;
+
 export function buildFlows(plan: Plan, hosts: readonly Host[], schedule?: RunSchedule): NewFlow[] {
   if (schedule !== undefined) return scheduledFlows(hosts, schedule);
   const waves = assignWaves(plan.waves, hosts.length);
