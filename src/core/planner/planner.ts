@@ -257,6 +257,13 @@ export function planSchedule(input: PlannerInput): Schedule {
   return result;
 }
 
+/** A region's chosen window opening as an offset from the schedule's start (none chosen: undefined). */
+function windowOpening(input: PlannerInput, r: RegionPlan): number | undefined {
+  return r.opensAt !== null && input.windows !== undefined
+    ? Math.max(0, r.opensAt - input.windows.startAt)
+    : undefined;
+}
+
 /** Plays needed before the spread's p90 judges a window (below, p90 is one of the few largest draws). */
 const P90_SAMPLES = 10;
 
@@ -278,10 +285,8 @@ function spreadRisks(input: PlannerInput, schedule: Schedule): Risk[] {
     const windowMs = input.windowMs[r.region];
     const mine = sp.regions[r.region];
     if (windowMs === undefined || mine === undefined) continue;
-    const p90 =
-      r.opensAt !== null && input.windows !== undefined
-        ? mine.end.p90Ms - Math.max(0, r.opensAt - input.windows.startAt)
-        : mine.span.p90Ms;
+    const opens = windowOpening(input, r);
+    const p90 = opens !== undefined ? mine.end.p90Ms - opens : mine.span.p90Ms;
     if (p90 > windowMs)
       out.push({
         kind: "tight-window",
@@ -730,10 +735,7 @@ function fitWindows(
         }
     }
     // From the window's opening when one was chosen (a region held back past it has less time).
-    const from =
-      r.opensAt !== null && input.windows !== undefined
-        ? Math.max(0, r.opensAt - input.windows.startAt)
-        : r.startMs;
+    const from = windowOpening(input, r) ?? r.startMs;
     const span = r.endMs - from;
     if (span <= windowMs) {
       // Without enough plays with drawn boots (spreadRisks), a rule of thumb.
