@@ -12,7 +12,7 @@ import { hostActionCommand, runActionCommand, statusCommand } from "./commands/c
 import { demoCommand } from "./commands/demo.js";
 import { historyCommand } from "./commands/history.js";
 import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
-import { planCommand } from "./commands/plan.js";
+import { DEFAULT_SAMPLES, planCommand } from "./commands/plan.js";
 import {
   remoteHostAction,
   remoteResume,
@@ -236,7 +236,7 @@ function program(setCode: (n: number) => void): Command {
   windowSearchFlags(p.commands.at(-1) as Command)
     .option(
       "--samples <n>",
-      "plays of the schedule with drawn boot times, for the makespan's p10 / p50 / p90 (default 20; 0: none)",
+      `plays of the schedule with drawn boot times, for the makespan's p10 / p50 / p90 (default ${DEFAULT_SAMPLES}; 0: none)`,
       intArg("--samples"),
     )
     .option("--explain", "every batch with its start offset, hold-over assignments, the bound wave by wave")
