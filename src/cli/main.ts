@@ -262,7 +262,7 @@ function program(setCode: (n: number) => void): Command {
     .option("--seed <n>", "seed", intArg("--seed"))
     .option("--report <dir>", "where to write the reports", ".overhaul/demo")
     .option("--fast", "no pacing: run at full simulation speed")
-    .option("--json", "print the report as JSON on stdout")
+    .option("--json", "print the report, the invariants and the simulation figures as JSON on stdout")
     .action(async (o, cmd: Command) => {
       const { db, noColor } = g(cmd);
       setCode(await demoCommand({ ...o, noColor, ...(db !== undefined ? { db } : {}) }));
