@@ -78,7 +78,8 @@ function windowSearchFlags(cmd: Command): Command {
     );
 }
 
-function program(setCode: (n: number) => void): Command {
+/** The command tree (exported for the docs check in test/docs-cli.test.ts). */
+export function program(setCode: (n: number) => void): Command {
   const p = new Command("overhaul")
     .description("Fleet maintenance without downtime: durable, resumable rolling runs.")
     .version("0.1.0")
