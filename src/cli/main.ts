@@ -28,6 +28,7 @@ import { simulateCommand } from "./commands/simulate.js";
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./commands/token.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
 import { remoteOf } from "./remote.js";
+import { checkWindowFlags } from "./windows.js";
 
 function intArg(name: string) {
   return (v: string): number => {
@@ -144,7 +145,10 @@ export function program(setCode: (n: number) => void): Command {
           message: "windows are chosen by a local run only",
           expected: "overhaul run --schedule --history FILE without --server",
         });
-      if (r) return setCode(await remoteRun(r, plan, { ...o, ...g(cmd) }));
+      if (r) {
+        checkWindowFlags(o, "with-history");
+        return setCode(await remoteRun(r, plan, { ...o, ...g(cmd) }));
+      }
       if (o.inventory === undefined)
         throw new InputError({
           path: "--inventory",

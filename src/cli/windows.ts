@@ -26,6 +26,41 @@ export interface WindowFlags {
   regionLabel?: string;
 }
 
+/** The window-search flags, as the CLI hands them over (`history` absent when not given). */
+export type WindowFlagsGiven = Partial<WindowFlags> & { schedule?: boolean };
+
+/**
+ * Refuses window flags that would be ignored: the search flags mean nothing without `--history`,
+ * and on `run` / `simulate` (`windowLength: "with-history"`) neither does `--window`, nor
+ * `--history` without `--schedule`. `plan --window` alone is the length every region must fit in.
+ * Every refused flag is named, with the form that would use it.
+ */
+export function checkWindowFlags(opts: WindowFlagsGiven, windowLength: "own" | "with-history"): void {
+  if (windowLength === "with-history" && opts.history !== undefined && opts.schedule !== true)
+    throw new InputError({
+      path: "--history",
+      message: "chooses the windows of a schedule",
+      expected: "--schedule --history FILE",
+    });
+  if (opts.history !== undefined) return;
+  const given: [string, unknown][] = [
+    ["--allowed-hours", opts.allowedHours],
+    ["--blackout", opts.blackout],
+    ["--from", opts.from],
+    ["--days", opts.days],
+    ["--region-label", opts.regionLabel],
+  ];
+  if (windowLength === "with-history") given.unshift(["--window", opts.window]);
+  const problems = given
+    .filter(([, v]) => v !== undefined)
+    .map(([flag]) => ({
+      path: flag,
+      message: "searches for windows in a utilization history, and none was given",
+      expected: `--history FILE ${flag} ...${windowLength === "with-history" ? " (with --schedule)" : ""}`,
+    }));
+  if (problems.length > 0) throw new InputError(problems);
+}
+
 export function durationFlag(name: string, v: string): number {
   const ms = parseDuration(v);
   if (ms === undefined || ms <= 0)

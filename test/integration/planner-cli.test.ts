@@ -236,6 +236,43 @@ describe("windows from utilization history", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("window-search flags without --history are refused, each named, never ignored", async () => {
+    const search = ["--allowed-hours", "22-06", "--blackout", "2026-01-10", "--from", "2026-01-05T00:00:00Z"];
+    const plan = await runCli(["plan", ...REF, ...REF_FLEET, ...search, "--days", "3"]);
+    expect(plan.code).toBe(2);
+    for (const flag of ["--allowed-hours", "--blackout", "--from", "--days"])
+      expect(plan.stderr).toContain(
+        `${flag}: searches for windows in a utilization history, and none was given`,
+      );
+    expect(plan.stderr).not.toMatch(/\bat \S+:\d+:\d+/);
+    // `plan --window` alone is the length every region must finish within: still accepted.
+    const own = await runCli(["plan", ...REF, ...REF_FLEET, "--window", "4h", "--json"]);
+    expect(own.code, own.stderr).toBe(0);
+    // On simulate and run, --window is the searched window's length: nothing without --history.
+    const sim = await runCli(["simulate", ...REF, ...REF_FLEET, "--schedule", "--window", "4h"]);
+    expect(sim.code).toBe(2);
+    expect(sim.stderr).toContain("--window: searches for windows in a utilization history");
+    expect(sim.stderr).toContain("(expected --history FILE --window ... (with --schedule))");
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-winflags-"));
+    try {
+      const run = await runCli(
+        ["run", "examples/quickstart/plan.yaml", "-i", "examples/quickstart/inventory.ini", "--all"].concat([
+          "--schedule",
+          "--region-label",
+          "dc",
+          "--db",
+          join(dir, "run.db"),
+        ]),
+      );
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain("--region-label: searches for windows in a utilization history");
+      // Refused before anything was written.
+      expect(() => readFileSync(join(dir, "run.db"))).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("a run waits for each region's window", () => {

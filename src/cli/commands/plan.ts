@@ -22,7 +22,13 @@ import { loadPlanFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, paint } from "../output.js";
 import { parseOrder, scheduleFor } from "../planning.js";
-import { chooseWindows, durationFlag, plannerWindows, type WindowFlags } from "../windows.js";
+import {
+  checkWindowFlags,
+  chooseWindows,
+  durationFlag,
+  plannerWindows,
+  type WindowFlags,
+} from "../windows.js";
 import { buildSimFleet, loadScenario, SIM_START, type SimulateOptions, simScope } from "./simulate.js";
 
 export interface PlanOptions
@@ -45,6 +51,7 @@ const MAX_SAMPLES = 1_000;
 
 export async function planCommand(planFile: string, opts: PlanOptions): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
+  checkWindowFlags(opts, "own");
   const order = parseOrder(opts.order);
   const samples = opts.samples ?? DEFAULT_SAMPLES;
   if (samples > MAX_SAMPLES)

@@ -37,7 +37,7 @@ import {
   splitSecrets,
   sshOptions,
 } from "../transport.js";
-import { chooseWindows, plannerWindows, type WindowFlags } from "../windows.js";
+import { checkWindowFlags, chooseWindows, plannerWindows, type WindowFlags } from "../windows.js";
 
 /** With `schedule`, the window flags (`--history` ...): each region's window is chosen; the run waits for it. */
 export interface RunOptions extends SshFlags, Partial<WindowFlags> {
@@ -88,6 +88,7 @@ function refuseWorkloadSteps(planFile: string, plan: Plan): void {
 
 export async function runCommand(planFile: string, opts: RunOptions): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
+  checkWindowFlags(opts, "with-history");
   const loaded = await loadPlanFile(planFile);
   const inv = await loadInventory(opts.inventory);
   warnAll(out, inv.warnings);
@@ -103,12 +104,6 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
   // Passwords stay in memory: the hosts stored with the run carry no secret variables.
   const { hosts: stored, secrets } = splitSecrets(hosts);
   refuseWorkloadSteps(planFile, loaded.plan);
-  if (opts.history !== undefined && !opts.schedule)
-    throw new InputError({
-      path: "--history",
-      message: "chooses the windows of a schedule",
-      expected: "--schedule --history FILE",
-    });
   const ttl = leaseTtlMs(opts.leaseTtl);
   const store = await openStore(opts.db);
   try {

@@ -47,7 +47,7 @@ import { makeOut, type Out, paint, warnAll } from "../output.js";
 import { parseOrder, scheduleFor } from "../planning.js";
 import { Progress } from "../progress.js";
 import { type SimulationInput, type SimulationResult, simulateRun } from "../simulate/runner.js";
-import { chooseWindows, plannerWindows, type WindowFlags } from "../windows.js";
+import { checkWindowFlags, chooseWindows, plannerWindows, type WindowFlags } from "../windows.js";
 
 export const SIM_DIR = ".overhaul/simulations";
 /** Virtual start of every simulation: a Monday, 02:00 UTC. */
@@ -335,6 +335,7 @@ export async function simulateWithProgress(
 
 export async function simulateCommand(planFile: string, opts: SimulateOptions): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
+  checkWindowFlags(opts, "with-history");
   const loaded = await loadPlanFile(planFile);
   const scenario = await loadScenario(opts.scenario, opts.seed);
   const fleet = await buildSimFleet(opts, scenario.seed, out);
@@ -342,12 +343,6 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
   const hosts = simScope(fleet, loaded, opts.limit);
   const scoped = new Set(hosts.map((h) => h.name));
   const quiet = opts.json === true || opts.quiet === true;
-  if (opts.history !== undefined && !opts.schedule)
-    throw new InputError({
-      path: "--history",
-      message: "chooses the windows of a schedule",
-      expected: "--schedule --history FILE",
-    });
   // The windows are searched from when the simulation starts; the run waits for each opening.
   const windows =
     opts.history !== undefined
