@@ -415,6 +415,28 @@ describe("parsePlanText reports every problem at once", () => {
     ]);
   });
 
+  it("reports a duplicate step name beside the plan's other problems, not only once they are fixed", () => {
+    const text = [
+      "name: nightly",
+      "hosts: web",
+      "timeout: never",
+      "steps:",
+      "  - name: a",
+      "    kind: sleep",
+      "    duration: 1s",
+      "  - name: a",
+      "    kind: teleport",
+      "  - 7",
+    ].join("\n");
+    const problems = problemsOf(text);
+    expect(problems.map((p) => [p.line, p.path, p.message])).toEqual([
+      [3, "timeout", expect.any(String)],
+      [8, "steps[1].name", 'duplicate step name "a" (also steps[0])'],
+      [9, "steps[1].kind", expect.any(String)],
+      [10, "steps[2]", expect.any(String)],
+    ]);
+  });
+
   it("reports every YAML syntax error, each with line and column", () => {
     const problems = problemsOf("a: 1\na: 2\nb: 1\nb: 2\n");
     expect(problems.map((p) => [p.line, p.column])).toEqual([

@@ -193,23 +193,29 @@ export const planSchema = z
     seed: z.number().int().optional(),
   })
   .strict()
-  .superRefine((plan, ctx) => {
-    const seen = new Map<string, number>();
-    plan.steps.forEach((s, i) => {
-      const prev = seen.get(s.name);
-      if (prev !== undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["steps", i, "name"],
-          message: `duplicate step name "${s.name}" (also steps[${prev}])`,
-        });
-      }
-      seen.set(s.name, i);
-      if (s.kind === "command" && s.idempotent === undefined && s.check === undefined) {
-        // Fine: non-idempotent without check parks on doubt. Nothing to report.
-      }
-    });
+  // Also when other parts of the plan are wrong (zod skips a refinement after other issues by
+  // default), so every problem is reported at once: the steps are read as they were written.
+  .superRefine((plan, ctx) => duplicateStepNames(plan.steps, ctx), {
+    when: (payload) => Array.isArray((payload.value as { steps?: unknown } | null)?.steps),
   });
+
+/** A step name used twice, wherever it appears; steps without a string name are left to the schema. */
+function duplicateStepNames(steps: readonly unknown[], ctx: z.RefinementCtx): void {
+  const seen = new Map<string, number>();
+  steps.forEach((s, i) => {
+    const name = (s as { name?: unknown } | null)?.name;
+    if (typeof name !== "string") return;
+    const prev = seen.get(name);
+    if (prev !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["steps", i, "name"],
+        message: `duplicate step name "${name}" (also steps[${prev}])`,
+      });
+    }
+    seen.set(name, i);
+  });
+}
 
 export type PlanInput = z.input<typeof planSchema>;
 export type PlanSpec = z.output<typeof planSchema>;
