@@ -240,4 +240,27 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
     const lines = [...r.stderr.matchAll(/plan\.yaml:(\d+)/g)].map((m) => Number(m[1]));
     expect(lines).toEqual([4, 5, 6]);
   });
+
+  it("validate --json: an invalid plan is a document on stdout too (valid false, each problem), exit 2", async () => {
+    const dir = join(root, "json");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "plan.yaml"), "name: p\nhosts: web\nsteps:\n  - { name: a, kind: rebot }\n");
+    const r = await runCli(["validate", "plan.yaml", "--json"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toEqual({
+      valid: false,
+      problems: [
+        expect.objectContaining({
+          file: "plan.yaml",
+          line: 4,
+          path: "steps[0].kind",
+          message: 'unknown kind "rebot" (did you mean "reboot"?)',
+        }),
+      ],
+    });
+    expect(r.stderr).toContain('plan.yaml:4:22: steps[0].kind: unknown kind "rebot"');
+    const missing = await runCli(["validate", "nope.yaml", "--json"], { cwd: dir });
+    expect(missing.code).toBe(2);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ valid: false, problems: [{ file: "nope.yaml" }] });
+  });
 });

@@ -7,13 +7,29 @@ import { matchPattern, toAnsibleListJson, toFleetHosts } from "../../core/invent
 import { formatDuration } from "../../core/plan/duration.js";
 import { loadPlanFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
-import { makeOut, table, warnAll } from "../output.js";
+import { makeOut, type Out, table, warnAll } from "../output.js";
 
 export async function validateCommand(
   planFile: string,
   opts: { inventory?: string; json?: boolean; noColor?: boolean },
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
+  try {
+    return await validated(planFile, opts, out);
+  } catch (e) {
+    // With --json, a plan that is not valid is a document too (scripts read stdout); the same
+    // problems still go to stderr and the exit code stays 2.
+    if (opts.json && e instanceof InputError)
+      out.write(`${JSON.stringify({ valid: false, problems: e.problems }, null, 2)}\n`);
+    throw e;
+  }
+}
+
+async function validated(
+  planFile: string,
+  opts: { inventory?: string; json?: boolean },
+  out: Out,
+): Promise<number> {
   const { plan, hash } = await loadPlanFile(planFile);
   let hosts: string[] | undefined;
   if (opts.inventory) {
