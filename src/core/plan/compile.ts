@@ -14,7 +14,7 @@
  * - Failure budget: with neither `maxFailed` nor `maxFailedPercent`, the first failed host halts the run.
  * - The result is deeply frozen.
  */
-import type { PlanSpec, StepKind, StepSpec, WaveSpec } from "./schema.js";
+import { DEFAULT_BACKOFF, type PlanSpec, type StepKind, type StepSpec, type WaveSpec } from "./schema.js";
 
 export interface RetryPolicy {
   attempts: number;
@@ -95,7 +95,13 @@ function compileStep(s: StepSpec, index: number, planTimeoutMs: number): Step {
         maxMs: s.retry.backoff.max,
         jitter: s.retry.backoff.jitter,
       }
-    : { attempts: d.attempts, initialMs: 5_000, factor: 2, maxMs: 300_000, jitter: 0.2 };
+    : {
+        attempts: d.attempts,
+        initialMs: DEFAULT_BACKOFF.initial,
+        factor: DEFAULT_BACKOFF.factor,
+        maxMs: DEFAULT_BACKOFF.max,
+        jitter: DEFAULT_BACKOFF.jitter,
+      };
   const step: Step = {
     index,
     name: s.name,

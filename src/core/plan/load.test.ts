@@ -7,6 +7,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InputError, type Problem } from "../errors.js";
+import { compilePlan } from "./compile.js";
 import { parsePlanText } from "./load.js";
 import { MAX_PROBLEMS } from "./yaml-problems.js";
 
@@ -588,6 +589,27 @@ describe("parsePlanText accepts good plans", () => {
       stagger: { interval: 0, jitter: 0 },
       failureBudget: {},
     });
+  });
+
+  it("one backoff default: a step without retry and a retry without backoff wait the same, 5 s first", () => {
+    const plan = compilePlan(
+      parsePlanText(
+        [
+          "name: p",
+          "hosts: web",
+          "steps:",
+          "  - { name: a, kind: reboot }",
+          "  - { name: b, kind: command, run: x, retry: { attempts: 2 } }",
+          "  - { name: c, kind: command, run: y, retry: { attempts: 2, backoff: { factor: 3 } } }",
+        ].join("\n"),
+        "plan.yaml",
+      ),
+    );
+    const backoff = ({ attempts: _, ...rest }: { attempts: number }) => rest;
+    const [a, b, c] = plan.steps.map((s) => backoff(s.retry));
+    expect(a).toEqual({ initialMs: 5_000, factor: 2, maxMs: 300_000, jitter: 0.2 });
+    expect(b).toEqual(a);
+    expect(c).toEqual({ ...a, factor: 3 });
   });
 
   it("reads every step kind, waves, caps and anchors", () => {

@@ -48,20 +48,26 @@ const name = z
   )
   .meta({ expected: "a name such as kernel-upgrade (letters, digits, _ . -)" });
 
+/**
+ * The backoff of every retry that does not set its own: of a step without `retry`, and of each key a
+ * written `backoff` leaves out. 5 s first, as Ansible's `until` waits `delay: 5` between retries.
+ */
+export const DEFAULT_BACKOFF = { initial: 5_000, factor: 2, max: 300_000, jitter: 0.2 } as const;
+
 const backoffSchema = z
   .object({
-    initial: duration.default(1000),
-    factor: z.number().min(1).max(100).default(2),
-    max: duration.default(300_000),
+    initial: duration.default(DEFAULT_BACKOFF.initial),
+    factor: z.number().min(1).max(100).default(DEFAULT_BACKOFF.factor),
+    max: duration.default(DEFAULT_BACKOFF.max),
     /** Fraction of the delay randomized (full jitter would be 1). */
-    jitter: z.number().min(0).max(1).default(0.2),
+    jitter: z.number().min(0).max(1).default(DEFAULT_BACKOFF.jitter),
   })
   .strict();
 
 const retrySchema = z
   .object({
     attempts: z.number().int().min(1, "must be at least 1 (1 means no retry)").max(100),
-    backoff: backoffSchema.default({ initial: 1000, factor: 2, max: 300_000, jitter: 0.2 }),
+    backoff: backoffSchema.default({ ...DEFAULT_BACKOFF }),
   })
   .strict();
 
