@@ -241,6 +241,22 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
     expect(lines).toEqual([4, 5, 6]);
   });
 
+  it("inventory list: -l with --json (which prints the whole inventory) is refused, not ignored", async () => {
+    const dir = join(root, "inv-json-limit");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "inventory.ini"), GOOD_INV);
+    const r = await runCli(["inventory", "list", "-i", "inventory.ini", "--json", "-l", "web01"], {
+      cwd: dir,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("--limit: narrows the table only");
+    const table = await runCli(["inventory", "list", "-i", "inventory.ini", "-l", "web01"], { cwd: dir });
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toContain("web01");
+    expect(table.stdout).not.toContain("web02");
+  });
+
   it("validate --json: an invalid plan is a document on stdout too (valid false, each problem), exit 2", async () => {
     const dir = join(root, "json");
     mkdirSync(dir, { recursive: true });

@@ -76,6 +76,13 @@ export async function inventoryListCommand(opts: {
   noColor?: boolean;
 }): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
+  if (opts.json && opts.limit !== undefined)
+    throw new InputError({
+      path: "--limit",
+      message:
+        "narrows the table only; --json prints the whole inventory, as `ansible-inventory --list` does",
+      expected: "--json without -l, or -l without --json",
+    });
   const inv = await loadInventory(opts.inventory);
   warnAll(out, inv.warnings);
   if (opts.json) {
