@@ -140,6 +140,16 @@ const CASES: Case[] = [
   },
   { name: "empty --limit", args: ["--limit", ""], expect: ["--limit", "empty"] },
   {
+    name: "--limit with a stray bracket (Ansible would read ~[ as ~, every host)",
+    args: ["--limit", "~["],
+    expect: ["--limit", '"~["', "outside a complete [...]"],
+  },
+  {
+    name: "invalid regex in the plan's hosts",
+    plan: "name: p\nhosts: '~web('\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
+    expect: ["plan.yaml: hosts:", "invalid regular expression"],
+  },
+  {
     name: "unknown host in --limit",
     args: ["--limit", "web01:nosuchhost"],
     expect: ["--limit", '"nosuchhost"'],
