@@ -35,7 +35,7 @@ export function resolveScope(inv: Inventory, planHosts: string, opts: ScopeOptio
       "refusing to run without a scope: pass --limit PATTERN to name the hosts, or --all to run on every host the plan names",
     );
   }
-  const fromPlan = matchPattern(inv, planHosts);
+  const fromPlan = matchPattern(inv, planHosts, { file: opts.planFile, path: "hosts" });
   if (fromPlan.unmatched.length > 0) {
     throw new InputError({
       file: opts.planFile,
@@ -46,7 +46,7 @@ export function resolveScope(inv: Inventory, planHosts: string, opts: ScopeOptio
   }
   let names = fromPlan.hosts;
   if (opts.limit !== undefined) {
-    const lim = matchPattern(inv, opts.limit);
+    const lim = matchPattern(inv, opts.limit, { path: "--limit" });
     if (lim.unmatched.length > 0) {
       throw new InputError({
         path: "--limit",

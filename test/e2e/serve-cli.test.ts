@@ -47,6 +47,35 @@ describe("overhaul serve (built CLI)", () => {
     expect(bad.stderr).toMatch(/--listen: "nowhere" is not an address/);
   });
 
+  it("a missing or malformed TLS certificate is exit 2 naming the file and flag, before the database is opened", async () => {
+    const fresh = join(dir, "tls-refused.db");
+    writeFileSync(join(dir, "not-a-cert.pem"), "hello\n");
+    const missing = await runCli(
+      ["--db", fresh, "serve", "--listen", "127.0.0.1:0", "--tls-cert", "nope.pem", "--tls-key", "nope.key"],
+      { cwd: dir },
+    );
+    expect(missing.code, missing.stderr).toBe(2);
+    expect(missing.stderr).toContain("nope.pem: cannot read the TLS certificate: no such file");
+    const garbage = await runCli(
+      [
+        "--db",
+        fresh,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "not-a-cert.pem",
+        "--tls-key",
+        "not-a-cert.pem",
+      ],
+      { cwd: dir },
+    );
+    expect(garbage.code, garbage.stderr).toBe(2);
+    expect(garbage.stderr).toMatch(/^overhaul: not-a-cert\.pem: --tls-cert: .*\(expected a PEM certificate/);
+    for (const r of [missing, garbage]) expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(existsSync(fresh)).toBe(false);
+  });
+
   it("runs through the API, scrapes clean metrics mid-run, stops gracefully on SIGTERM, resumes", async () => {
     const made = await runCli(["--db", db, "token", "create", "--role", "operator", "--name", "ops"], {
       cwd: dir,

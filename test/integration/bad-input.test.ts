@@ -3,7 +3,15 @@
  * gets exit 2 (or 4 for a safety refusal) and a short error that names the place (file, line,
  * path or flag) — never a stack trace — and no run is created.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -132,6 +140,16 @@ const CASES: Case[] = [
   },
   { name: "empty --limit", args: ["--limit", ""], expect: ["--limit", "empty"] },
   {
+    name: "--limit with a stray bracket (Ansible would read ~[ as ~, every host)",
+    args: ["--limit", "~["],
+    expect: ["--limit", '"~["', "outside a complete [...]"],
+  },
+  {
+    name: "invalid regex in the plan's hosts",
+    plan: "name: p\nhosts: '~web('\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
+    expect: ["plan.yaml: hosts:", "invalid regular expression"],
+  },
+  {
     name: "unknown host in --limit",
     args: ["--limit", "web01:nosuchhost"],
     expect: ["--limit", '"nosuchhost"'],
@@ -223,6 +241,33 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
       expect(s.code).toBe(2);
       expect(s.stderr).toContain("no runs");
     }
+  });
+
+  it("a --db that cannot be a database (a text file, a directory, a path below a file) is exit 2 naming it, and is left as it was", async () => {
+    const dir = join(root, "db-not-a-database");
+    mkdirSync(join(dir, "a-directory"), { recursive: true });
+    writeFileSync(join(dir, "plan.yaml"), GOOD_PLAN);
+    writeFileSync(join(dir, "inventory.ini"), GOOD_INV);
+    writeFileSync(join(dir, "notes.txt"), "not a database\n");
+    for (const [db, why] of [
+      ["notes.txt", "it is not a SQLite database"],
+      ["a-directory", "SQLite cannot open it"],
+      ["notes.txt/overhaul.db", "a part of its path is a file"],
+    ] as const) {
+      for (const args of [["status"], ["run", "plan.yaml", "-i", "inventory.ini", "--all"]]) {
+        const r = await runCli(["--db", db, ...args], {
+          cwd: dir,
+          env: { OVERHAUL_LOG_DIR: join(dir, "logs") },
+        });
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toContain(`overhaul: ${db}: cannot be the database: ${why}`);
+        expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+        expect(r.stderr).not.toMatch(/internal error/);
+      }
+    }
+    expect(readFileSync(join(dir, "notes.txt"), "utf8")).toBe("not a database\n");
+    expect(readdirSync(dir).sort()).toEqual(["a-directory", "inventory.ini", "notes.txt", "plan.yaml"]);
+    expect(readdirSync(join(dir, "a-directory"))).toEqual([]);
   });
 
   it("validate reports every problem of a plan at once, sorted by line", async () => {

@@ -124,6 +124,26 @@ steps:
     expect(version("eu-web03")).toBe("2.0");
   });
 
+  it("a step timeout longer than a Node timer holds (~24.8 days) does not fire at once", async () => {
+    const dir = join(work, "long-timeout");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "inventory.ini"), "[web]\nweb01 ansible_connection=local\n");
+    writeFileSync(
+      join(dir, "plan.yaml"),
+      `name: long-timeout
+hosts: web
+steps:
+  - { name: wait, kind: command, run: "sleep 0.3", timeout: 30d }
+  - { name: rest, kind: sleep, duration: 100ms, timeout: 40d }
+`,
+    );
+    const r = await runCli(["run", "plan.yaml", "-i", "inventory.ini", "--all", "-q"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain("TimeoutOverflowWarning");
+    const s = await status(dir);
+    expect(s.counts.succeeded).toBe(1);
+  });
+
   it("pause, resume and abort act on a run driven by another process", async () => {
     const dir = sandbox("control");
     writeFileSync(

@@ -12,6 +12,8 @@
  * - The parent directory is created; migrations run before the store is returned, in one
  *   `BEGIN IMMEDIATE` transaction, so processes opening a new file together do not race.
  * - Stores of this process on the same file share one write gate (see gate.ts).
+ * - A path that cannot hold the store (a directory, a file that is not a SQLite database, a
+ *   parent that is a file) is an `InputError` naming it, and that file is left as it was.
  */
 import { realpathSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -19,7 +21,7 @@ import { dirname, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { Kysely } from "kysely";
-import { OverhaulError } from "../../core/errors.js";
+import { InputError, OverhaulError } from "../../core/errors.js";
 import type { Store } from "../../ports/store.js";
 import { acquireGate } from "./gate.js";
 import { KyselyStore } from "./kysely-store.js";
@@ -42,8 +44,13 @@ export interface SqliteStoreOptions {
 
 export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<Store> {
   const memory = file === ":memory:" || file === "";
-  if (!memory) await mkdir(dirname(resolve(file)), { recursive: true });
-  const raw = new Database(file);
+  let raw: Database.Database;
+  try {
+    if (!memory) await mkdir(dirname(resolve(file)), { recursive: true });
+    raw = new Database(file);
+  } catch (err) {
+    throw notAStore(file, err);
+  }
   try {
     const busyMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000));
     raw.pragma(`busy_timeout = ${busyMs}`);
@@ -55,7 +62,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     raw.pragma("foreign_keys = ON");
   } catch (err) {
     raw.close();
-    throw err;
+    throw notAStore(file, err);
   }
   // In-memory databases are private to their connection: nothing to share.
   const gate = acquireGate(memory ? `memory:${Math.random()}` : realpathSync(file));
@@ -78,6 +85,28 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     throw err;
   }
   return store;
+}
+
+const NOT_A_STORE: Record<string, string> = {
+  SQLITE_NOTADB: "it is not a SQLite database",
+  SQLITE_CANTOPEN: "SQLite cannot open it (a directory, or in a directory that cannot be written)",
+  EEXIST: "a part of its path is a file, not a directory",
+  ENOTDIR: "a part of its path is a file, not a directory",
+  EACCES: "its directory cannot be created (permission denied)",
+};
+
+/** The user's path cannot hold the store: an InputError naming it; anything else as it was. */
+function notAStore(file: string, err: unknown): unknown {
+  const why = NOT_A_STORE[(err as { code?: string }).code ?? ""];
+  if (why === undefined) return err;
+  return new InputError(
+    {
+      file,
+      message: `cannot be the database: ${why}`,
+      expected: "a database file Overhaul created, a new file name, or a postgres:// URL",
+    },
+    { cause: err },
+  );
 }
 
 /**

@@ -35,7 +35,7 @@ async function validated(
   if (opts.inventory) {
     const inv = await loadInventory(opts.inventory);
     warnAll(out, inv.warnings);
-    const m = matchPattern(inv, plan.hosts);
+    const m = matchPattern(inv, plan.hosts, { file: planFile, path: "hosts" });
     if (m.unmatched.length > 0) {
       throw new InputError({
         file: planFile,
@@ -91,7 +91,7 @@ export async function inventoryListCommand(opts: {
   }
   let hosts = toFleetHosts(inv);
   if (opts.limit !== undefined) {
-    const m = matchPattern(inv, opts.limit);
+    const m = matchPattern(inv, opts.limit, { path: "--limit" });
     if (m.unmatched.length > 0)
       throw new InputError({
         path: "--limit",

@@ -12,7 +12,7 @@
  */
 import { randomInt } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { createSecureContext } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { randomSource, systemClock } from "../../adapters/clock/system-clock.js";
 import { loadInventory } from "../../adapters/inventory-files/index.js";
@@ -23,7 +23,7 @@ import type { ServerDeps } from "../../server/deps.js";
 import { Metrics } from "../../server/metrics.js";
 import { serveDashboard } from "../../server/static.js";
 import { Supervisor } from "../../server/supervisor.js";
-import { coordinatorId, openStore } from "../compose.js";
+import { coordinatorId, openStore, readUserFile } from "../compose.js";
 import { createEventLog } from "../event-log.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut } from "../output.js";
@@ -99,6 +99,23 @@ export function inventoryResolver(inventory: string, ssh: SshFlags): NonNullable
   };
 }
 
+/** The certificate and key, read and checked before anything starts: a bad one is exit 2 naming it. */
+async function tlsFiles(certFile: string, keyFile: string): Promise<{ cert: Buffer; key: Buffer }> {
+  const cert = await readUserFile(certFile, "TLS certificate");
+  const key = await readUserFile(keyFile, "TLS private key");
+  const check = (path: string, file: string, parts: { cert?: string; key?: string }, expected: string) => {
+    try {
+      createSecureContext(parts);
+    } catch (e) {
+      throw new InputError({ file, path, message: (e as Error).message, expected }, { cause: e });
+    }
+  };
+  check("--tls-cert", certFile, { cert }, "a PEM certificate (-----BEGIN CERTIFICATE-----)");
+  check("--tls-key", keyFile, { key }, "an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)");
+  check("--tls-key", keyFile, { cert, key }, `the private key of the certificate in ${certFile}`);
+  return { cert: Buffer.from(cert), key: Buffer.from(key) };
+}
+
 export function defaultDashboardDir(): string {
   return fileURLToPath(new URL("../../../dashboard/dist", import.meta.url));
 }
@@ -121,9 +138,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
   }
   const ttl = leaseTtlMs(opts.leaseTtl);
   sshOptions(opts);
-  const https = tls
-    ? { cert: await readFile(opts.tlsCert as string), key: await readFile(opts.tlsKey as string) }
-    : undefined;
+  const https = tls ? await tlsFiles(opts.tlsCert as string, opts.tlsKey as string) : undefined;
   const store = await openStore(opts.db);
   const clock = systemClock();
   const metrics = new Metrics(store, () => clock.now());

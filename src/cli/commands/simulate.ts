@@ -125,7 +125,7 @@ export async function buildSimFleet(opts: SimulateOptions, seed: number, out: Ou
 
 /** The plan's `hosts` pattern, narrowed by `--limit`; nothing matching is an input error. */
 export function simScope(fleet: SimulatedFleet, loaded: LoadedPlan, limit?: string): Host[] {
-  const fromPlan = matchPattern(fleet.inventory, loaded.plan.hosts);
+  const fromPlan = matchPattern(fleet.inventory, loaded.plan.hosts, { file: loaded.file, path: "hosts" });
   if (fromPlan.unmatched.length > 0) {
     throw new InputError({
       file: loaded.file,
@@ -136,7 +136,7 @@ export function simScope(fleet: SimulatedFleet, loaded: LoadedPlan, limit?: stri
   }
   let names = fromPlan.hosts;
   if (limit !== undefined) {
-    const lim = matchPattern(fleet.inventory, limit);
+    const lim = matchPattern(fleet.inventory, limit, { path: "--limit" });
     if (limit.trim() === "" || lim.unmatched.length > 0) {
       throw new InputError({
         path: "--limit",

@@ -89,6 +89,26 @@ describe("matchPattern", () => {
   it("rejects an invalid regex", () => {
     expect(() => matchPattern(inv, "~web(")).toThrow(/invalid regular expression/);
   });
+
+  // Ansible drops these brackets silently: `~[` would be `~` (every host), `web01]` would be web01.
+  it.each(["~[", "web[", "web01]", "web:db]", "web[0:1", "[]]x"])(
+    "rejects the stray bracket in %j instead of dropping it",
+    (pattern) => {
+      expect(() => matchPattern(inv, pattern)).toThrow(/outside a complete \[\.\.\.\]/);
+    },
+  );
+
+  it("keeps complete brackets: subscripts, globs and regex classes", () => {
+    expect(matchPattern(inv, "web[0:1]:~^db[0-9]$").hosts).toEqual(["web01", "web02", "db1"]);
+  });
+
+  it("names the pattern's place in its errors", () => {
+    expect(() => matchPattern(inv, " ", { path: "--limit" })).toThrow(/^--limit: host pattern " " is empty/);
+    expect(() => matchPattern(inv, "~(", { file: "plan.yaml", path: "hosts" })).toThrow(
+      /^plan\.yaml: hosts: invalid regular expression/,
+    );
+    expect(() => matchPattern(inv, "~[", { path: "--limit" })).toThrow(/^--limit: host pattern "~\["/);
+  });
 });
 
 describe("globToRegex (Python fnmatch.translate)", () => {

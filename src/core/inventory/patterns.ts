@@ -11,10 +11,13 @@
  *   enforcing "no implicit all" can refuse it.
  * - `unmatched` lists every part that selects no host on its own (a typo, an empty group, a
  *   subscript out of range), so a caller can refuse instead of silently doing less.
- * - An empty pattern or an invalid regex is an `InputError`; the `@file` form is not supported.
+ * - An empty pattern, an invalid regex, or a `[` / `]` outside a complete subscript is an
+ *   `InputError` at the caller's place (`--limit`, or the plan's `hosts`). Ansible drops a stray
+ *   bracket without a word (`~[` becomes `~`, every host); Overhaul refuses it. The `@file` form is
+ *   not supported.
  * - Pure: no I/O.
  */
-import { InputError } from "../errors.js";
+import { InputError, type Problem } from "../errors.js";
 import { parseAddress } from "./address.js";
 import { compileMatcher, PatternSyntaxError } from "./fnmatch.js";
 import { pyStrip } from "./pytext.js";
@@ -41,13 +44,25 @@ export function splitHostPattern(pattern: string): string[] {
   return parts.map(pyStrip).filter((p) => p !== "");
 }
 
+/** Where a pattern came from, for its errors: `{ path: "--limit" }` or `{ file, path: "hosts" }`. */
+export type PatternPlace = Pick<Problem, "file" | "path">;
+
 /** Evaluate a host pattern against the inventory. */
-export function matchPattern(inv: Inventory, pattern: string): PatternMatch {
+export function matchPattern(inv: Inventory, pattern: string, place: PatternPlace = {}): PatternMatch {
   const parts = splitHostPattern(pattern);
   if (parts.length === 0) {
     throw new InputError({
+      ...place,
       message: `host pattern "${pattern}" is empty`,
       expected: "host or group names, globs (web*), ~regex, a:b, a:&b, a:!b, group[0:2]",
+    });
+  }
+  const stray = strayBracket(pattern);
+  if (stray !== undefined) {
+    throw new InputError({
+      ...place,
+      message: `host pattern "${pattern}" has a "${stray}" outside a complete [...]; Ansible would drop it and select other hosts`,
+      expected: "brackets in pairs, e.g. web[0:2], web0[1-3], ~^web[0-9]+ (quote the pattern in the shell)",
     });
   }
   const plain = parts.filter((p) => p[0] !== "&" && p[0] !== "!");
@@ -59,7 +74,7 @@ export function matchPattern(inv: Inventory, pattern: string): PatternMatch {
   const cache = new Map<string, string[] | undefined>();
   const one = (p: string): string[] | undefined => {
     const key = p[0] === "&" || p[0] === "!" ? p.slice(1) : p;
-    if (!cache.has(key)) cache.set(key, matchOne(inv, key));
+    if (!cache.has(key)) cache.set(key, matchOne(inv, key, place));
     return cache.get(key);
   };
   let hosts: string[] = [];
@@ -84,8 +99,14 @@ export function matchPattern(inv: Inventory, pattern: string): PatternMatch {
   return { hosts: [...new Set(hosts)], unmatched, impliedAll: plain.length === 0 };
 }
 
+/** The `[` or `]` that `splitHostPattern` would drop (colon-separated patterns only), if any. */
+function strayBracket(pattern: string): string | undefined {
+  if (pattern.includes(",") || parseAddress(pattern)) return undefined;
+  return /[[\]]/.exec(pattern.replace(COLON_LIST, ""))?.[0];
+}
+
 /** One part without its `&`/`!`: hosts, or undefined when a subscript is out of range. */
-function matchOne(inv: Inventory, pattern: string): string[] | undefined {
+function matchOne(inv: Inventory, pattern: string, place: PatternPlace): string[] | undefined {
   if (pattern === "") return [];
   let expr = pattern;
   let sub: { start: number; end?: number } | undefined;
@@ -95,7 +116,7 @@ function matchOne(inv: Inventory, pattern: string): string[] | undefined {
     sub =
       m[2] !== undefined ? { start: Number(m[2]) } : { start: Number(m[3]), end: m[5] ? Number(m[5]) : -1 };
   }
-  const hosts = enumerate(inv, expr);
+  const hosts = enumerate(inv, expr, place);
   if (!sub || hosts.length === 0) return hosts;
   if (sub.end) {
     const end = sub.end === -1 ? hosts.length - 1 : sub.end;
@@ -106,13 +127,13 @@ function matchOne(inv: Inventory, pattern: string): string[] | undefined {
   return host === undefined || index < 0 ? undefined : [host];
 }
 
-function enumerate(inv: Inventory, pattern: string): string[] {
+function enumerate(inv: Inventory, pattern: string, place: PatternPlace): string[] {
   let match: (name: string) => boolean;
   try {
     match = compileMatcher(pattern);
   } catch (e) {
     if (!(e instanceof PatternSyntaxError)) throw e;
-    throw new InputError({ message: e.message, expected: "a valid regular expression after ~" });
+    throw new InputError({ ...place, message: e.message, expected: "a valid regular expression after ~" });
   }
   const results: string[] = [];
   const groups = [...inv.groups.keys()].filter(match);

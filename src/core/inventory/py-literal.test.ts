@@ -69,10 +69,27 @@ const CASES: [string, unknown][] = [
   ["1+2j", UNSUPPORTED],
   ["...", UNSUPPORTED],
   ["[b'x']", UNSUPPORTED],
+  // Python's tokenizer allows brackets 200 deep; deeper is a syntax error, so the text is kept.
+  [`${"[".repeat(200)}${"]".repeat(200)}`, nested(200)],
+  [`${"[".repeat(201)}${"]".repeat(201)}`, RAW],
+  [`${"(".repeat(5000)}1${")".repeat(5000)}`, RAW],
+  // Python gives up on a chain this long (RecursionError); it is never a number, so the text.
+  [`${"-".repeat(100_000)}1`, RAW],
 ];
 
+function nested(depth: number): unknown {
+  let v: unknown = [];
+  for (let d = 1; d < depth; d++) v = [v];
+  return v;
+}
+
 describe("parseIniValue (Python literal_eval as Ansible's INI plugin uses it)", () => {
-  it.each(CASES)("%s", (text, expected) => {
+  it.each(
+    CASES.map(
+      ([text, expected]) =>
+        [text.length > 60 ? `${text.slice(0, 40)}… (${text.length} chars)` : text, text, expected] as const,
+    ),
+  )("%s", (_name, text, expected) => {
     const r = parseIniValue(text);
     if (expected === UNSUPPORTED) {
       expect(r.ok).toBe(false);

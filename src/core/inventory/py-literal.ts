@@ -97,12 +97,13 @@ class Parser {
     }
     return left;
   }
+  /** Signs in a loop, not by recursion: a value of thousands of `-` must not overflow the stack. */
   private unary(): Node {
-    if (this.peekOp("+") || this.peekOp("-")) {
-      const op = (this.tokens[this.i++] as { value: string }).value;
-      return { t: "unary", op, operand: this.unary() };
-    }
-    return this.atom();
+    const ops: string[] = [];
+    while (this.peekOp("+") || this.peekOp("-")) ops.push((this.tokens[this.i++] as { value: string }).value);
+    let node = this.atom();
+    for (let k = ops.length - 1; k >= 0; k--) node = { t: "unary", op: ops[k] as string, operand: node };
+    return node;
   }
   private atom(): Node {
     const t = this.tokens[this.i++];

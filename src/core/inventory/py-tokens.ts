@@ -6,6 +6,8 @@
  * - Any input Python would reject as a syntax error, or that can only produce nodes
  *   `literal_eval` refuses (calls other than `set()`, attributes, operators other than `+ -`),
  *   makes `tokenize` return `undefined`, so the caller keeps the raw text, as Ansible does.
+ * - Brackets nest at most 200 deep, as in Python's tokenizer (deeper is its "too many nested
+ *   parentheses" syntax error, so Ansible keeps the text); the parser never recurses deeper.
  * - Number rules follow Python 3.11 (underscores only between digits, no leading zeros in
  *   non-zero decimal integers, `1.`, `.5`, `1e5`, `0x/0o/0b`, `j` suffix).
  * - Pure: no I/O.
@@ -25,6 +27,8 @@ const NAME = /[\p{L}\p{Nl}_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]*/uy;
 const NAME_CHAR = /[\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]/u;
 const STRING_PREFIXES = new Set(["r", "u", "b", "br", "rb", "f", "fr", "rf"]);
 const OPS = "()[]{},:+-";
+/** Python's tokenizer refuses brackets nested deeper than this (MAXLEVEL). */
+const MAX_NESTING = 200;
 const SIMPLE_ESCAPES: Record<string, string> = {
   "\\": "\\",
   "'": "'",
@@ -42,6 +46,7 @@ const SIMPLE_ESCAPES: Record<string, string> = {
 export function tokenize(src: string): PyToken[] | undefined {
   const out: PyToken[] = [];
   let i = 0;
+  let level = 0;
   while (i < src.length) {
     const ch = src[i] as string;
     if (ch === " " || ch === "\t" || ch === "\f") {
@@ -55,6 +60,10 @@ export function tokenize(src: string): PyToken[] | undefined {
       continue;
     }
     if (OPS.includes(ch)) {
+      if (ch === "(" || ch === "[" || ch === "{") {
+        if (level >= MAX_NESTING) return undefined;
+        level++;
+      } else if (ch === ")" || ch === "]" || ch === "}") level--;
       out.push({ kind: "op", value: ch });
       i++;
       continue;

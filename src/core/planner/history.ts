@@ -6,7 +6,10 @@
  * Invariants:
  * - Utilization is a fraction 0..1; a CSV value above 1 up to 100 is read as a percentage only when
  *   the header says `utilization_percent`; anything else out of range is an error, never clamped.
- * - Timestamps: ISO-8601 with a zone (`2026-01-05T02:00:00Z`) or Unix seconds.
+ * - Timestamps: ISO-8601 with a zone (`2026-01-05T02:00:00Z`) or Unix seconds, from 1970 to the
+ *   end of 9999 (later ones are no calendar date the window search can work with).
+ * - Values are decimal numbers as Prometheus writes them (`0.25`, `1e-3`); an empty value, hex or
+ *   anything else is an error, never read as 0.
  * - A sample without a region, a NaN or a malformed row is an error; nothing is skipped silently.
  */
 import { z } from "zod";
@@ -14,10 +17,25 @@ import { InputError, type Problem } from "../errors.js";
 import type { Sample } from "./windows.js";
 
 const MAX_PROBLEMS = 20;
+/** 9999-12-31T23:59:59Z, the last second an ISO-8601 timestamp with a four-digit year names. */
+const LAST_UNIX_SECOND = 253_402_300_799;
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** Unix seconds as milliseconds, or undefined outside 1970..9999. */
+function unixMs(seconds: number): number | undefined {
+  return Number.isFinite(seconds) && seconds >= 0 && seconds <= LAST_UNIX_SECOND
+    ? Math.round(seconds * 1000)
+    : undefined;
+}
+
+/** A utilization value as written (`0.25`, `1e-3`), or NaN when it is no decimal number. */
+function decimal(raw: string): number {
+  return DECIMAL.test(raw) ? Number(raw) : Number.NaN;
+}
 
 function timestampOf(raw: string): number | undefined {
   const t = raw.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  if (/^\d+(\.\d+)?$/.test(t)) return unixMs(Number(t));
   if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/.test(t)) return undefined;
   const ms = Date.parse(t);
   return Number.isFinite(ms) ? ms : undefined;
@@ -49,14 +67,14 @@ export function parseCsvHistory(text: string, file: string): Sample[] {
     const at = timestampOf(cells[ti] ?? "");
     const region = (cells[ri] ?? "").trim();
     const raw = (cells[ui] ?? "").trim();
-    const value = Number(raw);
+    const value = decimal(raw);
     const where = { file, line: i + 2 };
     if (at === undefined)
       problems.push({
         ...where,
         path: "timestamp",
         message: `"${cells[ti] ?? ""}" is not a timestamp`,
-        expected: "ISO-8601 with a zone, or Unix seconds",
+        expected: "ISO-8601 with a zone, or Unix seconds (1970 to 9999)",
       });
     else if (region === "") problems.push({ ...where, path: "region", message: "is empty" });
     else if (raw === "" || !Number.isFinite(value) || value < 0 || value > max)
@@ -121,7 +139,18 @@ export function parsePrometheusHistory(text: string, file: string, regionLabel =
       return;
     }
     series.values.forEach(([t, v], vi) => {
-      const value = Number(v);
+      const at = unixMs(t);
+      if (at === undefined) {
+        if (problems.length < MAX_PROBLEMS)
+          problems.push({
+            file,
+            path: `data.result[${si}].values[${vi}][0]`,
+            message: `${t} is not a time`,
+            expected: "Unix seconds from 1970 to 9999",
+          });
+        return;
+      }
+      const value = decimal(v.trim());
       if (!Number.isFinite(value) || value < 0 || value > 1) {
         if (problems.length < MAX_PROBLEMS)
           problems.push({
@@ -132,7 +161,7 @@ export function parsePrometheusHistory(text: string, file: string, regionLabel =
           });
         return;
       }
-      out.push({ region, at: Math.round(t * 1000), value });
+      out.push({ region, at, value });
     });
   });
   if (problems.length > 0) throw new InputError(problems);

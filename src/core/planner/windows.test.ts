@@ -122,6 +122,26 @@ describe("history files", () => {
     );
   });
 
+  it("refuses CSV timestamps past the year 9999 and values that are no decimal number (never 0)", () => {
+    const csv =
+      "timestamp,region,utilization\n99999999999999999999,r01,0.2\n2026-01-05T02:00:00Z,r01,0x0\n2026-01-05T03:00:00Z,r01,1e-1\n";
+    const err = (() => {
+      try {
+        parseCsvHistory(csv, "h.csv");
+      } catch (e) {
+        return e as InputError;
+      }
+    })();
+    expect(err).toBeInstanceOf(InputError);
+    expect(err?.problems.map((p) => [p.line, p.path])).toEqual([
+      [2, "timestamp"],
+      [3, "utilization"],
+    ]);
+    expect(parseCsvHistory("timestamp,region,utilization\n253402300799,r01,1e-1\n", "h.csv")).toEqual([
+      { region: "r01", at: 253402300799_000, value: 0.1 },
+    ]);
+  });
+
   it("reports bad Prometheus JSON with the path", () => {
     const bad = JSON.stringify({
       status: "success",
@@ -143,5 +163,26 @@ describe("history files", () => {
     );
     expect(() => parsePrometheusHistory('{"status":"error"}', "h.json")).toThrow(/h\.json: status/);
     expect(() => parsePrometheusHistory(bad, "h.json", "dc")).toThrow(/has no "dc" label/);
+  });
+
+  it("refuses Prometheus samples out of the calendar (1970..9999) and empty or hex values, with the path", () => {
+    const doc = (values: [number, string][]) =>
+      JSON.stringify({
+        status: "success",
+        data: { resultType: "matrix", result: [{ metric: { region: "r01" }, values }] },
+      });
+    expect(() => parsePrometheusHistory(doc([[1e308, "0.2"]]), "h.json")).toThrow(
+      /h\.json: data\.result\[0\]\.values\[0\]\[0\]: 1e\+308 is not a time/,
+    );
+    expect(() => parsePrometheusHistory(doc([[-1e15, "0.2"]]), "h.json")).toThrow(/values\[0\]\[0\]/);
+    expect(() => parsePrometheusHistory(doc([[1767578400, ""]]), "h.json")).toThrow(
+      /values\[0\]\[1\]: "" is out of range/,
+    );
+    expect(() => parsePrometheusHistory(doc([[1767578400, "0x0"]]), "h.json")).toThrow(
+      /values\[0\]\[1\]: "0x0" is out of range/,
+    );
+    expect(parsePrometheusHistory(doc([[1767578400, "1e-3"]]), "h.json")).toEqual([
+      { region: "r01", at: 1767578400_000, value: 0.001 },
+    ]);
   });
 });

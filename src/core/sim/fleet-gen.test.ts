@@ -66,4 +66,18 @@ describe("fleet generator", () => {
       ]);
     }
   });
+
+  it.each([
+    ["hosts=1000000000", /hosts: regions x hosts is 1000000000 hosts; a generated fleet has at most 10000/],
+    ["regions=1000,hosts=1000", /regions x hosts is 1000000 hosts/],
+    ["regions=1,regions=2", /regions: "regions" is given twice/],
+    ["hosts=0x10", /hosts: "0x10" is not a number/],
+    ["hosts=1e1", /hosts: "1e1" is not a number/],
+  ])("refuses %s instead of exhausting memory or guessing", (spec, error) => {
+    expect(() => parseFleetSpec(spec)).toThrow(error);
+  });
+
+  it("takes the largest fleet allowed", () => {
+    expect(parseFleetSpec("regions=10,hosts=1000")).toMatchObject({ regions: 10, hosts: 1000 });
+  });
 });

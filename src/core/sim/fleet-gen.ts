@@ -9,7 +9,9 @@
  * - Every host has DEFAULT_CAPACITY and its region's UTC offset in `overhaul_utc_offset` (hours):
  *   regions take the offsets -8..+9 in a fixed, spread-out order, so adding a region never moves
  *   the others. `workloads` is per worker; hold-overs start empty.
- * - Bad specs fail with one `InputError` naming every bad key; nothing is adjusted silently.
+ * - Bad specs fail with one `InputError` naming every bad key; nothing is adjusted silently: a
+ *   key given twice, a number that is not plain decimal (`0x10`, `1e3`) and a fleet of more than
+ *   MAX_FLEET_HOSTS hosts (a typo such as hosts=1e9 would exhaust memory) are errors.
  */
 import { InputError, type Problem } from "../errors.js";
 import type { Fleet, Host } from "../model/fleet.js";
@@ -41,6 +43,8 @@ const DEFAULTS: FleetSpec = {
   vms: "mixed",
 };
 const INTS = new Set(["regions", "hosts", "racks", "workloads", "seed"]);
+/** The most hosts (regions x hosts) a generated fleet may have. */
+export const MAX_FLEET_HOSTS = 10_000;
 /** Keys whose smallest value is 0 rather than 1. */
 const FROM_ZERO = new Set(["workloads", "seed"]);
 /** UTC offsets of regions r01, r02, ... (then again from the start): every hour of -8..+9 once. */
@@ -50,6 +54,7 @@ const REGION_UTC_OFFSETS = [-5, 1, 9, -8, 0, 8, -6, 2, 5, -7, 3, 7, -4, -1, 6, -
 export function parseFleetSpec(text: string): FleetSpec {
   const spec: FleetSpec = { ...DEFAULTS };
   const problems: Problem[] = [];
+  const seen = new Set<string>();
   for (const part of text
     .split(",")
     .map((p) => p.trim())
@@ -65,6 +70,11 @@ export function parseFleetSpec(text: string): FleetSpec {
       });
       continue;
     }
+    if (seen.has(key)) {
+      problems.push({ path: key, message: `"${key}" is given twice`, expected: "each key once" });
+      continue;
+    }
+    seen.add(key);
     if (key === "vms") {
       if (raw === "mixed" || raw === "network") spec.vms = raw;
       else
@@ -76,7 +86,7 @@ export function parseFleetSpec(text: string): FleetSpec {
       continue;
     }
     const n = Number(raw);
-    if (raw === "" || !Number.isFinite(n)) {
+    if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(n)) {
       problems.push({ path: key, message: `"${raw}" is not a number`, expected: `${key}=<number>` });
       continue;
     }
@@ -95,6 +105,12 @@ export function parseFleetSpec(text: string): FleetSpec {
     }
     spec[key as Exclude<keyof FleetSpec, "vms">] = n;
   }
+  if (problems.length === 0 && spec.regions * spec.hosts > MAX_FLEET_HOSTS)
+    problems.push({
+      path: "hosts",
+      message: `regions x hosts is ${spec.regions * spec.hosts} hosts; a generated fleet has at most ${MAX_FLEET_HOSTS}`,
+      expected: `regions x hosts <= ${MAX_FLEET_HOSTS}`,
+    });
   if (problems.length > 0) throw new InputError(problems);
   return spec;
 }
