@@ -17,8 +17,25 @@ import type { Store } from "../ports/store.js";
 
 export const DEFAULT_DB = ".overhaul/overhaul.db";
 
+/**
+ * The database `--db` (else OVERHAUL_DB, else the default) names. Refused when it would keep
+ * nothing: an empty name (SQLite would open a temporary file, gone at exit) or `:memory:` — a run,
+ * its audit trail and its tokens must outlive the process (`simulate --db :memory:` is its own case).
+ */
 export function dbLocation(flag?: string): string {
-  return flag ?? process.env.OVERHAUL_DB ?? DEFAULT_DB;
+  const env = process.env.OVERHAUL_DB;
+  const [where, from] =
+    flag !== undefined ? [flag, "--db"] : env !== undefined ? [env, "OVERHAUL_DB"] : [DEFAULT_DB, "--db"];
+  if (where.trim() === "" || where === ":memory:")
+    throw new InputError({
+      path: from,
+      message:
+        where === ":memory:"
+          ? "an in-memory database keeps nothing once the command ends"
+          : "is empty (it would be a temporary database, gone once the command ends)",
+      expected: `a SQLite file (default ${DEFAULT_DB}) or a postgres:// URL`,
+    });
+  return where;
 }
 
 export async function openStore(flag?: string): Promise<Store> {

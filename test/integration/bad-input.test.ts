@@ -270,6 +270,29 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
     expect(readdirSync(join(dir, "a-directory"))).toEqual([]);
   });
 
+  it("a database that would keep nothing (--db '', --db :memory:, OVERHAUL_DB='') is refused before anything runs", async () => {
+    const dir = join(root, "db-keeps-nothing");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "plan.yaml"), GOOD_PLAN);
+    writeFileSync(join(dir, "inventory.ini"), GOOD_INV);
+    writeFileSync(join(dir, "sim.yaml"), GOOD_PLAN.replace("hosts: web", "hosts: workers"));
+    const run = ["run", "plan.yaml", "-i", "inventory.ini", "--all"];
+    for (const [args, env, place] of [
+      [["--db", "", ...run], {}, "--db: is empty"],
+      [["--db", ":memory:", ...run], {}, "--db: an in-memory database keeps nothing"],
+      [run, { OVERHAUL_DB: "" }, "OVERHAUL_DB: is empty"],
+      [["--db", "", "token", "create", "--role", "viewer", "--name", "x"], {}, "--db: is empty"],
+      [["simulate", "sim.yaml", "--fleet", "regions=1,hosts=3", "--db", " "], {}, "--db: is empty"],
+    ] as const) {
+      const r = await runCli([...args], { cwd: dir, env: { OVERHAUL_LOG_DIR: join(dir, "logs"), ...env } });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(place);
+      expect(r.stdout).toBe("");
+    }
+    // Nothing ran: no host was touched, no database or log was written.
+    expect(readdirSync(dir).sort()).toEqual(["inventory.ini", "plan.yaml", "sim.yaml"]);
+  });
+
   it("validate reports every problem of a plan at once, sorted by line", async () => {
     const dir = join(root, "many");
     mkdirSync(dir, { recursive: true });

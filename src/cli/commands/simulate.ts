@@ -189,6 +189,12 @@ export async function openSimStore(
   id: string,
 ): Promise<{ store: Store; where: string }> {
   if (db === ":memory:") return { store: new MemoryStore(), where: ":memory:" };
+  if (db !== undefined && db.trim() === "")
+    throw new InputError({
+      path: "--db",
+      message: "is empty",
+      expected: `a SQLite file (default ${SIM_DIR}/<id>.db) or :memory:`,
+    });
   if (db !== undefined && /^postgres(ql)?:\/\//.test(db)) {
     throw new InputError({
       path: "--db",
