@@ -76,6 +76,17 @@ describe("overhaul serve (built CLI)", () => {
     expect(existsSync(fresh)).toBe(false);
   });
 
+  it("an inventory that cannot be read stops serve at start (exit 2 naming it), not at the first run", async () => {
+    const fresh = join(dir, "inventory-refused.db");
+    const r = await runCli(["--db", fresh, "serve", "--listen", "127.0.0.1:0", "-i", "nope.ini"], {
+      cwd: dir,
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain("nope.ini");
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at |listening/);
+    expect(existsSync(fresh)).toBe(false);
+  });
+
   it("runs through the API, scrapes clean metrics mid-run, stops gracefully on SIGTERM, resumes", async () => {
     const made = await runCli(["--db", db, "token", "create", "--role", "operator", "--name", "ops"], {
       cwd: dir,

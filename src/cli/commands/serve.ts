@@ -139,6 +139,9 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
   const ttl = leaseTtlMs(opts.leaseTtl);
   sshOptions(opts);
   const https = tls ? await tlsFiles(opts.tlsCert as string, opts.tlsKey as string) : undefined;
+  // Read again for every run it starts (edits need no restart), but one that cannot be read at all
+  // stops the service here rather than at the first run.
+  if (opts.inventory !== undefined) await loadInventory(opts.inventory);
   const store = await openStore(opts.db);
   const clock = systemClock();
   const metrics = new Metrics(store, () => clock.now());
