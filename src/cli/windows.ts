@@ -11,6 +11,7 @@
 import { InputError } from "../core/errors.js";
 import type { Host } from "../core/model/fleet.js";
 import { parseDuration } from "../core/plan/duration.js";
+import { MAX_DURATION_MS } from "../core/plan/schema.js";
 import { parseHistory } from "../core/planner/history.js";
 import { PlanRefusal, type Refusal } from "../core/planner/refusal.js";
 import { chooseWindow, isTimeZone, offsetZone, type Window } from "../core/planner/windows.js";
@@ -65,11 +66,13 @@ export function durationFlag(name: string, v: string): number {
   const ms = parseDuration(v);
   if (ms === undefined || ms <= 0)
     throw new InputError({ path: name, message: `"${v}" is not a duration`, expected: "e.g. 4h, 90m" });
+  if (ms > MAX_DURATION_MS)
+    throw new InputError({ path: name, message: `"${v}" is longer than a year`, expected: "at most 366d" });
   return ms;
 }
 
 function hoursFlag(v: string): { start: number; end: number } {
-  const m = /^(\d{1,2})(?::(\d\d))?-(\d{1,2})(?::(\d\d))?$/.exec(v.trim());
+  const m = /^(\d{1,2})(?::([0-5]\d))?-(\d{1,2})(?::([0-5]\d))?$/.exec(v.trim());
   const h = (a?: string, b?: string) => Number(a) + Number(b ?? 0) / 60;
   if (m === null || h(m[1], m[2]) > 24 || h(m[3], m[4]) > 24 || h(m[1], m[2]) === h(m[3], m[4]))
     throw new InputError({
@@ -85,14 +88,34 @@ function datesFlag(v: string): string[] {
     .split(",")
     .map((d) => d.trim())
     .filter((d) => d !== "");
+  // A real calendar day: 2026-02-30 parses (as 2 March), so it must also print back as itself.
   for (const d of dates)
-    if (!/^\d{4}-\d\d-\d\d$/.test(d) || Number.isNaN(Date.parse(`${d}T00:00:00Z`)))
+    if (!/^\d{4}-\d\d-\d\d$/.test(d) || !isCalendarDate(d))
       throw new InputError({
         path: "--blackout",
         message: `"${d}" is not a date`,
         expected: "YYYY-MM-DD[,YYYY-MM-DD...] (local dates)",
       });
   return dates;
+}
+
+function isCalendarDate(d: string): boolean {
+  const ms = Date.parse(`${d}T00:00:00Z`);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === d;
+}
+
+/** Days ahead a window is searched in: a whole number from 1 to a year. */
+const MAX_DAYS = 366;
+
+function daysFlag(n: number | undefined): number {
+  if (n === undefined) return 7;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_DAYS)
+    throw new InputError({
+      path: "--days",
+      message: `${n} is not a number of days to search`,
+      expected: `1 to ${MAX_DAYS}`,
+    });
+  return n;
 }
 
 function fromFlag(v: string): number {
@@ -134,11 +157,18 @@ export async function chooseWindows(
     flags.regionLabel,
   );
   const lengthMs = durationFlag("--window", flags.window ?? "4h");
+  const days = daysFlag(flags.days);
+  if (lengthMs > days * 86_400_000)
+    throw new InputError({
+      path: "--window",
+      message: `a ${flags.window} window does not fit in the ${days} day(s) searched`,
+      expected: `a window of at most ${days * 24}h, or more --days`,
+    });
   const latest = samples.reduce((m, s) => Math.max(m, s.at), 0);
   const opts = {
     lengthMs,
     from: Math.max(notBefore, flags.from !== undefined ? fromFlag(flags.from) : latest),
-    days: flags.days ?? 7,
+    days,
     ...(flags.allowedHours !== undefined ? { allowedHours: hoursFlag(flags.allowedHours) } : {}),
     ...(flags.blackout !== undefined ? { blackout: datesFlag(flags.blackout) } : {}),
   };

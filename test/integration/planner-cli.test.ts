@@ -232,6 +232,19 @@ describe("windows from utilization history", () => {
       const bad = await runCli(["plan", ...DEMO, "--history", csv, "--allowed-hours", "25-3"]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/--allowed-hours: "25-3" is not a range of hours/);
+      // Values that would otherwise be read as something else, or search forever, are refused.
+      for (const [flags, says] of [
+        [["--allowed-hours", "22:99-03"], '--allowed-hours: "22:99-03" is not a range of hours'],
+        [["--blackout", "2026-02-30"], '--blackout: "2026-02-30" is not a date'],
+        [["--days", "0"], "--days: 0 is not a number of days to search (expected 1 to 366)"],
+        [["--days", "99999"], "--days: 99999 is not a number of days to search"],
+        [["--window", "30d"], "--window: a 30d window does not fit in the 7 day(s) searched"],
+        [["--window", "99999999999999999999d"], '--window: "99999999999999999999d" is longer than a year'],
+      ] as const) {
+        const r = await runCli(["plan", ...DEMO, "--history", csv, ...flags]);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toContain(says);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

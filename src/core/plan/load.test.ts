@@ -143,6 +143,23 @@ const bad: BadCase[] = [
     expected: "30s",
   },
   {
+    name: "duration longer than a year (a typo, not a wait)",
+    text: withSteps("  - name: pause\n    kind: sleep\n    duration: 99999999999999999999d\n"),
+    path: "steps[0].duration",
+    line: 6,
+    column: 15,
+    message: '"99999999999999999999d" is longer than a year',
+    expected: "at most 366d",
+  },
+  {
+    name: "timeout in seconds longer than a year",
+    text: withSteps("  - name: pause\n    kind: sleep\n    duration: 1s\n    timeout: 31622401\n"),
+    path: "steps[0].timeout",
+    line: 7,
+    message: "31622401 seconds is longer than a year",
+    expected: "at most 366d",
+  },
+  {
     name: "duration of the wrong type",
     text: withSteps("  - name: pause\n    kind: sleep\n    duration: [1, 2]\n"),
     path: "steps[0].duration",

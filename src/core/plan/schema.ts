@@ -14,6 +14,9 @@ const durationInput = z
   .union([z.string(), z.number()])
   .meta({ expected: "a duration such as 30s, 10m or 1h30m, or a number of seconds" });
 
+/** The longest duration a plan or scenario may name: a year. Anything longer is a typo. */
+export const MAX_DURATION_MS = 366 * 86_400_000;
+
 /** A duration as people write it (`30s`, `10m`, `1h30m`, or seconds), compiled to milliseconds. */
 export const duration = durationInput.transform((v, ctx) => {
   if (typeof v === "number") {
@@ -25,14 +28,21 @@ export const duration = durationInput.transform((v, ctx) => {
       });
       return z.NEVER;
     }
-    return Math.round(v * 1000);
   }
-  const ms = parseDuration(v);
+  const ms = typeof v === "number" ? Math.round(v * 1000) : parseDuration(v);
   if (ms === undefined) {
     ctx.addIssue({
       code: "custom",
       message: `"${v}" is not a duration`,
       params: { expected: "e.g. 500ms, 30s, 10m, 1h30m" },
+    });
+    return z.NEVER;
+  }
+  if (ms > MAX_DURATION_MS) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${typeof v === "number" ? `${v} seconds` : `"${v}"`} is longer than a year`,
+      params: { expected: "at most 366d" },
     });
     return z.NEVER;
   }
