@@ -5,7 +5,7 @@
  * that cannot work are refused (exit 4) before anything runs, each with the reason and the number
  * that would make it work.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -232,6 +232,27 @@ describe("windows from utilization history", () => {
       const bad = await runCli(["plan", ...DEMO, "--history", csv, "--allowed-hours", "25-3"]);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/--allowed-hours: "25-3" is not a range of hours/);
+      // A history too large to write is refused before a sample is made (it ran out of memory).
+      for (const [flags, says] of [
+        [
+          ["--step", "1ms"],
+          "--step: 1ms over 14 day(s) is 1,209,600,000 samples per region (expected at most 80,640",
+        ],
+        [["--step", "1s", "--days", "365"], "--step: 1s over 365 day(s) is 31,536,000 samples per region"],
+        [["--days", "0"], "--days: 0 is not a number of days (expected 1 to 366)"],
+      ] as const) {
+        const r = await runCli([
+          "history",
+          "--fleet",
+          "regions=3,hosts=6",
+          "-o",
+          join(dir, "big.csv"),
+          ...flags,
+        ]);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toContain(says);
+      }
+      expect(existsSync(join(dir, "big.csv"))).toBe(false);
       // Values that would otherwise be read as something else, or search forever, are refused.
       for (const [flags, says] of [
         [["--allowed-hours", "22:99-03"], '--allowed-hours: "22:99-03" is not a range of hours'],

@@ -21,6 +21,9 @@ export interface HistoryOptions extends Pick<SimulateOptions, "inventory" | "fle
   output?: string;
 }
 
+/** Samples per region a history may hold (14 days at 15 s; Prometheus itself answers 11,000 per series). */
+const MAX_SAMPLES_PER_REGION = 80_640;
+
 export async function historyCommand(opts: HistoryOptions): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
   const format = opts.format ?? "csv";
@@ -31,7 +34,16 @@ export async function historyCommand(opts: HistoryOptions): Promise<number> {
       expected: "csv or prometheus",
     });
   const days = opts.days ?? 14;
+  if (!Number.isInteger(days) || days < 1 || days > 366)
+    throw new InputError({ path: "--days", message: `${days} is not a number of days`, expected: "1 to 366" });
   const stepMs = durationFlag("--step", opts.step ?? "15m");
+  const perRegion = Math.floor((days * 86_400_000) / stepMs);
+  if (perRegion > MAX_SAMPLES_PER_REGION)
+    throw new InputError({
+      path: "--step",
+      message: `${opts.step} over ${days} day(s) is ${perRegion.toLocaleString("en-US")} samples per region`,
+      expected: `at most ${MAX_SAMPLES_PER_REGION.toLocaleString("en-US")}: a longer --step or fewer --days`,
+    });
   const fleet = await buildSimFleet({ ...opts, workloads: 0 }, opts.seed ?? 1, out);
   const points = generateHistory(fleet.hosts, {
     from: SIM_START - days * 86_400_000,
