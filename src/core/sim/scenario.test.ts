@@ -37,6 +37,22 @@ describe("scenario file", () => {
     }
   });
 
+  it("refuses a partition that ends before it starts (it would do nothing), at its until", () => {
+    const text = "failures:\n  - kind: partition\n    rack: k1\n    from: 5m\n    until: 1m\n";
+    try {
+      parseScenarioText(text, "s.yaml");
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      const [p] = (e as InputError).problems;
+      expect([p?.line, p?.path, p?.message]).toEqual([
+        5,
+        "failures[0].until",
+        "a partition must end after it starts (until > from)",
+      ]);
+    }
+  });
+
   it("refuses failure targets that are not in the fleet", () => {
     const s = parseScenarioText(
       "failures:\n  - { kind: unhealthy, host: r09-h001 }\n  - { kind: power-trip, power: p1, maxPosting: 1 }\n",

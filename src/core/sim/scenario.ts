@@ -52,7 +52,11 @@ const failure = z
     (f) =>
       f.kind === "coordinator-kill" || [f.host, f.rack, f.power].filter((x) => x !== undefined).length === 1,
     { message: "must name exactly one of host, rack or power" },
-  );
+  )
+  .refine((f) => f.kind !== "partition" || f.until > f.from, {
+    message: "a partition must end after it starts (until > from)",
+    path: ["until"],
+  });
 
 export const scenarioSchema = z.strictObject({
   seed: z.number().int().min(0).default(1),
