@@ -35,7 +35,11 @@ export async function historyCommand(opts: HistoryOptions): Promise<number> {
     });
   const days = opts.days ?? 14;
   if (!Number.isInteger(days) || days < 1 || days > 366)
-    throw new InputError({ path: "--days", message: `${days} is not a number of days`, expected: "1 to 366" });
+    throw new InputError({
+      path: "--days",
+      message: `${days} is not a number of days`,
+      expected: "1 to 366",
+    });
   const stepMs = durationFlag("--step", opts.step ?? "15m");
   const perRegion = Math.floor((days * 86_400_000) / stepMs);
   if (perRegion > MAX_SAMPLES_PER_REGION)
