@@ -203,12 +203,15 @@ export function planSchedule(input: PlannerInput): Schedule {
     workloads: o.prep.workloads,
   }));
 
+  // Every schedule below differs only in its order and room: plan, hold-overs, seed and openings stay.
+  const play: Play = (hosts, room, ranked = false) =>
+    attempt(input.plan, hosts, holdovers, room, seed, opens, ranked);
   const initial = new Map<string, number>();
   for (const [region, hs] of holdovers) initial.set(region, initialRoom(list, region, hs));
   if (typeof u === "function") {
     // Utilization changes while the run goes on: estimate each flow again from where a first
     // schedule starts it, then plan with those estimates (the bound uses the same ones).
-    const first = attempt(input.plan, list, holdovers, initial, seed, opens);
+    const first = play(list, initial);
     const startOf = new Map(first.started.map((x) => [x.host, x.startMs]));
     list = list.map((h) => ({
       ...h,
@@ -216,16 +219,13 @@ export function planSchedule(input: PlannerInput): Schedule {
     }));
   }
   // Only the default policy is the planner's to reorder; an order the operator chose is kept.
-  const from =
-    policy === "balanced"
-      ? mostConstrainedFirst(input.plan, list, holdovers, initial, seed, opens)
-      : attempt(input.plan, list, holdovers, initial, seed, opens);
+  const from = policy === "balanced" ? mostConstrainedFirst(play, list, initial) : play(list, initial);
   const {
     list: finalList,
     started,
     concurrency,
     room,
-  } = improve(input.plan, from, holdovers, seed, policy === "balanced" ? budgetFor(list.length) : 0, opens);
+  } = improve(play, from, policy === "balanced" ? budgetFor(list.length) : 0);
 
   const result = assemble(
     input.plan,
@@ -251,7 +251,7 @@ export function planSchedule(input: PlannerInput): Schedule {
       model,
       samples: input.samples ?? 0,
       seed,
-      play: (hs) => attempt(input.plan, hs, holdovers, room, seed, opens).started,
+      play: (hs) => play(hs, room).started,
     }) ?? null;
   if (judgedBySpread(input)) result.risks.push(...spreadRisks(input, result));
   return result;
@@ -447,16 +447,23 @@ interface Attempt {
   span: number;
 }
 
+/**
+ * One whole list schedule of `list` from `room` (copied: the schedule may lower it); `ranked` plays
+ * most-constrained first instead of the list's order (pressure.ts).
+ */
+type Play = (list: readonly ListHost[], room: ReadonlyMap<string, number>, ranked?: boolean) => Attempt;
+
 function attempt(
   plan: Plan,
   list: readonly ListHost[],
   holdovers: ReadonlyMap<string, Host[]>,
   room: ReadonlyMap<string, number>,
   seed: number,
-  opensAt?: Readonly<Record<string, number>>,
+  opensAt: Readonly<Record<string, number>> | undefined,
+  ranked: boolean,
 ): Attempt {
   const own = new Map(room);
-  const { started, concurrency } = scheduleWithRoom(plan, list, holdovers, own, seed, opensAt);
+  const { started, concurrency } = scheduleWithRoom(plan, list, holdovers, own, seed, opensAt, ranked);
   return { list, started, concurrency, room: own, span: started.reduce((m, s) => Math.max(m, s.endMs), 0) };
 }
 
@@ -466,21 +473,18 @@ function attempt(
  * start, waves unchanged (waves are barriers, so each wave's hosts start in a block of their own).
  */
 function mostConstrainedFirst(
-  plan: Plan,
+  play: Play,
   list: readonly ListHost[],
-  holdovers: ReadonlyMap<string, Host[]>,
   room: ReadonlyMap<string, number>,
-  seed: number,
-  opensAt?: Readonly<Record<string, number>>,
 ): Attempt {
-  const { started } = scheduleWithRoom(plan, list, holdovers, new Map(room), seed, opensAt, true);
+  const { started } = play(list, room, true);
   const byName = new Map(list.map((h) => [h.host, h]));
   const reordered = started
     .map((s) => byName.get(s.host) as ListHost)
     .sort((a, b) => a.wave - b.wave)
     .map((h, i) => ({ ...h, order: i }));
-  const given = attempt(plan, list, holdovers, room, seed, opensAt);
-  const mine = attempt(plan, reordered, holdovers, room, seed, opensAt);
+  const given = play(list, room);
+  const mine = play(reordered, room);
   return mine.span < given.span ? mine : given;
 }
 
@@ -494,14 +498,7 @@ function budgetFor(hosts: number): number {
  * back by a cap, or started too late to end with the rest); kept only when the makespan shrinks.
  * Waves keep their members; every try is a full schedule under every cap, so each one is valid.
  */
-function improve(
-  plan: Plan,
-  from: Attempt,
-  holdovers: ReadonlyMap<string, Host[]>,
-  seed: number,
-  tries: number,
-  opensAt?: Readonly<Record<string, number>>,
-): Attempt {
+function improve(play: Play, from: Attempt, tries: number): Attempt {
   let best = from;
   const list = from.list;
   const tried = new Set<string>();
@@ -517,7 +514,7 @@ function improve(
     const tail = new Set(ranked.filter((s) => s.endMs > best.span - mean / 2).map((s) => s.host));
     tail.add(first.host);
     for (const h of tail) tried.add(h);
-    const next = attempt(plan, promote(best.list, tail), holdovers, best.room, seed, opensAt);
+    const next = play(promote(best.list, tail), best.room);
     if (next.span < best.span) best = next;
   }
   return best;
