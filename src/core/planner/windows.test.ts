@@ -22,6 +22,16 @@ const amsSaturdayNight = (at: number) => {
   return l.weekday === 6 && l.hour >= 2 && l.hour < 6;
 };
 
+/** Where parsing `csv` as a history fails: each problem's line and path (it must throw an InputError). */
+function csvProblems(csv: string): [number | undefined, string | undefined][] {
+  try {
+    parseCsvHistory(csv, "h.csv");
+  } catch (e) {
+    expect(e).toBeInstanceOf(InputError);
+    return (e as InputError).problems.map((p) => [p.line, p.path]);
+  }
+  throw new Error("parseCsvHistory accepted it");
+}
 describe("chooseWindow", () => {
   it("finds the quietest stretch in the region's own time zone and writes it readably", () => {
     const w = chooseWindow("ams", "Europe/Amsterdam", history("ams", amsSaturdayNight), {
@@ -104,15 +114,7 @@ describe("history files", () => {
   it("reports every bad CSV row with its line", () => {
     const csv =
       "timestamp,region,utilization\n2026-01-05T02:00:00Z,r01,0.25\nyesterday,r01,0.3\n2026-01-05T03:00:00Z,,0.3\n2026-01-05T04:00:00Z,r01,1.7\n";
-    const err = (() => {
-      try {
-        parseCsvHistory(csv, "h.csv");
-      } catch (e) {
-        return e as InputError;
-      }
-    })();
-    expect(err).toBeInstanceOf(InputError);
-    expect(err?.problems.map((p) => [p.line, p.path])).toEqual([
+    expect(csvProblems(csv)).toEqual([
       [3, "timestamp"],
       [4, "region"],
       [5, "utilization"],
@@ -125,15 +127,7 @@ describe("history files", () => {
   it("refuses CSV timestamps past the year 9999 and values that are no decimal number (never 0)", () => {
     const csv =
       "timestamp,region,utilization\n99999999999999999999,r01,0.2\n2026-01-05T02:00:00Z,r01,0x0\n2026-01-05T03:00:00Z,r01,1e-1\n";
-    const err = (() => {
-      try {
-        parseCsvHistory(csv, "h.csv");
-      } catch (e) {
-        return e as InputError;
-      }
-    })();
-    expect(err).toBeInstanceOf(InputError);
-    expect(err?.problems.map((p) => [p.line, p.path])).toEqual([
+    expect(csvProblems(csv)).toEqual([
       [2, "timestamp"],
       [3, "utilization"],
     ]);
