@@ -87,21 +87,15 @@ const KIND_DEFAULTS: Record<StepKind, { attempts: number; idempotent: boolean; t
 
 function compileStep(s: StepSpec, index: number, planTimeoutMs: number): Step {
   const d = KIND_DEFAULTS[s.kind];
-  const retry: RetryPolicy = s.retry
-    ? {
-        attempts: s.retry.attempts,
-        initialMs: s.retry.backoff.initial,
-        factor: s.retry.backoff.factor,
-        maxMs: s.retry.backoff.max,
-        jitter: s.retry.backoff.jitter,
-      }
-    : {
-        attempts: d.attempts,
-        initialMs: DEFAULT_BACKOFF.initial,
-        factor: DEFAULT_BACKOFF.factor,
-        maxMs: DEFAULT_BACKOFF.max,
-        jitter: DEFAULT_BACKOFF.jitter,
-      };
+  // A step without `retry` has its kind's attempts and the backoff any retry has by default.
+  const backoff = s.retry?.backoff ?? DEFAULT_BACKOFF;
+  const retry: RetryPolicy = {
+    attempts: s.retry?.attempts ?? d.attempts,
+    initialMs: backoff.initial,
+    factor: backoff.factor,
+    maxMs: backoff.max,
+    jitter: backoff.jitter,
+  };
   const step: Step = {
     index,
     name: s.name,
