@@ -104,15 +104,16 @@ function isCalendarDate(d: string): boolean {
   return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === d;
 }
 
-/** Days ahead a window is searched in: a whole number from 1 to a year. */
+/** At most a year of days: searched ahead for a window, or of history written (`overhaul history`). */
 const MAX_DAYS = 366;
 
-function daysFlag(n: number | undefined): number {
-  if (n === undefined) return 7;
+/** `--days`: a whole number from 1 to MAX_DAYS, else `fallback`; `what` (e.g. " to search") ends the error. */
+export function daysFlag(n: number | undefined, fallback: number, what = ""): number {
+  if (n === undefined) return fallback;
   if (!Number.isInteger(n) || n < 1 || n > MAX_DAYS)
     throw new InputError({
       path: "--days",
-      message: `${n} is not a number of days to search`,
+      message: `${n} is not a number of days${what}`,
       expected: `1 to ${MAX_DAYS}`,
     });
   return n;
@@ -157,7 +158,7 @@ export async function chooseWindows(
     flags.regionLabel,
   );
   const lengthMs = durationFlag("--window", flags.window ?? "4h");
-  const days = daysFlag(flags.days);
+  const days = daysFlag(flags.days, 7, " to search");
   if (lengthMs > days * 86_400_000)
     throw new InputError({
       path: "--window",

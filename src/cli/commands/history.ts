@@ -11,7 +11,7 @@ import { writeFile } from "node:fs/promises";
 import { InputError } from "../../core/errors.js";
 import { generateHistory, historyCsv, historyPrometheus } from "../../core/sim/history-gen.js";
 import { makeOut } from "../output.js";
-import { durationFlag } from "../windows.js";
+import { daysFlag, durationFlag } from "../windows.js";
 import { buildSimFleet, SIM_START, type SimulateOptions } from "./simulate.js";
 
 export interface HistoryOptions extends Pick<SimulateOptions, "inventory" | "fleet" | "seed" | "noColor"> {
@@ -33,13 +33,7 @@ export async function historyCommand(opts: HistoryOptions): Promise<number> {
       message: `unknown format "${format}"`,
       expected: "csv or prometheus",
     });
-  const days = opts.days ?? 14;
-  if (!Number.isInteger(days) || days < 1 || days > 366)
-    throw new InputError({
-      path: "--days",
-      message: `${days} is not a number of days`,
-      expected: "1 to 366",
-    });
+  const days = daysFlag(opts.days, 14);
   const stepMs = durationFlag("--step", opts.step ?? "15m");
   const perRegion = Math.floor((days * 86_400_000) / stepMs);
   if (perRegion > MAX_SAMPLES_PER_REGION)
