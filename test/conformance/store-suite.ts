@@ -20,7 +20,7 @@ import type {
   RunRecord,
   Store,
 } from "../../src/ports/store.js";
-import { hostFlowRecord } from "../support/records.js";
+import { hostFlowRecord, runRecord } from "../support/records.js";
 import { describeAccessConformance } from "./access-suite.js";
 
 const TTL = 30_000;
@@ -203,19 +203,7 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       it("getHosts follows `order`, not insertion or name order", async () => {
         const planName = uid("plan");
         const rev = await store.savePlanRevision({ name: planName, hash: "h", body: "b", createdAt: tick() });
-        const run: NewRun = {
-          id: uid("run"),
-          planName,
-          planRevision: rev.revision,
-          planHash: "h",
-          state: "running",
-          currentWave: 0,
-          seed: 1,
-          options: {},
-          reason: null,
-          createdAt: tick(),
-          updatedAt: clock,
-        };
+        const run = runRecord({ id: uid("run"), planName, planRevision: rev.revision, createdAt: tick() });
         const hosts = [3, 0, 4, 1, 2].map((o, i) => ({ ...hostFlow(run.id, i), order: o }));
         await store.createRun(run, hosts, []);
         const got = await store.getHosts(run.id);
