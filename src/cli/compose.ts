@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { decodeText } from "../adapters/inventory-files/index.js";
 import { openPostgresStore, openSqliteStore } from "../adapters/store-sql/index.js";
 import { InputError } from "../core/errors.js";
 import { compilePlan, type Plan } from "../core/plan/compile.js";
@@ -48,8 +49,9 @@ export async function openStore(flag?: string): Promise<Store> {
 }
 
 export async function readUserFile(path: string, what: string): Promise<string> {
+  let bytes: Uint8Array;
   try {
-    return await readFile(path, "utf8");
+    bytes = await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
@@ -65,6 +67,7 @@ export async function readUserFile(path: string, what: string): Promise<string> 
       { cause: e },
     );
   }
+  return decodeText(bytes, path, what);
 }
 
 export interface LoadedPlan {

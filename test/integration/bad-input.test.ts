@@ -31,7 +31,8 @@ steps:
 
 interface Case {
   name: string;
-  plan?: string;
+  /** The plan file's text (bytes: written as they are). */
+  plan?: string | Buffer;
   inventory?: string;
   /** Extra files (relative path -> content) next to the inventory. */
   files?: Record<string, string>;
@@ -195,6 +196,29 @@ const CASES: Case[] = [
     expect: ["web01", "overhaul_role", "holdover"],
   },
   { name: "inventory file does not exist", args: ["-i", "nope.ini"], expect: ["nope.ini"] },
+  {
+    name: "inventory: YAML nested deeper than it can be read",
+    inventory: undefined,
+    files: {
+      "inventory.yml": `all:\n  hosts:\n    web01:\n      x: ${"[".repeat(100_000)}${"]".repeat(100_000)}\n`,
+    },
+    args: ["-i", "inventory.yml"],
+    expect: ["inventory.yml:4:", "nested too deeply", "at most 200 levels"],
+  },
+  {
+    // Latin-1 "café" in a comment: read as UTF-8 it would silently become U+FFFD.
+    name: "plan that is not UTF-8",
+    plan: Buffer.from(
+      "name: p\nhosts: web\n# caf\u00e9\nsteps: [{ name: a, kind: command, run: 'true' }]\n",
+      "latin1",
+    ),
+    expect: ["plan.yaml:3", "not valid UTF-8", "UTF-8 text"],
+  },
+  {
+    name: "plan that is a binary file (NUL bytes)",
+    plan: "\u007fELF\u0002\u0001\u0001\u0000\u0000\u0000",
+    expect: ["plan.yaml:1", "NUL byte", "binary"],
+  },
 ];
 
 describe("bad input: exit 2 (or 4), one clear message naming the place, nothing done", () => {

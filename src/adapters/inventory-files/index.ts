@@ -4,4 +4,5 @@
  * finds and reads files.
  */
 export { isIgnoredInDirectory, loadInventory } from "./load.js";
+export { decodeText } from "./read-text.js";
 export { findVarsFiles } from "./vars-dirs.js";

@@ -53,8 +53,17 @@ export function loadYaml(text: string, file: string): YamlSource {
     throw new InputError({
       file,
       ...(pos ? { line: pos.line, column: pos.col } : {}),
-      message: `YAML: ${(first.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "")}`,
-      expected: "valid YAML (or JSON)",
+      // The parser reports running out of stack as one of its errors: a document nested deeper
+      // than anything it can read (Ansible's PyYAML fails the same way).
+      ...(/call stack/i.test(first.message)
+        ? {
+            message: "the YAML is nested too deeply to read",
+            expected: `YAML (or JSON) nested at most ${MAX_DEPTH} levels deep`,
+          }
+        : {
+            message: `YAML: ${(first.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "")}`,
+            expected: "valid YAML (or JSON)",
+          }),
     });
   }
   const src: YamlSource = { file, lines, doc, root: (doc.contents as Node | null) ?? null };
