@@ -111,6 +111,28 @@ export function rebootMs(step: Step, model: FlowModel): number {
   return expect(1, 0);
 }
 
+/**
+ * Share of hosts whose reboot step uses every attempt and fails: each attempt's boot drawn from the
+ * same grid as `rebootMs`, a boot past the step's timeout failing the attempt (the next one waits
+ * for the host still booting, then reboots it again).
+ */
+export function rebootFailShare(step: Step, model: FlowModel): number {
+  const { min, max } = model.bootMs;
+  const boots = Array.from({ length: BOOT_GRID }, (_, i) => min + ((i + 0.5) * (max - min)) / BOOT_GRID);
+  const t = step.timeoutMs;
+  const fails = (k: number, carry: number): number => {
+    const wait = Math.min(carry, t);
+    let sum = 0;
+    for (const b of boots) {
+      if (wait + b <= t) continue;
+      const backoff = meanBackoffMs(step, k);
+      sum += k >= step.retry.attempts ? 1 : fails(k + 1, Math.max(0, wait + b - t - backoff));
+    }
+    return sum / boots.length;
+  };
+  return fails(1, 0);
+}
+
 function commandsOf(step: Step): number {
   return 1 + (step.check !== undefined ? 1 : 0) + (step.verify !== undefined ? 1 : 0);
 }

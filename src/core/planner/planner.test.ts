@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Host, Workload } from "../model/fleet.js";
 import { compilePlan, type Plan } from "../plan/compile.js";
 import { planSchema } from "../plan/schema.js";
-import { DEFAULT_FLOW_MODEL, flowMs, movesMs } from "./flow-model.js";
+import { DEFAULT_FLOW_MODEL, flowMs, movesMs, rebootFailShare } from "./flow-model.js";
 import { lowerBound } from "./lower-bound.js";
 import { planSchedule } from "./planner.js";
 import { PlanRefusal, type Refusal } from "./refusal.js";
@@ -84,6 +84,49 @@ describe("flow estimate", () => {
     expect(flowMs(plan(), ws, DEFAULT_FLOW_MODEL, 0.9)).toBeGreaterThan(
       flowMs(plan(), ws, DEFAULT_FLOW_MODEL, 0.1),
     );
+  });
+});
+
+describe("reboot timeouts", () => {
+  const reboot = (timeout: string, attempts: number) =>
+    plan({ steps: [{ name: "reboot", kind: "reboot", timeout, retry: { attempts } }] })
+      .steps[0] as Plan["steps"][number];
+  const model = { ...DEFAULT_FLOW_MODEL, bootMs: { min: 2 * 60_000, max: 14 * 60_000 } };
+
+  it("one attempt fails for the share of boots past the timeout", () => {
+    // The grid's boots are 2.25, 2.75, ... 13.75 min: 12 of 24 are past 8 min.
+    expect(rebootFailShare(reboot("8m", 1), model)).toBeCloseTo(0.5, 10);
+    expect(rebootFailShare(reboot("20m", 1), model)).toBe(0);
+    expect(rebootFailShare(reboot("30s", 1), model)).toBe(1);
+  });
+
+  it("more attempts fail less often, never more", () => {
+    const shares = [1, 2, 3, 4].map((n) => rebootFailShare(reboot("8m", n), model));
+    for (let i = 1; i < shares.length; i++) expect(shares[i]).toBeLessThan(shares[i - 1] as number);
+    expect(shares[3]).toBeGreaterThan(0);
+  });
+
+  it("a timeout the boots overrun is a risk of the whole plan, with the share and what to do", () => {
+    const r = reference();
+    const short = planSchedule({
+      plan: plan({ steps: [{ name: "reboot", kind: "reboot", timeout: "30s" }] }),
+      fleet: r.scope,
+      scope: r.scope,
+      workloads: r.workloads,
+    });
+    const risk = short.risks.find((x) => x.kind === "reboot-timeout");
+    expect(risk?.region).toBeUndefined();
+    expect(risk?.message).toMatch(
+      /step reboot: .*timeout of 30s, 100 % of hosts would use all 3 attempt\(s\) and fail/,
+    );
+    expect(risk?.message).toContain("--scenario");
+    const long = planSchedule({
+      plan: plan({ steps: [{ name: "reboot", kind: "reboot", timeout: "20m" }] }),
+      fleet: r.scope,
+      scope: r.scope,
+      workloads: r.workloads,
+    });
+    expect(long.risks.map((x) => x.kind)).not.toContain("reboot-timeout");
   });
 });
 

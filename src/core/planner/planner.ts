@@ -21,7 +21,7 @@ import type { Capacity, Host, Workload } from "../model/fleet.js";
 import type { Concurrency, Plan } from "../plan/compile.js";
 import { assignWaves, waveSize } from "../policy/waves.js";
 import { GROUP_DOMAIN_PREFIX, HOLDOVER_DOMAIN, isPlannerDomain } from "./domains.js";
-import { DEFAULT_FLOW_MODEL, drains, type FlowModel, flowMs } from "./flow-model.js";
+import { DEFAULT_FLOW_MODEL, drains, type FlowModel, flowMs, rebootFailShare } from "./flow-model.js";
 import { HoldoverPool, holdoverBins, isPlacement } from "./holdover-pool.js";
 import { type ListHost, listSchedule, type Started } from "./list-schedule.js";
 import { type LowerBound, lowerBound } from "./lower-bound.js";
@@ -99,8 +99,9 @@ export interface RegionPlan {
 }
 
 export interface Risk {
-  kind: "single-holdover-rack" | "holdover-in-scope" | "tight-window";
-  region: string;
+  kind: "single-holdover-rack" | "holdover-in-scope" | "tight-window" | "reboot-timeout";
+  /** Absent: the whole plan (every region). */
+  region?: string;
   message: string;
 }
 
@@ -253,8 +254,31 @@ export function planSchedule(input: PlannerInput): Schedule {
       seed,
       play: (hs) => play(hs, room).started,
     }) ?? null;
+  result.risks.push(...rebootRisks(input.plan, model));
   if (judgedBySpread(input)) result.risks.push(...spreadRisks(input, result));
   return result;
+}
+
+/** Hosts that fail at least this often on a reboot step's timeout make it a risk. */
+const REBOOT_FAIL_RISK = 0.01;
+
+/**
+ * Reboot steps whose timeout the assumed boot times overrun so often that hosts would use every
+ * attempt and fail (e.g. a 30 s timeout for the default 2-15 min boots of physical servers).
+ */
+function rebootRisks(plan: Plan, model: FlowModel): Risk[] {
+  const out: Risk[] = [];
+  const boots = `${formatMs(model.bootMs.min)}-${formatMs(model.bootMs.max)}`;
+  for (const step of plan.steps) {
+    if (step.kind !== "reboot") continue;
+    const share = rebootFailShare(step, model);
+    if (share < REBOOT_FAIL_RISK) continue;
+    out.push({
+      kind: "reboot-timeout",
+      message: `step ${step.name}: with boots of ${boots} (uniform) and a timeout of ${formatMs(step.timeoutMs)}, ${(100 * share).toFixed(share < 0.1 ? 1 : 0)} % of hosts would use all ${step.retry.attempts} attempt(s) and fail; raise the step's timeout above your hosts' boot time, or give that boot time with --scenario (boot: { min, max })`,
+    });
+  }
+  return out;
 }
 
 /** A region's chosen window opening as an offset from the schedule's start (none chosen: undefined). */

@@ -78,7 +78,7 @@ export function renderSchedule(s: Schedule, opts: { explain?: boolean; paint?: P
   if (s.risks.length === 0) out.push(p("green", "risks: none found"));
   else {
     out.push(p("yellow", `risks (${s.risks.length}):`));
-    for (const r of s.risks) out.push(`  - ${r.region}: ${r.message}`);
+    for (const r of s.risks) out.push(`  - ${r.region ?? "every region"}: ${r.message}`);
   }
   if (opts.explain) {
     out.push("");
