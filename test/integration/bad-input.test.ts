@@ -12,6 +12,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -264,6 +265,32 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
       const s = await runCli(["--db", join(dir, "db.sqlite"), "status", "--json"], { cwd: dir });
       expect(s.code).toBe(2);
       expect(s.stderr).toContain("no runs");
+    }
+  });
+
+  it("a PostgreSQL database that cannot be reached: exit 1 naming host, port and database (never the password), no stack", async () => {
+    // A loopback port nothing listens on: bound, then closed.
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.once("error", reject);
+      srv.listen(0, "127.0.0.1", () => {
+        const { port } = srv.address() as AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    const dir = join(root, "postgres-unreachable");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "plan.yaml"), GOOD_PLAN);
+    writeFileSync(join(dir, "inventory.ini"), GOOD_INV);
+    for (const args of [["status"], ["run", "plan.yaml", "-i", "inventory.ini", "--all"]]) {
+      const r = await runCli(["--db", `postgres://ops:hunter2@127.0.0.1:${port}/overhaul`, ...args], {
+        cwd: dir,
+      });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(`cannot reach the PostgreSQL database at 127.0.0.1:${port}/overhaul`);
+      expect(r.stderr).toContain("ECONNREFUSED");
+      expect(r.stderr).not.toContain("hunter2");
+      expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
     }
   });
 

@@ -3,5 +3,5 @@
  * Only the composition root (cli/) imports this.
  */
 export { MigrationFailedError } from "./migrations.js";
-export { openPostgresStore, type PostgresStoreOptions } from "./postgres.js";
+export { openPostgresStore, type PostgresStoreOptions, StoreUnavailableError } from "./postgres.js";
 export { openSqliteStore, type SqliteStoreOptions } from "./sqlite.js";

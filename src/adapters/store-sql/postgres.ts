@@ -8,9 +8,13 @@
  * - Every commit is a Postgres commit (synchronous_commit as the server is configured).
  * - Migrations run before the store is returned; Kysely serializes concurrent migrators with an
  *   advisory lock.
+ * - A server that cannot be reached (refused, unknown host, no answer within CONNECT_TIMEOUT_MS,
+ *   bad password, no such database) is a `StoreUnavailableError` naming host, port and database,
+ *   never the user or password, before any pool is made.
  */
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
+import { OverhaulError } from "../../core/errors.js";
 import type { Store } from "../../ports/store.js";
 import { KyselyStore } from "./kysely-store.js";
 import type { DB } from "./schema.js";
@@ -30,6 +34,43 @@ const types: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format ?? "text")) as pg.CustomTypesConfig["getTypeParser"],
 };
 
+/** How long the first connection may take before the server counts as unreachable. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** The database cannot be reached: nothing was read or written. */
+export class StoreUnavailableError extends OverhaulError {
+  override readonly name = "StoreUnavailableError";
+}
+
+/** host:port/database of a connection string, without user or password. */
+export function describeDatabase(connectionString: string): string {
+  try {
+    const u = new URL(connectionString);
+    const host = u.hostname || u.searchParams.get("host") || "localhost";
+    return `${host}:${u.port || "5432"}${u.pathname || "/"}`;
+  } catch {
+    return "(a connection string that is not a URL)";
+  }
+}
+
+/** One connection, then closed: a clear error now rather than a pool's failure later. */
+async function reach(connectionString: string): Promise<void> {
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  // A connection that fails after connecting (server shutdown) must not crash the process.
+  client.on("error", () => {});
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => {});
+    const why = err instanceof Error ? err.message : String(err);
+    throw new StoreUnavailableError(
+      `cannot reach the PostgreSQL database at ${describeDatabase(connectionString)}: ${why} (is the server running, and are --db / OVERHAUL_DB right?)`,
+      { cause: err },
+    );
+  }
+  await client.end();
+}
+
 export interface PostgresStoreOptions {
   /** Pool size (default 10). */
   max?: number;
@@ -39,6 +80,7 @@ export async function openPostgresStore(
   connectionString: string,
   options: PostgresStoreOptions = {},
 ): Promise<Store> {
+  await reach(connectionString);
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10, types });
   // An idle client's error (server restart) must not crash the process; the next query fails instead.
   pool.on("error", () => {});
