@@ -91,6 +91,8 @@ export function program(setCode: (n: number) => void): Command {
       "act on a running `overhaul serve` instead of the database (env OVERHAUL_SERVER; token in OVERHAUL_TOKEN)",
     )
     .showHelpAfterError("(run with --help for usage)")
+    // Every error of the CLI starts `overhaul: `, flag and argument errors too (Commander: `error: `).
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, "overhaul: ")) })
     .exitOverride();
   const g = (cmd: Command) => {
     const o = cmd.optsWithGlobals() as { db?: string; color?: boolean };

@@ -268,6 +268,22 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
     }
   });
 
+  it("usage errors (unknown command or flag, missing argument, bad flag value) are exit 2 and start 'overhaul: ' like every other error", async () => {
+    const cases: [string[], string][] = [
+      [["frobnicate"], "overhaul: unknown command 'frobnicate'"],
+      [["run"], "overhaul: missing required argument 'plan'"],
+      [["status", "--run", "x"], "overhaul: unknown option '--run'"],
+      [["history", "--days", "abc"], "overhaul: option '--days <n>' argument 'abc' is invalid"],
+    ];
+    for (const [args, first] of cases) {
+      const r = await runCli(args, { cwd: root });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.startsWith(first), r.stderr).toBe(true);
+      expect(r.stderr).toContain("(run with --help for usage)");
+      expect(r.stdout).toBe("");
+    }
+  });
+
   it("a PostgreSQL database that cannot be reached: exit 1 naming host, port and database (never the password), no stack", async () => {
     // A loopback port nothing listens on: bound, then closed.
     const port = await new Promise<number>((resolve, reject) => {
