@@ -37,6 +37,7 @@ const LINE_EVENTS = new Set([
   "run.halting",
   "run.aborting",
   "lease.acquired",
+  "lease.renewal-failed",
 ]);
 
 export class Progress implements EventSink {
@@ -122,6 +123,9 @@ export class Progress implements EventSink {
         break;
       case "lease.acquired":
         text = `coordinator ${String(d.owner)} holds ${String(d.hosts)} host(s)`;
+        break;
+      case "lease.renewal-failed":
+        text = `could not renew the leases (${String(d.error)}); retrying; no new step starts after ${new Date(Number(d.validUntil)).toISOString()} until a renewal succeeds`;
         break;
       default:
         text = `${e.type}${d.reason ? `: ${String(d.reason)}` : ""}`;

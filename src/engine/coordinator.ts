@@ -32,6 +32,14 @@
  *   checked against the run transition table.
  * - Nothing new starts while the run is paused, halting or aborting; work in flight finishes its
  *   current unit (an effect is never cut off by a pause).
+ * - Leases are renewed for as long as any unit of this coordinator is in flight: in the loop, while
+ *   a graceful stop waits for its units, and while `drive` settles them after an error, so a step
+ *   that outlasts the lease's TTL is never taken over (and run again) by a successor while it still
+ *   runs. A failed renewal (a store hiccup) is retried soon, never fatal; past the last successful
+ *   renewal's expiry (`leaseValidUntil`) no unit starts and no chained intent continues, since a
+ *   successor may hold the hosts by then.
+ * - The failure budget is checked again before each host an admission starts, so a failure that
+ *   lands while earlier starts of the same admission are being committed stops the rest.
  */
 import { LeaseLostError, SafetyRefusal } from "../core/errors.js";
 import { assertRunTransition, isTerminalHost, isTerminalRun, type RunState } from "../core/flow/states.js";
@@ -82,6 +90,8 @@ export class Coordinator {
   /** Region -> when its window opens (a run that follows a schedule with windows). */
   private opensAt: Readonly<Record<string, number>> | undefined;
   private nextRenewAt = 0;
+  /** Our leases are certainly ours until then: the last successful grant or renewal + TTL. */
+  private leaseValidUntil = 0;
   private nextRefreshAt = 0;
   private readonly wake: Array<() => void> = [];
   /** One listener each on `signal` and `drain` for all effects and idle waits (abort-fanout.ts). */
@@ -156,8 +166,11 @@ export class Coordinator {
 
   private async acquire(): Promise<number> {
     const { store, clock } = this.deps;
-    const granted = await store.acquireLeases(this.runId, this.opts.owner, clock.now(), this.opts.leaseTtlMs);
+    const at = clock.now();
+    const granted = await store.acquireLeases(this.runId, this.opts.owner, at, this.opts.leaseTtlMs);
     if (granted.length === 0) return 0;
+    // acquireLeases extends every lease we hold to at + TTL, as a renewal does.
+    this.leaseValidUntil = at + this.opts.leaseTtlMs;
     const attempts = await store.getAttempts(this.runId);
     const byHost = new Map<string, AttemptRecord[]>();
     for (const a of attempts) {
@@ -195,7 +208,8 @@ export class Coordinator {
       mayContinue: () =>
         (this.run.state === "running" || this.run.state === "halting") &&
         !this.signal.aborted &&
-        !this.drain.aborted,
+        !this.drain.aborted &&
+        this.deps.clock.now() < this.leaseValidUntil,
     };
   }
 
@@ -305,8 +319,59 @@ export class Coordinator {
     try {
       return await this.loop();
     } finally {
-      await Promise.allSettled(this.busy.values());
+      await this.settleUnits();
       await store.releaseLeases(this.runId, this.opts.owner).catch(() => {});
+    }
+  }
+
+  /**
+   * Renew our leases now. A failure (the store unreachable for a moment) is reported and retried
+   * soon, never thrown: units in flight must keep their leases (see the header). Returns how many
+   * leases are still ours, or undefined when the renewal failed.
+   */
+  private async renew(): Promise<number | undefined> {
+    const { clock, store } = this.deps;
+    const now = clock.now();
+    try {
+      const held = await store.renewLeases(this.runId, this.opts.owner, now, this.opts.leaseTtlMs);
+      this.nextRenewAt = now + this.opts.leaseTtlMs / 3;
+      if (held > 0) this.leaseValidUntil = now + this.opts.leaseTtlMs;
+      return held;
+    } catch (e) {
+      // A hard stop (a killed coordinator's store fails every call) is not a hiccup.
+      if (this.signal.aborted) throw e;
+      this.nextRenewAt = now + Math.min(RENEW_RETRY_MS, this.opts.leaseTtlMs / 10);
+      this.deps.sink.emit(
+        this.event("lease.renewal-failed", {
+          owner: this.opts.owner,
+          error: e instanceof Error ? e.message : String(e),
+          validUntil: this.leaseValidUntil,
+        }),
+      );
+      return undefined;
+    }
+  }
+
+  /** Wait for every unit in flight, renewing the leases meanwhile (a step may outlast the TTL). */
+  private async settleUnits(): Promise<void> {
+    const { clock } = this.deps;
+    while (this.busy.size > 0) {
+      if (this.signal.aborted) {
+        // A hard stop told the units to stop at once: nothing is renewed for them any more.
+        await Promise.allSettled(this.busy.values());
+        return;
+      }
+      if (clock.now() >= this.nextRenewAt) {
+        // On failure the next try is set a moment later, so this never spins.
+        await this.renew();
+        continue;
+      }
+      const ac = new AbortController();
+      await Promise.race([
+        Promise.allSettled(this.busy.values()),
+        clock.sleep(this.nextRenewAt - clock.now(), ac.signal).catch(() => {}),
+      ]);
+      ac.abort(WAIT_OVER);
     }
   }
 
@@ -315,15 +380,14 @@ export class Coordinator {
     for (;;) {
       if (this.signal.aborted) return { outcome: "detached", run: this.run };
       if (this.drain.aborted) {
-        // Graceful stop: wait for the units in flight, start nothing, then detach.
-        await Promise.allSettled(this.busy.values());
+        // Graceful stop: wait for the units in flight (still renewing), start nothing, then detach.
+        await this.settleUnits();
         return { outcome: "detached", run: this.run };
       }
       const now = clock.now();
 
-      if (now >= this.nextRenewAt) {
-        const held = await store.renewLeases(this.runId, this.opts.owner, now, this.opts.leaseTtlMs);
-        this.nextRenewAt = now + this.opts.leaseTtlMs / 3;
+      const held = now >= this.nextRenewAt ? await this.renew() : undefined;
+      if (held !== undefined) {
         if (held < this.flows.size) await this.dropLost();
         if (this.flows.size === 0 && held === 0 && this.busy.size === 0) {
           await this.acquire();
@@ -469,7 +533,9 @@ export class Coordinator {
         return;
       }
       for (const name of startable) {
-        // A pause (or a gate's) read while an earlier start was being committed: start no more.
+        // A failure, or a pause (or a gate's), that landed while an earlier start was being
+        // committed: start no more.
+        await this.checkBudget();
         if (this.run.state !== "running") return;
         const f = this.flows.get(name) as HostFlow;
         try {
@@ -510,6 +576,8 @@ export class Coordinator {
     // The run may have been paused (or aborted) while admission awaited its commits.
     if (this.ready.size === 0 || (this.run.state !== "running" && this.run.state !== "halting")) return;
     const now = this.deps.clock.now();
+    // Renewals have been failing past our leases' expiry: a successor may hold the hosts now.
+    if (now >= this.leaseValidUntil) return;
     const rank = (h: string) => this.position.get(h) ?? 0;
     for (const name of [...this.ready].sort((a, b) => rank(a) - rank(b))) {
       const f = this.flows.get(name);
@@ -633,6 +701,9 @@ export class Coordinator {
  * would build a DOMException, with a stack, on every turn of the loop).
  */
 const WAIT_OVER = Symbol("wait over");
+
+/** A failed lease renewal is tried again this soon (or at a tenth of the TTL, if shorter). */
+const RENEW_RETRY_MS = 1_000;
 
 function describeBudget(plan: Plan): string {
   const b = plan.failureBudget;

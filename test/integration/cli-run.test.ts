@@ -235,4 +235,39 @@ steps:
     expect(resumed.code, resumed.stderr).toBe(0);
     expect((await status(dir)).counts.succeeded).toBe(4);
   });
+  it("Ctrl-C, then `overhaul resume` while the step still runs past the lease's TTL: the step runs once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-lease-"));
+    const ledger = join(dir, "ledger");
+    writeFileSync(ledger, "");
+    writeFileSync(
+      join(dir, "inventory.ini"),
+      "[fleet]\nnode01\n\n[fleet:vars]\nansible_connection=local\noverhaul_region=lab\n",
+    );
+    // Not idempotent, with a check: a successor that took the lease would find it "not done" and
+    // run it again while the first copy still runs.
+    writeFileSync(
+      join(dir, "plan.yaml"),
+      `name: migrate
+hosts: fleet
+steps:
+  - { name: migrate, kind: command, run: 'echo start >> ${ledger}; sleep 5; echo done >> ${ledger}', check: 'grep -qx done ${ledger}', timeout: 1m }
+`,
+    );
+    const env = { OVERHAUL_LOG_DIR: join(dir, "logs") };
+    const first = startCli(["run", "plan.yaml", "-i", "inventory.ini", "--all", "--lease-ttl", "2s"], {
+      cwd: dir,
+      env,
+    });
+    for (let i = 0; i < 200 && !readFileSync(ledger, "utf8").includes("start"); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    first.child.kill("SIGINT"); // the first Ctrl-C: detach once the step has finished
+    const second = await runCli(["resume", "--lease-ttl", "2s"], { cwd: dir, env });
+    const r1 = await first.done;
+    expect(r1.code, r1.stderr).toBe(130);
+    expect(readFileSync(ledger, "utf8").trim().split("\n")).toEqual(["start", "done"]);
+    // The resume either waited the step out or gave up on a run held elsewhere; a last resume ends it.
+    if (second.code !== 0) expect((await runCli(["resume"], { cwd: dir, env })).code).toBe(0);
+    expect((await status(dir)).counts.succeeded).toBe(1);
+    expect(readFileSync(ledger, "utf8").trim().split("\n")).toEqual(["start", "done"]);
+  }, 60_000);
 });
