@@ -623,18 +623,40 @@ export class Coordinator {
     if (active) return undefined;
     if (this.run.state === "halting") {
       await this.setRun("failed", { reason: this.run.reason });
-      return { outcome: "finished", run: this.run };
+    } else {
+      if (!hosts.every((h) => isTerminalHost(h.state))) return undefined;
+      const bad = hosts.filter(
+        (h) => h.state === "failed" || h.state === "in_doubt" || h.state === "aborted",
+      );
+      if (bad.length === 0) await this.setRun("succeeded", { reason: null });
+      else {
+        const failed = hosts.filter((h) => h.state === "failed").length;
+        const doubt = hosts.filter((h) => h.state === "in_doubt").length;
+        await this.setRun("failed", { reason: `${failed} host(s) failed, ${doubt} in doubt` });
+      }
     }
-    if (!hosts.every((h) => isTerminalHost(h.state))) return undefined;
-    const bad = hosts.filter((h) => h.state === "failed" || h.state === "in_doubt" || h.state === "aborted");
-    if (bad.length === 0) await this.setRun("succeeded", { reason: null });
-    else {
-      const failed = hosts.filter((h) => h.state === "failed").length;
-      const doubt = hosts.filter((h) => h.state === "in_doubt").length;
-      await this.setRun("failed", { reason: `${failed} host(s) failed, ${doubt} in doubt` });
-    }
-    if (isTerminalRun(this.run.state)) return { outcome: "finished", run: this.run };
-    return undefined;
+    if (!isTerminalRun(this.run.state)) return undefined;
+    return (await this.reopenedByRetry()) ? undefined : { outcome: "finished", run: this.run };
+  }
+
+  /**
+   * An operator's retry that landed while the run was being finished (its host change committed
+   * before our compare-and-set on the run, its own look at the run still saw it running, so it
+   * did not reopen it): the run is opened again here and the host driven, rather than a finished
+   * run left with a pending host nobody drives.
+   */
+  private async reopenedByRetry(): Promise<boolean> {
+    const stored = await this.deps.store.getHosts(this.runId);
+    // Hosts the run was finished as terminal (a halted run's pending hosts stay as they are).
+    const open = stored
+      .filter((h) => !isTerminalHost(h.state) && isTerminalHost(this.view.get(h.host)?.state ?? "pending"))
+      .map((h) => h.host);
+    if (open.length === 0 || (this.run.state !== "failed" && this.run.state !== "succeeded")) return false;
+    // Lost to the operator's own reopening, this still reads the run as it is now.
+    await this.setRun("running", { reason: null }, { reopened: open });
+    if (isTerminalRun(this.run.state)) return false;
+    this.viewChanged(true);
+    return true;
   }
 
   private async finishAbort(): Promise<DriveResult> {

@@ -1177,3 +1177,31 @@ concurrency: { global: 3 }
     expect(["pending", "skipped"]).toContain(s.h06);
   });
 });
+
+describe("engine: an operator's retry racing the end of the run", () => {
+  it("a retry committed just before the coordinator finishes the run reopens it, and the host is driven", async () => {
+    const plan = `
+name: p
+hosts: all
+steps: [{ name: s, kind: command, run: "x" }]
+`;
+    let calls = 0;
+    const t = await setup(plan, 1, () => (++calls === 1 ? { exitCode: 1 } : undefined));
+    const update = t.store.updateRun.bind(t.store);
+    let raced = false;
+    t.store.updateRun = async (id, from, patch, events) => {
+      if (!raced && patch.state === "failed") {
+        // The operator's retry commits between the coordinator's look at its hosts and its write.
+        raced = true;
+        const run = await t.store.getRun(id);
+        if (run) await hostAction({ store: t.store, clock: t.clock }, run, "h01", "retry", "op");
+      }
+      return update(id, from, patch, events);
+    };
+    const res = await t.coordinator().drive();
+    expect(raced).toBe(true);
+    expect(res.run.state).toBe("succeeded");
+    expect(await states(t.store, t.run.id)).toEqual({ h01: "succeeded" });
+    expect(t.transport.count("h01", "x")).toBe(2);
+  });
+});
