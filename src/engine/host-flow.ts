@@ -11,6 +11,9 @@
  *   otherwise the host is parked `in_doubt` for an operator (a revert too). A non-idempotent effect
  *   never runs twice by accident. The unknown result is committed together with its resolution,
  *   never before the check has answered, so a stop during the check leaves the attempt in doubt.
+ *   A coordinator crash uses up no retry, except when the kind's built-in check finds the attempt
+ *   failed whatever it did (a rebooted host that did not answer within the timeout): that is a
+ *   failed attempt, as the effect's own verdict would have been.
  * - A coordinator that stops before or during an effect records nothing for it and starts nothing.
  * - Retries stay inside the step; when they run out, the failed step and the completed steps
  *   before it are reverted newest first, down to the last point of no return; then the host is
@@ -41,7 +44,7 @@ import type {
   NewAttempt,
 } from "../ports/store.js";
 import { builtinRevert, STEP_IMPLS } from "../steps/kinds.js";
-import { exec, type StepContext, type StepOutcome, tail } from "../steps/types.js";
+import { type EffectFinding, exec, type StepContext, type StepOutcome, tail } from "../steps/types.js";
 import { AbortFanout } from "./abort-fanout.js";
 import type { EngineDeps } from "./deps.js";
 
@@ -330,9 +333,13 @@ export class HostFlow {
     }
   }
 
-  /** Is the step's effect already there? `check` command, else the kind's built-in check. */
-  private async isDone(step: Step, pre: Record<string, unknown> | null): Promise<boolean | undefined> {
+  /**
+   * Is the step's effect already there? `check` command, else the kind's built-in check; undefined
+   * when it cannot tell, `{ failed }` when the built-in check found the attempt failed anyway.
+   */
+  private async isDone(step: Step, pre: Record<string, unknown> | null): Promise<EffectFinding> {
     const impl = STEP_IMPLS[step.kind];
+    let failed: string | undefined;
     const r = await this.effect(step, pre, 0, "check", async (ctx) => {
       if (step.check !== undefined) {
         const x = await exec(ctx, step.check);
@@ -340,10 +347,12 @@ export class HostFlow {
       }
       const happened = await impl.effectHappened?.(ctx);
       if (happened === undefined) throw new TransportError("dropped", "cannot tell");
-      return { ok: happened, detail: {} };
+      if (typeof happened === "object") failed = happened.failed;
+      return { ok: happened === true, detail: {} };
     });
     if ("unknown" in r) return undefined;
     if (!r.ok && r.detail.transport !== undefined) return undefined;
+    if (failed !== undefined) return { failed };
     return r.ok;
   }
 
@@ -651,6 +660,10 @@ export class HostFlow {
           ],
           result,
         );
+      // The built-in check found the attempt failed whatever it did (a rebooted host that did not
+      // come back within the timeout): a failed attempt, crash or not, like the effect's own verdict.
+      if (typeof done === "object")
+        return this.failed(step, n, `${reason}; then ${done.failed}`, true, result, [ev]);
       if (done === undefined && !step.idempotent) {
         return this.park(
           `outcome of step "${step.name}" is unknown (${reason}) and its check could not tell`,
