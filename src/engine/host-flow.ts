@@ -19,6 +19,10 @@
  *   before it are reverted newest first, down to the last point of no return; then the host is
  *   failed with the reason and someone is notified.
  * - Every host state change goes through `assertHostTransition`.
+ * - Abort stops the host where it is (no revert) and leaves no attempt open: a chained intent whose
+ *   effect has not started is closed failed (nothing ran); an attempt a previous coordinator left
+ *   in doubt is closed unknown, with nothing checked or re-run, and the host is parked `in_doubt`,
+ *   not `aborted` (the step may be half done).
  * - Chained intents: when a step succeeds (or a host is admitted) and the next step can start at
  *   once, its intent is written in the same commit as the result (or the admission), and its
  *   effect starts right after that commit. Only into a step that needs nothing before its intent
@@ -207,9 +211,14 @@ export class HostFlow {
 
   /**
    * Abort: the host stops where it is (no revert). A chained intent whose effect has not started
-   * (`pending`) is closed in the same commit: failed, nothing ran, so no attempt stays open.
+   * (`pending`) is closed in the same commit: failed, nothing ran, so no attempt stays open. An
+   * attempt a previous coordinator left in doubt is not resolved (nothing runs on the host after an
+   * abort): it is closed as unknown and the host parked `in_doubt`, since the step may be half done.
    */
   async abort(reason: string): Promise<void> {
+    const d = this.doubt;
+    this.doubt = undefined;
+    if (d !== undefined) return this.abortInDoubt(d, reason);
     const now = this.cx.deps.clock.now();
     const events: EventSpec[] = [];
     const p = this.pending;
@@ -228,6 +237,30 @@ export class HostFlow {
       data: { reason, step: this.cx.plan.steps[this.rec.stepIndex]?.name ?? null },
     });
     await this.commit({ state: "aborted", finishedAt: now, reason }, events, io);
+  }
+
+  /** The run is aborted with attempt `a` left in doubt by a stopped coordinator (see `abort`). */
+  private async abortInDoubt(a: AttemptRecord, reason: string): Promise<void> {
+    const name = this.cx.plan.steps[a.stepIndex]?.name ?? a.stepName;
+    const phase = a.phase === "revert" ? "revert" : "run";
+    const crash = "the coordinator stopped during it";
+    const result: AttemptResult = {
+      seq: a.seq,
+      state: "unknown",
+      finishedAt: this.cx.deps.clock.now(),
+      result: { reason: `${crash}; then the run was aborted (${reason})` },
+    };
+    const what = phase === "revert" ? `the revert of step "${name}"` : `step "${name}"`;
+    return this.park(
+      `run aborted (${reason}) with the outcome of ${what} unknown (${crash}): look at the host`,
+      [
+        {
+          type: "attempt.unknown",
+          data: { step: name, attempt: a.number, phase, reason: crash, resolution: "park" },
+        },
+      ],
+      { result },
+    );
   }
 
   /** Do one unit of work. */

@@ -1,10 +1,13 @@
 /**
  * Attempts a dead coordinator left in doubt, resolved (or closed) by the next one: a reboot is
- * resolved against the boot id recorded with its intent, waiting for a host that still boots.
+ * resolved against the boot id recorded with its intent, waiting for a host that still boots; an
+ * abort closes the attempt as unknown and parks the host in doubt instead of calling it aborted.
  * Virtual time, in-memory store, scripted transport.
  */
 import { describe, expect, it } from "vitest";
 import { TransportError } from "../../src/core/errors.js";
+import { summarize } from "../../src/engine/run-summary.js";
+import { runAction } from "../../src/engine/runs.js";
 import {
   attemptStates,
   hostEvents,
@@ -131,5 +134,33 @@ steps:
     expect(t.transport.count("h01", "do-reboot")).toBe(1);
     const unknown = hostEvents(t, "h01").find((e) => e.type === "attempt.unknown");
     expect(unknown?.data).toMatchObject({ step: "reboot", resolution: "check" });
+  });
+});
+describe("an abort with an attempt left in doubt", () => {
+  const UPGRADE = `
+name: p
+hosts: all
+steps:
+  - { name: upgrade, kind: command, run: "dist-upgrade" }
+`;
+
+  it("closes the attempt as unknown and parks the host in doubt, saying so in status", async () => {
+    const t = await setup(UPGRADE, 1, () => undefined);
+    await leaveInDoubt(t, "upgrade", null);
+    await runAction({ store: t.store, clock: t.clock }, (await t.store.getRun(t.run.id))!, "abort", "op");
+    const r = await t.coordinator("c2").drive();
+    expect(r.run.state).toBe("aborted");
+    // Nothing was checked or re-run on the host: the abort stops it where it is.
+    expect(t.transport.calls).toEqual([]);
+    // No attempt stays open in a finished run; the host does not look cleanly aborted.
+    expect(await attemptStates(t)).toEqual([["upgrade", "unknown"]]);
+    expect(await states(t)).toEqual({ h01: "in_doubt" });
+    const h = await t.store.getHost(t.run.id, "h01");
+    expect(h?.reason).toMatch(/^run aborted \(abort by op\) with the outcome of step "upgrade" unknown/);
+    expect(hostEvents(t, "h01").map((e) => e.type)).toEqual(["attempt.unknown", "host.in_doubt"]);
+    expect(t.notes.join("\n")).toMatch(/h01 needs an operator/);
+    const s = await summarize(t.store, r.run, t.clock.now());
+    expect(s.counts.in_doubt).toBe(1);
+    expect(s.failures).toEqual([{ host: "h01", state: "in_doubt", reason: h?.reason }]);
   });
 });
