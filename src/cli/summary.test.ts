@@ -55,3 +55,33 @@ describe("run summary (status): windows", () => {
     expect(s.hosts.every((h) => h.waiting === null)).toBe(true);
   });
 });
+
+describe("run summary (status): failures", () => {
+  const out = { color: false, write: () => {}, err: () => {} };
+  async function runWith(state: "failed" | "aborted") {
+    const store = new MemoryStore();
+    await store.savePlanRevision({ name: "p", hash: "h", body: "b", createdAt: T0 });
+    const reason =
+      'run aborted (abort by op) with the outcome of step "upgrade" unknown (the coordinator stopped during it): look at the host';
+    await store.createRun(
+      runRecord({ id: "r1", createdAt: T0, state }),
+      [hostFlowRecord({ runId: "r1", host: "h01", order: 0, state: "in_doubt", reason })],
+      [],
+    );
+    const s = await summarize(store, (await store.getRun("r1"))!, T0);
+    return { s, reason, text: renderSummary(out, s) };
+  }
+
+  it("an aborted run's in-doubt hosts are listed with why, and the next step is not a retry it would refuse", async () => {
+    const { s, reason, text } = await runWith("aborted");
+    expect(s.failures).toEqual([{ host: "h01", state: "in_doubt", reason }]);
+    expect(text).toContain(`h01 (in_doubt): ${reason}`);
+    expect(text).toContain("the run is aborted and cannot be resumed: look at these hosts");
+    expect(text).not.toContain("overhaul retry");
+  });
+
+  it("a failed run suggests retry or skip, then resume", async () => {
+    const { text } = await runWith("failed");
+    expect(text).toContain("next: `overhaul retry HOST` or `overhaul skip HOST`, then `overhaul resume r1`");
+  });
+});

@@ -1,5 +1,8 @@
 /**
  * The run summary shown at the end of `run` and by `status`, in text and JSON (same data).
+ *
+ * Invariant: the next step it suggests for failed and in-doubt hosts is one the run accepts (an
+ * aborted run takes no retry and no resume).
  */
 import type { HostState } from "../core/flow/states.js";
 import { formatDuration } from "../core/plan/duration.js";
@@ -50,7 +53,16 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
     lines.push(paint(out, "bold", "  failures:"));
     for (const f of s.failures)
       lines.push(`    ${paint(out, "red", f.host)} (${f.state}): ${f.reason ?? ""}`);
-    lines.push(`  next: \`overhaul retry HOST\` or \`overhaul skip HOST\`, then \`overhaul resume ${r.id}\``);
+    // An aborted run is never driven again (retry and resume are refused): the hosts are the
+    // operator's to look at, an in-doubt one with a step that may be half done.
+    if (r.state === "aborted" || r.state === "aborting")
+      lines.push(
+        "  next: the run is aborted and cannot be resumed: look at these hosts (an in-doubt host's step may be half done), then start a new run for them",
+      );
+    else
+      lines.push(
+        `  next: \`overhaul retry HOST\` or \`overhaul skip HOST\`, then \`overhaul resume ${r.id}\``,
+      );
   }
   return `${lines.join("\n")}\n`;
 }

@@ -2,7 +2,8 @@
  * The coordinator: drives one run to its end. Claims the run's host flows with leases, resolves
  * attempts a crashed predecessor left in doubt, admits hosts under waves, caps and stagger, runs
  * one unit of work per host at a time, enforces the failure budget, and honours pause / resume /
- * abort written by operators into the store.
+ * abort written by operators into the store. An aborted run leaves no attempt open: one still in
+ * doubt is closed as unknown and its host parked `in_doubt` (`HostFlow.abort`).
  *
  * Invariants:
  * - Reads time only from the Clock port and randomness only from the Random port.

@@ -11,11 +11,18 @@
  *   otherwise the host is parked `in_doubt` for an operator (a revert too). A non-idempotent effect
  *   never runs twice by accident. The unknown result is committed together with its resolution,
  *   never before the check has answered, so a stop during the check leaves the attempt in doubt.
+ *   A coordinator crash uses up no retry, except when the kind's built-in check finds the attempt
+ *   failed whatever it did (a rebooted host that did not answer within the timeout): that is a
+ *   failed attempt, as the effect's own verdict would have been.
  * - A coordinator that stops before or during an effect records nothing for it and starts nothing.
  * - Retries stay inside the step; when they run out, the failed step and the completed steps
  *   before it are reverted newest first, down to the last point of no return; then the host is
  *   failed with the reason and someone is notified.
  * - Every host state change goes through `assertHostTransition`.
+ * - Abort stops the host where it is (no revert) and leaves no attempt open: a chained intent whose
+ *   effect has not started is closed failed (nothing ran); an attempt a previous coordinator left
+ *   in doubt is closed unknown, with nothing checked or re-run, and the host is parked `in_doubt`,
+ *   not `aborted` (the step may be half done).
  * - Chained intents: when a step succeeds (or a host is admitted) and the next step can start at
  *   once, its intent is written in the same commit as the result (or the admission), and its
  *   effect starts right after that commit. Only into a step that needs nothing before its intent
@@ -41,7 +48,7 @@ import type {
   NewAttempt,
 } from "../ports/store.js";
 import { builtinRevert, STEP_IMPLS } from "../steps/kinds.js";
-import { exec, type StepContext, type StepOutcome, tail } from "../steps/types.js";
+import { type EffectFinding, exec, type StepContext, type StepOutcome, tail } from "../steps/types.js";
 import { AbortFanout } from "./abort-fanout.js";
 import type { EngineDeps } from "./deps.js";
 
@@ -204,9 +211,14 @@ export class HostFlow {
 
   /**
    * Abort: the host stops where it is (no revert). A chained intent whose effect has not started
-   * (`pending`) is closed in the same commit: failed, nothing ran, so no attempt stays open.
+   * (`pending`) is closed in the same commit: failed, nothing ran, so no attempt stays open. An
+   * attempt a previous coordinator left in doubt is not resolved (nothing runs on the host after an
+   * abort): it is closed as unknown and the host parked `in_doubt`, since the step may be half done.
    */
   async abort(reason: string): Promise<void> {
+    const d = this.doubt;
+    this.doubt = undefined;
+    if (d !== undefined) return this.abortInDoubt(d, reason);
     const now = this.cx.deps.clock.now();
     const events: EventSpec[] = [];
     const p = this.pending;
@@ -225,6 +237,30 @@ export class HostFlow {
       data: { reason, step: this.cx.plan.steps[this.rec.stepIndex]?.name ?? null },
     });
     await this.commit({ state: "aborted", finishedAt: now, reason }, events, io);
+  }
+
+  /** The run is aborted with attempt `a` left in doubt by a stopped coordinator (see `abort`). */
+  private async abortInDoubt(a: AttemptRecord, reason: string): Promise<void> {
+    const name = this.cx.plan.steps[a.stepIndex]?.name ?? a.stepName;
+    const phase = a.phase === "revert" ? "revert" : "run";
+    const crash = "the coordinator stopped during it";
+    const result: AttemptResult = {
+      seq: a.seq,
+      state: "unknown",
+      finishedAt: this.cx.deps.clock.now(),
+      result: { reason: `${crash}; then the run was aborted (${reason})` },
+    };
+    const what = phase === "revert" ? `the revert of step "${name}"` : `step "${name}"`;
+    return this.park(
+      `run aborted (${reason}) with the outcome of ${what} unknown (${crash}): look at the host`,
+      [
+        {
+          type: "attempt.unknown",
+          data: { step: name, attempt: a.number, phase, reason: crash, resolution: "park" },
+        },
+      ],
+      { result },
+    );
   }
 
   /** Do one unit of work. */
@@ -330,9 +366,13 @@ export class HostFlow {
     }
   }
 
-  /** Is the step's effect already there? `check` command, else the kind's built-in check. */
-  private async isDone(step: Step, pre: Record<string, unknown> | null): Promise<boolean | undefined> {
+  /**
+   * Is the step's effect already there? `check` command, else the kind's built-in check; undefined
+   * when it cannot tell, `{ failed }` when the built-in check found the attempt failed anyway.
+   */
+  private async isDone(step: Step, pre: Record<string, unknown> | null): Promise<EffectFinding> {
     const impl = STEP_IMPLS[step.kind];
+    let failed: string | undefined;
     const r = await this.effect(step, pre, 0, "check", async (ctx) => {
       if (step.check !== undefined) {
         const x = await exec(ctx, step.check);
@@ -340,10 +380,12 @@ export class HostFlow {
       }
       const happened = await impl.effectHappened?.(ctx);
       if (happened === undefined) throw new TransportError("dropped", "cannot tell");
-      return { ok: happened, detail: {} };
+      if (typeof happened === "object") failed = happened.failed;
+      return { ok: happened === true, detail: {} };
     });
     if ("unknown" in r) return undefined;
     if (!r.ok && r.detail.transport !== undefined) return undefined;
+    if (failed !== undefined) return { failed };
     return r.ok;
   }
 
@@ -651,6 +693,10 @@ export class HostFlow {
           ],
           result,
         );
+      // The built-in check found the attempt failed whatever it did (a rebooted host that did not
+      // come back within the timeout): a failed attempt, crash or not, like the effect's own verdict.
+      if (typeof done === "object")
+        return this.failed(step, n, `${reason}; then ${done.failed}`, true, result, [ev]);
       if (done === undefined && !step.idempotent) {
         return this.park(
           `outcome of step "${step.name}" is unknown (${reason}) and its check could not tell`,

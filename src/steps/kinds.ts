@@ -5,6 +5,13 @@
  * Invariants:
  * - `reboot` proves the reboot by a changed boot id, read before (pre-state, persisted with the
  *   intent) and after; a host that answers with the old boot id has not rebooted.
+ * - An in-doubt `reboot` (its coordinator stopped, or its outcome was lost) is resolved against the
+ *   boot id recorded with its intent, never against one read afterwards: the check waits for the
+ *   host to answer (within the step's timeout, like `prepare` and `run` do, since a successor
+ *   coordinator may take over while the host still boots), then a new boot id means the reboot
+ *   happened (and the host is back), the same one that it did not (re-running is safe). A host
+ *   that never answers fails the attempt, as one that did not come back does. An intent without a
+ *   boot id never rebooted anything (`run` refuses first): not done.
  * - On a `local` host, `reboot` needs an explicit reboot command (the step's `run` or the host's
  *   `overhaul_reboot_command`): Overhaul never reboots the coordinator's own machine by default.
  */
@@ -12,6 +19,7 @@
 import { TransportError } from "../core/errors.js";
 import type { StepKind } from "../core/plan/schema.js";
 import type { Health } from "../ports/health.js";
+import type { ExecResult } from "../ports/transport.js";
 import { poll, pollUntil } from "./poll.js";
 import {
   describeExec,
@@ -106,6 +114,9 @@ function rebootCommand(ctx: StepContext): string | undefined {
   return ctx.host.connection === "local" ? undefined : "systemctl reboot";
 }
 
+/** The host answered the boot id command with a boot id. */
+const answered = (x: ExecResult) => x.exitCode === 0 && x.stdout.trim() !== "";
+
 async function readBootId(ctx: StepContext): Promise<string | undefined> {
   const r = await exec(ctx, bootIdCommand(ctx));
   const id = r.stdout.trim();
@@ -116,12 +127,7 @@ const reboot: StepKindImpl = {
   async prepare(ctx) {
     // A retry may find the host still down from the attempt before (a slow POST): wait for it to
     // answer, within this attempt's timeout, rather than failing the attempt at once.
-    const r = await pollUntil(
-      ctx,
-      bootIdCommand(ctx),
-      ctx.step.intervalMs ?? 2_000,
-      (x) => x.exitCode === 0 && x.stdout.trim() !== "",
-    );
+    const r = await pollUntil(ctx, bootIdCommand(ctx), ctx.step.intervalMs ?? 2_000, answered);
     if (r.ok) return { bootId: r.last?.stdout.trim() ?? null };
     return { bootId: null, unanswered: r.lastError ?? `exit code ${r.last?.exitCode ?? "none"}` };
   },
@@ -172,10 +178,19 @@ const reboot: StepKindImpl = {
   },
   async effectHappened(ctx) {
     const before = ctx.pre?.bootId;
-    if (typeof before !== "string") return undefined;
-    const now = await readBootId(ctx).catch(() => undefined);
-    if (now === undefined) return undefined;
-    return now !== before;
+    // No boot id recorded with the intent: `run` refused before issuing the reboot.
+    if (typeof before !== "string") return false;
+    // The host may still be booting from the reboot in doubt: wait until it answers (as `prepare`
+    // does), and compare with the boot id recorded before it.
+    const r = await pollUntil(ctx, bootIdCommand(ctx), ctx.step.intervalMs ?? 2_000, answered);
+    if (r.ok) return r.last?.stdout.trim() !== before;
+    // It answered, but never with a boot id: nothing to compare.
+    if (r.last !== undefined) return undefined;
+    return {
+      failed: `host ${ctx.host.name} did not come back within ${Math.round(ctx.step.timeoutMs / 1000)}s (no answer to the boot id check${
+        r.lastError ? `: ${r.lastError}` : ""
+      })`,
+    };
   },
 };
 

@@ -7,7 +7,10 @@
  * - `run` performs the effect through ports only and reports success or failure as a value;
  *   it throws only `TransportError` (the engine classifies those) or on abort.
  * - `effectHappened` is the kind's built-in "is it already done?" for in-doubt attempts, from the
- *   recorded pre-state; undefined means "cannot tell".
+ *   recorded pre-state, bounded by the step's timeout (`deadline`): true (done), false (not done:
+ *   running it again is safe), undefined ("cannot tell"), or `{ failed }` when the attempt failed
+ *   whatever it did (a rebooted host that did not answer within the timeout), which the engine
+ *   treats like a failed attempt.
  */
 import type { Host } from "../core/model/fleet.js";
 import type { Step } from "../core/plan/compile.js";
@@ -41,10 +44,13 @@ export interface StepOutcome {
   detail: Record<string, unknown>;
 }
 
+/** What a kind's built-in check found about an in-doubt attempt (see `effectHappened`). */
+export type EffectFinding = boolean | undefined | { failed: string };
+
 export interface StepKindImpl {
   prepare?(ctx: StepContext): Promise<Record<string, unknown> | null>;
   run(ctx: StepContext): Promise<StepOutcome>;
-  effectHappened?(ctx: StepContext): Promise<boolean | undefined>;
+  effectHappened?(ctx: StepContext): Promise<EffectFinding>;
 }
 
 const TAIL = 2_000;
