@@ -11,6 +11,10 @@
  *   otherwise the host is parked `in_doubt` for an operator (a revert too). A non-idempotent effect
  *   never runs twice by accident. The unknown result is committed together with its resolution,
  *   never before the check has answered, so a stop during the check leaves the attempt in doubt.
+ * - An effect's deadline is enforced by the transport it runs on, which reports a `timeout` (over
+ *   SSH, once the host's own `timeout` has stopped the command, so a check, re-run or revert
+ *   cannot race it); the engine's own timer, `EFFECT_BACKSTOP_MS` later, only catches an effect
+ *   that never settles (its outcome is then unknown, and it may still be running).
  * - A coordinator that stops before or during an effect records nothing for it and starts nothing.
  * - Retries stay inside the step; when they run out, the failed step and the completed steps
  *   before it are reverted newest first, down to the last point of no return; then the host is
@@ -82,6 +86,15 @@ interface Pending {
 }
 
 class TimeoutSignal extends Error {}
+
+/**
+ * How long past an effect's deadline the engine's own timer waits before it gives up on the
+ * effect (see the header). Transports enforce the deadline they are given and report within a
+ * bounded time after it — the SSH transport waits for the host's own `timeout` to stop the command
+ * (its rounding up to whole seconds, its kill grace, a margin: about 4 s, then 1 s to signal and
+ * close) — so their verdict, which says whether the command was stopped, comes first.
+ */
+export const EFFECT_BACKSTOP_MS = 10_000;
 
 /**
  * The reason a unit's own timer is cancelled with once its effect has settled. Nobody reads it; a
@@ -297,7 +310,7 @@ export class HostFlow {
     if (timed) {
       // The timer sleeps on the effect's own signal: aborting it once the effect settled (below)
       // cancels the timer; an abort for any other reason cancels it too, and it never fires late.
-      clock.sleep(step.timeoutMs, ac.signal).then(
+      clock.sleep(step.timeoutMs + EFFECT_BACKSTOP_MS, ac.signal).then(
         () => ac.abort(new TimeoutSignal(`timed out after ${Math.round(step.timeoutMs / 1000)}s`)),
         () => {},
       );
@@ -314,6 +327,10 @@ export class HostFlow {
       if (ac.signal.reason instanceof TimeoutSignal)
         return { unknown: true, reason: `step "${step.name}" ${ac.signal.reason.message}` };
       if (e instanceof TransportError) {
+        if (e.kind === "timeout") {
+          const after = `timed out after ${Math.round(step.timeoutMs / 1000)}s`;
+          return { unknown: true, reason: `step "${step.name}" ${after}: ${e.message}` };
+        }
         if (e.effectUnknown) return { unknown: true, reason: e.message };
         return { ok: false, retryable: e.retryable, reason: e.message, detail: { transport: e.kind } };
       }
