@@ -97,7 +97,10 @@ export type TransportFailure =
   /** Refused credentials or host key: nothing ran; retrying will not help. */
   | "auth"
   | "hostkey"
-  /** The command ran past its timeout and was stopped: its effect is unknown. */
+  /**
+   * The command ran past its timeout: its effect is unknown. `stoppedOnHost` says whether it is
+   * known to have been stopped.
+   */
   | "timeout"
   /** The connection dropped while the command ran: its effect is unknown (in doubt). */
   | "dropped";
@@ -105,12 +108,20 @@ export type TransportFailure =
 /** A transport could not run a command to completion. `effectUnknown` drives in-doubt handling. */
 export class TransportError extends OverhaulError {
   override readonly name = "TransportError";
+  /**
+   * A `timeout` after which the host itself stopped the command and said so (the SSH transport's
+   * host-side `timeout`, the local transport's process group found gone): its effect is still
+   * unknown (possibly partial), but nothing of it still runs, so checking, re-running or
+   * reverting it cannot race it. False: it may still be running.
+   */
+  readonly stoppedOnHost: boolean;
   constructor(
     readonly kind: TransportFailure,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; stoppedOnHost?: boolean },
   ) {
-    super(message, options);
+    super(message, options && "cause" in options ? { cause: options.cause } : undefined);
+    this.stoppedOnHost = options?.stoppedOnHost === true;
   }
   get retryable(): boolean {
     return this.kind !== "auth" && this.kind !== "hostkey";

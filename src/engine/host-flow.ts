@@ -14,6 +14,10 @@
  *   A coordinator crash uses up no retry, except when the kind's built-in check finds the attempt
  *   failed whatever it did (a rebooted host that did not answer within the timeout): that is a
  *   failed attempt, as the effect's own verdict would have been.
+ * - An effect's deadline is enforced by the transport it runs on, which reports a `timeout` (over
+ *   SSH, once the host's own `timeout` has stopped the command, so a check, re-run or revert
+ *   cannot race it); the engine's own timer, `EFFECT_BACKSTOP_MS` later, only catches an effect
+ *   that never settles (its outcome is then unknown, and it may still be running).
  * - A coordinator that stops before or during an effect records nothing for it and starts nothing.
  * - Retries stay inside the step; when they run out, the failed step and the completed steps
  *   before it are reverted newest first, down to the last point of no return; then the host is
@@ -89,6 +93,15 @@ interface Pending {
 }
 
 class TimeoutSignal extends Error {}
+
+/**
+ * How long past an effect's deadline the engine's own timer waits before it gives up on the
+ * effect (see the header). Transports enforce the deadline they are given and report within a
+ * bounded time after it — the SSH transport waits for the host's own `timeout` to stop the command
+ * (its rounding up to whole seconds, its kill grace, a margin: about 4 s, then 1 s to signal and
+ * close) — so their verdict, which says whether the command was stopped, comes first.
+ */
+export const EFFECT_BACKSTOP_MS = 10_000;
 
 /**
  * The reason a unit's own timer is cancelled with once its effect has settled. Nobody reads it; a
@@ -333,7 +346,7 @@ export class HostFlow {
     if (timed) {
       // The timer sleeps on the effect's own signal: aborting it once the effect settled (below)
       // cancels the timer; an abort for any other reason cancels it too, and it never fires late.
-      clock.sleep(step.timeoutMs, ac.signal).then(
+      clock.sleep(step.timeoutMs + EFFECT_BACKSTOP_MS, ac.signal).then(
         () => ac.abort(new TimeoutSignal(`timed out after ${Math.round(step.timeoutMs / 1000)}s`)),
         () => {},
       );
@@ -350,6 +363,10 @@ export class HostFlow {
       if (ac.signal.reason instanceof TimeoutSignal)
         return { unknown: true, reason: `step "${step.name}" ${ac.signal.reason.message}` };
       if (e instanceof TransportError) {
+        if (e.kind === "timeout") {
+          const after = `timed out after ${Math.round(step.timeoutMs / 1000)}s`;
+          return { unknown: true, reason: `step "${step.name}" ${after}: ${e.message}` };
+        }
         if (e.effectUnknown) return { unknown: true, reason: e.message };
         return { ok: false, retryable: e.retryable, reason: e.message, detail: { transport: e.kind } };
       }

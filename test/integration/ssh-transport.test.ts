@@ -229,7 +229,7 @@ describe("exec", () => {
 });
 
 describe("timeouts, aborts and drops", () => {
-  it("stops a hanging command at its timeout (TERM to the remote process) and rejects `timeout`", async () => {
+  it("the host stops a hanging command at its timeout (its own `timeout`) and the rejection says so", async () => {
     const pidFile = join(dir, "hang.pid");
     const start = performance.now();
     const err = await rejection(
@@ -237,13 +237,17 @@ describe("timeouts, aborts and drops", () => {
     );
     expect(err.kind).toBe("timeout");
     expect(err.effectUnknown).toBe(true);
-    expect(err.message).toMatch(/^web01: /);
+    expect(err.stoppedOnHost).toBe(true);
+    expect(err.message).toMatch(
+      /^web01: the command timed out after 500 ms and the host stopped it \(exit status 124\)/,
+    );
+    // The host's limit is the time left rounded up to whole seconds.
     expect(performance.now() - start).toBeLessThan(3_000);
     const pid = Number(readFileSync(pidFile, "utf8"));
     await expect.poll(() => alive(pid), { timeout: 2_000 }).toBe(false);
   });
 
-  it("rejects `timeout` when the server never answers, within the timeout plus the grace", async () => {
+  it("rejects `timeout` when the server never answers, within the host's limit plus the grace and a margin", async () => {
     const s = await serve({ script: (c) => (c.includes("hang-here") ? { hang: true } : undefined) });
     const start = performance.now();
     const err = await rejection(
@@ -256,6 +260,27 @@ describe("timeouts, aborts and drops", () => {
       ),
     );
     expect(err.kind).toBe("timeout");
+    expect(err.stoppedOnHost).toBe(false);
+    expect(err.message).toMatch(/did not report it stopped .*; it may still be running/);
+    // 1 s (the host's limit) + 300 ms (its kill grace) + 2 s (margin) + 300 ms (TERM to KILL)
+    const took = performance.now() - start;
+    expect(took).toBeGreaterThan(3_500);
+    expect(took).toBeLessThan(5_500);
+  });
+
+  it("without the host-side limit (overhaul_remote_timeout=false) gives up within the timeout plus the grace", async () => {
+    const s = await serve({ script: (c) => (c.includes("hang-here") ? { hang: true } : undefined) });
+    const start = performance.now();
+    const err = await rejection(
+      transport({ knownHostsFile: knownHosts("kh-hang2", knownLine(s.port, s.hostKey)) }).exec(
+        host({ overhaul_remote_timeout: "false" }, { port: s.port }),
+        { command: "hang-here", timeoutMs: 400 },
+      ),
+    );
+    expect(err.kind).toBe("timeout");
+    expect(err.stoppedOnHost).toBe(false);
+    expect(err.message).toMatch(/TERM and KILL were sent, but it may still be running/);
+    expect(s.commands.at(-1)).not.toMatch(/timeout -k/);
     expect(performance.now() - start).toBeLessThan(2_000);
   });
 

@@ -162,6 +162,7 @@ describe("timeouts and aborts stop the whole process group", () => {
     const err = await rejection(transport().exec(host(), { command, timeoutMs: 500 }));
     expect(err.kind).toBe("timeout");
     expect(err.effectUnknown).toBe(true);
+    expect(err.stoppedOnHost).toBe(true);
     expect(err.message).toContain("web01");
     expect(performance.now() - start).toBeLessThan(10_000);
     const [pgid, ...others] = pidsIn(pids);
@@ -175,6 +176,7 @@ describe("timeouts and aborts stop the whole process group", () => {
     const command = `trap '' TERM; echo $$ > ${pids}; sleep 30 & echo $! >> ${pids}; wait`;
     const err = await rejection(transport({ killGraceMs: 300 }).exec(host(), { command, timeoutMs: 300 }));
     expect(err.kind).toBe("timeout");
+    expect(err.stoppedOnHost).toBe(true);
     for (const pid of pidsIn(pids)) expect(alive(pid)).toBe(false);
     expect(groupMembers(pidsIn(pids)[0] as number)).toEqual([]);
   });

@@ -5,7 +5,9 @@
  * Invariants:
  * - Every command runs as `<shell> -c <command>` in its own process group, so a timeout, an
  *   abort or `close()` stops the shell AND everything it started (SIGTERM, then SIGKILL after a
- *   short grace). A rejection for timeout/abort comes only after the group is gone.
+ *   short grace). A rejection for timeout/abort comes only after the group is gone (or after the
+ *   KILL, if it cannot be confirmed); a `timeout` whose group is confirmed gone says so
+ *   (`stoppedOnHost`), as the SSH transport's host-side timeout does.
  * - Outcomes follow the port: any exit status resolves; a timeout rejects `timeout`, an abort
  *   while running rejects `dropped` (effect unknown); when nothing could run (shell or working
  *   directory missing, aborted before start, transport closed) it rejects `unreachable`; sudo
@@ -29,7 +31,7 @@ import type {
   UploadResult,
 } from "../../ports/transport.js";
 import { addedNames, commandEnvironment } from "./environment.js";
-import { stopGroup } from "./process-group.js";
+import { groupAlive, stopGroup } from "./process-group.js";
 import { uploadLocal } from "./upload.js";
 
 export interface LocalTransportOptions {
@@ -166,7 +168,10 @@ function runCommand(
         child.stderr?.destroy();
         if (stopping) {
           await stopping.done;
-          reject(stopping.error);
+          const e = stopping.error;
+          // A timeout whose whole group is gone is known stopped (sudo's root group may be out of reach).
+          const gone = e.kind === "timeout" && child.pid !== undefined && !groupAlive(child.pid);
+          reject(gone ? new TransportError(e.kind, e.message, { stoppedOnHost: true }) : e);
           return;
         }
         const result: ExecResult = {

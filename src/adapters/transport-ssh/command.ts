@@ -17,6 +17,17 @@
  * - Every script starts by re-pointing its stdin at /dev/null: commands never read the channel's
  *   stdin (as with the local transport), so it can stay open for signals, and the sudo password
  *   on it can never reach the command, even when sudo did not ask for it.
+ * - Host-side timeout: with a `limit`, the step's command runs as
+ *   `timeout -k <grace> <seconds> /bin/sh -c '<command>'` INSIDE the script, so inside sudo too:
+ *   the host itself stops the command and its whole process group (TERM, then KILL after the
+ *   grace), whoever it runs as and whatever the SSH server does with "signal" requests (OpenSSH
+ *   refuses them for root logins, and a login user cannot signal a command sudo runs as root).
+ *   `timeout` is exec'd, so the session's status is its own: 124 when TERM stopped the command,
+ *   killed by KILL (or 137 through sudo) when KILL had to, and otherwise the command's status or
+ *   the signal that killed it (GNU `timeout` re-raises it). A host whose `timeout` lacks `-k` (old
+ *   BusyBox) or has none runs the command as `/bin/sh -c '<command>'` without it (probed on every
+ *   command, silently): the client's timer is then all that stops it.
+ *   `overhaul_remote_timeout=false` turns it off (the command then runs inline, as without a limit).
  * - The password is returned separately (`stdin`) and appears in no string built here.
  * - Pure: no I/O.
  */
@@ -40,7 +51,29 @@ export interface RemoteCommand {
   stdin?: string;
 }
 
+/** The host-side limit for a command (see the header): whole seconds, as every `timeout` takes them. */
+export interface RemoteLimit {
+  seconds: number;
+  killAfterSeconds: number;
+}
+
 export class BecomeError extends Error {}
+
+/** Whether the host enforces a command's timeout itself (`overhaul_remote_timeout`, default true). */
+export function remoteTimeoutEnabled(host: Host): boolean {
+  const v = unwrap(host.vars.overhaul_remote_timeout);
+  if (v === undefined || v === null || v === "") return true;
+  if (typeof v === "boolean") return v;
+  return !/^(false|no|off|0)$/i.test(String(v).trim());
+}
+
+/** The limit for `ms` of remaining time: rounded up to whole seconds (at least 1). */
+export function remoteLimit(ms: number, killGraceMs: number): RemoteLimit {
+  return {
+    seconds: Math.max(1, Math.ceil(ms / 1000)),
+    killAfterSeconds: Math.max(1, Math.ceil(killGraceMs / 1000)),
+  };
+}
 
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -90,6 +123,7 @@ export function buildCommand(
   command: string,
   env: Readonly<Record<string, string>>,
   become: BecomeSettings | undefined,
+  limit?: RemoteLimit,
 ): RemoteCommand {
   // The command never reads the channel's stdin: it stays open (so signals can still be sent) and
   // may carry the sudo password, which must not reach the command.
@@ -102,7 +136,15 @@ export function buildCommand(
       `cd -- ${shellQuote(dir)} || { printf '\\n%s\\n' ${shellQuote(WORKDIR_MARKER)} >&2; exit 127; }`,
     );
   }
-  lines.push(command);
+  if (limit === undefined) {
+    lines.push(command);
+  } else {
+    const inner = `/bin/sh -c ${shellQuote(command)}`;
+    const k = String(limit.killAfterSeconds);
+    lines.push(
+      `if timeout -k 1 1 true >/dev/null 2>&1; then exec timeout -k ${k} ${String(limit.seconds)} ${inner}; else exec ${inner}; fi`,
+    );
+  }
   const script = lines.join("\n");
   if (!become) return { line: `/bin/sh -c ${shellQuote(script)}` };
   const userFlag = `-u ${shellQuote(become.user)}`;

@@ -8,8 +8,14 @@
  *     `ChannelRefused`  the server refused a new channel on a live connection; nothing ran
  *                       (the caller lowers the connection's cap and tries again);
  *     `unreachable`     the session could not be opened or the server refused the exec; nothing ran;
- *     `timeout`         the command ran past its time: TERM, then KILL after the grace, then
- *                       the channel is closed; effect unknown;
+ *     `timeout`         the command ran past its time; effect unknown. Two cases, told apart by
+ *                       `TransportError.stoppedOnHost`: with a host-side limit (`hostLimitMs`, command.ts) the
+ *                       host's `timeout` ended it (status 124 or 137, or killed by KILL/TERM, at
+ *                       or after the limit) and the rejection comes only once the exit status has
+ *                       arrived, so nothing of the command still runs (true); otherwise (no
+ *                       host-side limit, or no exit status by the limit + grace + margin) TERM,
+ *                       then KILL after the grace, as "signal" requests (which servers may
+ *                       ignore), then the channel is closed, and the command may still run (false);
  *     `dropped`         the connection (or session) ended without an exit status, or the caller
  *                       aborted; effect unknown.
  * - stdin stays open while the command runs (ssh2 sends no signal request on a half-closed
@@ -28,10 +34,22 @@ import type { RemoteCommand } from "./command.js";
 import type { Lease } from "./pool.js";
 
 const DRAIN_MS = 250;
+/**
+ * With a host-side limit, how long past the limit plus its kill grace the client waits for the
+ * exit status before it gives up on the host (network latency, a busy host, a slow `sudo`).
+ */
+export const HOST_LIMIT_MARGIN_MS = 2_000;
+/** `timeout`'s status when it ended the command with TERM, and with KILL (128 + 9, through sudo or a shell). */
+const TIMEOUT_STATUSES = new Set([124, 137]);
 const MAX_TIMER_MS = 2_147_483_647;
 
 /** The server refused to open a channel on a connection that is still alive. */
 export class ChannelRefused extends Error {}
+
+/** A `timeout`; `stoppedOnHost`: the host's own `timeout` ended the command and reported it. */
+function timedOut(message: string, stoppedOnHost: boolean): TransportError {
+  return new TransportError("timeout", message, { stoppedOnHost });
+}
 
 export interface ChannelRun {
   lease: Lease;
@@ -39,6 +57,11 @@ export interface ChannelRun {
   command: RemoteCommand;
   /** Time left for the command, from now. */
   timeoutMs: number;
+  /**
+   * The limit the host enforces itself (command.ts), in ms from when the command is sent; the
+   * client then waits for the host's verdict until this plus the kill grace plus a margin.
+   */
+  hostLimitMs?: number;
   /** For the error message: the timeout as the caller gave it. */
   timeoutLabelMs: number;
   maxOutputBytes: number;
@@ -103,16 +126,35 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
       }, run.killGraceMs);
     };
 
+    const label = timeoutLabel(run.timeoutLabelMs);
+    const hostLimited = run.hostLimitMs !== undefined;
+    const clientMs = hostLimited
+      ? (run.hostLimitMs as number) + run.killGraceMs + HOST_LIMIT_MARGIN_MS
+      : run.timeoutMs;
     const timer = setTimeout(
       () =>
         stop(
-          new TransportError(
-            "timeout",
-            `${who}: the command timed out after ${run.timeoutLabelMs} ms and was stopped; its effect is unknown`,
+          timedOut(
+            hostLimited
+              ? `${who}: the command timed out after ${label} and the host did not report it stopped ` +
+                  `within ${timeoutLabel(clientMs)}; it may still be running; its effect is unknown`
+              : `${who}: the command timed out after ${label}; TERM and KILL were sent, but it may still ` +
+                  "be running (the server may ignore them); its effect is unknown",
+            false,
           ),
         ),
-      Math.min(Math.max(run.timeoutMs, 0), MAX_TIMER_MS),
+      Math.min(Math.max(clientMs, 0), MAX_TIMER_MS),
     );
+    /** When the exec request went out: the host cannot have started the command before. */
+    let sentAt = Number.POSITIVE_INFINITY;
+    /** The host's `timeout` ended the command: its status, at or after the limit. */
+    const stoppedByHost = (code: number | null, signal: string | null): boolean => {
+      if (!hostLimited) return false;
+      const limitReached = performance.now() - sentAt >= (run.hostLimitMs as number);
+      const name = signal?.replace(/^SIG/, "");
+      const status = code !== null ? TIMEOUT_STATUSES.has(code) : name === "KILL" || name === "TERM";
+      return limitReached && status;
+    };
     const onAbort = () =>
       stop(
         new TransportError("dropped", `${who}: the command was aborted while it ran; its effect is unknown`),
@@ -120,6 +162,7 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
     run.signal?.addEventListener("abort", onAbort, { once: true });
 
     try {
+      sentAt = performance.now();
       lease.client.exec(run.command.line, (err, ch) => {
         if (err) {
           const reason = (err as Error & { reason?: number }).reason;
@@ -162,6 +205,17 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
           exit = { code: typeof code === "number" ? code : null, signal: signal ?? null };
           // OpenSSH's sshd closes the session only once our side of stdin is closed too.
           ch.end();
+          if (stoppedByHost(exit.code, exit.signal)) {
+            const how = exit.code !== null ? `exit status ${exit.code}` : `killed by ${exit.signal}`;
+            ch.close();
+            return fail(
+              timedOut(
+                `${who}: the command timed out after ${label} and the host stopped it (${how}); ` +
+                  "nothing of it still runs, but its effect is unknown",
+                true,
+              ),
+            );
+          }
           if (stopping) return; // stop() decides when to reject
           drainTimer = setTimeout(succeed, DRAIN_MS);
         });
@@ -192,6 +246,12 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
       );
     }
   });
+}
+
+/** "2s", "1.5s", "800 ms": the timeout as an operator reads it. */
+function timeoutLabel(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${Number((ms / 1000).toFixed(1))}s`;
 }
 
 function trySignal(ch: ClientChannel, name: string): void {

@@ -6,6 +6,9 @@
  *   `unreachable` / `auth` / `hostkey` mean nothing ran (a changed host key stops the host during
  *   key exchange, before any credential or command is sent); `timeout` / `dropped` mean the
  *   effect is unknown. Every message starts with the inventory host name.
+ * - A command's timeout is enforced on the host (`timeout` inside the script, inside sudo; see
+ *   command.ts) unless `overhaul_remote_timeout` is false; a `timeout` rejection says whether the
+ *   host confirmed the command stopped (`TransportError.stoppedOnHost`, exec.ts).
  * - Host settings (address, port, user, keys, bastions) are resolved per request from the host's
  *   variables and the ssh config, so hosts that share an endpoint share its connection.
  * - Secrets (become password, key passphrases) never enter a message, a log line or a result;
@@ -33,6 +36,8 @@ import {
   becomeSettings,
   buildCommand,
   remoteEnvironment,
+  remoteLimit,
+  remoteTimeoutEnabled,
   WORKDIR_MARKER,
 } from "./command.js";
 import { type ConnectContext, connectEndpoint, forwardTo, type SshClient } from "./connect.js";
@@ -141,7 +146,9 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
 
   /** Connection and pool errors name no host (hosts may share a connection): put this one's in front. */
   const named = (host: Host, e: unknown): unknown =>
-    e instanceof TransportError ? new TransportError(e.kind, `${host.name}: ${e.message}`, { cause: e }) : e;
+    e instanceof TransportError
+      ? new TransportError(e.kind, `${host.name}: ${e.message}`, { cause: e, stoppedOnHost: e.stoppedOnHost })
+      : e;
 
   const target = async (host: Host): Promise<Target> => {
     try {
@@ -269,7 +276,9 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
         throw new TransportError("auth", `${host.name}: become: ${e.message}; nothing ran`);
       throw e;
     }
-    const command = buildCommand(host, req.command, remoteEnvironment(host, req.env), become);
+    const env = remoteEnvironment(host, req.env);
+    const hostLimited = remoteTimeoutEnabled(host);
+    let command = buildCommand(host, req.command, env, become);
     const scope = requestScope(req.signal);
     // Connecting and queueing count against the command's time, but only as "nothing ran".
     const waitAbort = new AbortController();
@@ -284,11 +293,15 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
             `${host.name}: no time left to start the command after connecting; nothing ran`,
           );
         }
+        // The host enforces the time left itself (command.ts), rounded up to whole seconds.
+        const limit = hostLimited ? remoteLimit(left, opts.killGraceMs) : undefined;
+        if (limit) command = buildCommand(host, req.command, env, become, limit);
         return runOnChannel({
           lease,
           who: host.name,
           command,
           timeoutMs: left,
+          ...(limit ? { hostLimitMs: limit.seconds * 1000 } : {}),
           timeoutLabelMs: req.timeoutMs,
           maxOutputBytes: req.maxOutputBytes ?? opts.maxOutputBytes,
           killGraceMs: opts.killGraceMs,
@@ -389,7 +402,7 @@ function redactError(e: unknown, secrets: readonly string[]): unknown {
   const chain = [e.message];
   for (let c: unknown = e.cause; c instanceof Error; c = c.cause) chain.push(c.message);
   if (!secrets.some((s) => chain.some((m) => m.includes(s)))) return e;
-  return new TransportError(e.kind, redact(e.message, secrets));
+  return new TransportError(e.kind, redact(e.message, secrets), { stoppedOnHost: e.stoppedOnHost });
 }
 
 function redactResult(r: ExecResult, secrets: readonly string[]): ExecResult {
