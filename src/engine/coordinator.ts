@@ -39,6 +39,9 @@
  *   runs. A failed renewal (a store hiccup) is retried soon, never fatal; past the last successful
  *   renewal's expiry (`leaseValidUntil`) no unit starts and no chained intent continues, since a
  *   successor may hold the hosts by then.
+ * - A unit that fails for any reason but a lost lease or a stop (a store error while it commits)
+ *   ends the drive with that error once the other units have settled; it is never left as a
+ *   rejection nobody waits for.
  * - The failure budget is checked again before each host an admission starts, so a failure that
  *   lands while earlier starts of the same admission are being committed stops the rest.
  */
@@ -86,6 +89,8 @@ export class Coordinator {
   /** Every host flow of the run (ours are refreshed from `flows`). */
   private view = new Map<string, HostFlowRecord>();
   private readonly busy = new Map<string, Promise<void>>();
+  /** The first unexpected error of a unit (see `startUnits`): the drive ends with it. */
+  private unitError: { error: unknown } | undefined;
   private approvals = new Set<string>();
   private nextStartAt = 0;
   /** Region -> when its window opens (a run that follows a schedule with windows). */
@@ -379,6 +384,7 @@ export class Coordinator {
   private async loop(): Promise<DriveResult> {
     const { clock, store } = this.deps;
     for (;;) {
+      if (this.unitError !== undefined) throw this.unitError.error;
       if (this.signal.aborted) return { outcome: "detached", run: this.run };
       if (this.drain.aborted) {
         // Graceful stop: wait for the units in flight (still renewing), start nothing, then detach.
@@ -598,7 +604,9 @@ export class Coordinator {
             return;
           }
           if (e instanceof CoordinatorStopped || this.signal.aborted) return;
-          throw e;
+          // Anything else (a store error while committing) ends the drive: `loop` rethrows it
+          // once it wakes, never an unhandled rejection nobody waits for.
+          this.unitError ??= { error: e };
         })
         .finally(() => {
           this.busy.delete(f.name);

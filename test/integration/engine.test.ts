@@ -1205,3 +1205,36 @@ steps: [{ name: s, kind: command, run: "x" }]
     expect(t.transport.count("h01", "x")).toBe(2);
   });
 });
+
+describe("engine: an error inside a unit", () => {
+  it("a store error while a step commits ends the drive with that error (other steps settle first), not an unhandled rejection", async () => {
+    const plan = `
+name: p
+hosts: all
+concurrency: { global: 2 }
+steps: [{ name: s, kind: command, run: "x", idempotent: true }]
+`;
+    const t = await setup(plan, 2, async (h) => {
+      await t.clock.sleep(h === "h01" ? 1_000 : 5_000);
+      return undefined;
+    });
+    const commit = t.store.commitHost.bind(t.store);
+    t.store.commitHost = async (c: HostCommit) => {
+      if (c.host === "h01" && (c.events ?? []).some((e) => e.type === "host.succeeded"))
+        throw new Error("database connection lost");
+      return commit(c);
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      await expect(t.coordinator().drive()).rejects.toThrow("database connection lost");
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    // h02's step, in flight when h01's commit failed, was allowed to finish and record its result.
+    expect((await states(t.store, t.run.id)).h02).toBe("succeeded");
+  });
+});
