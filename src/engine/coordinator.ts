@@ -56,6 +56,11 @@ export type DriveOutcome =
   /** Stopped from outside (signal) before the run finished. */
   | "detached";
 
+/** Admission's view of a host (wave, order, region, domains never change), with the view's record. */
+interface AdmissionEntry extends AdmissionHost {
+  readonly rec: HostFlowRecord;
+}
+
 export interface DriveResult {
   outcome: DriveOutcome;
   run: RunRecord;
@@ -99,8 +104,15 @@ export class Coordinator {
   /** Bumped when the set of held hosts changes or the stored hosts are re-read (`unheldLive`). */
   private heldVersion = 0;
   private unheldMemo = { version: -1, n: 0 };
-  /** Admission's view of each host: built once (wave, order, region, domains never change), state refreshed per call. */
-  private readonly admission = new Map<string, AdmissionHost>();
+  /** Admission's view of each host and its record in `view` (state refreshed per call; see `viewOrder`). */
+  private readonly admission = new Map<string, AdmissionEntry>();
+  /**
+   * Admission's view of every host of `view`, in its order, each with its record, so admission
+   * walks one array instead of looking each host up by name and building a list per call.
+   * Dropped (rebuilt when next needed) whenever `view` gets another record for a host or is
+   * rebuilt; records change in place otherwise.
+   */
+  private viewOrder: AdmissionEntry[] | undefined;
   /** The run's highest wave (over every host, terminal ones included). */
   private maxWave = 0;
 
@@ -172,6 +184,7 @@ export class Coordinator {
       // flight is fenced; the new flow starts once it has settled (one unit per host at a time).
       this.setFlow(new HostFlow(this.flowContext(), rec, byHost.get(rec.host) ?? []));
       this.view.set(rec.host, rec);
+      this.viewOrder = undefined;
     }
     this.viewChanged(true);
     this.deps.sink.emit(this.event("lease.acquired", { hosts: granted.length, owner: this.opts.owner }));
@@ -241,6 +254,7 @@ export class Coordinator {
     this.viewStale = false;
     const all = await this.deps.store.getHosts(this.runId);
     this.view = new Map(all.map((h) => [h.host, this.flows.get(h.host)?.rec ?? h]));
+    this.viewOrder = undefined;
     this.maxWave = all.reduce((m, h) => Math.max(m, h.wave), 0);
     this.heldVersion++;
     this.viewChanged();
@@ -373,6 +387,7 @@ export class Coordinator {
       ) {
         this.flows.delete(h.host);
         this.view.set(h.host, h);
+        this.viewOrder = undefined;
         this.viewChanged(true);
       }
     }
@@ -399,6 +414,35 @@ export class Coordinator {
     }
   }
 
+  /** Admission's view of the hosts of `view`, in its order (see `viewOrder`). */
+  private admissionOrder(): readonly AdmissionEntry[] {
+    if (this.viewOrder !== undefined) return this.viewOrder;
+    const order: AdmissionEntry[] = [];
+    for (const rec of this.view.values()) {
+      let a = this.admission.get(rec.host);
+      if (!a || a.rec !== rec) {
+        const h = rec.data as unknown as Host;
+        a = {
+          host: rec.host,
+          wave: rec.wave,
+          order: rec.order,
+          state: rec.state,
+          region: h.region,
+          // The planner's domains (replicated groups, hold-over room) count like racks.
+          domains: a?.domains ?? {
+            ...(h.failureDomains ?? {}),
+            ...((rec.data.scheduleDomains as Record<string, string>) ?? {}),
+          },
+          rec,
+        };
+        this.admission.set(rec.host, a);
+      }
+      order.push(a);
+    }
+    this.viewOrder = order;
+    return order;
+  }
+
   private async admitHosts(): Promise<void> {
     const { clock, random } = this.deps;
     for (;;) {
@@ -421,30 +465,10 @@ export class Coordinator {
         idle.opening === key.opening
       )
         return;
-      // Terminal hosts only count for the highest wave, which is passed on its own.
-      const hosts: AdmissionHost[] = [];
-      for (const r of this.view.values()) {
-        if (isTerminalHost(r.state)) continue;
-        let a = this.admission.get(r.host);
-        if (!a) {
-          const h = r.data as unknown as Host;
-          a = {
-            host: r.host,
-            wave: r.wave,
-            order: r.order,
-            state: r.state,
-            region: h.region,
-            // The planner's domains (replicated groups, hold-over room) count like racks.
-            domains: {
-              ...(h.failureDomains ?? {}),
-              ...((r.data.scheduleDomains as Record<string, string>) ?? {}),
-            },
-          };
-          this.admission.set(r.host, a);
-        }
-        a.state = r.state;
-        hosts.push(a);
-      }
+      // Every host of the view, its state as now. Terminal ones change nothing but the highest
+      // wave (admission.ts), which is passed on its own.
+      const hosts = this.admissionOrder();
+      for (const a of hosts) a.state = a.rec.state;
       const res = admit({
         hosts,
         maxWave: this.maxWave,
@@ -544,7 +568,10 @@ export class Coordinator {
   private setView(host: string, rec: HostFlowRecord): void {
     const was = this.view.get(host);
     // The same record changes in place, and its flow reports state changes (`onStateChange`).
-    if (was !== rec) this.viewChanged();
+    if (was !== rec) {
+      this.viewChanged();
+      this.viewOrder = undefined;
+    }
     this.view.set(host, rec);
   }
 
