@@ -172,7 +172,7 @@ export class SimWorkloads implements Workloads {
       return unplaced(`not started: the ${mode} move takes ${Math.ceil(needs / 1000)} s, ${left} s left`);
     }
     const boots = { src: src.boots, tgt: tgt.boots };
-    world.reserve(tgt.host.name, w.spec);
+    world.reserve(tgt.host.name, w);
     this.volumes(w.spec, tgt.host.name, "@volume-ro", from);
     // One timer to the cut-over. Only the live pre-copy can be cancelled (the workload still runs
     // untouched on the source): an abort before its end drops the move; one during the blackout
@@ -183,13 +183,13 @@ export class SimWorkloads implements Workloads {
       await world.clock.sleep(cutover - start, t.preCopyMs > 0 ? opts.signal : undefined);
     } catch {
       if (world.clock.now() < blackout) {
-        world.release(tgt.host.name, w.spec);
+        world.release(tgt.host.name, w);
         this.volumes(w.spec, tgt.host.name, "@volume-drop", from);
         return { kind: "nothing" };
       }
       await world.clock.sleep(cutover - world.clock.now());
     }
-    world.release(tgt.host.name, w.spec);
+    world.release(tgt.host.name, w);
     const broken =
       this.broke(tgt, "target", boots.tgt, start) ??
       this.broke(src, "source", boots.src, start) ??
@@ -201,8 +201,8 @@ export class SimWorkloads implements Workloads {
       return unplaced(`${mode} move to ${tgt.host.name} failed: ${broken ?? gone}`, broken !== undefined);
     }
     // A cold move whose workload already left the source (another call moved it) still starts it.
-    if (w.on.includes(from)) world.unplace(id, from, mode);
-    world.place(id, tgt.host.name, mode);
+    if (w.on.includes(from)) world.unplace(w, from, mode);
+    world.place(w, tgt.host.name, mode);
     this.volumes(w.spec, tgt.host.name, "@volume-rw", from);
     return {
       kind: "moved",
