@@ -34,11 +34,24 @@
  *   current unit (an effect is never cut off by a pause).
  */
 import { LeaseLostError, SafetyRefusal } from "../core/errors.js";
-import { assertRunTransition, isTerminalHost, isTerminalRun, type RunState } from "../core/flow/states.js";
+import {
+  ACTIVE_HOST_STATES,
+  assertRunTransition,
+  isTerminalHost,
+  isTerminalRun,
+  type RunState,
+} from "../core/flow/states.js";
 import type { Host } from "../core/model/fleet.js";
 import type { Plan, Step } from "../core/plan/compile.js";
 import { WORKLOAD_STEP_KINDS } from "../core/plan/schema.js";
-import { type AdmissionHost, admit, nextOpening } from "../core/policy/admission.js";
+import {
+  type ActiveCounts,
+  type AdmissionHost,
+  admit,
+  countHost,
+  emptyCounts,
+  nextOpening,
+} from "../core/policy/admission.js";
 import { budgetExceeded, countsAsFailed } from "../core/policy/budget.js";
 import type { AttemptRecord, HostFlowRecord, NewEvent, RunRecord } from "../ports/store.js";
 import { AbortFanout } from "./abort-fanout.js";
@@ -59,6 +72,8 @@ export type DriveOutcome =
 /** Admission's view of a host (wave, order, region, domains never change), with the view's record. */
 interface AdmissionEntry extends AdmissionHost {
   readonly rec: HostFlowRecord;
+  /** Counted as active in `activeCounts`. */
+  counted: boolean;
 }
 
 export interface DriveResult {
@@ -113,6 +128,12 @@ export class Coordinator {
    * rebuilt; records change in place otherwise.
    */
   private viewOrder: AdmissionEntry[] | undefined;
+  /**
+   * The hosts of `viewOrder` that are active, counted as admission counts them (admission.ts:
+   * `counts`): brought up to date before each admission from the entries' `counted`, and reset
+   * with `viewOrder`, so it never counts a host twice or one that is no longer active.
+   */
+  private activeCounts: ActiveCounts = emptyCounts();
   /** The run's highest wave (over every host, terminal ones included). */
   private maxWave = 0;
 
@@ -418,6 +439,7 @@ export class Coordinator {
   private admissionOrder(): readonly AdmissionEntry[] {
     if (this.viewOrder !== undefined) return this.viewOrder;
     const order: AdmissionEntry[] = [];
+    this.activeCounts = emptyCounts();
     for (const rec of this.view.values()) {
       let a = this.admission.get(rec.host);
       if (!a || a.rec !== rec) {
@@ -434,9 +456,11 @@ export class Coordinator {
             ...((rec.data.scheduleDomains as Record<string, string>) ?? {}),
           },
           rec,
+          counted: false,
         };
         this.admission.set(rec.host, a);
       }
+      a.counted = false;
       order.push(a);
     }
     this.viewOrder = order;
@@ -466,11 +490,21 @@ export class Coordinator {
       )
         return;
       // Every host of the view, its state as now. Terminal ones change nothing but the highest
-      // wave (admission.ts), which is passed on its own.
+      // wave (admission.ts), which is passed on its own. The active ones are counted as they
+      // become or stop being active, not all over again on each call.
       const hosts = this.admissionOrder();
-      for (const a of hosts) a.state = a.rec.state;
+      const counts = this.activeCounts;
+      for (const a of hosts) {
+        a.state = a.rec.state;
+        const active = ACTIVE_HOST_STATES.includes(a.state);
+        if (active !== a.counted) {
+          countHost(counts, a, active ? 1 : -1);
+          a.counted = active;
+        }
+      }
       const res = admit({
         hosts,
+        counts,
         maxWave: this.maxWave,
         currentWave: this.run.currentWave,
         concurrency: this.plan.concurrency,
@@ -479,6 +513,12 @@ export class Coordinator {
         staggered,
         ...(this.opensAt !== undefined ? { opensAt: this.opensAt } : {}),
       });
+      // Admission counted the hosts it chose as active: so are their entries (one that does not
+      // start after all is counted out again on the next call).
+      for (const name of res.start) {
+        const a = this.admission.get(name);
+        if (a !== undefined) a.counted = true;
+      }
       if (res.currentWave !== this.run.currentWave) {
         await this.setRun(
           this.run.state,
