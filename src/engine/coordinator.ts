@@ -104,6 +104,8 @@ export class Coordinator {
   private nextRenewAt = 0;
   private nextRefreshAt = 0;
   private readonly wake: Array<() => void> = [];
+  /** The controller of the last idle wait, when its timer fired: the next wait's (see `waitForSomething`). */
+  private idleWait: AbortController | undefined;
   /** One listener each on `signal` and `drain` for all effects and idle waits (abort-fanout.ts). */
   private readonly stop: AbortFanout;
   private readonly stopDrain: AbortFanout;
@@ -675,7 +677,8 @@ export class Coordinator {
     }
     // Never less than 1 ms: a zero-length wait could resolve without ever yielding to I/O.
     const ms = Math.max(1, until - now);
-    const ac = new AbortController();
+    const ac = this.idleWait ?? new AbortController();
+    this.idleWait = undefined;
     let wakeUp: () => void = () => {};
     const woke = new Promise<void>((resolve) => {
       wakeUp = resolve;
@@ -683,10 +686,22 @@ export class Coordinator {
     });
     this.stop.add(ac, WAIT_OVER);
     this.stopDrain.add(ac, WAIT_OVER);
+    let slept = false;
     try {
-      await Promise.race([woke, clock.sleep(ms, ac.signal).catch(() => {})]);
+      await Promise.race([
+        woke,
+        clock.sleep(ms, ac.signal).then(
+          () => {
+            slept = true;
+          },
+          () => {},
+        ),
+      ]);
     } finally {
-      ac.abort(WAIT_OVER);
+      // A wait cut short cancels its timer, and its controller is done with. One whose timer has
+      // fired has nothing left to cancel: its controller (not aborted) serves the next wait.
+      if (slept && !ac.signal.aborted) this.idleWait = ac;
+      else ac.abort(WAIT_OVER);
       this.stop.delete(ac);
       this.stopDrain.delete(ac);
       const i = this.wake.indexOf(wakeUp);
