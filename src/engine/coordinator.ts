@@ -46,11 +46,24 @@
  *   lands while earlier starts of the same admission are being committed stops the rest.
  */
 import { LeaseLostError, SafetyRefusal } from "../core/errors.js";
-import { assertRunTransition, isTerminalHost, isTerminalRun, type RunState } from "../core/flow/states.js";
+import {
+  ACTIVE_HOST_STATES,
+  assertRunTransition,
+  isTerminalHost,
+  isTerminalRun,
+  type RunState,
+} from "../core/flow/states.js";
 import type { Host } from "../core/model/fleet.js";
 import type { Plan, Step } from "../core/plan/compile.js";
 import { WORKLOAD_STEP_KINDS } from "../core/plan/schema.js";
-import { type AdmissionHost, admit, nextOpening } from "../core/policy/admission.js";
+import {
+  type ActiveCounts,
+  type AdmissionHost,
+  admit,
+  countHost,
+  emptyCounts,
+  nextOpening,
+} from "../core/policy/admission.js";
 import { budgetExceeded, countsAsFailed } from "../core/policy/budget.js";
 import type { AttemptRecord, HostFlowRecord, NewEvent, RunRecord } from "../ports/store.js";
 import { AbortFanout } from "./abort-fanout.js";
@@ -67,6 +80,13 @@ export type DriveOutcome =
   | "deposed"
   /** Stopped from outside (signal) before the run finished. */
   | "detached";
+
+/** Admission's view of a host (wave, order, region, domains never change), with the view's record. */
+interface AdmissionEntry extends AdmissionHost {
+  readonly rec: HostFlowRecord;
+  /** Counted as active in `activeCounts`. */
+  counted: boolean;
+}
 
 export interface DriveResult {
   outcome: DriveOutcome;
@@ -100,6 +120,8 @@ export class Coordinator {
   private leaseValidUntil = 0;
   private nextRefreshAt = 0;
   private readonly wake: Array<() => void> = [];
+  /** The controller of the last idle wait, when its timer fired: the next wait's (see `waitForSomething`). */
+  private idleWait: AbortController | undefined;
   /** One listener each on `signal` and `drain` for all effects and idle waits (abort-fanout.ts). */
   private readonly stop: AbortFanout;
   private readonly stopDrain: AbortFanout;
@@ -115,8 +137,21 @@ export class Coordinator {
   /** Bumped when the set of held hosts changes or the stored hosts are re-read (`unheldLive`). */
   private heldVersion = 0;
   private unheldMemo = { version: -1, n: 0 };
-  /** Admission's view of each host: built once (wave, order, region, domains never change), state refreshed per call. */
-  private readonly admission = new Map<string, AdmissionHost>();
+  /** Admission's view of each host and its record in `view` (state refreshed per call; see `viewOrder`). */
+  private readonly admission = new Map<string, AdmissionEntry>();
+  /**
+   * Admission's view of every host of `view`, in its order, each with its record, so admission
+   * walks one array instead of looking each host up by name and building a list per call.
+   * Dropped (rebuilt when next needed) whenever `view` gets another record for a host or is
+   * rebuilt; records change in place otherwise.
+   */
+  private viewOrder: AdmissionEntry[] | undefined;
+  /**
+   * The hosts of `viewOrder` that are active, counted as admission counts them (admission.ts:
+   * `counts`): brought up to date before each admission from the entries' `counted`, and reset
+   * with `viewOrder`, so it never counts a host twice or one that is no longer active.
+   */
+  private activeCounts: ActiveCounts = emptyCounts();
   /** The run's highest wave (over every host, terminal ones included). */
   private maxWave = 0;
 
@@ -191,6 +226,7 @@ export class Coordinator {
       // flight is fenced; the new flow starts once it has settled (one unit per host at a time).
       this.setFlow(new HostFlow(this.flowContext(), rec, byHost.get(rec.host) ?? []));
       this.view.set(rec.host, rec);
+      this.viewOrder = undefined;
     }
     this.viewChanged(true);
     this.deps.sink.emit(this.event("lease.acquired", { hosts: granted.length, owner: this.opts.owner }));
@@ -261,6 +297,7 @@ export class Coordinator {
     this.viewStale = false;
     const all = await this.deps.store.getHosts(this.runId);
     this.view = new Map(all.map((h) => [h.host, this.flows.get(h.host)?.rec ?? h]));
+    this.viewOrder = undefined;
     this.maxWave = all.reduce((m, h) => Math.max(m, h.wave), 0);
     this.heldVersion++;
     this.viewChanged();
@@ -444,6 +481,7 @@ export class Coordinator {
       ) {
         this.flows.delete(h.host);
         this.view.set(h.host, h);
+        this.viewOrder = undefined;
         this.viewChanged(true);
       }
     }
@@ -470,6 +508,38 @@ export class Coordinator {
     }
   }
 
+  /** Admission's view of the hosts of `view`, in its order (see `viewOrder`). */
+  private admissionOrder(): readonly AdmissionEntry[] {
+    if (this.viewOrder !== undefined) return this.viewOrder;
+    const order: AdmissionEntry[] = [];
+    this.activeCounts = emptyCounts();
+    for (const rec of this.view.values()) {
+      let a = this.admission.get(rec.host);
+      if (!a || a.rec !== rec) {
+        const h = rec.data as unknown as Host;
+        a = {
+          host: rec.host,
+          wave: rec.wave,
+          order: rec.order,
+          state: rec.state,
+          region: h.region,
+          // The planner's domains (replicated groups, hold-over room) count like racks.
+          domains: a?.domains ?? {
+            ...(h.failureDomains ?? {}),
+            ...((rec.data.scheduleDomains as Record<string, string>) ?? {}),
+          },
+          rec,
+          counted: false,
+        };
+        this.admission.set(rec.host, a);
+      }
+      a.counted = false;
+      order.push(a);
+    }
+    this.viewOrder = order;
+    return order;
+  }
+
   private async admitHosts(): Promise<void> {
     const { clock, random } = this.deps;
     for (;;) {
@@ -492,32 +562,22 @@ export class Coordinator {
         idle.opening === key.opening
       )
         return;
-      // Terminal hosts only count for the highest wave, which is passed on its own.
-      const hosts: AdmissionHost[] = [];
-      for (const r of this.view.values()) {
-        if (isTerminalHost(r.state)) continue;
-        let a = this.admission.get(r.host);
-        if (!a) {
-          const h = r.data as unknown as Host;
-          a = {
-            host: r.host,
-            wave: r.wave,
-            order: r.order,
-            state: r.state,
-            region: h.region,
-            // The planner's domains (replicated groups, hold-over room) count like racks.
-            domains: {
-              ...(h.failureDomains ?? {}),
-              ...((r.data.scheduleDomains as Record<string, string>) ?? {}),
-            },
-          };
-          this.admission.set(r.host, a);
+      // Every host of the view, its state as now. Terminal ones change nothing but the highest
+      // wave (admission.ts), which is passed on its own. The active ones are counted as they
+      // become or stop being active, not all over again on each call.
+      const hosts = this.admissionOrder();
+      const counts = this.activeCounts;
+      for (const a of hosts) {
+        a.state = a.rec.state;
+        const active = ACTIVE_HOST_STATES.includes(a.state);
+        if (active !== a.counted) {
+          countHost(counts, a, active ? 1 : -1);
+          a.counted = active;
         }
-        a.state = r.state;
-        hosts.push(a);
       }
       const res = admit({
         hosts,
+        counts,
         maxWave: this.maxWave,
         currentWave: this.run.currentWave,
         concurrency: this.plan.concurrency,
@@ -526,6 +586,12 @@ export class Coordinator {
         staggered,
         ...(this.opensAt !== undefined ? { opensAt: this.opensAt } : {}),
       });
+      // Admission counted the hosts it chose as active: so are their entries (one that does not
+      // start after all is counted out again on the next call).
+      for (const name of res.start) {
+        const a = this.admission.get(name);
+        if (a !== undefined) a.counted = true;
+      }
       if (res.currentWave !== this.run.currentWave) {
         await this.setRun(
           this.run.state,
@@ -621,7 +687,10 @@ export class Coordinator {
   private setView(host: string, rec: HostFlowRecord): void {
     const was = this.view.get(host);
     // The same record changes in place, and its flow reports state changes (`onStateChange`).
-    if (was !== rec) this.viewChanged();
+    if (was !== rec) {
+      this.viewChanged();
+      this.viewOrder = undefined;
+    }
     this.view.set(host, rec);
   }
 
@@ -707,7 +776,8 @@ export class Coordinator {
     }
     // Never less than 1 ms: a zero-length wait could resolve without ever yielding to I/O.
     const ms = Math.max(1, until - now);
-    const ac = new AbortController();
+    const ac = this.idleWait ?? new AbortController();
+    this.idleWait = undefined;
     let wakeUp: () => void = () => {};
     const woke = new Promise<void>((resolve) => {
       wakeUp = resolve;
@@ -715,10 +785,22 @@ export class Coordinator {
     });
     this.stop.add(ac, WAIT_OVER);
     this.stopDrain.add(ac, WAIT_OVER);
+    let slept = false;
     try {
-      await Promise.race([woke, clock.sleep(ms, ac.signal).catch(() => {})]);
+      await Promise.race([
+        woke,
+        clock.sleep(ms, ac.signal).then(
+          () => {
+            slept = true;
+          },
+          () => {},
+        ),
+      ]);
     } finally {
-      ac.abort(WAIT_OVER);
+      // A wait cut short cancels its timer, and its controller is done with. One whose timer has
+      // fired has nothing left to cancel: its controller (not aborted) serves the next wait.
+      if (slept && !ac.signal.aborted) this.idleWait = ac;
+      else ac.abort(WAIT_OVER);
       this.stop.delete(ac);
       this.stopDrain.delete(ac);
       const i = this.wake.indexOf(wakeUp);

@@ -38,6 +38,9 @@ import type { Clock } from "../../ports/clock.js";
 /** Jumps in a row that wait on the microtask queue only, before one macrotask turn (see the header). */
 const MICROTASK_JUMPS = 256;
 
+/** A settled promise: a reaction to it is queued as a microtask at once (see `settle`). */
+const SETTLED = Promise.resolve();
+
 /** A pending sleep that has a signal: its timer, and how to reject it on abort. */
 interface Sleeper {
   readonly timer: QueueEntry<() => void>;
@@ -60,6 +63,9 @@ export class VirtualClock implements Clock {
   private readonly quietTurns: number;
   /** Jumps since the last macrotask turn (see MICROTASK_JUMPS). */
   private microJumps = 0;
+  /** The arguments of the pending look at the world (`settle`). */
+  private lookSeen = 0;
+  private lookQuiet = 0;
 
   constructor(start = Date.UTC(2026, 0, 1), options: { quietTurns?: number } = {}) {
     this.t = start;
@@ -150,6 +156,10 @@ export class VirtualClock implements Clock {
 
   /** Wait until nothing new happened for a few macrotask turns, then fire the earliest timer. */
   private settle(seen: number, quiet: number): void {
+    // One look is pending at a time (`scheduled`), so its arguments can wait in fields and the
+    // callbacks below are made once, not per jump.
+    this.lookSeen = seen;
+    this.lookQuiet = quiet;
     if (
       this.quietTurns === 0 &&
       this.busy === 0 &&
@@ -157,13 +167,23 @@ export class VirtualClock implements Clock {
       this.microJumps < MICROTASK_JUMPS
     ) {
       this.microJumps++;
-      // Runs once the microtask queue is empty (see the header), then exactly as below.
-      queueMicrotask(() => process.nextTick(() => this.settled(seen, quiet)));
+      // Runs once the microtask queue is empty (see the header), then exactly as below. A reaction
+      // to a settled promise is a plain microtask, like `queueMicrotask`'s, without the async
+      // resource Node makes for each of those.
+      SETTLED.then(this.tickAfterMicrotasks);
       return;
     }
     this.microJumps = 0;
-    setImmediate(() => this.settled(seen, quiet));
+    setImmediate(this.look);
   }
+
+  private readonly tickAfterMicrotasks = (): void => {
+    process.nextTick(this.look);
+  };
+
+  private readonly look = (): void => {
+    this.settled(this.lookSeen, this.lookQuiet);
+  };
 
   /** The settled world: move time on, or look again (something is in flight or still changing). */
   private settled(seen: number, quiet: number): void {

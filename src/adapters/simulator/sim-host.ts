@@ -5,6 +5,7 @@
  * - Boots resolve lazily: a booting host is `up` once the virtual clock reaches `upAt`; no timers.
  * - Each host draws from its own PRNG (seeded by scenario seed and host name), so its fate does not
  *   depend on how the engine interleaves other hosts.
+ * - The failure rules of a host are those of the scenario it was made with, found once.
  */
 import { TransportError, type TransportFailure } from "../../core/errors.js";
 import type { Host } from "../../core/model/fleet.js";
@@ -25,10 +26,12 @@ export interface SimHost {
   skewSeconds: number;
   version: string | undefined;
   rnd: { next(): number };
+  /** The scenario's failures that target this host (`failuresFor`; do not modify). */
+  readonly failures: readonly FailureSpec[];
 }
 
-export function newSimHost(host: Host, seed: number): SimHost {
-  const rnd = seededRandom(hashOf(`${seed}/${host.name}`));
+export function newSimHost(host: Host, scenario: Scenario): SimHost {
+  const rnd = seededRandom(hashOf(`${scenario.seed}/${host.name}`));
   const h: SimHost = {
     host,
     state: "up",
@@ -39,6 +42,7 @@ export function newSimHost(host: Host, seed: number): SimHost {
     skewSeconds: 0,
     version: undefined,
     rnd,
+    failures: failuresFor(scenario, host),
   };
   h.bootId = bootIdOf(h);
   return h;

@@ -49,10 +49,17 @@ type Outcome =
   | { kind: "unplaced"; reason: string; unreachable: boolean }
   | { kind: "nothing" };
 
+/** What is kept per workload that moves (one record: one lookup by id per move). */
+interface MoveSlot {
+  readonly w: SimWorkload;
+  /** The workload's own PRNG for move durations (placement.ts: `timingOf`). */
+  readonly rnd: { next(): number };
+  /** Its move in flight (see the header: one at a time). */
+  moving: Promise<Outcome> | undefined;
+}
+
 export class SimWorkloads implements Workloads {
-  private readonly rnds = new Map<string, { next(): number }>();
-  /** workload -> its move in flight (see the header: one at a time). */
-  private readonly moving = new Map<string, { done: Promise<Outcome> }>();
+  private readonly slots = new Map<string, MoveSlot>();
 
   constructor(private readonly world: WorldState) {}
 
@@ -134,24 +141,25 @@ export class SimWorkloads implements Workloads {
 
   /** One workload's move, once no other move of it is in flight (see the header). */
   private async move(verb: Verb, host: string, id: string, opts: WorkloadsOptions): Promise<Outcome> {
-    for (let m = this.moving.get(id); m !== undefined; m = this.moving.get(id)) {
-      await settledOrAborted(m.done, opts.signal);
+    const slot = this.slotOf(id);
+    for (let m = slot.moving; m !== undefined; m = slot.moving) {
+      await settledOrAborted(m, opts.signal);
       if (opts.signal.aborted) return { kind: "nothing" };
     }
-    const done = this.moveOnce(verb, host, id, opts);
-    const entry = { done };
-    this.moving.set(id, entry);
+    const done = this.moveOnce(verb, host, slot, opts);
+    slot.moving = done;
     try {
       return await done;
     } finally {
-      if (this.moving.get(id) === entry) this.moving.delete(id);
+      if (slot.moving === done) slot.moving = undefined;
     }
   }
 
   /** One workload's move, from its start to its cut-over (or to its clean failure). */
-  private async moveOnce(verb: Verb, host: string, id: string, opts: WorkloadsOptions): Promise<Outcome> {
+  private async moveOnce(verb: Verb, host: string, slot: MoveSlot, opts: WorkloadsOptions): Promise<Outcome> {
     const { world } = this;
-    const w = world.workload(id) as SimWorkload;
+    const { w } = slot;
+    const id = w.spec.id;
     // Where it runs now: it may have moved (or been lost) while this call was busy with others.
     const from = verb === "drain" ? (w.on.includes(host) ? host : undefined) : w.on.find((x) => x !== host);
     if (from === undefined || (verb === "reinstate" && w.on.includes(host))) return { kind: "nothing" };
@@ -165,14 +173,14 @@ export class SimWorkloads implements Workloads {
     if ("reason" in target) return unplaced(target.reason, target.unreachable);
     const tgt = world.simHost(target.target) as SimHost;
     const start = world.clock.now();
-    const t = timingOf(w.spec, mode, src, start, this.rnd(id));
+    const t = timingOf(w.spec, mode, src, start, slot.rnd);
     const needs = t.preCopyMs + t.downtimeMs;
     if (start + needs > opts.deadline) {
       const left = Math.max(0, Math.floor((opts.deadline - start) / 1000));
       return unplaced(`not started: the ${mode} move takes ${Math.ceil(needs / 1000)} s, ${left} s left`);
     }
     const boots = { src: src.boots, tgt: tgt.boots };
-    world.reserve(tgt.host.name, w.spec);
+    world.reserve(tgt.host.name, w);
     this.volumes(w.spec, tgt.host.name, "@volume-ro", from);
     // One timer to the cut-over. Only the live pre-copy can be cancelled (the workload still runs
     // untouched on the source): an abort before its end drops the move; one during the blackout
@@ -183,13 +191,13 @@ export class SimWorkloads implements Workloads {
       await world.clock.sleep(cutover - start, t.preCopyMs > 0 ? opts.signal : undefined);
     } catch {
       if (world.clock.now() < blackout) {
-        world.release(tgt.host.name, w.spec);
+        world.release(tgt.host.name, w);
         this.volumes(w.spec, tgt.host.name, "@volume-drop", from);
         return { kind: "nothing" };
       }
       await world.clock.sleep(cutover - world.clock.now());
     }
-    world.release(tgt.host.name, w.spec);
+    world.release(tgt.host.name, w);
     const broken =
       this.broke(tgt, "target", boots.tgt, start) ??
       this.broke(src, "source", boots.src, start) ??
@@ -201,8 +209,8 @@ export class SimWorkloads implements Workloads {
       return unplaced(`${mode} move to ${tgt.host.name} failed: ${broken ?? gone}`, broken !== undefined);
     }
     // A cold move whose workload already left the source (another call moved it) still starts it.
-    if (w.on.includes(from)) world.unplace(id, from, mode);
-    world.place(id, tgt.host.name, mode);
+    if (w.on.includes(from)) world.unplace(w, from, mode);
+    world.place(w, tgt.host.name, mode);
     this.volumes(w.spec, tgt.host.name, "@volume-rw", from);
     return {
       kind: "moved",
@@ -253,13 +261,17 @@ export class SimWorkloads implements Workloads {
     }
   }
 
-  private rnd(id: string): { next(): number } {
-    let r = this.rnds.get(id);
-    if (!r) {
-      r = seededRandom(hashOf(`${this.world.scenario.seed}/move/${id}`));
-      this.rnds.set(id, r);
+  private slotOf(id: string): MoveSlot {
+    let slot = this.slots.get(id);
+    if (!slot) {
+      slot = {
+        w: this.world.workload(id) as SimWorkload,
+        rnd: seededRandom(hashOf(`${this.world.scenario.seed}/move/${id}`)),
+        moving: undefined,
+      };
+      this.slots.set(id, slot);
     }
-    return r;
+    return slot;
   }
 }
 

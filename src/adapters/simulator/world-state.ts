@@ -23,6 +23,9 @@
  *   when every size is a multiple of 1/1024 (binary fractions: every partial sum is exact, so the
  *   order of the additions cannot matter), and recomputed like the residents otherwise; `nextUp`
  *   is a lower bound of the booting hosts' `upAt`, so `sync` has nothing to look at before it.
+ * - What is kept per host (what runs on it, what moves towards it, its capacity in use and the
+ *   caches) is one record (`Site`), so a change on a host looks its name up once. Only hosts of
+ *   the world have one: a name that is not in the world runs nothing and holds nothing.
  */
 import { InputError } from "../../core/errors.js";
 import type { Capacity, Fleet, Workload } from "../../core/model/fleet.js";
@@ -30,11 +33,19 @@ import type { LedgerEntry } from "../../core/sim/ledger.js";
 import type { FailureSpec, Scenario } from "../../core/sim/scenario.js";
 import { DEFAULT_CAPACITY } from "../../core/sim/workload-gen.js";
 import type { Clock } from "../../ports/clock.js";
-import { bootIdOf, diskDies, failuresFor, newSimHost, type SimHost } from "./sim-host.js";
+import { bootIdOf, diskDies, newSimHost, type SimHost } from "./sim-host.js";
 
 const KEXEC_MS = { min: 10_000, max: 30_000 };
 
-interface ResidencyCache {
+/** What the world keeps for one host of it, besides its `SimHost` (see the header). */
+interface Site {
+  /** Ids of the workloads running on it. */
+  readonly running: Set<string>;
+  /** Workloads moving onto it (capacity held from the start of the move). */
+  readonly reserved: Workload[];
+  /** Capacity in use, summed as workloads come and go (read only when `exactSums`). */
+  readonly usage: Capacity;
+  /** What `used` / `residents` computed since the last change on it. */
   used: Capacity | undefined;
   residents: Workload[] | undefined;
 }
@@ -63,20 +74,12 @@ export class WorldState {
   private readonly loads = new Map<string, SimWorkload>();
   /** home host -> the workloads that call it home, by id. */
   private readonly byHome = new Map<string, SimWorkload[]>();
-  /** The scenario's failures of each host (`failuresFor`, computed once per host). */
-  private readonly failures = new Map<SimHost, FailureSpec[]>();
-  /** host -> what `used` / `residents` computed since the last change on it. */
-  private readonly cache = new Map<string, ResidencyCache>();
-  /** home -> host -> how many of the host's residents (`residents`) have that home. */
+  /** home host -> host -> how many of the host's residents (`residents`) have that home. */
   private readonly holders = new Map<string, Map<string, number>>();
   /** Every workload size is a binary fraction: `used` is kept as a running sum (see the header). */
   private readonly exactSums: boolean;
-  /** host -> capacity in use, when `exactSums`. */
-  private readonly usage = new Map<string, Capacity>();
-  /** host -> ids of the workloads running on it. */
-  private readonly running = new Map<string, Set<string>>();
-  /** host -> workloads moving onto it (capacity held from the start of the move). */
-  private readonly reserved = new Map<string, Workload[]>();
+  /** host -> what is kept for it (see `Site`). */
+  private readonly sites = new Map<string, Site>();
   /** Hosts that take no workloads: drained and not reinstated yet. */
   readonly cordoned = new Set<string>();
 
@@ -87,10 +90,15 @@ export class WorldState {
   ) {
     this.t0 = clock.now();
     for (const h of fleet.hosts) {
-      const sh = newSimHost(h, scenario.seed);
+      const sh = newSimHost(h, scenario);
       this.simHosts.set(h.name, sh);
-      this.running.set(h.name, new Set());
-      this.usage.set(h.name, { cpu: 0, memoryMb: 0, diskGb: 0 });
+      this.sites.set(h.name, {
+        running: new Set(),
+        reserved: [],
+        usage: { cpu: 0, memoryMb: 0, diskGb: 0 },
+        used: undefined,
+        residents: undefined,
+      });
       const peers = this.byRegion.get(h.region) ?? [];
       peers.push(sh);
       this.byRegion.set(h.region, peers);
@@ -117,7 +125,7 @@ export class WorldState {
       const homed = this.byHome.get(w.host) ?? [];
       homed.push(sw);
       this.byHome.set(w.host, homed);
-      this.place(w.id, w.host, "initial");
+      this.place(sw, w.host, "initial");
     }
     for (const list of this.byHome.values()) list.sort((a, b) => (a.spec.id < b.spec.id ? -1 : 1));
   }
@@ -176,12 +184,7 @@ export class WorldState {
 
   /** The failures of the scenario that target this host (do not modify). */
   failuresOf(h: SimHost): readonly FailureSpec[] {
-    let fs = this.failures.get(h);
-    if (!fs) {
-      fs = failuresFor(this.scenario, h.host);
-      this.failures.set(h, fs);
-    }
-    return fs;
+    return h.failures;
   }
 
   /** Is the host cut off by a partition at some instant of [from, to]? */
@@ -210,16 +213,18 @@ export class WorldState {
 
   /** The host dies: it never answers again, and the workloads on it are lost. */
   kill(h: SimHost, why: string): void {
+    const name = h.host.name;
     this.booting.delete(h);
     h.state = "dead";
-    this.append({ host: h.host.name, command: "@dead", outcome: why });
-    for (const id of this.runningOn(h.host.name)) {
+    this.append({ host: name, command: "@dead", outcome: why });
+    const site = this.sites.get(name);
+    for (const id of this.runningOn(name)) {
       const w = this.loads.get(id) as SimWorkload;
-      if (this.running.get(h.host.name)?.delete(id)) this.arrived(h.host.name, w.spec, -1);
-      this.invalidate(h.host.name);
-      w.on = w.on.filter((x) => x !== h.host.name);
+      if (site?.running.delete(id)) this.arrived(site, name, w, -1);
+      this.invalidate(site);
+      removeAll(w.on, name);
       if (w.on.length === 0) w.lost = true;
-      this.append({ host: h.host.name, command: "@lost", workload: id, outcome: `host died (${why})` });
+      this.append({ host: name, command: "@lost", workload: id, outcome: `host died (${why})` });
     }
   }
 
@@ -267,7 +272,7 @@ export class WorldState {
 
   /** Ids of the workloads running on the host, sorted. */
   runningOn(host: string): string[] {
-    return [...(this.running.get(host) ?? [])].sort();
+    return [...(this.sites.get(host)?.running ?? [])].sort();
   }
 
   /** Where each workload runs (its first host if it runs twice); lost workloads are left out. */
@@ -278,42 +283,40 @@ export class WorldState {
   }
 
   /** The workload starts running on `host`. */
-  place(id: string, host: string, outcome: string): void {
-    const w = this.loads.get(id) as SimWorkload;
+  place(w: SimWorkload, host: string, outcome: string): void {
+    const id = w.spec.id;
     w.on.push(host);
-    const on = this.running.get(host);
-    if (on && !on.has(id)) {
-      on.add(id);
-      this.arrived(host, w.spec, 1);
+    const site = this.sites.get(host);
+    if (site && !site.running.has(id)) {
+      site.running.add(id);
+      this.arrived(site, host, w, 1);
     }
-    this.invalidate(host);
-    this.append({ host, command: "@place", workload: id, outcome });
+    this.invalidate(site);
+    this.appendEntry({ at: this.clock.now(), host, command: "@place", workload: id, outcome });
   }
 
   /** The workload stops running on `host`. */
-  unplace(id: string, host: string, outcome: string): void {
-    const w = this.loads.get(id) as SimWorkload;
-    w.on = w.on.filter((x) => x !== host);
-    if (this.running.get(host)?.delete(id)) this.arrived(host, w.spec, -1);
-    this.invalidate(host);
-    this.append({ host, command: "@unplace", workload: id, outcome });
+  unplace(w: SimWorkload, host: string, outcome: string): void {
+    const id = w.spec.id;
+    removeAll(w.on, host);
+    const site = this.sites.get(host);
+    if (site?.running.delete(id)) this.arrived(site, host, w, -1);
+    this.invalidate(site);
+    this.appendEntry({ at: this.clock.now(), host, command: "@unplace", workload: id, outcome });
   }
 
   /** A resident `w` came to (`+1`) or left (`-1`) `host`: count its home and its size there. */
-  private arrived(host: string, w: Workload, by: 1 | -1): void {
-    const u = this.usage.get(host);
-    if (u === undefined) return;
+  private arrived(site: Site, host: string, w: SimWorkload, by: 1 | -1): void {
     if (this.exactSums) {
-      u.cpu += by * w.cpu;
-      u.memoryMb += by * w.memoryMb;
-      u.diskGb += by * w.diskGb;
+      const u = site.usage;
+      u.cpu += by * w.spec.cpu;
+      u.memoryMb += by * w.spec.memoryMb;
+      u.diskGb += by * w.spec.diskGb;
     }
-    const home = this.loads.get(w.id)?.home;
-    if (home === undefined) return;
-    let counts = this.holders.get(home);
+    let counts = this.holders.get(w.home);
     if (!counts) {
       counts = new Map();
-      this.holders.set(home, counts);
+      this.holders.set(w.home, counts);
     }
     const n = (counts.get(host) ?? 0) + by;
     if (n === 0) counts.delete(host);
@@ -321,43 +324,31 @@ export class WorldState {
   }
 
   /** What runs on the host or moves towards it changed: forget what was computed from it. */
-  private invalidate(host: string): void {
-    const c = this.cache.get(host);
-    if (c) {
-      c.used = undefined;
-      c.residents = undefined;
+  private invalidate(site: Site | undefined): void {
+    if (site) {
+      site.used = undefined;
+      site.residents = undefined;
     }
-  }
-
-  private cached(host: string): ResidencyCache {
-    let c = this.cache.get(host);
-    if (!c) {
-      c = { used: undefined, residents: undefined };
-      this.cache.set(host, c);
-    }
-    return c;
   }
 
   /** Capacity in use on the host: running workloads plus moves in flight towards it. */
   used(host: string): Readonly<Capacity> {
-    if (this.exactSums) {
-      const u = this.usage.get(host);
-      if (u !== undefined) return u;
-    }
-    const c = this.cached(host);
-    c.used ??= this.sumUsed(host);
-    return c.used;
+    const site = this.sites.get(host);
+    if (!site) return { cpu: 0, memoryMb: 0, diskGb: 0 };
+    if (this.exactSums) return site.usage;
+    site.used ??= this.sumUsed(site);
+    return site.used;
   }
 
-  private sumUsed(host: string): Capacity {
+  private sumUsed(site: Site): Capacity {
     const u: Capacity = { cpu: 0, memoryMb: 0, diskGb: 0 };
     const add = (w: Workload) => {
       u.cpu += w.cpu;
       u.memoryMb += w.memoryMb;
       u.diskGb += w.diskGb;
     };
-    for (const id of this.running.get(host) ?? []) add((this.loads.get(id) as SimWorkload).spec);
-    for (const w of this.reserved.get(host) ?? []) add(w);
+    for (const id of site.running) add((this.loads.get(id) as SimWorkload).spec);
+    for (const w of site.reserved) add(w);
     return u;
   }
 
@@ -373,12 +364,13 @@ export class WorldState {
 
   /** Workloads on the host or on their way to it (do not modify). */
   residents(host: string): readonly Workload[] {
-    const c = this.cached(host);
-    c.residents ??= [
-      ...[...(this.running.get(host) ?? [])].map((id) => (this.loads.get(id) as SimWorkload).spec),
-      ...(this.reserved.get(host) ?? []),
+    const site = this.sites.get(host);
+    if (!site) return [];
+    site.residents ??= [
+      ...[...site.running].map((id) => (this.loads.get(id) as SimWorkload).spec),
+      ...site.reserved,
     ];
-    return c.residents;
+    return site.residents;
   }
 
   /** The hosts among whose residents (`residents`) some are at home on `home` (do not modify). */
@@ -386,27 +378,30 @@ export class WorldState {
     return this.holders.get(home);
   }
 
-  reserve(host: string, w: Workload): void {
-    const list = this.reserved.get(host) ?? [];
-    list.push(w);
-    this.reserved.set(host, list);
-    this.arrived(host, w, 1);
-    this.invalidate(host);
+  /** A move of `w` towards `host` starts: its capacity there is held until `release`. */
+  reserve(host: string, w: SimWorkload): void {
+    const site = this.sites.get(host);
+    if (!site) return;
+    site.reserved.push(w.spec);
+    this.arrived(site, host, w, 1);
+    this.invalidate(site);
   }
 
-  release(host: string, w: Workload): void {
-    const list = this.reserved.get(host) ?? [];
-    const i = list.indexOf(w);
+  release(host: string, w: SimWorkload): void {
+    const site = this.sites.get(host);
+    if (!site) return;
+    const i = site.reserved.indexOf(w.spec);
     if (i >= 0) {
-      list.splice(i, 1);
-      this.arrived(host, w, -1);
+      site.reserved.copyWithin(i, i + 1);
+      site.reserved.pop();
+      this.arrived(site, host, w, -1);
     }
-    this.invalidate(host);
+    this.invalidate(site);
   }
 
   /** Moves in flight towards the host (for tests: zero once every call has returned). */
   reservedOn(host: string): number {
-    return this.reserved.get(host)?.length ?? 0;
+    return this.sites.get(host)?.reserved.length ?? 0;
   }
 
   // --- ledger --------------------------------------------------------------------------------
@@ -422,6 +417,13 @@ export class WorldState {
     this.sync();
     this.ledger.push(e);
   }
+}
+
+/** Take every `x` out of `list`, in place (the others keep their order). */
+function removeAll<T>(list: T[], x: T): void {
+  let kept = 0;
+  for (const y of list) if (y !== x) list[kept++] = y;
+  list.length = kept;
 }
 
 /** A multiple of 1/1024 well inside the exact range of a double (see the header). */

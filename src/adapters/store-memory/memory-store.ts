@@ -5,7 +5,7 @@
  * Invariants: the same as every Store (see ports/store.ts) except durability; every method copies
  * records in and out so callers can never mutate the stored state by reference.
  *
- * Records are copied field by field (their JSON parts with `structuredClone`): an object made by
+ * Records are copied field by field (their JSON parts with `clone`): an object made by
  * `structuredClone` (or spread from one) gets a slow, dictionary-like shape in V8, and the
  * engine reads host records on every tick (a 2,000-host simulation: ~0.5 µs per field read).
  * Non-terminal host flows are indexed per run (`live`), so `acquireLeases` never scans the hosts
@@ -36,14 +36,20 @@ import { MemoryAccessStore } from "./memory-access.js";
  * A deep copy. Records hold JSON values: plain objects, arrays and primitives are copied here
  * (several times faster than `structuredClone` on small values, and the copies get fast shapes);
  * anything else (a Date, a function, a Map) goes through `structuredClone`, which copies or rejects
- * it as before. No cycles: JSON has none.
+ * it as before. No cycles: JSON has none. A plain object is first copied whole with a spread (one
+ * step, and the copy has the shape of the original, not one built key by key), then its values
+ * that are objects are replaced by their copies.
  */
 function clone<T>(v: T): T {
   if (v === null || (typeof v !== "object" && typeof v !== "function")) return v;
   if (Array.isArray(v)) return v.map(clone) as T;
   if (typeof v === "function" || Object.getPrototypeOf(v) !== Object.prototype) return structuredClone(v);
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = clone((v as Record<string, unknown>)[k]);
+  const out: Record<string, unknown> = { ...(v as Record<string, unknown>) };
+  for (const k in out) {
+    const x = out[k];
+    if (typeof x === "object" && x !== null && Object.hasOwn(out, k)) out[k] = clone(x);
+    else if (typeof x === "function") out[k] = clone(x);
+  }
   return out as T;
 }
 
@@ -103,9 +109,10 @@ function copyAttempt(a: AttemptRecord): AttemptRecord {
   };
 }
 
-function copyEvent(e: EventRecord): EventRecord {
+/** A copy of an event numbered `seq` (on the way in, a `NewEvent` gets its number here). */
+function copyEvent(e: NewEvent, seq: number): EventRecord {
   return {
-    seq: e.seq,
+    seq,
     runId: e.runId,
     host: e.host,
     at: e.at,
@@ -133,7 +140,7 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {}
 
   private push(events: NewEvent[] | undefined): void {
-    for (const e of events ?? []) this.events.push(copyEvent({ ...e, seq: ++this.seq }));
+    for (const e of events ?? []) this.events.push(copyEvent(e, ++this.seq));
   }
 
   async savePlanRevision(input: {
@@ -252,7 +259,7 @@ export class MemoryStore implements Store {
     const out: EventRecord[] = [];
     for (let i = this.firstAfter(afterSeq); i < list.length && out.length < limit; i++) {
       const e = list[i] as EventRecord;
-      if (e.runId === runId) out.push(copyEvent(e));
+      if (e.runId === runId) out.push(copyEvent(e, e.seq));
     }
     return out;
   }

@@ -92,29 +92,46 @@ interface Placement {
   lost: Set<string>;
 }
 
+/** A host as the replay sees it: the size of what runs on it, its capacity, whether it is over. */
+interface HostLoad {
+  cpu: number;
+  mem: number;
+  /** Undefined: a host with no declared capacity is not checked. */
+  readonly cap: Host["capacity"];
+  /** Reported over capacity, and not back under it since. */
+  over: boolean;
+}
+
 function replayPlacements(input: InvariantInput, out: Out, checked: Checked): Placement {
   const byId = new Map(input.workloads.map((w) => [w.id, w]));
   const hostsByName = new Map(input.hosts.map((h) => [h.name, h]));
   const p: Placement = { on: new Map(), drainedAt: new Map(), lastHostEffect: new Map(), lost: new Set() };
-  const load = new Map<string, { cpu: number; mem: number }>();
-  const over = new Set<string>();
-  const change = (host: string, w: string, sign: 1 | -1) => {
-    const l = load.get(host) ?? { cpu: 0, mem: 0 };
-    l.cpu += sign * (byId.get(w)?.cpu ?? 0);
-    l.mem += sign * (byId.get(w)?.memoryMb ?? 0);
-    load.set(host, l);
+  // One record per host, made when the ledger first names it (a lookup per entry, not four).
+  const loads = new Map<string, HostLoad>();
+  const loadOf = (host: string): HostLoad => {
+    let l = loads.get(host);
+    if (l === undefined) {
+      l = { cpu: 0, mem: 0, cap: hostsByName.get(host)?.capacity, over: false };
+      loads.set(host, l);
+    }
+    return l;
   };
-  const checkCapacity = (e: LedgerEntry) => {
-    const cap = hostsByName.get(e.host)?.capacity;
+  const change = (l: HostLoad, w: Workload | undefined, sign: 1 | -1) => {
+    l.cpu += sign * (w?.cpu ?? 0);
+    l.mem += sign * (w?.memoryMb ?? 0);
+  };
+  const checkCapacity = (e: LedgerEntry, l: HostLoad) => {
+    const cap = l.cap;
     if (!cap) return;
     checked["over-capacity"]++;
-    const l = load.get(e.host) ?? { cpu: 0, mem: 0 };
-    const parts: string[] = [];
-    if (l.cpu > cap.cpu) parts.push(`cpu ${l.cpu} of ${cap.cpu}`);
-    if (l.mem > cap.memoryMb) parts.push(`memory ${l.mem} MB of ${cap.memoryMb} MB`);
-    if (parts.length === 0) over.delete(e.host);
-    else if (!over.has(e.host)) {
-      over.add(e.host);
+    const cpuOver = l.cpu > cap.cpu;
+    const memOver = l.mem > cap.memoryMb;
+    if (!cpuOver && !memOver) l.over = false;
+    else if (!l.over) {
+      l.over = true;
+      const parts: string[] = [];
+      if (cpuOver) parts.push(`cpu ${l.cpu} of ${cap.cpu}`);
+      if (memOver) parts.push(`memory ${l.mem} MB of ${cap.memoryMb} MB`);
       out({
         invariant: "over-capacity",
         message: `${e.host} over capacity at ${iso(e.at)}: ${parts.join(", ")} (after ${e.workload} was placed)`,
@@ -132,8 +149,11 @@ function replayPlacements(input: InvariantInput, out: Out, checked: Checked): Pl
     }
     const w = e.workload;
     if (w === undefined) continue;
-    const hosts = p.on.get(w) ?? new Set<string>();
-    p.on.set(w, hosts);
+    let hosts = p.on.get(w);
+    if (hosts === undefined) {
+      hosts = new Set<string>();
+      p.on.set(w, hosts);
+    }
     if (e.command === "@place") {
       checked["workload-twice"]++;
       if (hosts.size > 0) {
@@ -148,11 +168,12 @@ function replayPlacements(input: InvariantInput, out: Out, checked: Checked): Pl
           workload: w,
         });
       }
+      const l = loadOf(e.host);
       if (!hosts.has(e.host)) {
         hosts.add(e.host);
-        change(e.host, w, 1);
+        change(l, byId.get(w), 1);
       }
-      checkCapacity(e);
+      checkCapacity(e, l);
     } else if (e.command === "@unplace") {
       checked["workload-twice"]++;
       if (!hosts.has(e.host)) {
@@ -167,9 +188,11 @@ function replayPlacements(input: InvariantInput, out: Out, checked: Checked): Pl
         continue;
       }
       hosts.delete(e.host);
-      change(e.host, w, -1);
-      if (byId.get(w)?.host === e.host && !p.drainedAt.has(e.host)) p.drainedAt.set(e.host, e.at);
-      checkCapacity(e);
+      const spec = byId.get(w);
+      const l = loadOf(e.host);
+      change(l, spec, -1);
+      if (spec?.host === e.host && !p.drainedAt.has(e.host)) p.drainedAt.set(e.host, e.at);
+      checkCapacity(e, l);
     } else if (e.command === "@lost") {
       checked["workload-lost"]++;
       p.lost.add(w);
@@ -180,7 +203,7 @@ function replayPlacements(input: InvariantInput, out: Out, checked: Checked): Pl
         host: e.host,
         workload: w,
       });
-      if (hosts.delete(e.host)) change(e.host, w, -1);
+      if (hosts.delete(e.host)) change(loadOf(e.host), byId.get(w), -1);
     }
   }
   return p;
