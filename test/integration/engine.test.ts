@@ -12,30 +12,8 @@ import { Coordinator } from "../../src/engine/coordinator.js";
 import { nullNotifier } from "../../src/engine/deps.js";
 import { createRun, hostAction, runAction } from "../../src/engine/runs.js";
 import type { EventRecord, HostCommit } from "../../src/ports/store.js";
+import { killAfterCommit, type Setup, setup } from "../support/engine-harness.js";
 import { type Handler, makeHosts, ScriptedTransport } from "../support/scripted-transport.js";
-
-async function setup(planYaml: string, hostsN: number, handler: Handler, hostOpts = {}) {
-  const clock = new VirtualClock();
-  const store = new MemoryStore();
-  const random = seededRandom(1);
-  const transport = new ScriptedTransport(clock, handler);
-  const plan = compilePlan(parsePlanText(planYaml, "plan.yaml"));
-  const hosts = makeHosts(hostsN, hostOpts);
-  const run = await createRun(
-    { store, clock, random },
-    { plan, planBody: planYaml, planHash: "h", hosts, options: {}, actor: "test" },
-  );
-  const events: Omit<EventRecord, "seq">[] = [];
-  const coordinator = (owner = "c1", signal?: AbortSignal, drain?: AbortSignal) =>
-    new Coordinator(
-      { store, transport, clock, random, sink: { emit: (e) => events.push(e) }, notifier: nullNotifier },
-      { owner, leaseTtlMs: 30_000, tickMs: 500 },
-      run.id,
-      signal,
-      drain,
-    );
-  return { clock, store, transport, run, coordinator, events };
-}
 
 const states = async (store: MemoryStore, runId: string) =>
   Object.fromEntries((await store.getHosts(runId)).map((h) => [h.host, h.state]));
@@ -389,8 +367,6 @@ steps:
     expect(t.events.some((e) => e.type === "attempt.unknown")).toBe(true);
   });
 });
-
-type Setup = Awaited<ReturnType<typeof setup>>;
 
 /** Poll the store on virtual time until `pred` holds (at most `maxMs` of virtual time). */
 async function until(t: Setup, pred: () => Promise<boolean>, maxMs = 3_600_000): Promise<void> {
@@ -894,18 +870,6 @@ steps:
     expect((await drive).run.state).toBe("succeeded");
     expect(t.transport.count("h01", "do-b")).toBe(1);
   });
-
-  /** SIGKILL the coordinator right after the first commit `when` picks: every later call fails. */
-  function killAfterCommit(t: Setup, when: (c: HostCommit) => boolean) {
-    const ac = new AbortController();
-    const commit = t.store.commitHost.bind(t.store);
-    t.store.commitHost = async (c) => {
-      if (ac.signal.aborted) throw new Error("killed");
-      await commit(c);
-      if (when(c)) ac.abort(new Error("SIGKILL"));
-    };
-    return { stop: ac.signal, restore: () => (t.store.commitHost = commit) };
-  }
 
   /** Holds the first commit that chains an intent after a result (a slow fsync) until released. */
   function holdChainedCommit(t: Setup) {

@@ -14,7 +14,12 @@ import { createRun } from "../../src/engine/runs.js";
 import type { EventRecord, HostCommit } from "../../src/ports/store.js";
 import { type Handler, makeHosts, ScriptedTransport } from "./scripted-transport.js";
 
-export async function setup(planYaml: string, hostsN: number, handler: Handler) {
+export async function setup(
+  planYaml: string,
+  hostsN: number,
+  handler: Handler,
+  hostOpts: Parameters<typeof makeHosts>[1] = {},
+) {
   const clock = new VirtualClock();
   const store = new MemoryStore();
   const random = seededRandom(1);
@@ -22,11 +27,19 @@ export async function setup(planYaml: string, hostsN: number, handler: Handler) 
   const plan = compilePlan(parsePlanText(planYaml, "plan.yaml"));
   const run = await createRun(
     { store, clock, random },
-    { plan, planBody: planYaml, planHash: "h", hosts: makeHosts(hostsN), options: {}, actor: "test" },
+    {
+      plan,
+      planBody: planYaml,
+      planHash: "h",
+      hosts: makeHosts(hostsN, hostOpts),
+      options: {},
+      actor: "test",
+    },
   );
   const events: Omit<EventRecord, "seq">[] = [];
   const notes: string[] = [];
-  const coordinator = (owner = "c1", signal?: AbortSignal) =>
+  /** `drain`: a graceful stop (start nothing new, let units in flight finish, then detach). */
+  const coordinator = (owner = "c1", signal?: AbortSignal, drain?: AbortSignal) =>
     new Coordinator(
       {
         store,
@@ -44,6 +57,7 @@ export async function setup(planYaml: string, hostsN: number, handler: Handler) 
       { owner, leaseTtlMs: 30_000, tickMs: 500 },
       run.id,
       signal,
+      drain,
     );
   return { clock, store, transport, run, coordinator, events, notes };
 }
