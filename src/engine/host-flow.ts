@@ -392,6 +392,15 @@ export class HostFlow {
     let failed: string | undefined;
     const r = await this.effect(step, pre, 0, "check", async (ctx) => {
       if (step.check !== undefined) {
+        // Resolving a reboot's attempt: the step's own check cannot run while the host still
+        // boots, and "cannot tell" would run the reboot again. The built-in check (boot ids)
+        // waits for the host first; only a host back from the reboot in doubt is asked the
+        // step's own check.
+        if (pre !== null && step.kind === "reboot" && impl.effectHappened !== undefined) {
+          const happened = await impl.effectHappened(ctx);
+          if (typeof happened === "object") failed = happened.failed;
+          if (happened === false || typeof happened === "object") return { ok: false, detail: {} };
+        }
         const x = await exec(ctx, step.check);
         return { ok: x.exitCode === 0, detail: { exitCode: x.exitCode, stdout: tail(x.stdout) } };
       }

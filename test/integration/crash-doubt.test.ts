@@ -75,6 +75,34 @@ describe("a reboot left in doubt by a dead coordinator", () => {
     expect(c2[1]?.at).toBeGreaterThanOrEqual(t.run.createdAt + 5 * 60_000);
   });
 
+  it("with a check of its own: the successor waits for the host before asking it, and never reboots it again", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: reboot, kind: reboot, run: "do-reboot", check: "kernel-is-new" }
+`;
+    const stop = new AbortController();
+    let t!: Setup;
+    const { host, handler } = rebootingHost(
+      () => t,
+      5 * 60_000,
+      () => queueMicrotask(() => stop.abort(new Error("coordinator killed"))),
+    );
+    // The step's own check: the new kernel runs once the host has booted again.
+    t = await setup(plan, 1, (h, c) => {
+      const r = handler(h, c);
+      if (c === "kernel-is-new") return { exitCode: host.boots > 0 ? 0 : 1 };
+      return r;
+    });
+    expect((await t.coordinator("c1", stop.signal).drive()).outcome).toBe("detached");
+    await t.clock.sleep(40_000);
+    const r2 = await t.coordinator("c2").drive();
+    expect(r2.run.state).toBe("succeeded");
+    expect(t.transport.count("h01", "do-reboot")).toBe(1);
+    expect(host.boots).toBe(1);
+  });
+
   it("the host never comes back within the timeout: the attempt fails like a reboot that did not come back", async () => {
     const plan = `
 name: p
