@@ -7,7 +7,8 @@
  *   no duplicate (event seqs follow commit order, see the Store port).
  * - However many clients watch a run, the store is read once per poll for that run (from the
  *   smallest cursor), so 100 dashboards cost about what one does.
- * - A client whose socket closes is dropped at once; `close()` ends every stream (shutdown).
+ * - A client whose socket closes is dropped at once, also one that closed before it was attached
+ *   (while the route looked the run up); `close()` ends every stream (shutdown).
  * - A failing poll is retried at the next tick; it never ends the streams.
  */
 import type { FastifyReply } from "fastify";
@@ -50,6 +51,12 @@ export class LiveEvents {
   attach(runId: string, after: number, reply: FastifyReply): void {
     reply.hijack();
     const raw = reply.raw;
+    // The client went away while the route looked the run up: its `close` has already fired, so
+    // a client added now would never be dropped (nor its run's poll stopped).
+    if (raw.destroyed || reply.request.raw.socket.destroyed) {
+      raw.destroy();
+      return;
+    }
     raw.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache, no-transform",

@@ -103,6 +103,31 @@ describe("API", () => {
     expect(b.frames[0]!.id).toBeGreaterThan(paused.id);
   });
 
+  it("a stream whose client went away while the run was being looked up is not kept (nor its run's poll)", async () => {
+    const live = t.server.live;
+    const getRun = t.store.getRun.bind(t.store);
+    t.store.getRun = async (id) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return getRun(id);
+    };
+    try {
+      const gone = Array.from({ length: 5 }, () => {
+        const ac = new AbortController();
+        const req = fetch(`${t.url}/api/runs/${t.run.id}/events/stream`, {
+          headers: auth("viewer"),
+          signal: ac.signal,
+        }).catch(() => undefined);
+        setTimeout(() => ac.abort(), 100);
+        return req;
+      });
+      await Promise.all(gone);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(live.clients).toBe(0);
+    } finally {
+      t.store.getRun = getRun;
+    }
+  });
+
   it("operator actions are the engine's: state changes, 409 when not possible, audited", async () => {
     expect((await post(`/api/runs/${t.run.id}/resume`, "operator")).status).toBe(409);
     const skip = await post(`/api/runs/${t.run.id}/hosts/web02/skip`, "operator");
