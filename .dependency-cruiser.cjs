@@ -10,10 +10,10 @@ module.exports = {
     {
       name: "core-is-pure",
       severity: "error",
-      comment: "core/ may import only core/ and pure libraries (zod, yaml).",
+      comment: "core/ may import only core/ and pure libraries (zod, yaml, safe-regex).",
       from: { path: "^src/core/" },
       to: {
-        pathNot: ["^src/core/", "node_modules/(zod|yaml)/"],
+        pathNot: ["^src/core/", "node_modules/(zod|yaml|safe-regex)/"],
       },
     },
     {

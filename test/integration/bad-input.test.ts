@@ -147,6 +147,12 @@ const CASES: Case[] = [
     expect: ["--limit", '"~["', "outside a complete [...]"],
   },
   {
+    // (.*)* takes exponential time on a name that does not match: the run would hang at scoping.
+    name: "--limit regex with nested repetition",
+    args: ["--limit", "~(.*)*x$"],
+    expect: ["--limit", '"~(.*)*x$"', "exponential time"],
+  },
+  {
     name: "invalid regex in the plan's hosts",
     plan: "name: p\nhosts: '~web('\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
     expect: ["plan.yaml: hosts:", "invalid regular expression"],

@@ -8,8 +8,14 @@
  * - A `~regex` matches at the start of the name (Python's `re.match`), not necessarily to its end.
  * - Python-only regex syntax is translated where it has a JavaScript equivalent (`(?P<n>`,
  *   `(?P=n)`, `\A`, `\Z`); anything else JavaScript rejects is a `PatternSyntaxError`.
+ * - A `~regex` that may take exponential time on some names (a repetition inside a repetition,
+ *   as `safe-regex` judges it: `(a+)+`, `(.*)*`) is a `PatternSyntaxError` too: matched against
+ *   every host and group name on the coordinator's one thread, it would stall the coordinator
+ *   (and `overhaul serve`, where any operator can send a limit) for minutes. Ansible accepts it.
  * - Pure: no I/O.
  */
+
+import safeRegex from "safe-regex";
 
 export class PatternSyntaxError extends Error {}
 
@@ -24,6 +30,10 @@ export function compileMatcher(pattern: string): (name: string) => boolean {
     } catch (e) {
       throw new PatternSyntaxError(`invalid regular expression in "${pattern}": ${(e as Error).message}`);
     }
+    if (!safeRegex(re))
+      throw new PatternSyntaxError(
+        `regular expression in "${pattern}" may take exponential time on some names (a repetition inside a repetition, such as (a+)+ or (.*)*); write it without the nested repetition`,
+      );
     return (name) => {
       re.lastIndex = 0;
       return re.test(name);

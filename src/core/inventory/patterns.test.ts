@@ -90,6 +90,15 @@ describe("matchPattern", () => {
     expect(() => matchPattern(inv, "~web(")).toThrow(/invalid regular expression/);
   });
 
+  it("rejects a regex that may take exponential time (nested repetition), keeps ordinary ones", () => {
+    for (const p of ["~(.*)*$", "~(a+)+b", "~(web|w+)*x"])
+      expect(() => matchPattern(inv, p, { path: "--limit" })).toThrow(
+        /^--limit: regular expression in ".*" may take exponential time on some names/,
+      );
+    expect(matchPattern(inv, "~^(web|db)\\d+$").hosts).toEqual(["web01", "web02", "web03", "db1"]);
+    expect(matchPattern(inv, "~w.*0[12]").hosts).toEqual(["web01", "web02"]);
+  });
+
   // Ansible drops these brackets silently: `~[` would be `~` (every host), `web01]` would be web01.
   it.each(["~[", "web[", "web01]", "web:db]", "web[0:1", "[]]x"])(
     "rejects the stray bracket in %j instead of dropping it",
