@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { ROLES } from "../core/access/roles.js";
+import { ROLES, TOKEN_NAME, TOKEN_NAME_RULE } from "../core/access/roles.js";
 import { InputError, NotFoundError, SafetyRefusal } from "../core/errors.js";
 import { compilePlan, type Plan } from "../core/plan/compile.js";
 import { parsePlanText } from "../core/plan/load.js";
@@ -446,12 +446,7 @@ export const ROUTES = [
     summary: "Create a token; the answer holds its secret, shown this once.",
     body: z
       .object({
-        name: z
-          .string()
-          .regex(
-            /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/,
-            "1-64 letters, digits, . _ @ -, starting with a letter or digit",
-          ),
+        name: z.string().regex(TOKEN_NAME, TOKEN_NAME_RULE),
         role: z.enum(ROLES),
       })
       .strict(),

@@ -66,6 +66,10 @@ describe("overhaul token", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--role: "root" is not a role \(expected viewer, operator, admin\)/);
     expect(bad.stderr).toMatch(/--name: "-x" is not a token name/);
+    // A name that reads like a token id would make "revoke by id or name" name two tokens.
+    const idLike = await runCli(["--db", db, "token", "create", "--role", "viewer", "--name", "tok_1a2b3c"]);
+    expect(idLike.code).toBe(2);
+    expect(idLike.stderr).toMatch(/--name: "tok_1a2b3c" is not a token name \(expected .*not starting tok_/);
     const unknown = await runCli(["--db", db, "token", "revoke", "nobody"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/no token with id or name "nobody"/);

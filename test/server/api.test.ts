@@ -103,6 +103,15 @@ describe("API", () => {
     expect(b.frames[0]!.id).toBeGreaterThan(paused.id);
   });
 
+  it("refuses a token name that reads like a token id (revoking by id or name must name one token)", async () => {
+    const r = await post("/api/tokens", "admin", { name: "tok_0123456789ab", role: "viewer" });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body)).toContain("not starting tok_");
+    expect(((await get("/api/tokens", "admin")).body as { name: string }[]).map((x) => x.name)).not.toContain(
+      "tok_0123456789ab",
+    );
+  });
+
   it("a stream whose client went away while the run was being looked up is not kept (nor its run's poll)", async () => {
     const live = t.server.live;
     const getRun = t.store.getRun.bind(t.store);

@@ -4,7 +4,7 @@
  * log with the local user as actor.
  */
 import { systemClock } from "../../adapters/clock/system-clock.js";
-import { isRole, ROLES } from "../../core/access/roles.js";
+import { isRole, ROLES, TOKEN_NAME, TOKEN_NAME_RULE } from "../../core/access/roles.js";
 import { InputError } from "../../core/errors.js";
 import type { Store } from "../../ports/store.js";
 import { mintToken } from "../../server/tokens.js";
@@ -18,8 +18,6 @@ interface Common {
   json?: boolean;
   noColor?: boolean;
 }
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 async function audit(store: Store, action: string, target: string, detail: Record<string, unknown>) {
   await store.access.appendAudit({
@@ -41,11 +39,11 @@ export async function tokenCreateCommand(opts: Common & { role: string; name: st
   const problems = [];
   if (!isRole(opts.role))
     problems.push({ path: "--role", message: `"${opts.role}" is not a role`, expected: ROLES.join(", ") });
-  if (!NAME.test(opts.name))
+  if (!TOKEN_NAME.test(opts.name))
     problems.push({
       path: "--name",
       message: `"${opts.name}" is not a token name`,
-      expected: "1-64 letters, digits, . _ @ -, starting with a letter or digit",
+      expected: TOKEN_NAME_RULE,
     });
   if (problems.length > 0 || !isRole(opts.role)) throw new InputError(problems);
   const store = await openStore(opts.db);
