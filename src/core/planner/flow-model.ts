@@ -90,47 +90,44 @@ export function meanBackoffMs(step: Step, k: number): number {
 const BOOT_GRID = 24;
 
 /**
- * Expected time of a reboot step: a boot that takes longer than the step's timeout fails the
- * attempt; after the backoff the next attempt waits for the host (still booting) and reboots it
- * again, with a new boot time. Averaged over the uniform boot-time distribution, attempt by attempt.
+ * What a reboot step comes to, averaged over the uniform boot-time distribution, attempt by
+ * attempt: a boot that takes longer than the step's timeout fails the attempt; after the backoff
+ * the next attempt waits for the host (still booting) and reboots it again, with a new boot time.
+ * `ms`: its expected time; `fails`: the share of hosts that use every attempt and fail.
  */
-export function rebootMs(step: Step, model: FlowModel): number {
+function rebootOdds(step: Step, model: FlowModel): { ms: number; fails: number } {
   const { min, max } = model.bootMs;
   const boots = Array.from({ length: BOOT_GRID }, (_, i) => min + ((i + 0.5) * (max - min)) / BOOT_GRID);
   const t = step.timeoutMs;
-  const backoff = (k: number) => meanBackoffMs(step, k);
-  const expect = (k: number, carry: number): number => {
+  const walk = (k: number, carry: number): { ms: number; fails: number } => {
     const wait = Math.min(carry, t);
-    let sum = 0;
+    let ms = 0;
+    let fails = 0;
     for (const b of boots) {
-      if (wait + b <= t || k >= step.retry.attempts) sum += Math.min(wait + b, t);
-      else sum += t + backoff(k) + expect(k + 1, Math.max(0, wait + b - t - backoff(k)));
+      if (wait + b <= t) ms += wait + b;
+      else if (k >= step.retry.attempts) {
+        ms += t;
+        fails += 1;
+      } else {
+        const backoff = meanBackoffMs(step, k);
+        const next = walk(k + 1, Math.max(0, wait + b - t - backoff));
+        ms += t + backoff + next.ms;
+        fails += next.fails;
+      }
     }
-    return sum / boots.length;
+    return { ms: ms / boots.length, fails: fails / boots.length };
   };
-  return expect(1, 0);
+  return walk(1, 0);
 }
 
-/**
- * Share of hosts whose reboot step uses every attempt and fails: each attempt's boot drawn from the
- * same grid as `rebootMs`, a boot past the step's timeout failing the attempt (the next one waits
- * for the host still booting, then reboots it again).
- */
+/** Expected time of a reboot step (see `rebootOdds`). */
+export function rebootMs(step: Step, model: FlowModel): number {
+  return rebootOdds(step, model).ms;
+}
+
+/** Share of hosts whose reboot step uses every attempt and fails (see `rebootOdds`). */
 export function rebootFailShare(step: Step, model: FlowModel): number {
-  const { min, max } = model.bootMs;
-  const boots = Array.from({ length: BOOT_GRID }, (_, i) => min + ((i + 0.5) * (max - min)) / BOOT_GRID);
-  const t = step.timeoutMs;
-  const fails = (k: number, carry: number): number => {
-    const wait = Math.min(carry, t);
-    let sum = 0;
-    for (const b of boots) {
-      if (wait + b <= t) continue;
-      const backoff = meanBackoffMs(step, k);
-      sum += k >= step.retry.attempts ? 1 : fails(k + 1, Math.max(0, wait + b - t - backoff));
-    }
-    return sum / boots.length;
-  };
-  return fails(1, 0);
+  return rebootOdds(step, model).fails;
 }
 
 function commandsOf(step: Step): number {
