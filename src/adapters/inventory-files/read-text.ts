@@ -37,28 +37,18 @@ export function decodeText(bytes: Uint8Array, shown: string, what: string): stri
       // the line is found below
     }
   }
-  let start = 0;
-  for (let line = 1; start <= bytes.length; line++) {
-    let end = bytes.indexOf(0x0a, start);
-    if (end < 0) end = bytes.length;
-    const bytesOfLine = bytes.subarray(start, end);
-    let message: string | undefined;
-    if (bytesOfLine.indexOf(0) >= 0) message = "the line holds a NUL byte: this looks like a binary file";
-    else
-      try {
-        strict.decode(bytesOfLine);
-      } catch {
-        message = "the line is not valid UTF-8";
-      }
-    if (message !== undefined)
-      throw new InputError({ file: shown, line, message, expected: `a ${what} written as UTF-8 text` });
-    start = end + 1;
-  }
-  // Unreachable: a file that fails to decode has a line that fails (a sequence never spans `\n`).
-  throw new InputError({
-    file: shown,
-    message: "the file is not valid UTF-8",
-    expected: `a ${what} written as UTF-8 text`,
+  const refuse = (line: number, message: string, cause?: unknown) =>
+    new InputError(
+      { file: shown, line, message, expected: `a ${what} written as UTF-8 text` },
+      cause === undefined ? undefined : { cause },
+    );
+  return byLine(bytes, (text, line) => {
+    if (text.indexOf(0) >= 0) throw refuse(line, "the line holds a NUL byte: this looks like a binary file");
+    try {
+      return strict.decode(text);
+    } catch (e) {
+      throw refuse(line, "the line is not valid UTF-8", e);
+    }
   });
 }
 
@@ -66,32 +56,30 @@ export function decode(bytes: Uint8Array, shown: string): string {
   try {
     return strict.decode(bytes);
   } catch {
-    // fall through to the line-by-line decoding below
+    // decoded line by line below
   }
-  const lines: string[] = [];
-  let start = 0;
-  for (let i = 0; i <= bytes.length; i++) {
-    if (i < bytes.length && bytes[i] !== 0x0a) continue;
-    const line = bytes.subarray(start, i);
-    const first = line[0];
-    if (first === 0x23 || first === 0x3b) {
-      lines.push("");
-    } else {
-      try {
-        lines.push(strict.decode(line));
-      } catch (e) {
-        throw new InputError(
-          {
-            file: shown,
-            line: lines.length + 1,
-            message: "the line is not valid UTF-8",
-            expected: "UTF-8 text",
-          },
-          { cause: e },
-        );
-      }
+  return byLine(bytes, (text, line) => {
+    const first = text[0];
+    if (first === 0x23 || first === 0x3b) return "";
+    try {
+      return strict.decode(text);
+    } catch (e) {
+      throw new InputError(
+        { file: shown, line, message: "the line is not valid UTF-8", expected: "UTF-8 text" },
+        { cause: e },
+      );
     }
-    start = i + 1;
+  });
+}
+
+/** The file's lines (split at `\n`, numbered from 1), each turned into text by `decodeLine`. */
+function byLine(bytes: Uint8Array, decodeLine: (text: Uint8Array, line: number) => string): string {
+  const lines: string[] = [];
+  for (let start = 0; ; ) {
+    const nl = bytes.indexOf(0x0a, start);
+    const end = nl < 0 ? bytes.length : nl;
+    lines.push(decodeLine(bytes.subarray(start, end), lines.length + 1));
+    if (nl < 0) return lines.join("\n");
+    start = nl + 1;
   }
-  return lines.join("\n");
 }
