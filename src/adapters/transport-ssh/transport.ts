@@ -278,7 +278,6 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
     }
     const env = remoteEnvironment(host, req.env);
     const hostLimited = remoteTimeoutEnabled(host);
-    let command = buildCommand(host, req.command, env, become);
     const scope = requestScope(req.signal);
     // Connecting and queueing count against the command's time, but only as "nothing ran".
     const waitAbort = new AbortController();
@@ -295,11 +294,10 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
         }
         // The host enforces the time left itself (command.ts), rounded up to whole seconds.
         const limit = hostLimited ? remoteLimit(left, opts.killGraceMs) : undefined;
-        if (limit) command = buildCommand(host, req.command, env, become, limit);
         return runOnChannel({
           lease,
           who: host.name,
-          command,
+          command: buildCommand(host, req.command, env, become, limit),
           timeoutMs: left,
           ...(limit ? { hostLimitMs: limit.seconds * 1000 } : {}),
           timeoutLabelMs: req.timeoutMs,
