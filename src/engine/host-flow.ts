@@ -94,6 +94,11 @@ interface Pending {
 
 class TimeoutSignal extends Error {}
 
+/** How a step's timeout is reported, whoever noticed it (the engine's own timer or the transport). */
+function timedOut(step: Step): string {
+  return `step "${step.name}" timed out after ${Math.round(step.timeoutMs / 1000)}s`;
+}
+
 /**
  * How long past an effect's deadline the engine's own timer waits before it gives up on the
  * effect (see the header). Transports enforce the deadline they are given and report within a
@@ -347,7 +352,7 @@ export class HostFlow {
       // The timer sleeps on the effect's own signal: aborting it once the effect settled (below)
       // cancels the timer; an abort for any other reason cancels it too, and it never fires late.
       clock.sleep(step.timeoutMs + EFFECT_BACKSTOP_MS, ac.signal).then(
-        () => ac.abort(new TimeoutSignal(`timed out after ${Math.round(step.timeoutMs / 1000)}s`)),
+        () => ac.abort(new TimeoutSignal(timedOut(step))),
         () => {},
       );
     } else {
@@ -360,13 +365,9 @@ export class HostFlow {
       // the next coordinator resolves it exactly as after a crash.
       if (this.cx.signal.aborted) throw new CoordinatorStopped({ cause: e });
       if (e instanceof CoordinatorStopped || e instanceof ApprovalWithdrawn) throw e;
-      if (ac.signal.reason instanceof TimeoutSignal)
-        return { unknown: true, reason: `step "${step.name}" ${ac.signal.reason.message}` };
+      if (ac.signal.reason instanceof TimeoutSignal) return { unknown: true, reason: timedOut(step) };
       if (e instanceof TransportError) {
-        if (e.kind === "timeout") {
-          const after = `timed out after ${Math.round(step.timeoutMs / 1000)}s`;
-          return { unknown: true, reason: `step "${step.name}" ${after}: ${e.message}` };
-        }
+        if (e.kind === "timeout") return { unknown: true, reason: `${timedOut(step)}: ${e.message}` };
         if (e.effectUnknown) return { unknown: true, reason: e.message };
         return { ok: false, retryable: e.retryable, reason: e.message, detail: { transport: e.kind } };
       }
