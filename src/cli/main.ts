@@ -2,10 +2,10 @@
  * The `overhaul` command line. The only code that turns errors into exit codes; it never calls
  * process.exit itself (bin/overhaul.js sets process.exitCode), so output is always flushed.
  *
- * Exit codes (docs/cli.md): 0 success, 1 internal error (or an unreachable --server), 2 invalid
- * input, 3 run finished with failed or in-doubt hosts (or aborted), 4 refused by a safety rule,
- * 5 a simulation broke an invariant, 6 the server refused the token or its role, 130 detached by
- * Ctrl-C.
+ * Exit codes (docs/cli.md): 0 success, 1 internal error (or an unreachable --server or
+ * PostgreSQL), 2 invalid input, 3 run finished with failed or in-doubt hosts (or aborted), 4 refused
+ * by a safety rule, 5 a simulation broke an invariant, 6 the server refused the token or its role,
+ * 130 detached by Ctrl-C.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { formatProblem, InputError, OverhaulError } from "../core/errors.js";
