@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { TransportError } from "../../src/core/errors.js";
 import { summarize } from "../../src/engine/run-summary.js";
 import { runAction } from "../../src/engine/runs.js";
+import type { ExecResult } from "../../src/ports/transport.js";
 import {
   attemptStates,
   hostEvents,
@@ -46,20 +47,37 @@ function rebootingHost(t: () => Setup, bootMs: number, onReboot: () => void = ()
   return { host, handler };
 }
 
+/**
+ * A run of `plan` on one host that reboots (back `bootMs` after each reboot) whose coordinator c1
+ * dies right after issuing the reboot; c2 takes over once c1's lease has expired (40 s later),
+ * while the host may still be booting. `answer` answers the commands the host itself does not
+ * (a step's own check): only when the host is up, since the host answers first.
+ */
+async function crashDuringReboot(
+  plan: string,
+  bootMs: number,
+  answer?: (command: string, host: { boots: number }) => Partial<ExecResult> | undefined,
+) {
+  const stop = new AbortController();
+  let t!: Setup;
+  const { host, handler } = rebootingHost(
+    () => t,
+    bootMs,
+    // The coordinator dies right after issuing the reboot.
+    () => queueMicrotask(() => stop.abort(new Error("coordinator killed"))),
+  );
+  t = await setup(plan, 1, (h, c) => {
+    const r = handler(h, c);
+    return answer?.(c, host) ?? r;
+  });
+  expect((await t.coordinator("c1", stop.signal).drive()).outcome).toBe("detached");
+  await t.clock.sleep(40_000); // c1's lease expires; c2 takes over while the host boots
+  return { t, host, r2: await t.coordinator("c2").drive() };
+}
+
 describe("a reboot left in doubt by a dead coordinator", () => {
   it("the host still booting: the successor waits for it, sees the new boot id, and never reboots it again", async () => {
-    const stop = new AbortController();
-    let t!: Setup;
-    const { host, handler } = rebootingHost(
-      () => t,
-      5 * 60_000,
-      // The coordinator dies right after issuing the reboot.
-      () => queueMicrotask(() => stop.abort(new Error("coordinator killed"))),
-    );
-    t = await setup(REBOOT, 1, handler);
-    expect((await t.coordinator("c1", stop.signal).drive()).outcome).toBe("detached");
-    await t.clock.sleep(40_000); // c1's lease expires; c2 takes over while the host boots
-    const r2 = await t.coordinator("c2").drive();
+    const { t, host, r2 } = await crashDuringReboot(REBOOT, 5 * 60_000);
     expect(r2.run.state).toBe("succeeded");
     expect(t.transport.count("h01", "do-reboot")).toBe(1);
     expect(host.boots).toBe(1);
@@ -82,22 +100,10 @@ hosts: all
 steps:
   - { name: reboot, kind: reboot, run: "do-reboot", check: "kernel-is-new" }
 `;
-    const stop = new AbortController();
-    let t!: Setup;
-    const { host, handler } = rebootingHost(
-      () => t,
-      5 * 60_000,
-      () => queueMicrotask(() => stop.abort(new Error("coordinator killed"))),
-    );
     // The step's own check: the new kernel runs once the host has booted again.
-    t = await setup(plan, 1, (h, c) => {
-      const r = handler(h, c);
-      if (c === "kernel-is-new") return { exitCode: host.boots > 0 ? 0 : 1 };
-      return r;
-    });
-    expect((await t.coordinator("c1", stop.signal).drive()).outcome).toBe("detached");
-    await t.clock.sleep(40_000);
-    const r2 = await t.coordinator("c2").drive();
+    const { t, host, r2 } = await crashDuringReboot(plan, 5 * 60_000, (c, h) =>
+      c === "kernel-is-new" ? { exitCode: h.boots > 0 ? 0 : 1 } : undefined,
+    );
     expect(r2.run.state).toBe("succeeded");
     expect(t.transport.count("h01", "do-reboot")).toBe(1);
     expect(host.boots).toBe(1);
@@ -110,17 +116,7 @@ hosts: all
 steps:
   - { name: reboot, kind: reboot, run: "do-reboot", timeout: 2m, retry: { attempts: 1 } }
 `;
-    const stop = new AbortController();
-    let t!: Setup;
-    const { handler } = rebootingHost(
-      () => t,
-      Number.POSITIVE_INFINITY,
-      () => queueMicrotask(() => stop.abort(new Error("coordinator killed"))),
-    );
-    t = await setup(plan, 1, handler);
-    expect((await t.coordinator("c1", stop.signal).drive()).outcome).toBe("detached");
-    await t.clock.sleep(40_000);
-    const r2 = await t.coordinator("c2").drive();
+    const { t, r2 } = await crashDuringReboot(plan, Number.POSITIVE_INFINITY);
     expect(t.transport.count("h01", "do-reboot")).toBe(1);
     expect(await states(t)).toEqual({ h01: "failed" });
     expect(r2.run.state).toBe("failed");
