@@ -419,7 +419,7 @@ export class Coordinator {
   }
 
   private async loop(): Promise<DriveResult> {
-    const { clock, store } = this.deps;
+    const { clock } = this.deps;
     for (;;) {
       if (this.unitError !== undefined) throw this.unitError.error;
       if (this.signal.aborted) return { outcome: "detached", run: this.run };

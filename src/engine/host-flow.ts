@@ -348,12 +348,12 @@ export class HostFlow {
     const stop = this.cx.stop;
     stop.add(ac);
     const ctx = this.ctxFor(step, ac.signal, pre, attempt, phase);
+    let backstop: (() => void) | undefined;
     if (timed) {
-      // The timer sleeps on the effect's own signal: aborting it once the effect settled (below)
-      // cancels the timer; an abort for any other reason cancels it too, and it never fires late.
-      clock.sleep(step.timeoutMs + EFFECT_BACKSTOP_MS, ac.signal).then(
-        () => ac.abort(new TimeoutSignal(timedOut(step))),
-        () => {},
+      // Cancelled once the effect settled (below); firing after an abort for another reason
+      // changes nothing (a signal aborts once).
+      backstop = clock.timer(step.timeoutMs + EFFECT_BACKSTOP_MS, () =>
+        ac.abort(new TimeoutSignal(timedOut(step))),
       );
     } else {
       ctx.deadline = Number.MAX_SAFE_INTEGER;
@@ -379,6 +379,7 @@ export class HostFlow {
         detail: {},
       };
     } finally {
+      backstop?.();
       ac.abort(EFFECT_SETTLED);
       stop.delete(ac);
     }

@@ -3,7 +3,8 @@
  * Invariant: `now()` never goes backwards within this process even if the wall clock is stepped
  * back (NTP after boot): it is anchored to the wall clock once and advanced by the monotonic clock.
  * `sleep` waits the whole time however long it is: a Node timer holds at most 2^31-1 ms (~24.8
- * days) and fires after 1 ms when asked for more, so a longer sleep is a chain of timers.
+ * days) and fires after 1 ms when asked for more, so a longer sleep (or `timer`) is a chain of
+ * timers.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { seededRandom } from "../../core/policy/random.js";
@@ -26,6 +27,17 @@ export function systemClock(): Clock {
         await delay(part, undefined, signal ? { signal } : {});
         left -= part;
       } while (left > 0);
+    },
+    timer(ms: number, fire: () => void): () => void {
+      let left = Math.max(0, ms);
+      let handle: NodeJS.Timeout;
+      const step = () => {
+        const part = Math.min(left, MAX_TIMER_MS);
+        left -= part;
+        handle = setTimeout(left > 0 ? step : fire, part);
+      };
+      step();
+      return () => clearTimeout(handle);
     },
   };
 }

@@ -22,6 +22,25 @@ describe("VirtualClock", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("timer: fires inside the jump in (time, creation) order among sleeps, before their continuations; cancel removes it", async () => {
+    const clock = new VirtualClock(0);
+    const seen: string[] = [];
+    const slept = clock.sleep(100).then(() => seen.push(`sleep@${clock.now()}`));
+    clock.timer(100, () => seen.push(`timer@${clock.now()}`));
+    clock.timer(50, () => {
+      seen.push(`early@${clock.now()}`);
+      // A timer set from inside a firing one, due at once: fires in the same jump.
+      clock.timer(0, () => seen.push(`chained@${clock.now()}`));
+    });
+    const cancel = clock.timer(60, () => seen.push("cancelled"));
+    cancel();
+    cancel(); // twice: a no-op
+    expect(clock.pending).toBe(3);
+    await slept;
+    expect(seen).toEqual(["early@50", "chained@50", "timer@100", "sleep@100"]);
+    expect(clock.pending).toBe(0);
+  });
+
   it("runs the work a timer triggers before the next timer fires", async () => {
     const clock = new VirtualClock(0);
     const seen: string[] = [];

@@ -21,6 +21,8 @@
  *   runs in a macrotask) makes the clock wait in macrotask turns, as before. Every
  *   `MICROTASK_JUMPS` jumps the clock still takes one macrotask turn, so I/O, signals and real
  *   timers (progress output, Ctrl-C) are never starved by a long simulation.
+ * - A `timer`'s `fire` is called inside the jump, in its place among the timers due then (a sleep's
+ *   continuation runs after the jump, as a microtask); cancelling it removes it at once.
  * - Aborting a sleep removes its timer at once (it no longer counts in `pending` and never fires).
  *   A signal gets one abort listener from this clock, however many sleeps use it: on abort, its
  *   pending sleeps reject in creation order (at the place of that one listener among the signal's
@@ -99,6 +101,15 @@ export class VirtualClock implements Clock {
       }
       this.schedule();
     });
+  }
+
+  timer(ms: number, fire: () => void): () => void {
+    this.activity++;
+    const entry = this.timers.push(this.t + Math.max(0, ms), fire);
+    this.schedule();
+    return () => {
+      this.timers.remove(entry);
+    };
   }
 
   /**
