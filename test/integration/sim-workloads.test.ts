@@ -470,6 +470,40 @@ describe("concurrent calls for one workload", () => {
   });
 });
 
+describe("concurrent calls for one workload, aborted", () => {
+  it("a call waiting for another call's move of its workloads gives up at its abort, not at that move's end", async () => {
+    // Cold moves only: the first drain's moves take minutes, so the second call waits on them.
+    const t = setup(undefined, undefined, {
+      workloads: (hosts) =>
+        generateFleet(parseFleetSpec("regions=2,hosts=5,holdovers=0.2,racks=2,workloads=8,seed=3"))
+          .workloads.filter((w) => hosts.some((h) => h.name === w.host))
+          .map((w) => ({ ...w, migration: ["cold"] })),
+    });
+    const start = t.clock.now();
+    const first = t.wl.drain(t.host("r01-h001"), t.call());
+    const ac = new AbortController();
+    const second = t.wl.drain(t.host("r01-h001"), t.call(undefined, ac.signal));
+    let gaveUpAt: number | undefined;
+    const settled = second.then(
+      () => "resolved",
+      (e: unknown) => {
+        gaveUpAt = t.clock.now();
+        return e;
+      },
+    );
+    await t.clock.sleep(1_000);
+    ac.abort(new Error("operator abort"));
+    expect(await settled).toEqual(new Error("operator abort"));
+    const r = await first;
+    const firstEnd = Math.max(...t.world.ledger.filter((e) => e.command === "@place").map((e) => e.at));
+    expect(r.moves.length).toBeGreaterThan(0);
+    expect(gaveUpAt).toBe(start + 1_000);
+    expect(firstEnd).toBeGreaterThan(start + 1_000);
+    expect(t.world.runningOn("r01-h001")).toEqual([]);
+    expectConsistent(t);
+  });
+});
+
 describe("determinism", () => {
   it("the same seed gives the identical ledger (JSON) twice", async () => {
     const once = async () => {
