@@ -69,7 +69,7 @@ function intent(runId: string, host: string, seq: number, token: number): NewAtt
   };
 }
 
-async function newRun(
+export async function newRun(
   store: Store,
   opts: { hosts?: number; states?: HostState[] } = {},
 ): Promise<{ run: NewRun; hosts: NewHostFlow[] }> {

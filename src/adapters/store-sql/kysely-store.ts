@@ -72,6 +72,14 @@ export interface KyselyStoreOptions {
   gate?: Gate;
   /** SQLite only: builds the hot path; called once, after migrations. */
   prepareHotCommit?: () => HotCommit;
+  /**
+   * Whose clock judges leases: `caller` (the `now` each call passes: SQLite, whose coordinators
+   * share one machine's clock, and tests on synthetic time) or `database` (PostgreSQL shared by
+   * several machines: `acquireLeases` and `renewLeases` read the server's `clock_timestamp()`
+   * instead, so a coordinator whose clock is off can neither take a live lease nor grant itself
+   * one that others see expired early). Default `caller`.
+   */
+  leaseClock?: "caller" | "database";
   /** SQLite only: prepared `renewLeases` (joins the group commit); called once, after migrations. */
   prepareHotLeases?: () => HotLeases;
   /** SQLite only: prepared statements for `getRun` / `listEvents`; called once, after migrations. */
@@ -425,9 +433,15 @@ export class KyselyStore implements Store {
     });
   }
 
-  async acquireLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<HostFlowRecord[]> {
-    const expiresAt = now + ttlMs;
+  async acquireLeases(
+    runId: string,
+    owner: string,
+    callerNow: number,
+    ttlMs: number,
+  ): Promise<HostFlowRecord[]> {
     const rows = await this.write(async (trx) => {
+      const now = await this.leaseNow(trx, callerNow);
+      const expiresAt = now + ttlMs;
       if (!this.sqlite) {
         // Postgres: lock the expired holders first. A renewal of one of them in flight holds its
         // row, so we wait for it and the UPDATE below (a new snapshot at READ COMMITTED) sees it:
@@ -472,6 +486,15 @@ export class KyselyStore implements Store {
     return rows.map(toHostFlow).sort((a, b) => a.order - b.order);
   }
 
+  /** The time leases are judged by (see `leaseClock`): the caller's, or the database server's. */
+  private async leaseNow(trx: Kysely<DB>, callerNow: number): Promise<number> {
+    if (this.opts.leaseClock !== "database") return callerNow;
+    const r = await sql<{
+      ms: number | string;
+    }>`select floor(extract(epoch from clock_timestamp()) * 1000)::int8 as ms`.execute(trx);
+    return Number(r.rows[0]?.ms);
+  }
+
   /** Set `owner`'s expiry in the run (the expiry of every lease it holds there). */
   private async holderExpires(
     trx: Kysely<DB>,
@@ -486,14 +509,14 @@ export class KyselyStore implements Store {
       .execute();
   }
 
-  async renewLeases(runId: string, owner: string, now: number, ttlMs: number): Promise<number> {
+  async renewLeases(runId: string, owner: string, callerNow: number, ttlMs: number): Promise<number> {
     if (this.opts.prepareHotLeases) {
       this.hotLeases ??= this.opts.prepareHotLeases();
       const hot = this.hotLeases;
-      return this.hotWrite(() => hot.renew(runId, owner, now + ttlMs));
+      return this.hotWrite(() => hot.renew(runId, owner, callerNow + ttlMs));
     }
-    const expiresAt = now + ttlMs;
     return this.write(async (trx) => {
+      const expiresAt = (await this.leaseNow(trx, callerNow)) + ttlMs;
       // The holder row first: in Postgres this waits for an acquirer that locked it (see
       // `acquireLeases`), so the count below, a new snapshot, sees what that acquirer took.
       const renewed = await trx

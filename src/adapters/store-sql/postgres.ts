@@ -6,6 +6,8 @@
  *   through pg's global type registry, which other code in the process may rely on). Values
  *   outside the safe-integer range are an error, never silently rounded.
  * - Every commit is a Postgres commit (synchronous_commit as the server is configured).
+ * - Leases are judged by the database server's clock (`leaseClock: "database"`): coordinators on
+ *   machines whose clocks disagree still agree on when a lease expires.
  * - Migrations run before the store is returned; Kysely serializes concurrent migrators with an
  *   advisory lock.
  * - A server that cannot be reached (refused, unknown host, no answer within CONNECT_TIMEOUT_MS,
@@ -74,6 +76,11 @@ async function reach(connectionString: string): Promise<void> {
 export interface PostgresStoreOptions {
   /** Pool size (default 10). */
   max?: number;
+  /**
+   * Whose clock judges leases (see KyselyStoreOptions): `database` (the default: coordinators on
+   * several machines, whose clocks may disagree) or `caller` (tests on synthetic time).
+   */
+  leaseClock?: "database" | "caller";
 }
 
 export async function openPostgresStore(
@@ -85,7 +92,7 @@ export async function openPostgresStore(
   // An idle client's error (server restart) must not crash the process; the next query fails instead.
   pool.on("error", () => {});
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-  const store = new KyselyStore(db, { dialect: "postgres" });
+  const store = new KyselyStore(db, { dialect: "postgres", leaseClock: options.leaseClock ?? "database" });
   try {
     await store.migrate();
   } catch (err) {
