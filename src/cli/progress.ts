@@ -38,6 +38,7 @@ const LINE_EVENTS = new Set([
   "run.aborting",
   "lease.acquired",
   "lease.renewal-failed",
+  "attempt.still-running",
 ]);
 
 export class Progress implements EventSink {
@@ -126,6 +127,9 @@ export class Progress implements EventSink {
         break;
       case "lease.renewal-failed":
         text = `could not renew the leases (${String(d.error)}); retrying; no new step starts after ${new Date(Number(d.validUntil)).toISOString()} until a renewal succeeds`;
+        break;
+      case "attempt.still-running":
+        text = `step ${String(d.step)} attempt ${String(d.attempt)}: its command still runs on the host; waiting for it to end (up to ${Math.round(Number(d.waitingUpToMs) / 1000)}s) before checking or running it again`;
         break;
       default:
         text = `${e.type}${d.reason ? `: ${String(d.reason)}` : ""}`;

@@ -22,7 +22,7 @@ import {
 import { InputError, type Problem } from "../core/errors.js";
 import { splitSecretVars, withoutSecrets } from "../core/inventory/secret-vars.js";
 import type { Host } from "../core/model/fleet.js";
-import type { ExecRequest, Transport, UploadRequest } from "../ports/transport.js";
+import type { ExecRequest, RunningRequest, Transport, UploadRequest } from "../ports/transport.js";
 
 export interface SshFlags {
   sshKnownHosts?: string;
@@ -126,6 +126,10 @@ export function createRunTransport(flags: SshFlags, secrets: HostSecrets = new M
       const t = route(host);
       if (!t.upload) return Promise.reject(new Error(`the ${host.connection} transport cannot upload files`));
       return t.upload(host, req);
+    },
+    async running(host: Host, req: RunningRequest) {
+      const t = route(host);
+      return t.running ? t.running(host, req) : undefined;
     },
     async close() {
       await Promise.all([local.close(), ssh?.close()]);

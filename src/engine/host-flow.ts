@@ -11,6 +11,9 @@
  *   otherwise the host is parked `in_doubt` for an operator (a revert too). A non-idempotent effect
  *   never runs twice by accident. The unknown result is committed together with its resolution,
  *   never before the check has answered, so a stop during the check leaves the attempt in doubt.
+ *   Before a check or a re-run, the attempt's command must no longer run on the host, as far as
+ *   the transport can tell (`Transport.running`, asked with the attempt's tag): it is waited for,
+ *   up to the step's timeout plus COMMAND_END_GRACE_MS, then the host is parked.
  *   A coordinator crash uses up no retry, except when the kind's built-in check finds the attempt
  *   failed whatever it did (a rebooted host that did not answer within the timeout): that is a
  *   failed attempt, as the effect's own verdict would have been.
@@ -52,7 +55,14 @@ import type {
   NewAttempt,
 } from "../ports/store.js";
 import { builtinRevert, STEP_IMPLS } from "../steps/kinds.js";
-import { type EffectFinding, exec, type StepContext, type StepOutcome, tail } from "../steps/types.js";
+import {
+  attemptTag,
+  type EffectFinding,
+  exec,
+  type StepContext,
+  type StepOutcome,
+  tail,
+} from "../steps/types.js";
 import { AbortFanout } from "./abort-fanout.js";
 import type { EngineDeps } from "./deps.js";
 
@@ -93,6 +103,13 @@ interface Pending {
 }
 
 class TimeoutSignal extends Error {}
+
+/** How often a command still running after its outcome became unknown is asked about again. */
+export const COMMAND_POLL_MS = 5_000;
+/** Past the step's timeout, how long a command may still run (the host's kill grace, a margin). */
+export const COMMAND_END_GRACE_MS = 15_000;
+/** One "is it still running?" question to the host. */
+const COMMAND_PROBE_TIMEOUT_MS = 30_000;
 
 /** How a step's timeout is reported, whoever noticed it (the engine's own timer or the transport). */
 function timedOut(step: Step): string {
@@ -327,6 +344,8 @@ export class HostFlow {
     };
     if (deps.workloads) ctx.workloads = deps.workloads;
     if (deps.health) ctx.health = deps.health;
+    if (phase === "run" || phase === "revert")
+      ctx.tag = attemptTag(this.cx.runId, this.name, step.index, phase, attempt);
     return ctx;
   }
 
@@ -704,6 +723,17 @@ export class HostFlow {
         { result },
       );
     }
+    // Neither a check nor a re-run while the attempt's command may still run on the host (a
+    // dropped connection, a crashed coordinator): its effect could land after the check said
+    // "not done", or run twice at once.
+    const still = await this.untilCommandEnded(step, phase, n);
+    if (still !== undefined) {
+      return this.park(
+        `outcome of step "${step.name}" (${phase}) is unknown (${reason}), and its command still runs on the host ${still}`,
+        [ev],
+        { result },
+      );
+    }
     if (how === "check") {
       // The attempt stays `started` until the check has answered, and its result is committed with
       // the decision: a coordinator that stops during the check leaves it in doubt, so the next one
@@ -740,6 +770,60 @@ export class HostFlow {
     if (crash) return this.commit({ attempts: n - 1 }, [ev], { result });
     if (phase === "revert") return this.revertFailed(step, n, reason, result);
     return this.failed(step, n, reason, true, result);
+  }
+
+  /**
+   * Wait while the command of attempt `n` still runs on the host, as far as the transport can
+   * tell (`Transport.running`): polled every COMMAND_POLL_MS, for at most the step's timeout plus
+   * COMMAND_END_GRACE_MS (by then the host's own limit has stopped it, when it has one). Returns
+   * undefined once it no longer runs or the transport cannot tell (then nothing is known, as
+   * before this existed), and why not when it still runs past that.
+   */
+  private async untilCommandEnded(
+    step: Step,
+    phase: "run" | "revert",
+    n: number,
+  ): Promise<string | undefined> {
+    const { transport, clock, sink } = this.cx.deps;
+    if (transport.running === undefined) return undefined;
+    const tag = attemptTag(this.cx.runId, this.name, step.index, phase, n);
+    const since = clock.now();
+    const until = since + step.timeoutMs + COMMAND_END_GRACE_MS;
+    let told = false;
+    for (;;) {
+      let running: boolean | undefined;
+      try {
+        running = await transport.running(this.host, {
+          tag,
+          timeoutMs: COMMAND_PROBE_TIMEOUT_MS,
+          ...(step.become ? { become: true } : {}),
+          signal: this.cx.signal,
+        });
+      } catch (e) {
+        // The coordinator is stopping: the attempt stays in doubt. Any other failure: cannot tell.
+        if (this.cx.signal.aborted) throw new CoordinatorStopped({ cause: e });
+        return undefined;
+      }
+      if (running !== true) return undefined;
+      const now = clock.now();
+      if (now >= until) return `${Math.round((now - since) / 1000)}s after its outcome became unknown`;
+      if (!told) {
+        told = true;
+        sink.emit({
+          runId: this.cx.runId,
+          host: this.name,
+          at: now,
+          type: "attempt.still-running",
+          actor: `coordinator:${this.cx.owner}`,
+          data: { step: step.name, attempt: n, phase, waitingUpToMs: until - now },
+        });
+      }
+      try {
+        await clock.sleep(Math.min(COMMAND_POLL_MS, until - now), this.cx.signal);
+      } catch (e) {
+        throw new CoordinatorStopped({ cause: e });
+      }
+    }
   }
 
   private async resolveCrashDoubt(a: AttemptRecord): Promise<void> {

@@ -7,7 +7,8 @@
  *   nothing ran; `timeout`/`dropped` mean the effect is unknown (the engine treats it as in doubt).
  * - Output is captured up to `maxOutputBytes` per stream and flagged as truncated beyond it.
  * - Secrets in `env` are never logged by a transport.
- * - `upload` is optional: a transport that cannot copy files leaves it out, and callers check.
+ * - `upload` and `running` are optional: a transport that cannot do them leaves them out, and
+ *   callers check. `upload`: a transport that cannot copy files.
  *   It resolves once the whole file is written with its mode; on rejection the remote file may be
  *   missing or partial (`unreachable`/`auth`/`hostkey`: nothing was written).
  */
@@ -20,6 +21,20 @@ export interface ExecRequest {
   /** Run with elevated privileges (sudo). */
   become?: boolean;
   maxOutputBytes?: number;
+  signal?: AbortSignal;
+  /**
+   * The attempt this command belongs to (`[A-Za-z0-9._-]`, at most 200 characters). A transport
+   * that has `running` leaves a marker on the host while the command runs, so the engine can ask
+   * later whether it still does (after a dropped connection or a coordinator crash).
+   */
+  tag?: string;
+}
+
+/** What `running` is asked: the tag an `exec` was given, as the same user (`become`) it ran as. */
+export interface RunningRequest {
+  tag: string;
+  become?: boolean;
+  timeoutMs: number;
   signal?: AbortSignal;
 }
 
@@ -53,5 +68,11 @@ export interface Transport {
   exec(host: Host, req: ExecRequest): Promise<ExecResult>;
   /** Copy a file to the host (SFTP over SSH). Optional: not every transport can. */
   upload?(host: Host, req: UploadRequest): Promise<UploadResult>;
+  /**
+   * Is the command `exec`'d with `req.tag` still running on the host? Optional. `true`: it still
+   * runs; `false`: nothing with that tag runs (it ended, or never started); `undefined`: cannot
+   * tell (the host did not answer, or kept no marker). Never rejects but on abort.
+   */
+  running?(host: Host, req: RunningRequest): Promise<boolean | undefined>;
   close(): Promise<void>;
 }

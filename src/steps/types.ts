@@ -32,6 +32,11 @@ export interface StepContext {
   pre: Record<string, unknown> | null;
   /** Environment for commands: OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_PHASE, OVERHAUL_ATTEMPT. */
   env: Record<string, string>;
+  /**
+   * The attempt's tag (`attemptTag`), for the effects whose outcome can be in doubt (`run`,
+   * `revert`): commands carry it, so the engine can ask the host later whether one still runs.
+   */
+  tag?: string;
   /** Manual gate: resolves once an operator approved this step (the run is paused meanwhile). */
   awaitApproval(): Promise<void>;
 }
@@ -80,7 +85,17 @@ export function exec(ctx: StepContext, command: string, deadline = ctx.deadline)
     env: ctx.env,
     become: ctx.step.become,
     signal: ctx.signal,
+    ...(ctx.tag !== undefined ? { tag: ctx.tag } : {}),
   });
+}
+
+/**
+ * The tag of attempt `n` of a step's `run` or `revert` on a host (the Transport port's rule:
+ * `[A-Za-z0-9._-]`, at most 200 characters): the same for a re-run of the same attempt number.
+ */
+export function attemptTag(runId: string, host: string, stepIndex: number, phase: string, n: number): string {
+  const clean = (s: string, max: number) => s.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, max);
+  return `${clean(runId, 80)}.${clean(host, 80)}.${stepIndex}.${clean(phase, 8)}.${n}`;
 }
 
 export function exitOutcome(r: ExecResult, what: string): StepOutcome {

@@ -389,3 +389,33 @@ describe("upload", () => {
     expect(err.message).toContain(path);
   });
 });
+
+describe("attempt markers (running)", () => {
+  it("a tagged command is running while any process of its group lives, then not", async () => {
+    const t = transport();
+    const tag = `run-${process.pid}.web01.1.run.1`;
+    // The shell exits at once; the background sleep it left in its group still runs.
+    const r = await t.exec(host(), { command: "sleep 1 >/dev/null 2>&1 & exit 0", timeoutMs: 5_000, tag });
+    expect(r.exitCode).toBe(0);
+    // The exec settled, so the marker is gone: nothing is known to run under the tag any more.
+    expect(await t.running?.(host(), { tag, timeoutMs: 1_000 })).toBe(false);
+    const p = t.exec(host(), { command: "sleep 0.6", timeoutMs: 5_000, tag });
+    await new Promise((res) => setTimeout(res, 200));
+    expect(await t.running?.(host(), { tag, timeoutMs: 1_000 })).toBe(true);
+    await p;
+    expect(await t.running?.(host(), { tag, timeoutMs: 1_000 })).toBe(false);
+  });
+
+  it("another transport (a coordinator started after a crash) sees the command its predecessor left running", async () => {
+    const tag = `run-${process.pid}.web01.1.run.2`;
+    const first = createLocalTransport({ killGraceMs: 500 });
+    // Not awaited, and `first` is never closed: as when its coordinator was killed.
+    const orphan = first.exec(host(), { command: "sleep 1", timeoutMs: 5_000, tag });
+    await new Promise((res) => setTimeout(res, 200));
+    const second = transport();
+    expect(await second.running?.(host(), { tag, timeoutMs: 1_000 })).toBe(true);
+    expect(await second.running?.(host(), { tag: `${tag}0`, timeoutMs: 1_000 })).toBe(false);
+    await orphan;
+    expect(await second.running?.(host(), { tag, timeoutMs: 1_000 })).toBe(false);
+  });
+});

@@ -16,6 +16,8 @@
  * - Environment values are never logged or put in messages; commands are not echoed either.
  * - Durations use `performance.now()` (monotonic), never the wall clock.
  * - `upload` writes the file on this machine (upload.ts), as the SSH transport does over SFTP.
+ * - A command with a `tag` is marked (marker.ts) while it runs, so `running` can tell a coordinator
+ *   started after a crash whether its predecessor's command still runs.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
@@ -26,11 +28,13 @@ import { TailBuffer } from "../../core/output/tail-buffer.js";
 import type {
   ExecRequest,
   ExecResult,
+  RunningRequest,
   Transport,
   UploadRequest,
   UploadResult,
 } from "../../ports/transport.js";
 import { addedNames, commandEnvironment } from "./environment.js";
+import { markAttempt, stillRunning } from "./marker.js";
 import { groupAlive, stopGroup } from "./process-group.js";
 import { uploadLocal } from "./upload.js";
 
@@ -80,6 +84,9 @@ export function createLocalTransport(options: LocalTransportOptions = {}): Trans
       if (closed) return Promise.reject(new TransportError("unreachable", "the local transport is closed"));
       return uploadLocal(host, req);
     },
+    async running(_host: Host, req: RunningRequest): Promise<boolean | undefined> {
+      return stillRunning(req.tag);
+    },
     async close(): Promise<void> {
       closed = true;
       const all = [...running];
@@ -122,6 +129,7 @@ function runCommand(
     return fail("unreachable", `could not start ${where}: ${errorText(cause)}`, cause);
   }
 
+  const unmark = markAttempt(req.tag, child.pid);
   const limit = req.maxOutputBytes ?? config.maxOutputBytes;
   const stdout = new TailBuffer(limit);
   const stderr = new TailBuffer(limit);
@@ -166,8 +174,11 @@ function runCommand(
       void Promise.race([pipesClosed, sleep(DRAIN_MS)]).then(async () => {
         child.stdout?.destroy();
         child.stderr?.destroy();
+        if (stopping) await stopping.done;
+        // Before the caller hears of it: the command no longer runs under its tag (unless it was
+        // stopped and its group may live on: then `running` keeps asking the group).
+        if (!stopping || child.pid === undefined || !groupAlive(child.pid)) unmark();
         if (stopping) {
-          await stopping.done;
           const e = stopping.error;
           // A timeout whose whole group is gone is known stopped (sudo's root group may be out of reach).
           const gone = e.kind === "timeout" && child.pid !== undefined && !groupAlive(child.pid);

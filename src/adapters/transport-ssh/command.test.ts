@@ -2,12 +2,25 @@
  * The host-side timeout of command.ts: where `timeout` goes in the script (inside sudo), how the
  * limit is rounded, the switch, and what the built line does when run by a real `sh` (this
  * machine's): the command's status and signal come through unchanged, a hanging command is
- * stopped at the limit (124), and a host without `timeout` still runs the command.
+ * stopped at the limit (124), and a host without `timeout` still runs the command. And the attempt
+ * marker: a tagged command is seen `running` while it runs, `ended` after, `none` when it never
+ * started; a directory that is not the user's own gets no marker (`unknown`).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Host } from "../../core/model/fleet.js";
-import { buildCommand, remoteLimit, remoteTimeoutEnabled } from "./command.js";
+import { buildCommand, PROBE, remoteLimit, remoteTimeoutEnabled, runningProbe } from "./command.js";
 
 function host(vars: Record<string, unknown> = {}): Host {
   return {
@@ -82,5 +95,79 @@ describe("host-side timeout", () => {
       PATH: "/nonexistent",
     });
     expect(r).toMatchObject({ status: 5, stdout: "ran\n" });
+  });
+});
+
+describe("attempt marker", () => {
+  const uid = process.getuid?.() ?? 0;
+  function sandbox() {
+    const tmp = mkdtempSync(join(tmpdir(), "overhaul-marker-"));
+    return { tmp, env: { ...process.env, TMPDIR: tmp }, dir: join(tmp, `overhaul-${uid}`) };
+  }
+  const probe = (tag: string, env: NodeJS.ProcessEnv) =>
+    spawnSync("/bin/sh", ["-c", runningProbe(tag)], { encoding: "utf8", env }).stdout.trim();
+
+  for (const limited of [true, false]) {
+    it(`a tagged command is running while it runs, ended after, none before (${limited ? "with" : "without"} the host-side limit)`, async () => {
+      const { tmp, env, dir } = sandbox();
+      try {
+        expect(probe("run-1.web01.2.run.1", env)).toBe(PROBE.unknown); // no directory yet
+        const line = buildCommand(
+          host(),
+          `echo started > "$TMPDIR/started"; sleep 1; echo landed > "$TMPDIR/landed"`,
+          {},
+          undefined,
+          limited ? { seconds: 10, killAfterSeconds: 1 } : undefined,
+          "run-1.web01.2.run.1",
+        ).line;
+        const child = spawn("/bin/sh", ["-c", `exec ${line}`], { env, stdio: "ignore" });
+        const exited = new Promise((r) => child.on("exit", r));
+        for (let i = 0; i < 100 && !readdirSync(tmp).includes("started"); i++)
+          await new Promise((r) => setTimeout(r, 20));
+        expect(probe("run-1.web01.2.run.1", env)).toBe(PROBE.running);
+        expect(probe("run-1.web01.2.run.2", env)).toBe(PROBE.none);
+        await exited;
+        expect(readFileSync(join(tmp, "landed"), "utf8")).toBe("landed\n");
+        expect(probe("run-1.web01.2.run.1", env)).toBe(PROBE.ended);
+        // `ended` removed the marker.
+        expect(probe("run-1.web01.2.run.1", env)).toBe(PROBE.none);
+        expect(readdirSync(dir)).toEqual([]);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it("a marker whose pid now belongs to another process (another start time) is ended", () => {
+    const { tmp, env, dir } = sandbox();
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+      // This test's own pid is alive, but not with this start time.
+      writeFileSync(join(dir, "t1"), `${process.pid} 1\n`);
+      expect(probe("t1", env)).toBe(PROBE.ended);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("writes no marker in a directory that is a symlink, and says unknown; the command runs anyway", () => {
+    const { tmp, env, dir } = sandbox();
+    try {
+      const elsewhere = join(tmp, "elsewhere");
+      mkdirSync(elsewhere);
+      symlinkSync(elsewhere, dir);
+      const r = runLine(buildCommand(host(), "echo ran", {}, undefined, undefined, "t2").line, env);
+      expect(r).toMatchObject({ status: 0, stdout: "ran\n" });
+      expect(readdirSync(elsewhere)).toEqual([]);
+      expect(probe("t2", env)).toBe(PROBE.unknown);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a tag that is not [A-Za-z0-9._-], and writes no marker for one", () => {
+    expect(() => runningProbe("a/../b")).toThrow(RangeError);
+    expect(buildCommand(host(), "true", {}, undefined, undefined, "a b").line).not.toContain("overhaul-");
+    expect(buildCommand(host(), "true", {}, undefined, undefined, "ok.1").line).toContain("overhaul-");
   });
 });

@@ -28,6 +28,14 @@
  *   BusyBox) or has none runs the command as `/bin/sh -c '<command>'` without it (probed on every
  *   command, silently): the client's timer is then all that stops it.
  *   `overhaul_remote_timeout=false` turns it off (the command then runs inline, as without a limit).
+ * - Attempt marker: with a `tag` (the engine's attempt), the script first writes its own pid and
+ *   start time (`/proc/<pid>/stat`, field 22, where there is one) to `<dir>/<tag>`, where <dir> is
+ *   `${TMPDIR:-/tmp}/overhaul-<uid>`, made mode 700 and used only when it is a directory owned by
+ *   that user and not a symlink (otherwise no marker is written and the command runs anyway). The
+ *   command then runs in that same process (`exec timeout ...`, or inline), so "that pid is alive
+ *   with that start time" means "the command still runs". `runningProbe` reads it: `running`,
+ *   `ended` (removing the marker), `none` (no marker: the script never started) or `unknown`.
+ *   Markers older than a day are removed by each tagged script.
  * - The password is returned separately (`stdin`) and appears in no string built here.
  * - Pure: no I/O.
  */
@@ -118,12 +126,55 @@ export function becomeSettings(
   return out;
 }
 
+/** A tag the marker may be named by (the port's rule): else no marker is written. */
+export const TAG = /^[A-Za-z0-9._-]{1,200}$/;
+
+/** The marker directory of the user the script runs as (see the header). */
+const MARKER_DIR = `d=; u=$(id -u 2>/dev/null) && [ -n "$u" ] && d="\${TMPDIR:-/tmp}/overhaul-$u"`;
+/** The directory is ours: a directory owned by this user, not a symlink. */
+const DIR_OURS = `[ -n "$d" ] && [ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ]`;
+/** The same, made here (mode 700) if need be. */
+const DIR_OK = `{ [ -z "$d" ] || [ -d "$d" ] || (umask 077 && mkdir "$d") 2>/dev/null; } && ${DIR_OURS}`;
+/** Field 22 of /proc/<pid>/stat: the process's start time (after the ")" of its name). */
+const START_TIME = (pid: string) => `$(sed 's/.*) //' /proc/${pid}/stat 2>/dev/null | cut -d' ' -f20)`;
+
+/** The lines that write the attempt marker (see the header). */
+function markerLines(tag: string): string[] {
+  return [
+    MARKER_DIR,
+    `if ${DIR_OK}; then echo "$$ ${START_TIME("$$")}" > "$d/${tag}"; find "$d" -type f -mtime +0 -exec rm -f {} + 2>/dev/null; fi`,
+  ];
+}
+
+/** Stdout lines of `runningProbe`. */
+export const PROBE = {
+  running: "overhaul-attempt: running",
+  ended: "overhaul-attempt: ended",
+  none: "overhaul-attempt: none",
+  unknown: "overhaul-attempt: unknown",
+} as const;
+
+/** A script that says whether the command tagged `tag` still runs (see the header). */
+export function runningProbe(tag: string): string {
+  if (!TAG.test(tag)) throw new RangeError(`not a valid attempt tag: ${JSON.stringify(tag)}`);
+  return [
+    MARKER_DIR,
+    `f="$d/${tag}"`,
+    `if ! { ${DIR_OURS}; }; then echo '${PROBE.unknown}'`,
+    `elif [ ! -f "$f" ]; then echo '${PROBE.none}'`,
+    `elif ! read -r pid st < "$f" || [ -z "$pid" ]; then echo '${PROBE.unknown}'`,
+    `elif { kill -0 "$pid" 2>/dev/null || [ -d "/proc/$pid" ]; } && { [ -z "$st" ] || [ "${START_TIME("$pid")}" = "$st" ]; }; then echo '${PROBE.running}'`,
+    `else rm -f "$f"; echo '${PROBE.ended}'; fi`,
+  ].join("\n");
+}
+
 export function buildCommand(
   host: Host,
   command: string,
   env: Readonly<Record<string, string>>,
   become: BecomeSettings | undefined,
   limit?: RemoteLimit,
+  tag?: string,
 ): RemoteCommand {
   // The command never reads the channel's stdin: it stays open (so signals can still be sent) and
   // may carry the sudo password, which must not reach the command.
@@ -136,6 +187,7 @@ export function buildCommand(
       `cd -- ${shellQuote(dir)} || { printf '\\n%s\\n' ${shellQuote(WORKDIR_MARKER)} >&2; exit 127; }`,
     );
   }
+  if (tag !== undefined && TAG.test(tag)) lines.push(...markerLines(tag));
   if (limit === undefined) {
     lines.push(command);
   } else {

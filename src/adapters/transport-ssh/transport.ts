@@ -17,6 +17,9 @@
  *   variables are replaced by `[secret]` in every message and output returned.
  * - Bastion connections are shared by every target behind them and closed with the transport.
  * - `close()` ends every connection; commands still running end `dropped`, new ones `unreachable`.
+ * - A command with a `tag` leaves a marker on the host while it runs (command.ts); `running` reads
+ *   it as the same user, on a connection of its own if the old one is gone, and says `undefined`
+ *   whenever the answer is anything but a clear one.
  */
 import { performance } from "node:perf_hooks";
 import { TransportError } from "../../core/errors.js";
@@ -25,6 +28,7 @@ import type { Host } from "../../core/model/fleet.js";
 import type {
   ExecRequest,
   ExecResult,
+  RunningRequest,
   Transport,
   UploadRequest,
   UploadResult,
@@ -35,9 +39,12 @@ import {
   type BecomeSettings,
   becomeSettings,
   buildCommand,
+  PROBE,
   remoteEnvironment,
   remoteLimit,
   remoteTimeoutEnabled,
+  runningProbe,
+  TAG,
   WORKDIR_MARKER,
 } from "./command.js";
 import { type ConnectContext, connectEndpoint, forwardTo, type SshClient } from "./connect.js";
@@ -50,6 +57,7 @@ import { endpointKey, resolveTarget, type Target, TargetError, unwrap } from "./
 
 export interface SshTransport extends Transport {
   upload(host: Host, req: UploadRequest): Promise<UploadResult>;
+  running(host: Host, req: RunningRequest): Promise<boolean | undefined>;
   close(): Promise<void>;
   /** Connections, channels and waiters right now (tests, benches, progress). */
   stats(): SshPoolStats;
@@ -213,17 +221,38 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
     };
   };
 
+  const exec = (host: Host, req: ExecRequest): Promise<ExecResult> => {
+    const secrets = secretValues(host, options.hostSecrets?.(host));
+    return track(
+      execOne(host, req).then(
+        (r) => redactResult(r, secrets),
+        (e: unknown) => {
+          throw redactError(e, secrets);
+        },
+      ),
+    );
+  };
+
   return {
-    exec(host: Host, req: ExecRequest): Promise<ExecResult> {
-      const secrets = secretValues(host, options.hostSecrets?.(host));
-      return track(
-        execOne(host, req).then(
-          (r) => redactResult(r, secrets),
-          (e: unknown) => {
-            throw redactError(e, secrets);
-          },
-        ),
-      );
+    exec,
+    async running(host: Host, req: RunningRequest): Promise<boolean | undefined> {
+      if (!TAG.test(req.tag)) return undefined;
+      let r: ExecResult;
+      try {
+        r = await exec(host, {
+          command: runningProbe(req.tag),
+          timeoutMs: req.timeoutMs,
+          ...(req.become ? { become: true } : {}),
+          ...(req.signal ? { signal: req.signal } : {}),
+        });
+      } catch (e) {
+        if (req.signal?.aborted) throw e;
+        return undefined;
+      }
+      const said = r.exitCode === 0 ? r.stdout.trim().split("\n").pop() : undefined;
+      if (said === PROBE.running) return true;
+      if (said === PROBE.ended || said === PROBE.none) return false;
+      return undefined;
     },
     upload(host: Host, req: UploadRequest): Promise<UploadResult> {
       const secrets = secretValues(host, options.hostSecrets?.(host));
@@ -297,7 +326,7 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
         return runOnChannel({
           lease,
           who: host.name,
-          command: buildCommand(host, req.command, env, become, limit),
+          command: buildCommand(host, req.command, env, become, limit, req.tag),
           timeoutMs: left,
           ...(limit ? { hostLimitMs: limit.seconds * 1000 } : {}),
           timeoutLabelMs: req.timeoutMs,
