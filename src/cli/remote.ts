@@ -4,7 +4,8 @@
  *
  * Invariants:
  * - The token is read from the environment only (never a flag: it would land in shell history
- *   and process lists), and is sent only in the Authorization header.
+ *   and process lists), and is sent only in the Authorization header, and never in clear text
+ *   over the network: `http://` is refused unless the server is on this machine (loopback).
  * - Answers map back to the errors the local commands raise: 400 InputError (with the server's
  *   exact paths), 404 NotFoundError, 409 SafetyRefusal (with its rule) or a refusal, 401/403
  *   NotAuthorized (exit 6), an unreachable server exit 1.
@@ -38,6 +39,15 @@ export function remoteOf(flag: string | undefined): Remote | undefined {
       expected: "http(s)://HOST:PORT",
     });
   }
+  const where = flag !== undefined ? "--server" : "OVERHAUL_SERVER";
+  if (url.startsWith("http://") && !loopbackUrl(url)) {
+    throw new InputError({
+      path: where,
+      message: `"${url}" would send the token in clear text over the network`,
+      expected:
+        "https://HOST:PORT (serve with --tls-cert and --tls-key), or http:// to a loopback address (127.0.0.1, ::1, localhost)",
+    });
+  }
   const token = process.env.OVERHAUL_TOKEN;
   if (!token) {
     throw new InputError({
@@ -47,6 +57,18 @@ export function remoteOf(flag: string | undefined): Remote | undefined {
     });
   }
   return { url: url.replace(/\/+$/, ""), token };
+}
+
+/** Whether the URL's host is this machine (127.0.0.0/8, ::1, localhost). */
+function loopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  if (host === "localhost" || host.endsWith(".localhost") || host === "[::1]") return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 export async function call<T>(r: Remote, method: "GET" | "POST", path: string, body?: unknown): Promise<T> {

@@ -110,4 +110,24 @@ describe("CLI --server", () => {
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/cannot reach the server/);
   });
+
+  it("refuses to send the token in clear text to a server that is not on this machine", async () => {
+    for (const url of ["http://192.0.2.1:8443", "http://198.51.100.7", "http://[2001:db8::1]:80"]) {
+      const r = await runCli(["--server", url, "status"], { cwd: dir, env: { OVERHAUL_TOKEN: "x" } });
+      expect(r.code, url).toBe(2);
+      expect(r.stderr).toMatch(/--server: .* would send the token in clear text over the network/);
+    }
+    const env = await runCli(["status"], {
+      cwd: dir,
+      env: { OVERHAUL_TOKEN: "x", OVERHAUL_SERVER: "http://192.0.2.7:8443" },
+    });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toMatch(/OVERHAUL_SERVER: /);
+    // Loopback over http stays allowed (the server's own default), as does https anywhere.
+    const local = await runCli(["--server", "http://localhost:1", "status"], {
+      cwd: dir,
+      env: { OVERHAUL_TOKEN: "x" },
+    });
+    expect(local.code).toBe(1);
+  });
 });
