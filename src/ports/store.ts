@@ -151,8 +151,11 @@ export interface Store {
   /** Create the run, its host flows and its first events in one transaction. */
   createRun(run: NewRun, hosts: NewHostFlow[], events: NewEvent[]): Promise<void>;
   getRun(runId: string): Promise<RunRecord | undefined>;
-  /** Newest first. */
-  listRuns(limit?: number): Promise<RunRecord[]>;
+  /**
+   * Newest first. `unfinished`: only runs not in a terminal state, however old (what a
+   * coordinator service must drive; a limit would hide an old paused run resumed later).
+   */
+  listRuns(limit?: number, filter?: { unfinished?: boolean }): Promise<RunRecord[]>;
   /** In `order`. */
   getHosts(runId: string): Promise<HostFlowRecord[]>;
   getHost(runId: string, host: string): Promise<HostFlowRecord | undefined>;

@@ -207,9 +207,11 @@ export class Metrics {
     const registers = [this.registry];
     const store = this.store;
     const runsToShow = async () => {
-      const runs = await store.listRuns(200);
-      const live = runs.filter((r) => !TERMINAL_RUN_STATES.includes(r.state));
-      const done = runs.filter((r) => TERMINAL_RUN_STATES.includes(r.state)).slice(0, 5);
+      // Every unfinished run (however old), and the 5 newest finished ones.
+      const live = await store.listRuns(undefined, { unfinished: true });
+      const done = (await store.listRuns(5 + live.length))
+        .filter((r) => TERMINAL_RUN_STATES.includes(r.state))
+        .slice(0, 5);
       return [...live, ...done];
     };
     let cache: { at: number; value: Promise<Awaited<ReturnType<typeof load>>> } | undefined;

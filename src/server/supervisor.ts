@@ -68,7 +68,8 @@ export class Supervisor {
     if (this.scanning || this.drain.signal.aborted) return;
     this.scanning = true;
     try {
-      const runs = await this.deps.store.listRuns(200);
+      // Every unfinished run, however old: one paused long ago and resumed now must be driven.
+      const runs = await this.deps.store.listRuns(undefined, { unfinished: true });
       const now = Date.now();
       for (const run of runs) {
         if (isTerminalRun(run.state) || run.options.simulated === true) continue;

@@ -254,6 +254,24 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect((await store.listRuns()).length).toBeGreaterThanOrEqual(3);
       });
 
+      it("listRuns with `unfinished` gives every run not finished, however old, newest first", async () => {
+        const old = await newRun(store);
+        const finished: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const { run } = await newRun(store);
+          expect(
+            await store.updateRun(run.id, ["running"], { state: "succeeded" }, [event(run.id, "x")]),
+          ).toBe(true);
+          finished.push(run.id);
+        }
+        const newer = await newRun(store);
+        const got = (await store.listRuns(undefined, { unfinished: true })).map((r) => r.id);
+        expect(got.indexOf(newer.run.id)).toBeLessThan(got.indexOf(old.run.id));
+        expect(got).toContain(old.run.id);
+        for (const id of finished) expect(got).not.toContain(id);
+        expect(await store.listRuns(1, { unfinished: true })).toEqual([newer.run]);
+      });
+
       it("updateRun is compare-and-set on the state", async () => {
         const { run } = await newRun(store);
         const before = await snapshot(store, run.id);

@@ -16,7 +16,7 @@
  * records read out carry the holder's.
  */
 import { LeaseLostError } from "../../core/errors.js";
-import { isTerminalHost } from "../../core/flow/states.js";
+import { isTerminalHost, isTerminalRun } from "../../core/flow/states.js";
 import type {
   AttemptRecord,
   EventRecord,
@@ -190,8 +190,10 @@ export class MemoryStore implements Store {
     const r = this.runs.get(runId);
     return r && copyRun(r);
   }
-  async listRuns(limit = 100): Promise<RunRecord[]> {
-    return [...this.runs.values()].reverse().slice(0, limit).map(copyRun);
+  async listRuns(limit?: number, filter: { unfinished?: boolean } = {}): Promise<RunRecord[]> {
+    const all = [...this.runs.values()].reverse();
+    const kept = filter.unfinished ? all.filter((r) => !isTerminalRun(r.state)) : all;
+    return kept.slice(0, limit ?? kept.length).map(copyRun);
   }
   async getHosts(runId: string): Promise<HostFlowRecord[]> {
     return [...(this.hosts.get(runId)?.values() ?? [])]

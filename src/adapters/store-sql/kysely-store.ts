@@ -26,7 +26,12 @@
  */
 import { type Kysely, sql, type Transaction } from "kysely";
 import { LeaseLostError, OverhaulError } from "../../core/errors.js";
-import { type HostState, type RunState, TERMINAL_HOST_STATES } from "../../core/flow/states.js";
+import {
+  type HostState,
+  type RunState,
+  TERMINAL_HOST_STATES,
+  TERMINAL_RUN_STATES,
+} from "../../core/flow/states.js";
 import type { AccessStore } from "../../ports/access.js";
 import type {
   AttemptRecord,
@@ -291,8 +296,9 @@ export class KyselyStore implements Store {
     return row ? toRun(row) : undefined;
   }
 
-  async listRuns(limit?: number): Promise<RunRecord[]> {
+  async listRuns(limit?: number, filter: { unfinished?: boolean } = {}): Promise<RunRecord[]> {
     let q = this.db.selectFrom("runs").selectAll().orderBy("created_at", "desc").orderBy("id", "desc");
+    if (filter.unfinished) q = q.where("state", "not in", [...TERMINAL_RUN_STATES]);
     if (limit !== undefined) q = q.limit(limit);
     return (await q.execute()).map(toRun);
   }
