@@ -35,6 +35,13 @@ function setup(
 
 type World = ReturnType<typeof setup>;
 
+/** The default fleet's workloads, each moving cold only (stop, copy, start: minutes per move). */
+function coldOnly(hosts: Host[]): Workload[] {
+  return generateFleet(parseFleetSpec("regions=2,hosts=5,holdovers=0.2,racks=2,workloads=8,seed=3"))
+    .workloads.filter((w) => hosts.some((h) => h.name === w.host))
+    .map((w) => ({ ...w, migration: ["cold"] }));
+}
+
 /** Placement, reservations and the ledger agree, and the ledger breaks no placement invariant. */
 function expectConsistent(t: World, allowed: InvariantName[] = []) {
   const { world, hosts, workloads } = t;
@@ -440,12 +447,7 @@ describe("concurrent calls for one workload", () => {
 
   it("a workload parked on a worker: that worker's drain and its home's reinstate at once never run it twice", async () => {
     // Every workload moves cold only (stop, copy, start): the copy takes long enough to overlap.
-    const t = setup(undefined, undefined, {
-      workloads: (hosts) =>
-        generateFleet(parseFleetSpec("regions=2,hosts=5,holdovers=0.2,racks=2,workloads=8,seed=3"))
-          .workloads.filter((w) => hosts.some((h) => h.name === w.host))
-          .map((w) => ({ ...w, migration: ["cold"] })),
-    });
+    const t = setup(undefined, undefined, { workloads: coldOnly });
     await t.wl.drain(t.host("r01-h001"), t.call());
     await t.wl.drain(t.host("r01-h002"), t.call());
     const parked = t.world
@@ -473,12 +475,7 @@ describe("concurrent calls for one workload", () => {
 describe("concurrent calls for one workload, aborted", () => {
   it("a call waiting for another call's move of its workloads gives up at its abort, not at that move's end", async () => {
     // Cold moves only: the first drain's moves take minutes, so the second call waits on them.
-    const t = setup(undefined, undefined, {
-      workloads: (hosts) =>
-        generateFleet(parseFleetSpec("regions=2,hosts=5,holdovers=0.2,racks=2,workloads=8,seed=3"))
-          .workloads.filter((w) => hosts.some((h) => h.name === w.host))
-          .map((w) => ({ ...w, migration: ["cold"] })),
-    });
+    const t = setup(undefined, undefined, { workloads: coldOnly });
     const start = t.clock.now();
     const first = t.wl.drain(t.host("r01-h001"), t.call());
     const ac = new AbortController();
