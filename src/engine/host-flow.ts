@@ -108,6 +108,9 @@ class TimeoutSignal extends Error {}
 export const COMMAND_POLL_MS = 5_000;
 /** Past the step's timeout, how long a command may still run (the host's kill grace, a margin). */
 export const COMMAND_END_GRACE_MS = 15_000;
+/** How often a `verify` that could not answer is asked, and the pause between (`verified`). */
+const VERIFY_ASKS = 3;
+const VERIFY_PAUSE_MS = 2_000;
 /** One "is it still running?" question to the host. */
 const COMMAND_PROBE_TIMEOUT_MS = 30_000;
 
@@ -515,24 +518,45 @@ export class HostFlow {
       }
       if (!("unknown" in outcome) && outcome.ok && step.verify !== undefined) {
         const verify = step.verify;
-        const v = await this.effect(step, pre, n, "verify", async (ctx) => {
-          const x = await exec(ctx, verify);
-          if (x.exitCode === 0)
-            return { ok: true, detail: outcome && "detail" in outcome ? outcome.detail : {} };
-          return {
-            ok: false,
-            reason: `verify of step "${step.name}" failed (exit code ${x.exitCode}): ${tail(
-              x.stderr || x.stdout,
-            )
-              .trim()
-              .slice(-200)}`,
-            detail: { verifyExitCode: x.exitCode },
-          };
-        });
+        const ran = outcome;
+        const v = await this.verified(step, () =>
+          this.effect(step, pre, n, "verify", async (ctx) => {
+            const x = await exec(ctx, verify);
+            if (x.exitCode === 0) return { ok: true, detail: "detail" in ran ? ran.detail : {} };
+            return {
+              ok: false,
+              reason: `verify of step "${step.name}" failed (exit code ${x.exitCode}): ${tail(
+                x.stderr || x.stdout,
+              )
+                .trim()
+                .slice(-200)}`,
+              detail: { verifyExitCode: x.exitCode },
+            };
+          }),
+        );
         outcome = "unknown" in v ? { ok: false, reason: v.reason, detail: {} } : v;
       }
     }
     return this.settle(step, seq, n, pre, outcome);
+  }
+
+  /**
+   * Run a step's `verify`, asking again (up to VERIFY_ASKS times, VERIFY_PAUSE_MS apart) while it
+   * could not answer (its connection dropped, it timed out, the host did not answer): a verify
+   * reads, so asking again is safe, whereas counting "could not tell" as a failed verify would
+   * run the step itself again.
+   */
+  private async verified(step: Step, ask: () => Promise<Effect>): Promise<Effect> {
+    for (let i = 1; ; i++) {
+      const v = await ask();
+      const unsure = "unknown" in v || (!v.ok && v.detail.transport !== undefined);
+      if (!unsure || i >= VERIFY_ASKS) return v;
+      try {
+        await this.cx.deps.clock.sleep(VERIFY_PAUSE_MS, this.cx.signal);
+      } catch (e) {
+        throw new CoordinatorStopped({ cause: e });
+      }
+    }
   }
 
   /** The run was aborted while this host waited at a manual gate: close the attempt, stop here. */

@@ -2,7 +2,8 @@
  * An attempt whose outcome is unknown while its command may still run on the host (a dropped
  * connection, a crashed coordinator): the engine asks the transport (`Transport.running`) and
  * neither checks nor re-runs the step until the command has ended; past the step's timeout plus a
- * grace it parks the host instead. Virtual time, the in-memory store, a scripted transport whose
+ * grace it parks the host instead. And a `verify` that cannot answer is asked again rather than
+ * counted as a failed attempt. Virtual time, the in-memory store, a scripted transport whose
  * "host" keeps running the command after the connection dropped.
  */
 import { describe, expect, it } from "vitest";
@@ -135,5 +136,39 @@ describe("an attempt of unknown outcome whose command may still run", () => {
     await t.coordinator("c2").drive();
     expect(await states(t)).toEqual({ h01: "succeeded" });
     expect(host.startedAt).toHaveLength(1);
+  });
+});
+
+describe("a verify that cannot answer", () => {
+  const VERIFIED = `
+name: p
+hosts: all
+steps:
+  - { name: apply, kind: command, run: apply, verify: verify-it, retry: { attempts: 3, backoff: { initial: 1s } } }
+failureBudget: { maxFailed: 10 }
+`;
+
+  it("is asked again (a verify reads), not counted as a failed attempt that runs the step again", async () => {
+    let verifies = 0;
+    const t = await setup(VERIFIED, 1, (_h, c) => {
+      if (c === "verify-it" && ++verifies < 3)
+        throw new TransportError("dropped", "h01: the connection was lost while the command ran");
+      return undefined;
+    });
+    await t.coordinator().drive();
+    expect(await states(t)).toEqual({ h01: "succeeded" });
+    expect(t.transport.count("h01", "apply")).toBe(1);
+    expect(verifies).toBe(3);
+  });
+
+  it("still unable after 3 asks: the attempt fails as before, and a retry runs the step again", async () => {
+    const t = await setup(VERIFIED, 1, (_h, c) => {
+      if (c === "verify-it") throw new TransportError("unreachable", "h01: connection refused; nothing ran");
+      return undefined;
+    });
+    await t.coordinator().drive();
+    expect(await states(t)).toEqual({ h01: "failed" });
+    expect(t.transport.count("h01", "apply")).toBe(3);
+    expect(t.transport.count("h01", "verify-it")).toBe(9);
   });
 });
