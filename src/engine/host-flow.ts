@@ -519,7 +519,7 @@ export class HostFlow {
       if (!("unknown" in outcome) && outcome.ok && step.verify !== undefined) {
         const verify = step.verify;
         const ran = outcome;
-        const v = await this.verified(step, () =>
+        const v = await this.verified(() =>
           this.effect(step, pre, n, "verify", async (ctx) => {
             const x = await exec(ctx, verify);
             if (x.exitCode === 0) return { ok: true, detail: "detail" in ran ? ran.detail : {} };
@@ -546,7 +546,7 @@ export class HostFlow {
    * reads, so asking again is safe, whereas counting "could not tell" as a failed verify would
    * run the step itself again.
    */
-  private async verified(step: Step, ask: () => Promise<Effect>): Promise<Effect> {
+  private async verified(ask: () => Promise<Effect>): Promise<Effect> {
     for (let i = 1; ; i++) {
       const v = await ask();
       const unsure = "unknown" in v || (!v.ok && v.detail.transport !== undefined);
