@@ -95,7 +95,11 @@ export async function startTestServer(): Promise<TestServer> {
     run,
     tokens,
     async close() {
-      await server.app.close();
+      // fetch (undici) may leave connections it opened but never sent a request on; Node keeps
+      // those until its headers timeout (~1 min), which would hold close() that long.
+      const closing = server.app.close();
+      server.app.server.closeAllConnections();
+      await closing;
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
