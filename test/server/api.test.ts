@@ -112,6 +112,36 @@ describe("API", () => {
     );
   });
 
+  it("concurrent creates of one token name: one 201, the others 400 naming body.name (never a 500)", async () => {
+    // A store whose writes take a while (as over a network): every create has looked before any
+    // has written, so only the store's own uniqueness can tell them apart.
+    const access = t.store.access;
+    const createToken = access.createToken.bind(access);
+    access.createToken = async (rec) => {
+      await new Promise((r) => setTimeout(r, 100));
+      return createToken(rec);
+    };
+    let tries: Awaited<ReturnType<typeof post>>[];
+    try {
+      tries = await Promise.all(
+        Array.from({ length: 6 }, () => post("/api/tokens", "admin", { name: "raced", role: "viewer" })),
+      );
+    } finally {
+      access.createToken = createToken;
+    }
+    expect(tries.map((r) => r.status).sort()).toEqual([201, 400, 400, 400, 400, 400]);
+    for (const r of tries.filter((x) => x.status === 400)) {
+      expect(r.body).toEqual({
+        error: "invalid input",
+        problems: [{ path: "body.name", message: 'a token named "raced" already exists' }],
+      });
+    }
+    const named = ((await get("/api/tokens", "admin")).body as { name: string }[]).filter(
+      (x) => x.name === "raced",
+    );
+    expect(named).toHaveLength(1);
+  });
+
   it("a stream whose client went away while the run was being looked up is not kept (nor its run's poll)", async () => {
     const live = t.server.live;
     const getRun = t.store.getRun.bind(t.store);
