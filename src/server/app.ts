@@ -85,7 +85,11 @@ export function buildApp(deps: ServerDeps, opts: AppOptions): ServerApp {
     bodyLimit: 2 * 1024 * 1024,
     ...(opts.https ? { https: opts.https } : {}),
   }) as unknown as FastifyInstance;
-  const live = new LiveEvents(deps.store, deps.streamPollMs);
+  const live = new LiveEvents(deps.store, {
+    pollMs: deps.streamPollMs,
+    tokenCheckMs: deps.streamTokenCheckMs,
+    log: deps.log,
+  });
   const openapi = openApiDocument(ROUTES, opts.version);
 
   app.get("/openapi.json", async () => openapi);

@@ -34,4 +34,8 @@ export interface ServerDeps {
   onRunChanged?: () => void;
   /** Poll interval of the live event streams (ms). */
   streamPollMs?: number;
+  /** How often open live streams re-check their token (ms, default 2000); tests shorten it. */
+  streamTokenCheckMs?: number;
+  /** Notices of the service (a live stream it ended, and why): one line each, no newline. */
+  log?: (line: string) => void;
 }

@@ -399,11 +399,12 @@ export const ROUTES = [
       "Server-sent events: every event of the run as it is committed (`id` is its seq; reconnect with Last-Event-ID or ?after to resume without gaps).",
     params: RunId,
     query: z.object({ after: z.coerce.number().int().min(0).optional() }),
-    async handler({ deps, params, query, req, reply, live }) {
+    async handler({ deps, params, query, req, reply, live, principal }) {
       const run = await findRun(deps.store, params.id);
       const header = req.headers["last-event-id"];
       const fromHeader = typeof header === "string" && /^\d+$/.test(header) ? Number(header) : undefined;
-      live.attach(run.id, fromHeader ?? query.after ?? 0, reply);
+      // The stream is tied to the token: it ends soon after the token is revoked (live.ts).
+      live.attach(run.id, fromHeader ?? query.after ?? 0, reply, principal?.token.id ?? "");
       return undefined;
     },
   }),
