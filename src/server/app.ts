@@ -88,7 +88,10 @@ export function buildApp(deps: ServerDeps, opts: AppOptions): ServerApp {
   const live = new LiveEvents(deps.store, {
     pollMs: deps.streamPollMs,
     tokenCheckMs: deps.streamTokenCheckMs,
+    maxBacklogBytes: deps.streamMaxBacklogBytes,
+    stallMs: deps.streamStallMs,
     log: deps.log,
+    now: () => deps.clock.now(),
   });
   const openapi = openApiDocument(ROUTES, opts.version);
 

@@ -1,15 +1,23 @@
 /**
  * Live event streams over real HTTP on a real SQLite store, where the server ends a stream: its
- * token was revoked (within the token check interval, other streams untouched).
+ * token was revoked (within the token check interval), or its client reads nothing (what waits
+ * for it stays under the cap until it is dropped); other streams are untouched either way.
  */
+import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../support/server.js";
 import { openSse } from "../support/sse.js";
 
+const CAP = 64 * 1024;
 let t: TestServer;
 const notices: string[] = [];
 beforeAll(async () => {
-  t = await startTestServer({ streamTokenCheckMs: 200, log: (line) => notices.push(line) });
+  t = await startTestServer({
+    streamTokenCheckMs: 200,
+    streamMaxBacklogBytes: CAP,
+    streamStallMs: 500,
+    log: (line) => notices.push(line),
+  });
 });
 afterAll(async () => {
   await t?.close();
@@ -69,6 +77,60 @@ describe("live streams", () => {
     } finally {
       doomed.close();
       other.close();
+    }
+  });
+
+  it("a client that never reads has at most the cap (plus one event) waiting, then is dropped; a reader gets everything", async () => {
+    // About 16 MB of events: far more than the loopback socket buffers of a client that reads nothing.
+    const runId = "r-big-stream";
+    const filler = "x".repeat(50_000);
+    const events = Array.from({ length: 320 }, (_, i) => ({
+      runId,
+      host: null,
+      at: t.run.createdAt + i,
+      type: i === 319 ? "big.last" : "big.filler",
+      actor: "test",
+      data: { i, filler },
+    }));
+    await t.store.createRun({ ...t.run, id: runId }, [], events);
+    const url = `${t.url}/api/runs/${runId}/events/stream`;
+
+    const sockets: Socket[] = [];
+    const onConnection = (s: Socket) => sockets.push(s);
+    t.server.app.server.on("connection", onConnection);
+    let most = 0;
+    const sampler = setInterval(() => {
+      for (const s of sockets) most = Math.max(most, s.writableLength);
+    }, 5);
+    // A raw HTTP client that sends its request and then never reads a byte.
+    const stuck = connect(Number(new URL(t.url).port), "127.0.0.1");
+    stuck.on("error", () => {});
+    try {
+      await new Promise<void>((r) => stuck.once("connect", () => r()));
+      stuck.write(
+        `GET /api/runs/${runId}/events/stream HTTP/1.1\r\nhost: 127.0.0.1\r\n` +
+          `authorization: Bearer ${t.tokens.viewer}\r\naccept: text/event-stream\r\n\r\n`,
+      );
+      const reader = await openSse(url, bearer(t.tokens.viewer));
+      try {
+        await reader.until((f) => f.data.type === "big.last", 60_000);
+        expect(reader.frames.map((f) => f.id)).toEqual(
+          [...new Array(320).keys()].map((i) => reader.frames[0]!.id + i),
+        );
+        const deadline = Date.now() + 10_000;
+        while (t.server.live.clients > 1 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 50));
+        expect(t.server.live.clients).toBe(1);
+        expect(notices.some((n) => n.startsWith(`live stream of run ${runId} dropped:`))).toBe(true);
+        expect(most).toBeGreaterThan(0);
+        expect(most).toBeLessThan(CAP + 2 * filler.length);
+      } finally {
+        reader.close();
+      }
+    } finally {
+      clearInterval(sampler);
+      t.server.app.server.off("connection", onConnection);
+      stuck.destroy();
     }
   });
 });
