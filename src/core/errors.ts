@@ -56,6 +56,21 @@ export class NotFoundError extends OverhaulError {
   override readonly name = "NotFoundError";
 }
 
+/**
+ * A name that must be unique is taken (a token's name): nothing was written. Stores raise it from
+ * their own uniqueness constraint, so two concurrent creates of one name get it too, not only a
+ * create that an earlier check could have seen coming.
+ */
+export class NameTakenError extends OverhaulError {
+  override readonly name = "NameTakenError";
+  constructor(
+    readonly what: string,
+    readonly taken: string,
+  ) {
+    super(`a ${what} named "${taken}" already exists`);
+  }
+}
+
 /** A state-machine transition that the table does not allow. A bug or a race; never silently ignored. */
 export class IllegalTransitionError extends OverhaulError {
   override readonly name = "IllegalTransitionError";

@@ -4,6 +4,8 @@
  * Invariants every adapter keeps (test/conformance/store-suite.ts):
  * - A token is stored only as the hash of its secret; the secret itself is never stored.
  * - `hash` and `name` are unique; a revoked token keeps its row (revokedAt set) so the audit log still names it.
+ *   `createToken` of a taken name throws NameTakenError, decided by the store itself (atomic), so of
+ *   two concurrent creates of one name exactly one succeeds.
  * - `revokeToken` is idempotent on an already revoked token and returns false for an unknown id.
  * - The audit log is append-only; `seq` increases with every entry; `listAudit` is oldest first.
  * - Times are epoch milliseconds supplied by the caller.

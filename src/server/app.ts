@@ -11,14 +11,34 @@
  * - Every request to a route with an audit action is written to the audit log with who (token),
  *   what (action, target), when, from where and the outcome (status), including refused ones.
  * - Errors map to statuses by type: InputError 400, NotFoundError 404, SafetyRefusal and other
- *   refusals 409, anything else 500 (its message is not sent).
+ *   refusals 409, anything else 500 (its message is not sent); every error answer has the shape
+ *   of errors.ts, also what Fastify refuses before a handler runs (a body that is not JSON, too
+ *   large or of another type: the error handler; a URL it cannot route: the framework-errors
+ *   hook). Such a refusal of a route that needs a token is answered only after the same
+ *   authentication (401/403 first, and audited), so it tells an unauthenticated client nothing
+ *   it would not learn anyway.
+ * - Path parameters up to MAX_PARAM_LENGTH reach the route's schema (longer than any schema
+ *   allows), so an over-long `:id` is a 400 at `params.id` after authentication, like any other.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import type { z } from "zod";
 import { roleAllows } from "../core/access/roles.js";
-import { InputError, NotFoundError, OverhaulError, type Problem, SafetyRefusal } from "../core/errors.js";
+import { InputError, type Problem } from "../core/errors.js";
 import type { AuditOutcome } from "../ports/access.js";
 import type { ServerDeps } from "./deps.js";
+import {
+  type Answer,
+  clientError,
+  errorAnswer,
+  frameworkAnswer,
+  HttpError,
+  MAX_PARAM_LENGTH,
+} from "./errors.js";
 import { LiveEvents } from "./live.js";
 import { openApiDocument } from "./openapi.js";
 import type { Principal, RouteDef } from "./route-def.js";
@@ -38,15 +58,6 @@ export interface ServerApp {
   live: LiveEvents;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: Record<string, unknown>,
-  ) {
-    super(String(body.error));
-  }
-}
-
 function validate(
   where: "params" | "query" | "body",
   t: z.ZodType | undefined,
@@ -63,17 +74,6 @@ function validate(
   return undefined;
 }
 
-function errorAnswer(err: unknown): { status: number; body: Record<string, unknown> } {
-  if (err instanceof HttpError) return { status: err.status, body: err.body };
-  if (err instanceof InputError)
-    return { status: 400, body: { error: "invalid input", problems: err.problems } };
-  if (err instanceof NotFoundError) return { status: 404, body: { error: err.message } };
-  if (err instanceof SafetyRefusal) return { status: 409, body: { error: err.message, rule: err.rule } };
-  if (err instanceof OverhaulError && err.name === "OverhaulError")
-    return { status: 409, body: { error: err.message } };
-  return { status: 500, body: { error: "internal error" } };
-}
-
 function outcomeOf(status: number): AuditOutcome {
   if (status < 400) return "ok";
   return status === 401 || status === 403 ? "denied" : "failed";
@@ -83,9 +83,24 @@ export function buildApp(deps: ServerDeps, opts: AppOptions): ServerApp {
   const app = Fastify({
     logger: false,
     bodyLimit: 2 * 1024 * 1024,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Refused while routing, so no route (and no role) is known: the status Fastify gives.
+    frameworkErrors: (err, _req, reply) => {
+      const { status, body } = frameworkAnswer(err);
+      void (reply as unknown as FastifyReply).code(status).send(body);
+    },
+    // Refused by Node's HTTP parser (headers or URL over 16 KiB, not HTTP at all): no request yet.
+    clientErrorHandler: clientError,
     ...(opts.https ? { https: opts.https } : {}),
   }) as unknown as FastifyInstance;
-  const live = new LiveEvents(deps.store, deps.streamPollMs);
+  const live = new LiveEvents(deps.store, {
+    pollMs: deps.streamPollMs,
+    tokenCheckMs: deps.streamTokenCheckMs,
+    maxBacklogBytes: deps.streamMaxBacklogBytes,
+    stallMs: deps.streamStallMs,
+    log: deps.log,
+    now: () => deps.clock.now(),
+  });
   const openapi = openApiDocument(ROUTES, opts.version);
 
   app.get("/openapi.json", async () => openapi);
@@ -93,6 +108,7 @@ export function buildApp(deps: ServerDeps, opts: AppOptions): ServerApp {
   for (const def of ROUTES) register(app, def, deps, live);
   opts.extra?.(app);
 
+  app.setErrorHandler(async (err: FastifyError, req, reply) => refused(deps, err, req, reply));
   app.setNotFoundHandler(async (req, reply) => {
     reply.code(404).send({ error: `no route ${req.method} ${req.url.split("?")[0]}` });
   });
@@ -101,36 +117,78 @@ export function buildApp(deps: ServerDeps, opts: AppOptions): ServerApp {
   return { app, live };
 }
 
+/**
+ * The principal of a request to `def`: undefined for a public route; HttpError 401 for no,
+ * a malformed, unknown or revoked token.
+ */
+async function authenticate(
+  deps: ServerDeps,
+  def: RouteDef,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<Principal | undefined> {
+  if (def.access === "public") return undefined;
+  const check = await checkBearer(deps.store.access, req.headers.authorization);
+  if (!check.ok) {
+    reply.header("www-authenticate", 'Bearer realm="overhaul"');
+    throw new HttpError(401, {
+      error:
+        check.why === "missing"
+          ? "authentication required: send Authorization: Bearer TOKEN"
+          : check.why === "revoked"
+            ? "this token was revoked"
+            : "invalid token",
+    });
+  }
+  return { token: check.token, remote: req.ip };
+}
+
+/** HttpError 403 when the principal's role is below the route's. */
+function authorize(def: RouteDef, principal: Principal | undefined): void {
+  if (def.access === "public") return;
+  const token = principal?.token;
+  if (!token || !roleAllows(token.role, def.access)) {
+    throw new HttpError(403, {
+      error: `forbidden: ${def.method} ${def.url} needs the ${def.access} role; token "${token?.name}" is ${token?.role}`,
+    });
+  }
+}
+
+/**
+ * Fastify refused a request before its handler ran (its body): answered like the handler would,
+ * authentication first, and audited when the route is.
+ */
+async function refused(deps: ServerDeps, err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  const def = (req.routeOptions.config as { def?: RouteDef } | undefined)?.def;
+  let principal: Principal | undefined;
+  let answer: Answer;
+  try {
+    if (def) {
+      principal = await authenticate(deps, def, req, reply);
+      authorize(def, principal);
+    }
+    answer = frameworkAnswer(err);
+  } catch (e) {
+    answer = errorAnswer(e);
+  }
+  if (def) await audit(deps, def, principal, req.ip, req.params, undefined, answer.status, answer.body.error);
+  reply.code(answer.status);
+  return answer.body;
+}
+
 function register(app: FastifyInstance, def: RouteDef, deps: ServerDeps, live: LiveEvents): void {
   app.route({
     method: def.method,
     url: def.url,
+    config: { def },
     handler: async (req: FastifyRequest, reply: FastifyReply) => {
       const remote = req.ip;
       let principal: Principal | undefined;
       let params: unknown;
       let body: unknown;
       try {
-        if (def.access !== "public") {
-          const check = await checkBearer(deps.store.access, req.headers.authorization);
-          if (!check.ok) {
-            reply.header("www-authenticate", 'Bearer realm="overhaul"');
-            throw new HttpError(401, {
-              error:
-                check.why === "missing"
-                  ? "authentication required: send Authorization: Bearer TOKEN"
-                  : check.why === "revoked"
-                    ? "this token was revoked"
-                    : "invalid token",
-            });
-          }
-          principal = { token: check.token, remote };
-          if (!roleAllows(check.token.role, def.access)) {
-            throw new HttpError(403, {
-              error: `forbidden: ${def.method} ${def.url} needs the ${def.access} role; token "${check.token.name}" is ${check.token.role}`,
-            });
-          }
-        }
+        principal = await authenticate(deps, def, req, reply);
+        authorize(def, principal);
         const problems: Problem[] = [];
         params = validate("params", def.params, req.params, problems);
         const query = validate("query", def.query, req.query, problems);

@@ -34,4 +34,12 @@ export interface ServerDeps {
   onRunChanged?: () => void;
   /** Poll interval of the live event streams (ms). */
   streamPollMs?: number;
+  /** How often open live streams re-check their token (ms, default 2000); tests shorten it. */
+  streamTokenCheckMs?: number;
+  /** Bytes that may wait for one live-stream client (default 4 MiB) and how long a client may stay
+   * at that cap before it is dropped (ms, default 30 s); tests shorten them. */
+  streamMaxBacklogBytes?: number;
+  streamStallMs?: number;
+  /** Notices of the service (a live stream it ended, and why): one line each, no newline. */
+  log?: (line: string) => void;
 }

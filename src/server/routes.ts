@@ -13,7 +13,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ROLES, TOKEN_NAME, TOKEN_NAME_RULE } from "../core/access/roles.js";
-import { InputError, NotFoundError, SafetyRefusal } from "../core/errors.js";
+import { InputError, NameTakenError, NotFoundError, SafetyRefusal } from "../core/errors.js";
 import { compilePlan, type Plan } from "../core/plan/compile.js";
 import { parsePlanText } from "../core/plan/load.js";
 import { REPORT_FORMATS, renderReport } from "../core/report/index.js";
@@ -399,11 +399,12 @@ export const ROUTES = [
       "Server-sent events: every event of the run as it is committed (`id` is its seq; reconnect with Last-Event-ID or ?after to resume without gaps).",
     params: RunId,
     query: z.object({ after: z.coerce.number().int().min(0).optional() }),
-    async handler({ deps, params, query, req, reply, live }) {
+    async handler({ deps, params, query, req, reply, live, principal }) {
       const run = await findRun(deps.store, params.id);
       const header = req.headers["last-event-id"];
       const fromHeader = typeof header === "string" && /^\d+$/.test(header) ? Number(header) : undefined;
-      live.attach(run.id, fromHeader ?? query.after ?? 0, reply);
+      // The stream is tied to the token: it ends soon after the token is revoked (live.ts).
+      live.attach(run.id, fromHeader ?? query.after ?? 0, reply, principal?.token.id ?? "");
       return undefined;
     },
   }),
@@ -452,16 +453,19 @@ export const ROUTES = [
       .strict(),
     target: (_p, b) => b.name,
     async handler({ deps, body, principal }) {
-      if ((await deps.store.access.listTokens()).some((t) => t.name === body.name)) {
-        throw new InputError({ path: "body.name", message: `a token named "${body.name}" already exists` });
-      }
       const minted = mintToken({
         name: body.name,
         role: body.role,
         createdBy: actorOf(principal?.token.name ?? "unknown"),
         now: deps.clock.now(),
       });
-      await deps.store.access.createToken(minted.record);
+      try {
+        await deps.store.access.createToken(minted.record);
+      } catch (err) {
+        // The store's own uniqueness decides, so two concurrent creates of one name get this too.
+        if (err instanceof NameTakenError) throw new InputError({ path: "body.name", message: err.message });
+        throw err;
+      }
       return { ...tokenView(minted.record), token: minted.secret };
     },
   }),

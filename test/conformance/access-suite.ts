@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { NameTakenError } from "../../src/core/errors.js";
 import type { TokenRecord } from "../../src/ports/access.js";
 import type { Store } from "../../src/ports/store.js";
 
@@ -38,6 +39,21 @@ export function describeAccessConformance(store: () => Store, openMore: () => Pr
       await store().access.createToken(t);
       await expect(store().access.createToken({ ...token(), name: t.name })).rejects.toThrow();
       await expect(store().access.createToken({ ...token(), hash: t.hash })).rejects.toThrow();
+    });
+
+    it("of concurrent creates of one name exactly one succeeds; the others are NameTakenError", async () => {
+      const name = token().name;
+      const tries = await Promise.allSettled(
+        Array.from({ length: 6 }, () => store().access.createToken({ ...token(), name })),
+      );
+      expect(tries.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+      for (const r of tries) {
+        if (r.status === "rejected") {
+          expect(r.reason).toBeInstanceOf(NameTakenError);
+          expect((r.reason as NameTakenError).message).toBe(`a token named "${name}" already exists`);
+        }
+      }
+      expect((await store().access.listTokens()).filter((t) => t.name === name)).toHaveLength(1);
     });
 
     it("revokes by id or name, once; the row stays; unknown is undefined", async () => {

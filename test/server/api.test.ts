@@ -49,6 +49,65 @@ describe("API", () => {
     expect(JSON.stringify(plan.body.problems)).toMatch(/steps/);
   });
 
+  it("answers what Fastify refuses before a handler in the API's shape, authentication first", async () => {
+    const send = async (path: string, init: RequestInit = {}) => {
+      const res = await fetch(`${t.url}${path}`, init);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const json = { "content-type": "application/json" };
+    const pause = `/api/runs/${t.run.id}/pause`;
+    const problem = (path: string) => ({
+      error: "invalid input",
+      problems: [expect.objectContaining({ path, message: expect.any(String) })],
+    });
+    // A body that is not JSON: 401 / 403 as for any other body, then 400 at `body`.
+    expect(await send(pause, { method: "POST", headers: json, body: "{nope" })).toEqual({
+      status: 401,
+      body: { error: "authentication required: send Authorization: Bearer TOKEN" },
+    });
+    expect(
+      (await send(pause, { method: "POST", headers: { ...json, ...auth("viewer") }, body: "{" })).status,
+    ).toBe(403);
+    expect(
+      await send(pause, { method: "POST", headers: { ...json, ...auth("operator") }, body: "{nope" }),
+    ).toEqual({
+      status: 400,
+      body: problem("body"),
+    });
+    // Another content type, a body over the limit: their own status, the same shape, after the token.
+    const plain = { method: "POST", headers: { "content-type": "application/xml" }, body: "<x/>" };
+    expect((await send("/api/plans", plain)).status).toBe(401);
+    expect(
+      await send("/api/plans", { ...plain, headers: { ...plain.headers, ...auth("operator") } }),
+    ).toEqual({ status: 415, body: problem("body") });
+    const huge = JSON.stringify({ body: "x".repeat(3 * 1024 * 1024) });
+    expect((await send("/api/plans", { method: "POST", headers: json, body: huge })).status).toBe(401);
+    expect(
+      await send("/api/plans", { method: "POST", headers: { ...json, ...auth("operator") }, body: huge }),
+    ).toEqual({ status: 413, body: problem("body") });
+    // A long path parameter reaches the route: 401 without a token, 400 at params.id with one.
+    const long = `/api/runs/${"r".repeat(300)}`;
+    expect((await send(long)).status).toBe(401);
+    expect(await send(long, { headers: auth("viewer") })).toEqual({
+      status: 400,
+      body: problem("params.id"),
+    });
+    // What cannot be routed at all: Fastify's status (as before, for everyone), the API's shape.
+    expect(await send(`/api/runs/${"r".repeat(1200)}`, { headers: auth("viewer") })).toEqual({
+      status: 414,
+      body: problem("url"),
+    });
+    expect(await send("/api/runs/%E0%A4%A", { headers: auth("viewer") })).toEqual({
+      status: 400,
+      body: problem("url"),
+    });
+    expect(await send(`/api/runs/${"r".repeat(20_000)}`)).toEqual({ status: 431, body: problem("headers") });
+    // Refusals of an audited route are audited like the handler's own.
+    const audit = (await get("/api/audit", "admin")).body as { action: string; status: number }[];
+    const pauses = audit.filter((a) => a.action === "run.pause").map((a) => a.status);
+    expect(pauses).toEqual(expect.arrayContaining([401, 403, 400]));
+  });
+
   it("refuses a run without an explicit scope (409, safety rule) and creates one with it", async () => {
     const none = await post("/api/runs", "operator", { plan: "api-test", revision: 1 });
     expect(none.status).toBe(409);
@@ -110,6 +169,36 @@ describe("API", () => {
     expect(((await get("/api/tokens", "admin")).body as { name: string }[]).map((x) => x.name)).not.toContain(
       "tok_0123456789ab",
     );
+  });
+
+  it("concurrent creates of one token name: one 201, the others 400 naming body.name (never a 500)", async () => {
+    // A store whose writes take a while (as over a network): every create has looked before any
+    // has written, so only the store's own uniqueness can tell them apart.
+    const access = t.store.access;
+    const createToken = access.createToken.bind(access);
+    access.createToken = async (rec) => {
+      await new Promise((r) => setTimeout(r, 100));
+      return createToken(rec);
+    };
+    let tries: Awaited<ReturnType<typeof post>>[];
+    try {
+      tries = await Promise.all(
+        Array.from({ length: 6 }, () => post("/api/tokens", "admin", { name: "raced", role: "viewer" })),
+      );
+    } finally {
+      access.createToken = createToken;
+    }
+    expect(tries.map((r) => r.status).sort()).toEqual([201, 400, 400, 400, 400, 400]);
+    for (const r of tries.filter((x) => x.status === 400)) {
+      expect(r.body).toEqual({
+        error: "invalid input",
+        problems: [{ path: "body.name", message: 'a token named "raced" already exists' }],
+      });
+    }
+    const named = ((await get("/api/tokens", "admin")).body as { name: string }[]).filter(
+      (x) => x.name === "raced",
+    );
+    expect(named).toHaveLength(1);
   });
 
   it("a stream whose client went away while the run was being looked up is not kept (nor its run's poll)", async () => {

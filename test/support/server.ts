@@ -15,6 +15,7 @@ import { parsePlanText } from "../../src/core/plan/load.js";
 import { createRun } from "../../src/engine/runs.js";
 import type { RunRecord, Store } from "../../src/ports/store.js";
 import { buildApp, type ServerApp } from "../../src/server/app.js";
+import type { ServerDeps } from "../../src/server/deps.js";
 import { Metrics } from "../../src/server/metrics.js";
 import { mintToken } from "../../src/server/tokens.js";
 
@@ -47,7 +48,8 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(): Promise<TestServer> {
+/** `deps`: overrides of the service's dependencies (stream timings, a log). */
+export async function startTestServer(deps: Partial<ServerDeps> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "overhaul-api-"));
   const inventory = join(dir, "inventory.ini");
   writeFileSync(
@@ -84,6 +86,7 @@ export async function startTestServer(): Promise<TestServer> {
       metrics,
       streamPollMs: 50,
       resolveHosts: inventoryResolver(inventory, {}),
+      ...deps,
     },
     { version: "test" },
   );
@@ -95,7 +98,11 @@ export async function startTestServer(): Promise<TestServer> {
     run,
     tokens,
     async close() {
-      await server.app.close();
+      // fetch (undici) may leave connections it opened but never sent a request on; Node keeps
+      // those until its headers timeout (~1 min), which would hold close() that long.
+      const closing = server.app.close();
+      server.app.server.closeAllConnections();
+      await closing;
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -10,6 +10,8 @@ export interface SseFrame {
 export interface SseStream {
   frames: SseFrame[];
   status: number;
+  /** Resolves when the server ends the stream (or it is aborted). */
+  ended: Promise<void>;
   /** Resolves when a frame matching `pred` has arrived (rejects after `ms`). */
   until(pred: (f: SseFrame) => boolean, ms?: number): Promise<SseFrame>;
   close(): void;
@@ -51,10 +53,11 @@ export async function openSse(url: string, headers: Record<string, string> = {})
       // aborted
     }
   };
-  void pump();
+  const ended = pump();
   return {
     frames,
     status: res.status,
+    ended,
     until(pred, ms = 5000) {
       const hit = frames.find(pred);
       if (hit) return Promise.resolve(hit);

@@ -2,6 +2,7 @@
  * The in-memory `AccessStore`: the reference for the port's semantics (tests, simulations).
  * Records are copied in and out, so callers never share state with the store.
  */
+import { NameTakenError, OverhaulError } from "../../core/errors.js";
 import type { AccessStore, AuditRecord, NewAudit, TokenRecord } from "../../ports/access.js";
 
 export class MemoryAccessStore implements AccessStore {
@@ -9,8 +10,9 @@ export class MemoryAccessStore implements AccessStore {
   private audit: AuditRecord[] = [];
 
   async createToken(t: TokenRecord): Promise<void> {
-    if (this.tokens.some((x) => x.hash === t.hash || x.name === t.name || x.id === t.id)) {
-      throw new Error(`a token with the id, name or hash of "${t.name}" already exists`);
+    if (this.tokens.some((x) => x.name === t.name)) throw new NameTakenError("token", t.name);
+    if (this.tokens.some((x) => x.hash === t.hash || x.id === t.id)) {
+      throw new OverhaulError(`token ${t.id} was not stored: its id or hash is already taken`);
     }
     this.tokens.push({ ...t });
   }

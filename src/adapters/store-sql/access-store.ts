@@ -2,11 +2,14 @@
  * The `AccessStore` port over Kysely (SQLite and PostgreSQL): API tokens and the audit log.
  *
  * Invariants (see the port): secrets are never stored, only their hash; the audit log is
- * append-only; every write is one statement, run through the store's write path (on SQLite under
- * the file's gate, so it never interleaves with a coordinator's transaction of this process).
+ * append-only; a token's name is unique by the table's constraint, so a taken one is a
+ * NameTakenError also under concurrent creates; every write is one statement, run through the
+ * store's write path (on SQLite under the file's gate, so it never interleaves with a
+ * coordinator's transaction of this process).
  */
 import type { Kysely, Selectable } from "kysely";
 import { isRole } from "../../core/access/roles.js";
+import { NameTakenError, OverhaulError } from "../../core/errors.js";
 import type { AccessStore, AuditRecord, NewAudit, TokenRecord } from "../../ports/access.js";
 import { json } from "./rows.js";
 import type { ApiTokensTable, AuditLogTable, DB } from "./schema.js";
@@ -48,7 +51,9 @@ export class SqlAccessStore implements AccessStore {
   ) {}
 
   async createToken(t: TokenRecord): Promise<void> {
-    await this.exclusive(() =>
+    // One statement that the database's unique constraints decide (not a check before the insert,
+    // which two concurrent creates would both pass): a taken name inserts nothing.
+    const inserted = await this.exclusive(() =>
       this.db
         .insertInto("api_tokens")
         .values({
@@ -60,8 +65,19 @@ export class SqlAccessStore implements AccessStore {
           created_by: t.createdBy,
           revoked_at: t.revokedAt,
         })
-        .execute(),
+        .onConflict((oc) => oc.doNothing())
+        .returning("id")
+        .executeTakeFirst(),
     );
+    if (inserted) return;
+    // Rows are never deleted, so the row that won is still there to say which value collided.
+    const named = await this.db
+      .selectFrom("api_tokens")
+      .select("id")
+      .where("name", "=", t.name)
+      .executeTakeFirst();
+    if (named) throw new NameTakenError("token", t.name);
+    throw new OverhaulError(`token ${t.id} was not stored: its id or hash is already taken`);
   }
 
   async getTokenByHash(hash: string): Promise<TokenRecord | undefined> {

@@ -180,6 +180,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
       metrics,
       ...(inventory ? { resolveHosts: inventoryResolver(inventory, opts) } : {}),
       onRunChanged: () => void supervisor.scan(),
+      log: (line) => out.err(`overhaul serve: ${line}\n`),
     },
     {
       version: VERSION,

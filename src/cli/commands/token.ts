@@ -5,7 +5,7 @@
  */
 import { systemClock } from "../../adapters/clock/system-clock.js";
 import { isRole, ROLES, TOKEN_NAME, TOKEN_NAME_RULE } from "../../core/access/roles.js";
-import { InputError } from "../../core/errors.js";
+import { InputError, NameTakenError } from "../../core/errors.js";
 import type { Store } from "../../ports/store.js";
 import { mintToken } from "../../server/tokens.js";
 import { tokenView } from "../../server/views.js";
@@ -48,16 +48,18 @@ export async function tokenCreateCommand(opts: Common & { role: string; name: st
   if (problems.length > 0 || !isRole(opts.role)) throw new InputError(problems);
   const store = await openStore(opts.db);
   try {
-    if ((await store.access.listTokens()).some((t) => t.name === opts.name)) {
-      throw new InputError({ path: "--name", message: `a token named "${opts.name}" already exists` });
-    }
     const minted = mintToken({
       name: opts.name,
       role: opts.role,
       createdBy: `cli:${operatorName()}`,
       now: systemClock().now(),
     });
-    await store.access.createToken(minted.record);
+    try {
+      await store.access.createToken(minted.record);
+    } catch (err) {
+      if (err instanceof NameTakenError) throw new InputError({ path: "--name", message: err.message });
+      throw err;
+    }
     await audit(store, "token.create", minted.record.id, { name: opts.name, role: opts.role });
     const r = minted.record;
     if (opts.json) {

@@ -1,0 +1,136 @@
+/**
+ * Live event streams over real HTTP on a real SQLite store, where the server ends a stream: its
+ * token was revoked (within the token check interval), or its client reads nothing (what waits
+ * for it stays under the cap until it is dropped); other streams are untouched either way.
+ */
+import { connect, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../support/server.js";
+import { openSse } from "../support/sse.js";
+
+const CAP = 64 * 1024;
+let t: TestServer;
+const notices: string[] = [];
+beforeAll(async () => {
+  t = await startTestServer({
+    streamTokenCheckMs: 200,
+    streamMaxBacklogBytes: CAP,
+    streamStallMs: 500,
+    log: (line) => notices.push(line),
+  });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+async function call(method: string, path: string, token: string, body?: unknown) {
+  const res = await fetch(`${t.url}${path}`, {
+    method,
+    headers: { ...bearer(token), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** "ended" when the promise settles within `ms`, "open" otherwise. */
+async function within(p: Promise<unknown>, ms: number): Promise<"ended" | "open"> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"open">((r) => {
+    timer = setTimeout(() => r("open"), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => "ended" as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe("live streams", () => {
+  it("a stream ends soon after its token is revoked; a stream of another token carries on", async () => {
+    const made = await call("POST", "/api/tokens", t.tokens.admin, { name: "watcher", role: "viewer" });
+    expect(made.status).toBe(201);
+    const url = `${t.url}/api/runs/${t.run.id}/events/stream`;
+    const doomed = await openSse(url, bearer(String(made.body.token)));
+    const other = await openSse(url, bearer(t.tokens.viewer));
+    try {
+      await doomed.until((f) => f.data.type === "run.created");
+      await other.until((f) => f.data.type === "run.created");
+      expect(await within(doomed.ended, 500)).toBe("open");
+
+      expect((await call("DELETE", "/api/tokens/watcher", t.tokens.admin)).status).toBe(200);
+      expect(await within(doomed.ended, 2000)).toBe("ended");
+      expect(notices).toContainEqual(
+        `live stream of run ${t.run.id} closed: token ${String(made.body.id)} was revoked`,
+      );
+
+      // The other client is untouched: still attached and still fed.
+      expect(t.server.live.clients).toBe(1);
+      expect((await call("POST", `/api/runs/${t.run.id}/pause`, t.tokens.operator)).status).toBe(200);
+      await other.until((f) => f.data.type === "run.paused");
+      expect(doomed.frames.map((f) => f.data.type)).not.toContain("run.paused");
+      // And the revoked token cannot open it again.
+      const again = await fetch(url, { headers: bearer(String(made.body.token)) });
+      expect(again.status).toBe(401);
+      await again.arrayBuffer();
+    } finally {
+      doomed.close();
+      other.close();
+    }
+  });
+
+  it("a client that never reads has at most the cap (plus one event) waiting, then is dropped; a reader gets everything", async () => {
+    // About 16 MB of events: far more than the loopback socket buffers of a client that reads nothing.
+    const runId = "r-big-stream";
+    const filler = "x".repeat(50_000);
+    const events = Array.from({ length: 320 }, (_, i) => ({
+      runId,
+      host: null,
+      at: t.run.createdAt + i,
+      type: i === 319 ? "big.last" : "big.filler",
+      actor: "test",
+      data: { i, filler },
+    }));
+    await t.store.createRun({ ...t.run, id: runId }, [], events);
+    const url = `${t.url}/api/runs/${runId}/events/stream`;
+
+    const sockets: Socket[] = [];
+    const onConnection = (s: Socket) => sockets.push(s);
+    t.server.app.server.on("connection", onConnection);
+    let most = 0;
+    const sampler = setInterval(() => {
+      for (const s of sockets) most = Math.max(most, s.writableLength);
+    }, 5);
+    // A raw HTTP client that sends its request and then never reads a byte.
+    const stuck = connect(Number(new URL(t.url).port), "127.0.0.1");
+    stuck.on("error", () => {});
+    try {
+      await new Promise<void>((r) => stuck.once("connect", () => r()));
+      stuck.write(
+        `GET /api/runs/${runId}/events/stream HTTP/1.1\r\nhost: 127.0.0.1\r\n` +
+          `authorization: Bearer ${t.tokens.viewer}\r\naccept: text/event-stream\r\n\r\n`,
+      );
+      const reader = await openSse(url, bearer(t.tokens.viewer));
+      try {
+        await reader.until((f) => f.data.type === "big.last", 60_000);
+        expect(reader.frames.map((f) => f.id)).toEqual(
+          [...new Array(320).keys()].map((i) => reader.frames[0]!.id + i),
+        );
+        const deadline = Date.now() + 10_000;
+        while (t.server.live.clients > 1 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 50));
+        expect(t.server.live.clients).toBe(1);
+        expect(notices.some((n) => n.startsWith(`live stream of run ${runId} dropped:`))).toBe(true);
+        expect(most).toBeGreaterThan(0);
+        expect(most).toBeLessThan(CAP + 2 * filler.length);
+      } finally {
+        reader.close();
+      }
+    } finally {
+      clearInterval(sampler);
+      t.server.app.server.off("connection", onConnection);
+      stuck.destroy();
+    }
+  });
+});
