@@ -202,13 +202,17 @@ function register(app: FastifyInstance, def: RouteDef, deps: ServerDeps, live: L
         return out;
       } catch (err) {
         const { status, body: answer } = errorAnswer(err);
-        await audit(deps, def, principal, remote, params, body, status, answer.error);
+        // Refused before its parameters were validated (401, 403, 400): the target as requested.
+        await audit(deps, def, principal, remote, params ?? req.params, body, status, answer.error);
         reply.code(status);
         return answer;
       }
     },
   });
 }
+
+/** How much of a requested target an audit entry keeps (path parameters may be 1,000 characters). */
+const AUDIT_TARGET_CHARS = 200;
 
 async function audit(
   deps: ServerDeps,
@@ -225,8 +229,12 @@ async function audit(
   try {
     target = params !== undefined || body !== undefined ? (def.target?.(params, body) ?? null) : null;
   } catch {
+    // A target read from a body the route never validated (a refused request): not known.
     target = null;
   }
+  // As requested, so also a refused request's: at most AUDIT_TARGET_CHARS of it.
+  if (typeof target !== "string") target = null;
+  else if (target.length > AUDIT_TARGET_CHARS) target = `${target.slice(0, AUDIT_TARGET_CHARS)}…`;
   // Never the request body itself: it may hold a plan or a token name, but a token's secret is
   // only ever in answers, and plan texts are stored as revisions already.
   await deps.store.access.appendAudit({

@@ -244,6 +244,16 @@ describe("API", () => {
     expect(audit).toContainEqual(
       expect.objectContaining({ action: "run.resume", target: t.run.id, status: 409 }),
     );
+    // A refused action names what it was aimed at, as requested (the audit's point: who tried what).
+    expect((await post(`/api/runs/${t.run.id}/hosts/web01/skip`, "viewer")).status).toBe(403);
+    expect((await post(`/api/runs/${t.run.id}/abort`, "viewer")).status).toBe(403);
+    const after = (await get("/api/audit", "admin")).body as typeof audit;
+    expect(after).toContainEqual(
+      expect.objectContaining({ action: "host.skip", target: `${t.run.id}/web01`, status: 403 }),
+    );
+    expect(after).toContainEqual(
+      expect.objectContaining({ action: "run.abort", target: t.run.id, status: 403 }),
+    );
   });
 
   it("answers reports, runbooks and the step graph", async () => {
