@@ -334,6 +334,10 @@ export function program(setCode: (n: number) => void): Command {
     .option("--tls-cert <file>", "TLS certificate (PEM); with --tls-key, serve HTTPS")
     .option("--tls-key <file>", "TLS private key (PEM)")
     .option("--insecure-listen", "allow plain HTTP beyond loopback (a proxy in front terminates TLS)")
+    .option(
+      "--trust-proxy <addrs>",
+      "proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client",
+    )
     .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
     .option("--dashboard <dir>", "directory of the built dashboard (default: the one shipped)")
     .action(async (o, cmd: Command) => setCode(await serveCommand({ ...o, ...g(cmd) })));

@@ -51,6 +51,11 @@ export interface AppOptions {
   https?: { key: Buffer; cert: Buffer };
   /** Routes besides the API (the dashboard's static files). */
   extra?: (app: FastifyInstance) => void;
+  /**
+   * Proxies in front (addresses or CIDRs) whose `X-Forwarded-For` is believed: the client's
+   * address (audit log) is then the one they forwarded. None: the peer's address, always.
+   */
+  trustProxy?: readonly string[];
 }
 
 export interface ServerApp {
@@ -92,6 +97,7 @@ export function buildApp(deps: ServerDeps, opts: AppOptions): ServerApp {
     // Refused by Node's HTTP parser (headers or URL over 16 KiB, not HTTP at all): no request yet.
     clientErrorHandler: clientError,
     ...(opts.https ? { https: opts.https } : {}),
+    ...(opts.trustProxy && opts.trustProxy.length > 0 ? { trustProxy: [...opts.trustProxy] } : {}),
   }) as unknown as FastifyInstance;
   const live = new LiveEvents(deps.store, {
     pollMs: deps.streamPollMs,

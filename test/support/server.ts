@@ -14,7 +14,7 @@ import { compilePlan } from "../../src/core/plan/compile.js";
 import { parsePlanText } from "../../src/core/plan/load.js";
 import { createRun } from "../../src/engine/runs.js";
 import type { RunRecord, Store } from "../../src/ports/store.js";
-import { buildApp, type ServerApp } from "../../src/server/app.js";
+import { type AppOptions, buildApp, type ServerApp } from "../../src/server/app.js";
 import type { ServerDeps } from "../../src/server/deps.js";
 import { Metrics } from "../../src/server/metrics.js";
 import { mintToken } from "../../src/server/tokens.js";
@@ -49,7 +49,10 @@ export interface TestServer {
 }
 
 /** `deps`: overrides of the service's dependencies (stream timings, a log). */
-export async function startTestServer(deps: Partial<ServerDeps> = {}): Promise<TestServer> {
+export async function startTestServer(
+  deps: Partial<ServerDeps> = {},
+  appOptions: Partial<AppOptions> = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "overhaul-api-"));
   const inventory = join(dir, "inventory.ini");
   writeFileSync(
@@ -88,7 +91,7 @@ export async function startTestServer(deps: Partial<ServerDeps> = {}): Promise<T
       resolveHosts: inventoryResolver(inventory, {}),
       ...deps,
     },
-    { version: "test" },
+    { version: "test", ...appOptions },
   );
   const url = await server.app.listen({ host: "127.0.0.1", port: 0 });
   return {

@@ -10,8 +10,10 @@
  *   next coordinator, exactly as `overhaul run` detached twice).
  * - The composition happens here: the server (src/server) never sees an adapter.
  */
+
 import { randomInt } from "node:crypto";
 import { existsSync } from "node:fs";
+import { isIP } from "node:net";
 import { createSecureContext } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { randomSource, systemClock } from "../../adapters/clock/system-clock.js";
@@ -44,6 +46,8 @@ export interface ServeOptions extends SshFlags {
   tlsCert?: string;
   tlsKey?: string;
   insecureListen?: boolean;
+  /** Comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed. */
+  trustProxy?: string;
   leaseTtl: string;
   dashboard?: string;
   db?: string;
@@ -99,6 +103,27 @@ export function inventoryResolver(inventory: string, ssh: SshFlags): NonNullable
   };
 }
 
+/** `--trust-proxy`: addresses or CIDRs (IPv4 or IPv6), comma-separated; anything else is exit 2. */
+export function proxyList(text: string): string[] {
+  const items = text.split(",").map((x) => x.trim());
+  const bad = items.filter((x) => {
+    const [addr, prefix, ...rest] = x.split("/");
+    const family = isIP(addr ?? "");
+    if (family === 0 || rest.length > 0) return true;
+    if (prefix === undefined) return false;
+    const n = Number(prefix);
+    return !/^\d{1,3}$/.test(prefix) || n > (family === 4 ? 32 : 128);
+  });
+  if (items.length === 0 || bad.length > 0) {
+    throw new InputError({
+      path: "--trust-proxy",
+      message: `${bad.map((b) => JSON.stringify(b)).join(", ") || "nothing"} is not an address or CIDR`,
+      expected: "comma-separated IP addresses or CIDRs of the proxies in front, e.g. 10.0.0.5,10.1.0.0/16",
+    });
+  }
+  return items;
+}
+
 /** The certificate and key, read and checked before anything starts: a bad one is exit 2 naming it. */
 async function tlsFiles(certFile: string, keyFile: string): Promise<{ cert: Buffer; key: Buffer }> {
   const cert = await readUserFile(certFile, "TLS certificate");
@@ -137,6 +162,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
     );
   }
   const ttl = leaseTtlMs(opts.leaseTtl);
+  const trustProxy = opts.trustProxy === undefined ? [] : proxyList(opts.trustProxy);
   sshOptions(opts);
   const https = tls ? await tlsFiles(opts.tlsCert as string, opts.tlsKey as string) : undefined;
   // Read again for every run it starts (edits need no restart), but one that cannot be read at all
@@ -185,6 +211,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
     {
       version: VERSION,
       ...(https ? { https } : {}),
+      ...(trustProxy.length > 0 ? { trustProxy } : {}),
       ...(existsSync(dashboardDir) ? { extra: (a) => serveDashboard(a, dashboardDir) } : {}),
     },
   );
