@@ -227,8 +227,10 @@ describe("simulateRun: the engine's reaction to each injected failure", () => {
     for (const h of ["r01-h001", "r01-h003", "r01-h004"]) expect(r.states[h], h).toBe("succeeded");
     expectInvariantsHold(r);
 
-    // A 5 s cut of an idempotent upgrade with a check: the engine asks the check, which cannot
-    // reach the host either, so (idempotent) it retries after the backoff, and that works.
+    // A 5 s cut of an idempotent upgrade with a check: the engine first asks whether the command
+    // still runs (the host does not answer: 10 s, the connect timeout, and nobody can tell), by
+    // then the cut is over and the check answers "not done" (the dropped command did not take
+    // effect), so it retries after the backoff, and that works.
     const idempotent = MAINTENANCE.replace(
       "run: version set 2.0\n",
       "run: version set 2.0\n    idempotent: true\n    check: version get\n",
@@ -238,12 +240,15 @@ describe("simulateRun: the engine's reaction to each injected failure", () => {
     expect(eventsOf(s, "r01-h002", "attempt.unknown").map((e) => e.data.resolution)).toEqual(["check"]);
     expect(ran(s.ledger, "r01-h002", "upgrade", "check").map((e) => e.outcome)).toEqual([
       "exit 1", // before the first attempt: not done yet
-      "unreachable (partitioned)", // resolving the dropped attempt: cannot tell
+      "exit 1", // resolving the dropped attempt, after the probe gave up: not done
     ]);
     expect(ran(s.ledger, "r01-h002", "upgrade").map((e) => e.outcome)).toEqual([
       "dropped (partition)",
       "exit 0",
     ]);
+    const dropped = ran(s.ledger, "r01-h002", "upgrade")[0]?.at ?? 0;
+    const checked = ran(s.ledger, "r01-h002", "upgrade", "check")[1]?.at ?? 0;
+    expect(checked - dropped).toBeGreaterThanOrEqual(10_000);
     expect(attemptsOf(s, "r01-h002", "upgrade").map((a) => a.state)).toEqual(["unknown", "succeeded"]);
     expect(s.states["r01-h002"]).toBe("succeeded");
     expect(s.run.state).toBe("succeeded");

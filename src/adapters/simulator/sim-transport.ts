@@ -28,12 +28,14 @@
  *   down while a command runs on it (power trip) also drops it; that command had no effect.
  * - Ledger entries of commands carry `runId`, `step`, `phase`, `attempt` from the request's
  *   OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_PHASE, OVERHAUL_ATTEMPT (each only when present).
+ * - `running` (is an attempt's command still running?) is asked like a command and is always
+ *   `false` when the host answers: no simulated command outlives its call (see `dropped` above).
  * - Same scenario, same fleet, same engine inputs -> identical ledger.
  */
 import type { Host } from "../../core/model/fleet.js";
 import { seededRandom } from "../../core/policy/random.js";
 import type { LedgerEntry } from "../../core/sim/ledger.js";
-import type { ExecRequest, ExecResult, Transport } from "../../ports/transport.js";
+import type { ExecRequest, ExecResult, RunningRequest, Transport } from "../../ports/transport.js";
 import { hashOf, noAnswer, type SimHost, simFailure } from "./sim-host.js";
 import type { WorldState } from "./world-state.js";
 
@@ -88,6 +90,26 @@ export class SimTransport implements Transport {
     const { exitCode, stdout, stderr, applied } = this.effect(h, cmd, req.env?.OVERHAUL_PHASE);
     this.record(h, cmd, `exit ${exitCode}`, applied, req);
     return { exitCode, signal: null, stdout, stderr, durationMs: clock.now() - start, truncated: false };
+  }
+
+  /**
+   * Whether a command still runs on the host (`Transport.running`): asked like any command (a
+   * host that does not answer costs the connect timeout, and then nobody can tell), and answered
+   * `false`: a simulated command takes effect, or not, at the instant its answer comes or is
+   * dropped, so none outlives its call.
+   */
+  async running(host: Host, req: RunningRequest): Promise<boolean | undefined> {
+    const { world } = this;
+    const { clock } = world;
+    const h = world.simHost(host.name);
+    if (!h) return undefined;
+    const start = clock.now();
+    if (world.unreachable(h, start) !== undefined) {
+      await noAnswer(clock, start + req.timeoutMs, req.signal);
+      return undefined;
+    }
+    await clock.sleep(20 + Math.floor(this.latency.next() * 180), req.signal);
+    return false;
   }
 
   async close(): Promise<void> {}
