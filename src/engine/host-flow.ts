@@ -808,7 +808,7 @@ export class HostFlow {
     phase: "run" | "revert",
     n: number,
   ): Promise<string | undefined> {
-    const { transport, clock, sink } = this.cx.deps;
+    const { transport, clock } = this.cx.deps;
     if (transport.running === undefined) return undefined;
     const tag = attemptTag(this.cx.runId, this.name, step.index, phase, n);
     const since = clock.now();
@@ -833,14 +833,14 @@ export class HostFlow {
       if (now >= until) return `${Math.round((now - since) / 1000)}s after its outcome became unknown`;
       if (!told) {
         told = true;
-        sink.emit({
-          runId: this.cx.runId,
-          host: this.name,
-          at: now,
-          type: "attempt.still-running",
-          actor: `coordinator:${this.cx.owner}`,
-          data: { step: step.name, attempt: n, phase, waitingUpToMs: until - now },
-        });
+        // Stored, not only shown: `status`, reports and the service's live stream say why the
+        // host waits (the coordinator may wait minutes here).
+        await this.commit({}, [
+          {
+            type: "attempt.still-running",
+            data: { step: step.name, attempt: n, phase, waitingUpToMs: until - now },
+          },
+        ]);
       }
       try {
         await clock.sleep(Math.min(COMMAND_POLL_MS, until - now), this.cx.signal);

@@ -82,6 +82,9 @@ describe("an attempt of unknown outcome whose command may still run", () => {
     const types = hostEvents(t, "h01").map((e) => e.type);
     expect(types).toContain("attempt.still-running");
     expect(types).toContain("step.confirmed");
+    // Stored with the run's events (status, reports and the service's live stream read those).
+    const stored = (await t.store.listEvents(t.run.id)).filter((e) => e.type === "attempt.still-running");
+    expect(stored.map((e) => [e.host, e.data.step, e.data.attempt])).toEqual([["h01", "apply", 1]]);
   });
 
   it("a transport that cannot tell: checked at once, as before (the effect lands after a 'not done')", async () => {
