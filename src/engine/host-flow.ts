@@ -327,6 +327,7 @@ export class HostFlow {
     pre: Record<string, unknown> | null,
     attempt: number,
     phase: EffectPhase,
+    seq?: number,
   ): StepContext {
     const { deps } = this.cx;
     const ctx: StepContext = {
@@ -347,8 +348,8 @@ export class HostFlow {
     };
     if (deps.workloads) ctx.workloads = deps.workloads;
     if (deps.health) ctx.health = deps.health;
-    if (phase === "run" || phase === "revert")
-      ctx.tag = attemptTag(this.cx.runId, this.name, step.index, phase, attempt);
+    if (seq !== undefined && (phase === "run" || phase === "revert"))
+      ctx.tag = attemptTag(this.cx.runId, this.name, seq, phase);
     return ctx;
   }
 
@@ -359,8 +360,9 @@ export class HostFlow {
     attempt: number,
     phase: EffectPhase,
     fn: (ctx: StepContext) => Promise<StepOutcome>,
-    timed = true,
+    opts: { timed?: boolean; seq?: number } = {},
   ): Promise<Effect> {
+    const timed = opts.timed ?? true;
     const { clock } = this.cx.deps;
     // Stopped before the effect began (e.g. while its intent was being committed): start nothing.
     // The fanout below never aborts an effect registered after the signal aborted.
@@ -369,7 +371,7 @@ export class HostFlow {
     this.cx.stop ??= new AbortFanout(this.cx.signal);
     const stop = this.cx.stop;
     stop.add(ac);
-    const ctx = this.ctxFor(step, ac.signal, pre, attempt, phase);
+    const ctx = this.ctxFor(step, ac.signal, pre, attempt, phase, opts.seq);
     let backstop: (() => void) | undefined;
     if (timed) {
       // Cancelled once the effect settled (below); firing after an abort for another reason
@@ -511,7 +513,7 @@ export class HostFlow {
     else {
       const timed = !(step.kind === "gate" && step.approval);
       try {
-        outcome = await this.effect(step, pre, n, "run", (ctx) => impl.run(ctx), timed);
+        outcome = await this.effect(step, pre, n, "run", (ctx) => impl.run(ctx), { timed, seq });
       } catch (e) {
         if (e instanceof ApprovalWithdrawn) return this.abortAtGate(step, seq, n, e.message);
         throw e;
@@ -750,11 +752,11 @@ export class HostFlow {
     // Neither a check nor a re-run while the attempt's command may still run on the host (a
     // dropped connection, a crashed coordinator): its effect could land after the check said
     // "not done", or run twice at once.
-    const still = await this.untilCommandEnded(step, phase, n);
+    const still = await this.untilCommandEnded(step, phase, n, result.seq);
     if (still !== undefined) {
       return this.park(
         `outcome of step "${step.name}" (${phase}) is unknown (${reason}), and its command still runs on the host ${still}`,
-        [ev],
+        [{ ...ev, data: { ...ev.data, resolution: "park" } }],
         { result },
       );
     }
@@ -807,10 +809,11 @@ export class HostFlow {
     step: Step,
     phase: "run" | "revert",
     n: number,
+    seq: number,
   ): Promise<string | undefined> {
     const { transport, clock } = this.cx.deps;
     if (transport.running === undefined) return undefined;
-    const tag = attemptTag(this.cx.runId, this.name, step.index, phase, n);
+    const tag = attemptTag(this.cx.runId, this.name, seq, phase);
     const since = clock.now();
     const until = since + step.timeoutMs + COMMAND_END_GRACE_MS;
     let told = false;
@@ -884,16 +887,23 @@ export class HostFlow {
       intent,
     });
     const revert = step.revert;
-    const out = await this.effect(step, null, n, "revert", async (ctx) => {
-      if (revert === undefined) return builtinRevert(ctx);
-      const x = await exec(ctx, revert);
-      if (x.exitCode === 0) return { ok: true, detail: { exitCode: 0 } };
-      return {
-        ok: false,
-        reason: `revert of step "${step.name}" failed (exit code ${x.exitCode})`,
-        detail: { exitCode: x.exitCode, stderr: tail(x.stderr) },
-      };
-    });
+    const out = await this.effect(
+      step,
+      null,
+      n,
+      "revert",
+      async (ctx) => {
+        if (revert === undefined) return builtinRevert(ctx);
+        const x = await exec(ctx, revert);
+        if (x.exitCode === 0) return { ok: true, detail: { exitCode: 0 } };
+        return {
+          ok: false,
+          reason: `revert of step "${step.name}" failed (exit code ${x.exitCode})`,
+          detail: { exitCode: x.exitCode, stderr: tail(x.stderr) },
+        };
+      },
+      { seq },
+    );
     const now = deps.clock.now();
     if ("unknown" in out) {
       return this.handleUnknown(step, "revert", n, null, out.reason, {

@@ -90,12 +90,21 @@ export function exec(ctx: StepContext, command: string, deadline = ctx.deadline)
 }
 
 /**
- * The tag of attempt `n` of a step's `run` or `revert` on a host (the Transport port's rule:
- * `[A-Za-z0-9._-]`, at most 200 characters): the same for a re-run of the same attempt number.
+ * The tag of one attempt row (its `seq`, unique per host in a run) of a step's `run` or `revert`
+ * (the Transport port's rule: `[A-Za-z0-9._-]`, at most 200 characters). A re-run is a new row,
+ * so it never takes over the marker of the attempt before it. Run id and host are shortened and
+ * cleaned for readability; a hash of both, whole, keeps tags of different hosts or runs apart.
  */
-export function attemptTag(runId: string, host: string, stepIndex: number, phase: string, n: number): string {
+export function attemptTag(runId: string, host: string, seq: number, phase: string): string {
   const clean = (s: string, max: number) => s.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, max);
-  return `${clean(runId, 80)}.${clean(host, 80)}.${stepIndex}.${clean(phase, 8)}.${n}`;
+  return `${clean(runId, 60)}.${clean(host, 60)}.${fnv1a(`${runId}\u0000${host}`)}.${seq}.${clean(phase, 8)}`;
+}
+
+/** FNV-1a, 32 bits, as 8 hex digits. */
+function fnv1a(s: string): string {
+  let x = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) x = Math.imul(x ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return x.toString(16).padStart(8, "0");
 }
 
 export function exitOutcome(r: ExecResult, what: string): StepOutcome {

@@ -32,6 +32,7 @@ failureBudget: { maxFailed: 10 }
 async function world(opts: { runsMs: number; dropAfterMs: number; tells?: boolean }) {
   const host = {
     startedAt: [] as number[],
+    tags: [] as (string | undefined)[],
     landed: 0,
     checksAt: [] as number[],
     asked: [] as RunningRequest[],
@@ -39,7 +40,7 @@ async function world(opts: { runsMs: number; dropAfterMs: number; tells?: boolea
   let t: Setup | undefined;
   const now = () => (t as Setup).clock.now();
   const runningUntil = () => Math.max(0, ...host.startedAt.map((s) => s + opts.runsMs));
-  t = await setup(PLAN, 1, async (_h, c) => {
+  t = await setup(PLAN, 1, async (_h, c, req) => {
     const clock = (t as Setup).clock;
     if (c === "applied") {
       host.checksAt.push(now());
@@ -48,6 +49,7 @@ async function world(opts: { runsMs: number; dropAfterMs: number; tells?: boolea
     if (c === "apply") {
       const start = now();
       host.startedAt.push(start);
+      host.tags.push(req.tag);
       // The command runs on, whatever happens to the connection.
       clock.timer(opts.runsMs, () => {
         host.landed++;
@@ -78,7 +80,9 @@ describe("an attempt of unknown outcome whose command may still run", () => {
     // The check before the first attempt, then one after the command ended (20 s in), none between.
     expect(host.checksAt.filter((at) => at > host.startedAt[0]!)).toHaveLength(1);
     expect(host.checksAt.at(-1)! - host.startedAt[0]!).toBeGreaterThanOrEqual(20_000);
-    expect(host.asked[0]?.tag).toMatch(/^[A-Za-z0-9._-]+\.h01\.0\.run\.1$/);
+    // The attempt's own tag: the one its command carried.
+    expect(host.asked[0]?.tag).toMatch(/^[A-Za-z0-9._-]+\.h01\.[0-9a-f]{8}\.\d+\.run$/);
+    expect(host.asked.every((a) => a.tag === host.tags[0])).toBe(true);
     const types = hostEvents(t, "h01").map((e) => e.type);
     expect(types).toContain("attempt.still-running");
     expect(types).toContain("step.confirmed");
@@ -94,6 +98,8 @@ describe("an attempt of unknown outcome whose command may still run", () => {
     // What the wait prevents: the check said "not done" while the command ran, and it ran again.
     expect(host.startedAt).toHaveLength(2);
     expect(host.landed).toBe(2);
+    // Each attempt row has a tag of its own: a re-run never takes over the marker of the one before.
+    expect(new Set(host.tags).size).toBe(2);
   });
 
   it("a command still running past the step's timeout plus the grace: the host is parked in doubt", async () => {
@@ -103,6 +109,8 @@ describe("an attempt of unknown outcome whose command may still run", () => {
     expect(host.startedAt).toHaveLength(1);
     const h = await t.store.getHost(t.run.id, "h01");
     expect(h?.reason).toMatch(/its command still runs on the host/);
+    const unknown = hostEvents(t, "h01").filter((e) => e.type === "attempt.unknown");
+    expect(unknown.map((e) => e.data.resolution)).toEqual(["park"]);
     // It gave up once the timeout (60 s) and the grace had passed since the outcome became unknown.
     const waited = t.clock.now() - (host.startedAt[0]! + 1_000);
     expect(waited).toBeGreaterThanOrEqual(60_000 + COMMAND_END_GRACE_MS);
