@@ -343,15 +343,23 @@ export class Coordinator {
 
     await this.acquire();
     if (this.flows.size === 0 && [...this.view.values()].some((h) => !isTerminalHost(h.state))) {
-      // Someone else holds the leases. Wait for them to expire once; a live holder renews them.
+      // Someone else holds the leases: a dead holder's expire within a TTL of its last renewal, a
+      // live one renews them. The expiries are the store's (on PostgreSQL, the database's clock,
+      // which this coordinator's may not agree with), so they only say when to look first; then
+      // look again every TAKEOVER_POLL_MS for one more TTL (a clock off by up to a TTL still
+      // takes a dead holder's leases), and give up on a live holder after that.
+      const ttl = this.opts.leaseTtlMs;
       const expiries = [...this.view.values()].map((h) => h.leaseExpiresAt ?? 0);
-      const wait = Math.max(0, Math.max(...expiries) - clock.now()) + 50;
-      if (wait > this.opts.leaseTtlMs * 2) return { outcome: "held-elsewhere", run: this.run };
-      await clock.sleep(wait, this.signal);
-      await this.acquire();
-      await this.reloadView();
-      if (this.flows.size === 0 && [...this.view.values()].some((h) => !isTerminalHost(h.state))) {
-        return { outcome: "held-elsewhere", run: this.run };
+      const first = Math.min(Math.max(0, Math.max(...expiries) - clock.now()), ttl) + 50;
+      const giveUpAt = clock.now() + first + ttl;
+      await clock.sleep(first, this.signal);
+      for (;;) {
+        await this.acquire();
+        await this.reloadView();
+        if (this.flows.size > 0 || [...this.view.values()].every((h) => isTerminalHost(h.state))) break;
+        const now = clock.now();
+        if (now >= giveUpAt) return { outcome: "held-elsewhere", run: this.run };
+        await clock.sleep(Math.min(TAKEOVER_POLL_MS, ttl / 10, giveUpAt - now), this.signal);
       }
     }
     this.deps.sink.emit(
@@ -814,6 +822,9 @@ export class Coordinator {
  * would build a DOMException, with a stack, on every turn of the loop).
  */
 const WAIT_OVER = Symbol("wait over");
+
+/** How often a coordinator waiting to take over another's leases tries again (see `drive`). */
+const TAKEOVER_POLL_MS = 1_000;
 
 /** A failed lease renewal is tried again this soon (or at a tenth of the TTL, if shorter). */
 const RENEW_RETRY_MS = 1_000;
