@@ -501,6 +501,33 @@ describe("concurrent calls for one workload, aborted", () => {
   });
 });
 
+describe("an unexpected error in a move (a bug)", () => {
+  it("settles that move's call with it; the calls waiting for its workload go on", async () => {
+    const t = setup(undefined, undefined, { workloads: coldOnly });
+    const place = t.world.place.bind(t.world);
+    let thrown = false;
+    t.world.place = (w, host, outcome) => {
+      if (!thrown && outcome !== "initial") {
+        thrown = true;
+        throw new Error("bug in place");
+      }
+      place(w, host, outcome);
+    };
+    const first = t.wl.drain(t.host("r01-h001"), t.call()).then(
+      () => "resolved",
+      (e: Error) => e.message,
+    );
+    const second = t.wl.drain(t.host("r01-h001"), t.call()).then(
+      () => "resolved",
+      (e: Error) => e.message,
+    );
+    // Bounded: a waiter left behind would wait until its deadline (4 h).
+    const hung = t.clock.sleep(3_600_000).then(() => "hung");
+    expect(await Promise.race([first, hung])).toBe("bug in place");
+    expect(await Promise.race([second, hung])).toBe("resolved");
+  });
+});
+
 describe("determinism", () => {
   it("the same seed gives the identical ledger (JSON) twice", async () => {
     const once = async () => {

@@ -229,11 +229,16 @@ export class SimWorkloads implements Workloads {
     try {
       f();
     } catch (e) {
-      if (call.over) return;
-      call.over = true;
-      call.opts.signal.removeEventListener("abort", call.onAbort);
-      call.reject(e);
+      this.fail(call, e);
     }
+  }
+
+  /** Settle `call` with an unexpected error (once; later ends change nothing). */
+  private fail(call: Call, e: unknown): void {
+    if (call.over) return;
+    call.over = true;
+    call.opts.signal.removeEventListener("abort", call.onAbort);
+    call.reject(e);
   }
 
   /** A move of `call` ended (or never started): count it, and start the next. */
@@ -265,6 +270,8 @@ export class SimWorkloads implements Workloads {
 
   /** One workload's move, once no other move of it is in flight (see the header). */
   private move(call: Call, id: string): void {
+    // Settled already (an unexpected error): it starts nothing more.
+    if (call.over) return;
     const slot = this.slotOf(id);
     if (call.opts.signal.aborted) this.ended(call, id, { kind: "nothing" });
     else if (slot.moving !== undefined) {
@@ -334,8 +341,24 @@ export class SimWorkloads implements Workloads {
     };
     slot.moving = f;
     if (t.preCopyMs > 0) call.cancellable.add(f);
-    f.cancel = world.clock.timer(needs, () => this.guarded(call, () => this.landed(f, this.cutover(f))));
+    f.cancel = world.clock.timer(needs, () => this.finish(f));
     return undefined;
+  }
+
+  /**
+   * The timer of a move: its cut-over, then its end. Whatever the cut-over throws (a bug), the
+   * move ends: the workload is free to move again and the calls waiting for it go on, and the
+   * move's own call is settled with the error.
+   */
+  private finish(f: Flight): void {
+    let o: Outcome = { kind: "nothing" };
+    try {
+      o = this.cutover(f);
+    } catch (e) {
+      this.fail(f.call, e);
+    } finally {
+      this.landed(f, o);
+    }
   }
 
   /** The cut-over of a move (or its clean failure): the workload runs on the target, or stays. */
@@ -369,7 +392,8 @@ export class SimWorkloads implements Workloads {
   private landed(f: Flight, o: Outcome): void {
     f.call.cancellable.delete(f);
     if (f.slot.moving === f) f.slot.moving = undefined;
-    this.ended(f.call, f.slot.w.spec.id, o);
+    // The waiters go on whatever the next move of this call does (`guarded` never throws).
+    this.guarded(f.call, () => this.ended(f.call, f.slot.w.spec.id, o));
     for (const wt of f.waiters) this.wake(wt);
   }
 
