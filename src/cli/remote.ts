@@ -67,8 +67,12 @@ function loopbackUrl(url: string): boolean {
   } catch {
     return false;
   }
-  if (host === "localhost" || host.endsWith(".localhost") || host === "[::1]") return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  // Names other than `localhost` itself (e.g. `x.localhost`) may be resolved through DNS.
+  if (host === "localhost" || host === "localhost." || host === "[::1]") return true;
+  // 127.0.0.0/8, also written as an IPv4-mapped IPv6 address (the URL parser normalizes both).
+  return (
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host)
+  );
 }
 
 export async function call<T>(r: Remote, method: "GET" | "POST", path: string, body?: unknown): Promise<T> {

@@ -112,7 +112,13 @@ describe("CLI --server", () => {
   });
 
   it("refuses to send the token in clear text to a server that is not on this machine", async () => {
-    for (const url of ["http://192.0.2.1:8443", "http://198.51.100.7", "http://[2001:db8::1]:80"]) {
+    for (const url of [
+      "http://192.0.2.1:8443",
+      "http://198.51.100.7",
+      "http://[2001:db8::1]:80",
+      // Not `localhost` itself: a resolver may send it to DNS.
+      "http://evil.localhost:8080",
+    ]) {
       const r = await runCli(["--server", url, "status"], { cwd: dir, env: { OVERHAUL_TOKEN: "x" } });
       expect(r.code, url).toBe(2);
       expect(r.stderr).toMatch(/--server: .* would send the token in clear text over the network/);
@@ -124,10 +130,9 @@ describe("CLI --server", () => {
     expect(env.code).toBe(2);
     expect(env.stderr).toMatch(/OVERHAUL_SERVER: /);
     // Loopback over http stays allowed (the server's own default), as does https anywhere.
-    const local = await runCli(["--server", "http://localhost:1", "status"], {
-      cwd: dir,
-      env: { OVERHAUL_TOKEN: "x" },
-    });
-    expect(local.code).toBe(1);
+    for (const url of ["http://localhost:1", "http://127.0.0.1:1", "http://[::ffff:127.0.0.1]:1"]) {
+      const local = await runCli(["--server", url, "status"], { cwd: dir, env: { OVERHAUL_TOKEN: "x" } });
+      expect(local.code, url).toBe(1);
+    }
   });
 });
