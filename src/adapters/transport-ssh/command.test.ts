@@ -150,6 +150,32 @@ describe("attempt marker", () => {
     }
   });
 
+  it("a marker whose process is a zombie (ended, not reaped) is ended", async () => {
+    const { tmp, env, dir } = sandbox();
+    // `sleep 0.1` ends at once and stays a zombie: its parent (exec'd into `sleep 3`) never reaps it.
+    const parent = spawn("/bin/sh", ["-c", "sleep 0.1 & echo $!; exec sleep 3"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      const pid = Number(
+        await new Promise<string>((res) => parent.stdout?.once("data", (b: Buffer) => res(String(b)))),
+      );
+      let stat = "";
+      for (let i = 0; i < 100 && !/\) Z /.test(stat); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      }
+      expect(stat).toMatch(/\) Z /);
+      const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+      mkdirSync(dir, { mode: 0o700 });
+      writeFileSync(join(dir, "t3"), `${pid} ${start}\n`);
+      expect(probe("t3", env)).toBe(PROBE.ended);
+    } finally {
+      parent.kill("SIGKILL");
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it("writes no marker in a directory that is a symlink, and says unknown; the command runs anyway", () => {
     const { tmp, env, dir } = sandbox();
     try {

@@ -34,7 +34,8 @@
  *   that user and not a symlink (otherwise no marker is written and the command runs anyway). The
  *   command then runs in that same process (`exec timeout ...`, or inline), so "that pid is alive
  *   with that start time" means "the command still runs". `runningProbe` reads it: `running`,
- *   `ended` (removing the marker), `none` (no marker: the script never started) or `unknown`.
+ *   `ended` (gone, a zombie, or its pid reused; the marker is removed), `none` (no marker (yet):
+ *   the script did not start, or has not written it) or `unknown`.
  *   Markers older than a day are removed by each tagged script.
  * - The password is returned separately (`stdin`) and appears in no string built here.
  * - Pure: no I/O.
@@ -137,6 +138,8 @@ const DIR_OURS = `[ -n "$d" ] && [ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ]`;
 const DIR_OK = `{ [ -z "$d" ] || [ -d "$d" ] || (umask 077 && mkdir "$d") 2>/dev/null; } && ${DIR_OURS}`;
 /** Field 22 of /proc/<pid>/stat: the process's start time (after the ")" of its name). */
 const START_TIME = (pid: string) => `$(sed 's/.*) //' /proc/${pid}/stat 2>/dev/null | cut -d' ' -f20)`;
+/** Field 3 of /proc/<pid>/stat: its state (`Z`: a zombie, which has ended; empty without /proc). */
+const STATE = (pid: string) => `$(sed 's/.*) //' /proc/${pid}/stat 2>/dev/null | cut -d' ' -f1)`;
 
 /** The lines that write the attempt marker (see the header). */
 function markerLines(tag: string): string[] {
@@ -163,7 +166,7 @@ export function runningProbe(tag: string): string {
     `if ! { ${DIR_OURS}; }; then echo '${PROBE.unknown}'`,
     `elif [ ! -f "$f" ]; then echo '${PROBE.none}'`,
     `elif ! read -r pid st < "$f" || [ -z "$pid" ]; then echo '${PROBE.unknown}'`,
-    `elif { kill -0 "$pid" 2>/dev/null || [ -d "/proc/$pid" ]; } && { [ -z "$st" ] || [ "${START_TIME("$pid")}" = "$st" ]; }; then echo '${PROBE.running}'`,
+    `elif { kill -0 "$pid" 2>/dev/null || [ -d "/proc/$pid" ]; } && { [ -z "$st" ] || [ "${START_TIME("$pid")}" = "$st" ]; } && [ "${STATE("$pid")}" != Z ]; then echo '${PROBE.running}'`,
     `else rm -f "$f"; echo '${PROBE.ended}'; fi`,
   ].join("\n");
 }
