@@ -10,13 +10,13 @@
  *
  * Without sshd the suite is skipped with the reason, except under CI=true, where it fails.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startCli } from "../support/cli.js";
-import { SshdFleet, sshdAvailability } from "../support/sshd-fleet.js";
+import { type SshdFleet, sshdAvailability } from "../support/sshd-fleet.js";
+import { useSshdFleet } from "../support/sshd-suite.js";
 
 const avail = sshdAvailability();
 const inCi = process.env.CI === "true";
@@ -73,16 +73,14 @@ describe.skipIf(!avail.ok && !inCi)(
     let fleet: SshdFleet;
     let work: string;
 
-    beforeAll(async () => {
-      if (!avail.ok) throw new Error(`${avail.reason}; CI=true requires it`);
-      work = mkdtempSync(join(tmpdir(), "overhaul-ssh-dropped-"));
-      fleet = await SshdFleet.start({ hosts: 1, bootSeconds: 1, firstAddress: "127.0.0.71", prefix: "dr" });
-    });
-
-    afterAll(async () => {
-      await fleet?.close();
-      if (work) rmSync(work, { recursive: true, force: true });
-    });
+    useSshdFleet(
+      { hosts: 1, bootSeconds: 1, firstAddress: "127.0.0.71", prefix: "dr" },
+      "overhaul-ssh-dropped-",
+      (f, w) => {
+        fleet = f;
+        work = w;
+      },
+    );
 
     it("the engine waits for the command to end, then its check finds it done: it ran once", async () => {
       const h = fleet.host("dr01");

@@ -18,13 +18,13 @@
  * Without sshd the suite is skipped with the reason, except under CI=true, where it fails: CI must
  * prove Overhaul works against real OpenSSH. Talks only to loopback.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliResult, runCli } from "../support/cli.js";
-import { SshdFleet, sshdAvailability } from "../support/sshd-fleet.js";
+import { type SshdFleet, sshdAvailability } from "../support/sshd-fleet.js";
+import { useSshdFleet } from "../support/sshd-suite.js";
 
 const avail = sshdAvailability();
 const inCi = process.env.CI === "true";
@@ -131,15 +131,9 @@ describe.skipIf(!avail.ok && !inCi)(
     let fleet: SshdFleet;
     let work: string;
 
-    beforeAll(async () => {
-      if (!avail.ok) throw new Error(`${avail.reason}; CI=true requires it`);
-      work = mkdtempSync(join(tmpdir(), "overhaul-ssh-e2e-"));
-      fleet = await SshdFleet.start({ hosts: 20, bootSeconds: 2 });
-    });
-
-    afterAll(async () => {
-      await fleet?.close();
-      if (work) rmSync(work, { recursive: true, force: true });
+    useSshdFleet({ hosts: 20, bootSeconds: 2 }, "overhaul-ssh-e2e-", (f, w) => {
+      fleet = f;
+      work = w;
     });
 
     function dir(name: string): string {

@@ -11,12 +11,12 @@
  *
  * Without sshd the suite is skipped with the reason, except under CI=true, where it fails.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
-import { SshdFleet, sshdAvailability } from "../support/sshd-fleet.js";
+import { type SshdFleet, sshdAvailability } from "../support/sshd-fleet.js";
+import { useSshdFleet } from "../support/sshd-suite.js";
 
 const avail = sshdAvailability();
 const inCi = process.env.CI === "true";
@@ -49,16 +49,14 @@ describe.skipIf(!avail.ok && !inCi)(
     let fleet: SshdFleet;
     let work: string;
 
-    beforeAll(async () => {
-      if (!avail.ok) throw new Error(`${avail.reason}; CI=true requires it`);
-      work = mkdtempSync(join(tmpdir(), "overhaul-ssh-timeout-"));
-      fleet = await SshdFleet.start({ hosts: 2, bootSeconds: 1, firstAddress: "127.0.0.61", prefix: "q" });
-    });
-
-    afterAll(async () => {
-      await fleet?.close();
-      if (work) rmSync(work, { recursive: true, force: true });
-    });
+    useSshdFleet(
+      { hosts: 2, bootSeconds: 1, firstAddress: "127.0.0.61", prefix: "q" },
+      "overhaul-ssh-timeout-",
+      (f, w) => {
+        fleet = f;
+        work = w;
+      },
+    );
 
     async function runLate(name: string, become: boolean) {
       const cwd = mkdtempSync(join(work, `${name}-`));
