@@ -8,6 +8,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -97,6 +98,9 @@ describe("host-side timeout", () => {
     expect(r).toMatchObject({ status: 5, stdout: "ran\n" });
   });
 });
+
+/** This machine's BusyBox, for the test of a BusyBox host (CI installs the Debian package). */
+const BUSYBOX = ["/usr/bin/busybox", "/bin/busybox"].find((p) => existsSync(p));
 
 describe("attempt marker", () => {
   const uid = process.getuid?.() ?? 0;
@@ -190,6 +194,58 @@ describe("attempt marker", () => {
       rmSync(tmp, { recursive: true, force: true });
     }
   });
+
+  it.skipIf(BUSYBOX === undefined && process.env.CI !== "true")(
+    `works the same on a BusyBox host (BusyBox applets only: ${BUSYBOX ?? "skipped, no busybox here (Debian package busybox)"})`,
+    async () => {
+      if (BUSYBOX === undefined)
+        throw new Error("busybox is missing; CI=true requires it (.ci/run installs it)");
+      const { tmp, env, dir } = sandbox();
+      const bin = join(tmp, "bin");
+      mkdirSync(bin);
+      for (const applet of [
+        "sh",
+        "id",
+        "sed",
+        "cut",
+        "find",
+        "timeout",
+        "kill",
+        "rm",
+        "mkdir",
+        "cat",
+        "sleep",
+        "echo",
+        "true",
+      ])
+        symlinkSync(BUSYBOX, join(bin, applet));
+      const bb = { ...env, PATH: bin };
+      const probeBb = (tag: string) =>
+        spawnSync(join(bin, "sh"), ["-c", runningProbe(tag)], { encoding: "utf8", env: bb }).stdout.trim();
+      try {
+        const line = buildCommand(
+          host(),
+          `echo started > "$TMPDIR/started"; sleep 1; echo landed > "$TMPDIR/landed"`,
+          {},
+          undefined,
+          { seconds: 10, killAfterSeconds: 1 },
+          "bb.1.run",
+        ).line;
+        const child = spawn(join(bin, "sh"), ["-c", `exec ${line}`], { env: bb, stdio: "ignore" });
+        const exited = new Promise((r) => child.on("exit", r));
+        for (let i = 0; i < 100 && !readdirSync(tmp).includes("started"); i++)
+          await new Promise((r) => setTimeout(r, 20));
+        expect(readdirSync(dir)).toEqual(["bb.1.run"]);
+        expect(probeBb("bb.1.run")).toBe(PROBE.running);
+        expect(probeBb("bb.2.run")).toBe(PROBE.none);
+        expect(await exited).toBe(0);
+        expect(readFileSync(join(tmp, "landed"), "utf8")).toBe("landed\n");
+        expect(probeBb("bb.1.run")).toBe(PROBE.ended);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    },
+  );
 
   it("refuses a tag that is not [A-Za-z0-9._-], and writes no marker for one", () => {
     expect(() => runningProbe("a/../b")).toThrow(RangeError);
