@@ -243,7 +243,7 @@ async function audit(
   else if (target.length > AUDIT_TARGET_CHARS) target = `${target.slice(0, AUDIT_TARGET_CHARS)}…`;
   // Never the request body itself: it may hold a plan or a token name, but a token's secret is
   // only ever in answers, and plan texts are stored as revisions already.
-  await deps.store.access.appendAudit({
+  const entry = {
     at: deps.clock.now(),
     actor: principal ? `token:${principal.token.name}` : "anonymous",
     tokenId: principal?.token.id ?? null,
@@ -254,5 +254,14 @@ async function audit(
     status,
     outcome: outcomeOf(status),
     detail: error !== undefined ? { error: String(error) } : {},
-  });
+  };
+  try {
+    await deps.store.access.appendAudit(entry);
+  } catch (e) {
+    // The action (or the refusal) stands, and is answered as it is: a 500 for an action that
+    // happened would have the client do it again. The operator is told, loudly.
+    deps.log?.(
+      `AUDIT LOG WRITE FAILED: ${entry.action} on ${entry.target ?? "-"} by ${entry.actor} from ${remote} (status ${status}): ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
 }
