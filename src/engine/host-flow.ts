@@ -114,6 +114,14 @@ const VERIFY_PAUSE_MS = 2_000;
 /** One "is it still running?" question to the host. */
 const COMMAND_PROBE_TIMEOUT_MS = 30_000;
 
+/**
+ * An effect that could not answer (a check or verify): its outcome is unknown, or the transport
+ * failed before the command ran (the host did not answer).
+ */
+function couldNotAnswer(e: Effect): boolean {
+  return "unknown" in e || (!e.ok && e.detail.transport !== undefined);
+}
+
 /** How a step's timeout is reported, whoever noticed it (the engine's own timer or the transport). */
 function timedOut(step: Step): string {
   return `step "${step.name}" timed out after ${Math.round(step.timeoutMs / 1000)}s`;
@@ -435,10 +443,9 @@ export class HostFlow {
       if (typeof happened === "object") failed = happened.failed;
       return { ok: happened === true, detail: {} };
     });
-    if ("unknown" in r) return undefined;
-    if (!r.ok && r.detail.transport !== undefined) return undefined;
+    if (couldNotAnswer(r)) return undefined;
     if (failed !== undefined) return { failed };
-    return r.ok;
+    return !("unknown" in r) && r.ok;
   }
 
   /** The intent row of attempt `n` of `step`, under the current lease token. */
@@ -551,13 +558,8 @@ export class HostFlow {
   private async verified(ask: () => Promise<Effect>): Promise<Effect> {
     for (let i = 1; ; i++) {
       const v = await ask();
-      const unsure = "unknown" in v || (!v.ok && v.detail.transport !== undefined);
-      if (!unsure || i >= VERIFY_ASKS) return v;
-      try {
-        await this.cx.deps.clock.sleep(VERIFY_PAUSE_MS, this.cx.signal);
-      } catch (e) {
-        throw new CoordinatorStopped({ cause: e });
-      }
+      if (!couldNotAnswer(v) || i >= VERIFY_ASKS) return v;
+      await this.pause(VERIFY_PAUSE_MS);
     }
   }
 
@@ -845,11 +847,16 @@ export class HostFlow {
           },
         ]);
       }
-      try {
-        await clock.sleep(Math.min(COMMAND_POLL_MS, until - now), this.cx.signal);
-      } catch (e) {
-        throw new CoordinatorStopped({ cause: e });
-      }
+      await this.pause(Math.min(COMMAND_POLL_MS, until - now));
+    }
+  }
+
+  /** Wait `ms`; a coordinator stopping meanwhile ends the unit (`CoordinatorStopped`). */
+  private async pause(ms: number): Promise<void> {
+    try {
+      await this.cx.deps.clock.sleep(ms, this.cx.signal);
+    } catch (e) {
+      throw new CoordinatorStopped({ cause: e });
     }
   }
 
