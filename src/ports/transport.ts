@@ -14,6 +14,9 @@
  */
 import type { Host } from "../core/model/fleet.js";
 
+/** What an attempt tag (`ExecRequest.tag`) may be: it names a file on the host. */
+export const ATTEMPT_TAG = /^[A-Za-z0-9._-]{1,200}$/;
+
 export interface ExecRequest {
   command: string;
   timeoutMs: number;
@@ -23,7 +26,7 @@ export interface ExecRequest {
   maxOutputBytes?: number;
   signal?: AbortSignal;
   /**
-   * The attempt this command belongs to (`[A-Za-z0-9._-]`, at most 200 characters). A transport
+   * The attempt this command belongs to (`ATTEMPT_TAG`: `[A-Za-z0-9._-]`, 1-200 characters). A transport
    * that has `running` leaves a marker on the host while the command runs, so the engine can ask
    * later whether it still does (after a dropped connection or a coordinator crash).
    */

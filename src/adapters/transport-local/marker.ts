@@ -16,10 +16,8 @@
 import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ATTEMPT_TAG } from "../../ports/transport.js";
 import { groupAlive } from "./process-group.js";
-
-/** The port's rule for tags. */
-const TAG = /^[A-Za-z0-9._-]{1,200}$/;
 
 function markerDir(create: boolean): string | undefined {
   const uid = process.getuid?.();
@@ -46,7 +44,7 @@ function startTime(pid: number): string {
 
 /** Record that `pid`'s group runs the command tagged `tag`; returns how to forget it. */
 export function markAttempt(tag: string | undefined, pid: number | undefined): () => void {
-  if (tag === undefined || pid === undefined || !TAG.test(tag)) return () => {};
+  if (tag === undefined || pid === undefined || !ATTEMPT_TAG.test(tag)) return () => {};
   const dir = markerDir(true);
   if (dir === undefined) return () => {};
   const file = join(dir, tag);
@@ -60,7 +58,7 @@ export function markAttempt(tag: string | undefined, pid: number | undefined): (
 
 /** Does the command tagged `tag` still run (see the header)? */
 export function stillRunning(tag: string): boolean | undefined {
-  if (!TAG.test(tag)) return undefined;
+  if (!ATTEMPT_TAG.test(tag)) return undefined;
   const dir = markerDir(false);
   if (dir === undefined) return undefined;
   const file = join(dir, tag);

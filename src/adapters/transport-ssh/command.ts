@@ -42,6 +42,7 @@
  */
 import { isSecretVar } from "../../core/inventory/secret-vars.js";
 import type { Host } from "../../core/model/fleet.js";
+import { ATTEMPT_TAG } from "../../ports/transport.js";
 import { unwrap } from "./target.js";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -127,9 +128,6 @@ export function becomeSettings(
   return out;
 }
 
-/** A tag the marker may be named by (the port's rule): else no marker is written. */
-export const TAG = /^[A-Za-z0-9._-]{1,200}$/;
-
 /** The marker directory of the user the script runs as (see the header). */
 const MARKER_DIR = `d=; u=$(id -u 2>/dev/null) && [ -n "$u" ] && d="\${TMPDIR:-/tmp}/overhaul-$u"`;
 /** The directory is ours: a directory owned by this user, not a symlink. */
@@ -159,7 +157,7 @@ export const PROBE = {
 
 /** A script that says whether the command tagged `tag` still runs (see the header). */
 export function runningProbe(tag: string): string {
-  if (!TAG.test(tag)) throw new RangeError(`not a valid attempt tag: ${JSON.stringify(tag)}`);
+  if (!ATTEMPT_TAG.test(tag)) throw new RangeError(`not a valid attempt tag: ${JSON.stringify(tag)}`);
   return [
     MARKER_DIR,
     `f="$d/${tag}"`,
@@ -190,7 +188,7 @@ export function buildCommand(
       `cd -- ${shellQuote(dir)} || { printf '\\n%s\\n' ${shellQuote(WORKDIR_MARKER)} >&2; exit 127; }`,
     );
   }
-  if (tag !== undefined && TAG.test(tag)) lines.push(...markerLines(tag));
+  if (tag !== undefined && ATTEMPT_TAG.test(tag)) lines.push(...markerLines(tag));
   if (limit === undefined) {
     lines.push(command);
   } else {

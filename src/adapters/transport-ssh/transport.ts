@@ -25,13 +25,14 @@ import { performance } from "node:perf_hooks";
 import { TransportError } from "../../core/errors.js";
 import { isSecretVar } from "../../core/inventory/secret-vars.js";
 import type { Host } from "../../core/model/fleet.js";
-import type {
-  ExecRequest,
-  ExecResult,
-  RunningRequest,
-  Transport,
-  UploadRequest,
-  UploadResult,
+import {
+  ATTEMPT_TAG,
+  type ExecRequest,
+  type ExecResult,
+  type RunningRequest,
+  type Transport,
+  type UploadRequest,
+  type UploadResult,
 } from "../../ports/transport.js";
 import { KeyCache } from "./auth.js";
 import {
@@ -44,7 +45,6 @@ import {
   remoteLimit,
   remoteTimeoutEnabled,
   runningProbe,
-  TAG,
   WORKDIR_MARKER,
 } from "./command.js";
 import { type ConnectContext, connectEndpoint, forwardTo, type SshClient } from "./connect.js";
@@ -236,7 +236,7 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
   return {
     exec,
     async running(host: Host, req: RunningRequest): Promise<boolean | undefined> {
-      if (!TAG.test(req.tag)) return undefined;
+      if (!ATTEMPT_TAG.test(req.tag)) return undefined;
       let r: ExecResult;
       try {
         r = await exec(host, {
