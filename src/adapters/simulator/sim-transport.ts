@@ -68,7 +68,7 @@ export class SimTransport implements Transport {
       this.record(h, cmd, `unreachable (${why})`, false, req);
       throw simFailure("unreachable", `sim: ${host.name} unreachable (${why})`);
     }
-    const latencyMs = 20 + Math.floor(this.latency.next() * 180);
+    const latencyMs = this.latencyMs();
     const extra = sleepMs(cmd);
     if (latencyMs + extra > req.timeoutMs) {
       await clock.sleep(req.timeoutMs, req.signal);
@@ -108,11 +108,16 @@ export class SimTransport implements Transport {
       await noAnswer(clock, start + req.timeoutMs, req.signal);
       return undefined;
     }
-    await clock.sleep(20 + Math.floor(this.latency.next() * 180), req.signal);
+    await clock.sleep(this.latencyMs(), req.signal);
     return false;
   }
 
   async close(): Promise<void> {}
+
+  /** The seeded latency of one call (20-200 ms, see the header). */
+  private latencyMs(): number {
+    return 20 + Math.floor(this.latency.next() * 180);
+  }
 
   /** Run the command on the host: an injected `command-fails` failure, or the command itself. */
   private effect(
