@@ -29,6 +29,7 @@ import {
 } from "../../src/adapters/transport-ssh/index.js";
 import { TransportError } from "../../src/core/errors.js";
 import type { Host } from "../../src/core/model/fleet.js";
+import { sshHost } from "../support/records.js";
 import { generateKey, type KeyPair, startTestServer, type TestServer } from "../support/ssh-test-server.js";
 
 const SECRET = `hunter2-${randomBytes(6).toString("hex")}`;
@@ -84,20 +85,9 @@ function transport(options: SshTransportOptions & SshTransportDeps = {}): SshTra
   return t;
 }
 
+/** `web01` at the test server. */
 function host(vars: Record<string, unknown> = {}, over: Partial<Host> = {}): Host {
-  return {
-    name: "web01",
-    address: "127.0.0.1",
-    port: server.port,
-    user: "tester",
-    connection: "ssh",
-    region: "eu",
-    failureDomains: {},
-    role: "worker",
-    groups: [],
-    vars,
-    ...over,
-  };
+  return sshHost(vars, { address: "127.0.0.1", port: server.port, user: "tester", ...over });
 }
 
 async function rejection(p: Promise<unknown>): Promise<TransportError> {

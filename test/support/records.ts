@@ -1,8 +1,10 @@
 /**
- * Store records for tests that build a run by hand: a run and its host flows with the defaults of
- * a run just created (running, wave 0; hosts pending at the first step), overridable field by field.
+ * Records for tests that build them by hand: a run and its host flows with the defaults of a run
+ * just created (running, wave 0; hosts pending at the first step), and an SSH host, each
+ * overridable field by field.
  */
 import { NOT_STARTED } from "../../src/core/flow/run-setup.js";
+import type { Host } from "../../src/core/model/fleet.js";
 import type { NewHostFlow, NewRun } from "../../src/ports/store.js";
 
 export function runRecord(fields: Partial<NewRun> & Pick<NewRun, "id" | "createdAt">): NewRun {
@@ -24,4 +26,19 @@ export function hostFlowRecord(
   fields: Partial<NewHostFlow> & Pick<NewHostFlow, "runId" | "host" | "order">,
 ): NewHostFlow {
   return { wave: 0, data: {}, ...NOT_STARTED, ...fields };
+}
+
+/** An SSH host `web01` (at web01.example.com) with these variables and fields. */
+export function sshHost(vars: Record<string, unknown> = {}, over: Partial<Host> = {}): Host {
+  return {
+    name: "web01",
+    address: "web01.example.com",
+    connection: "ssh",
+    region: "eu",
+    failureDomains: {},
+    role: "worker",
+    groups: [],
+    vars,
+    ...over,
+  };
 }

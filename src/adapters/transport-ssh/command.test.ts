@@ -20,21 +20,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Host } from "../../core/model/fleet.js";
+import { sshHost } from "../../../test/support/records.js";
 import { buildCommand, PROBE, remoteLimit, remoteTimeoutEnabled, runningProbe } from "./command.js";
 
-function host(vars: Record<string, unknown> = {}): Host {
-  return {
-    name: "web01",
-    address: "web01.example.com",
-    connection: "ssh",
-    region: "eu",
-    failureDomains: {},
-    role: "worker",
-    groups: [],
-    vars,
-  };
-}
+const host = sshHost;
 
 /** Run a built exec line as sshd would (the login shell execs it), here. */
 function runLine(line: string, env: NodeJS.ProcessEnv = process.env) {

@@ -4,7 +4,7 @@
  * command line built for exec (quoting, env, become).
  */
 import { describe, expect, it } from "vitest";
-import type { Host } from "../../core/model/fleet.js";
+import { sshHost } from "../../../test/support/records.js";
 import { becomeSettings, buildCommand, remoteEnvironment, shellQuote } from "./command.js";
 import { resolveOptions } from "./options.js";
 import { parseSshArgs } from "./ssh-args.js";
@@ -19,19 +19,7 @@ const options = resolveOptions({
   sshConfigFile: null,
 });
 
-function host(vars: Record<string, unknown> = {}, over: Partial<Host> = {}): Host {
-  return {
-    name: "web01",
-    address: "web01.example.com",
-    connection: "ssh",
-    region: "eu",
-    failureDomains: {},
-    role: "worker",
-    groups: [],
-    vars,
-    ...over,
-  };
-}
+const host = sshHost;
 
 const config = parseSshConfig(
   [
