@@ -338,6 +338,11 @@ export function program(setCode: (n: number) => void): Command {
       "--trust-proxy <addrs>",
       "proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For names the client",
     )
+    .option(
+      "--audit-mode <mode>",
+      "best-effort: an audit entry that cannot be written is reported on stderr; strict: no action unless its entry is written first (503 otherwise)",
+      "best-effort",
+    )
     .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
     .option("--dashboard <dir>", "directory of the built dashboard (default: the one shipped)")
     .action(async (o, cmd: Command) => setCode(await serveCommand({ ...o, ...g(cmd) })));

@@ -24,7 +24,8 @@ export interface TokenRecord {
   revokedAt: number | null;
 }
 
-export type AuditOutcome = "ok" | "denied" | "failed";
+/** `requested`: written before the action by a service in strict audit mode (status 0); its outcome follows. */
+export type AuditOutcome = "requested" | "ok" | "denied" | "failed";
 
 export interface AuditRecord {
   seq: number;

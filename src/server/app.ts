@@ -10,6 +10,10 @@
  *   its exact path (`body.limit`, `params.id`, `query.after`).
  * - Every request to a route with an audit action is written to the audit log with who (token),
  *   what (action, target), when, from where and the outcome (status), including refused ones.
+ * - Audit mode `best-effort` (default): an entry that cannot be written is reported on the log and
+ *   the request answered as it went. `strict`: an action that passed authentication, authorization
+ *   and validation is first written as `requested`; if that cannot be written, nothing is done and
+ *   the answer is 503 (the client may retry). Its outcome is written after it, as in best-effort.
  * - Errors map to statuses by type: InputError 400, NotFoundError 404, SafetyRefusal and other
  *   refusals 409, anything else 500 (its message is not sent); every error answer has the shape
  *   of errors.ts, also what Fastify refuses before a handler runs (a body that is not JSON, too
@@ -29,7 +33,7 @@ import Fastify, {
 import type { z } from "zod";
 import { roleAllows } from "../core/access/roles.js";
 import { InputError, type Problem } from "../core/errors.js";
-import type { AuditOutcome } from "../ports/access.js";
+import type { AuditOutcome, NewAudit } from "../ports/access.js";
 import type { ServerDeps } from "./deps.js";
 import {
   type Answer,
@@ -56,7 +60,12 @@ export interface AppOptions {
    * address (audit log) is then the one they forwarded. None: the peer's address, always.
    */
   trustProxy?: readonly string[];
+  /** `strict`: no action without its `requested` audit entry written first (see the header). */
+  auditMode?: AuditMode;
 }
+
+export const AUDIT_MODES = ["best-effort", "strict"] as const;
+export type AuditMode = (typeof AUDIT_MODES)[number];
 
 export interface ServerApp {
   app: FastifyInstance;
@@ -111,7 +120,8 @@ export function buildApp(deps: ServerDeps, opts: AppOptions): ServerApp {
 
   app.get("/openapi.json", async () => openapi);
 
-  for (const def of ROUTES) register(app, def, deps, live);
+  const strict = opts.auditMode === "strict";
+  for (const def of ROUTES) register(app, def, deps, live, strict);
   opts.extra?.(app);
 
   app.setErrorHandler(async (err: FastifyError, req, reply) => refused(deps, err, req, reply));
@@ -177,12 +187,22 @@ async function refused(deps: ServerDeps, err: FastifyError, req: FastifyRequest,
   } catch (e) {
     answer = errorAnswer(e);
   }
-  if (def) await audit(deps, def, principal, req.ip, req.params, undefined, answer.status, answer.body.error);
+  if (def)
+    await audit(
+      deps,
+      auditEntry(def, principal, req.ip, req.params, undefined, answer.status, answer.body.error),
+    );
   reply.code(answer.status);
   return answer.body;
 }
 
-function register(app: FastifyInstance, def: RouteDef, deps: ServerDeps, live: LiveEvents): void {
+function register(
+  app: FastifyInstance,
+  def: RouteDef,
+  deps: ServerDeps,
+  live: LiveEvents,
+  strict: boolean,
+): void {
   app.route({
     method: def.method,
     url: def.url,
@@ -200,16 +220,20 @@ function register(app: FastifyInstance, def: RouteDef, deps: ServerDeps, live: L
         const query = validate("query", def.query, req.query, problems);
         body = validate("body", def.body, req.body, problems);
         if (problems.length > 0) throw new InputError(problems);
+        if (strict && def.action) await requested(deps, auditEntry(def, principal, remote, params, body, 0));
         const out = await def.handler({ params, query, body, principal, deps, live, req, reply });
         if (def.produces === "sse") return reply;
-        await audit(deps, def, principal, remote, params, body, def.status ?? 200);
+        await audit(deps, auditEntry(def, principal, remote, params, body, def.status ?? 200));
         if (def.action) deps.onRunChanged?.();
         reply.code(def.status ?? 200);
         return out;
       } catch (err) {
         const { status, body: answer } = errorAnswer(err);
         // Refused before its parameters were validated (401, 403, 400): the target as requested.
-        await audit(deps, def, principal, remote, params ?? req.params, body, status, answer.error);
+        await audit(
+          deps,
+          auditEntry(def, principal, remote, params ?? req.params, body, status, answer.error),
+        );
         reply.code(status);
         return answer;
       }
@@ -220,8 +244,10 @@ function register(app: FastifyInstance, def: RouteDef, deps: ServerDeps, live: L
 /** How much of a requested target an audit entry keeps (path parameters may be 1,000 characters). */
 const AUDIT_TARGET_CHARS = 200;
 
-async function audit(
-  deps: ServerDeps,
+type Entry = NewAudit;
+
+/** The audit entry of a request to `def` (undefined: the route is not audited). */
+function auditEntry(
   def: RouteDef,
   principal: Principal | undefined,
   remote: string,
@@ -229,8 +255,8 @@ async function audit(
   body: unknown,
   status: number,
   error?: unknown,
-): Promise<void> {
-  if (!def.action) return;
+): Entry | undefined {
+  if (!def.action) return undefined;
   let target: string | null = null;
   try {
     target = params !== undefined || body !== undefined ? (def.target?.(params, body) ?? null) : null;
@@ -243,8 +269,8 @@ async function audit(
   else if (target.length > AUDIT_TARGET_CHARS) target = `${target.slice(0, AUDIT_TARGET_CHARS)}…`;
   // Never the request body itself: it may hold a plan or a token name, but a token's secret is
   // only ever in answers, and plan texts are stored as revisions already.
-  const entry = {
-    at: deps.clock.now(),
+  return {
+    at: 0,
     actor: principal ? `token:${principal.token.name}` : "anonymous",
     tokenId: principal?.token.id ?? null,
     role: principal?.token.role ?? null,
@@ -252,16 +278,43 @@ async function audit(
     action: def.action,
     target,
     status,
-    outcome: outcomeOf(status),
+    outcome: status === 0 ? "requested" : outcomeOf(status),
     detail: error !== undefined ? { error: String(error) } : {},
   };
+}
+
+/** The line the service prints when an entry cannot be written (`then`: what happened to the request). */
+function writeFailed(e: Entry, then: string, err: unknown): string {
+  return `AUDIT LOG WRITE FAILED: ${e.action} on ${e.target ?? "-"} by ${e.actor} from ${e.remote} (${then}): ${
+    err instanceof Error ? err.message : String(err)
+  }`;
+}
+
+/** Write `entry` (best effort): a failure is printed on the log, never turned into the answer. */
+async function audit(deps: ServerDeps, entry: Entry | undefined): Promise<void> {
+  if (!entry) return;
+  entry.at = deps.clock.now();
   try {
     await deps.store.access.appendAudit(entry);
   } catch (e) {
     // The action (or the refusal) stands, and is answered as it is: a 500 for an action that
     // happened would have the client do it again. The operator is told, loudly.
-    deps.log?.(
-      `AUDIT LOG WRITE FAILED: ${entry.action} on ${entry.target ?? "-"} by ${entry.actor} from ${remote} (status ${status}): ${e instanceof Error ? e.message : String(e)}`,
-    );
+    deps.log?.(writeFailed(entry, `status ${entry.status}`, e));
+  }
+}
+
+/** Strict mode: write the `requested` entry of an action before it is done, or refuse it (503). */
+async function requested(deps: ServerDeps, entry: Entry | undefined): Promise<void> {
+  if (!entry) return;
+  entry.at = deps.clock.now();
+  try {
+    await deps.store.access.appendAudit(entry);
+  } catch (e) {
+    deps.log?.(writeFailed(entry, "refused: strict audit mode", e));
+    throw new HttpError(503, {
+      error: `the audit log cannot be written, and this service runs with --audit-mode strict: nothing was done (${
+        e instanceof Error ? e.message : String(e)
+      })`,
+    });
   }
 }

@@ -76,6 +76,44 @@ describe("overhaul serve (built CLI)", () => {
     expect(existsSync(fresh)).toBe(false);
   });
 
+  it("--audit-mode strict writes an action as requested before its outcome; a bad mode is exit 2", async () => {
+    const fresh = join(dir, "audit-strict.db");
+    const bad = await runCli(["--db", fresh, "serve", "--listen", "127.0.0.1:0", "--audit-mode", "loud"], {
+      cwd: dir,
+    });
+    expect(bad.code, bad.stderr).toBe(2);
+    expect(bad.stderr).toMatch(
+      /--audit-mode: "loud" is not an audit mode \(expected best-effort or strict\)/,
+    );
+    expect(existsSync(fresh)).toBe(false);
+    const made = await runCli(["--db", fresh, "token", "create", "--role", "admin", "--name", "root"], {
+      cwd: dir,
+    });
+    expect(made.code, made.stderr).toBe(0);
+    const auth = { authorization: `Bearer ${made.stdout.trim()}`, "content-type": "application/json" };
+    const s = await startServe(fresh, ["--audit-mode", "strict"], dir);
+    try {
+      const res = await fetch(`${s.url}/api/tokens`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({ name: "ci", role: "viewer" }),
+      });
+      expect(res.status).toBe(201);
+      const log = (await (await fetch(`${s.url}/api/audit`, { headers: auth })).json()) as {
+        action: string;
+        outcome: string;
+        status: number;
+      }[];
+      expect(log.filter((e) => e.action === "token.create").map((e) => [e.outcome, e.status])).toEqual([
+        ["ok", 0], // the CLI's own `token create`
+        ["requested", 0],
+        ["ok", 201],
+      ]);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it("an inventory that cannot be read stops serve at start (exit 2 naming it), not at the first run", async () => {
     const fresh = join(dir, "inventory-refused.db");
     const r = await runCli(["--db", fresh, "serve", "--listen", "127.0.0.1:0", "-i", "nope.ini"], {

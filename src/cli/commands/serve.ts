@@ -20,7 +20,7 @@ import { randomSource, systemClock } from "../../adapters/clock/system-clock.js"
 import { loadInventory } from "../../adapters/inventory-files/index.js";
 import { InputError, SafetyRefusal } from "../../core/errors.js";
 import { DEFAULT_COORDINATOR_OPTIONS } from "../../engine/deps.js";
-import { buildApp } from "../../server/app.js";
+import { AUDIT_MODES, type AuditMode, buildApp } from "../../server/app.js";
 import type { ServerDeps } from "../../server/deps.js";
 import { Metrics } from "../../server/metrics.js";
 import { serveDashboard } from "../../server/static.js";
@@ -48,6 +48,8 @@ export interface ServeOptions extends SshFlags {
   insecureListen?: boolean;
   /** Comma-separated addresses or CIDRs of proxies whose X-Forwarded-For is believed. */
   trustProxy?: string;
+  /** `best-effort` (default) or `strict` (docs/server.md, "Audit log"). */
+  auditMode?: string;
   leaseTtl: string;
   dashboard?: string;
   db?: string;
@@ -124,6 +126,19 @@ export function proxyList(text: string): string[] {
   return items;
 }
 
+/** `--audit-mode`: one of AUDIT_MODES; anything else is exit 2. */
+export function auditMode(text: string | undefined): AuditMode {
+  if (text === undefined) return "best-effort";
+  const mode = AUDIT_MODES.find((m) => m === text);
+  if (mode === undefined)
+    throw new InputError({
+      path: "--audit-mode",
+      message: `"${text}" is not an audit mode`,
+      expected: AUDIT_MODES.join(" or "),
+    });
+  return mode;
+}
+
 /** The certificate and key, read and checked before anything starts: a bad one is exit 2 naming it. */
 async function tlsFiles(certFile: string, keyFile: string): Promise<{ cert: Buffer; key: Buffer }> {
   const cert = await readUserFile(certFile, "TLS certificate");
@@ -163,6 +178,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
   }
   const ttl = leaseTtlMs(opts.leaseTtl);
   const trustProxy = opts.trustProxy === undefined ? [] : proxyList(opts.trustProxy);
+  const audit = auditMode(opts.auditMode);
   sshOptions(opts);
   const https = tls ? await tlsFiles(opts.tlsCert as string, opts.tlsKey as string) : undefined;
   // Read again for every run it starts (edits need no restart), but one that cannot be read at all
@@ -212,6 +228,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
       version: VERSION,
       ...(https ? { https } : {}),
       ...(trustProxy.length > 0 ? { trustProxy } : {}),
+      auditMode: audit,
       ...(existsSync(dashboardDir) ? { extra: (a) => serveDashboard(a, dashboardDir) } : {}),
     },
   );
