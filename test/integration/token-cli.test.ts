@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { openSqliteStore } from "../../src/adapters/store-sql/index.js";
 import { hashToken } from "../../src/server/tokens.js";
@@ -73,5 +74,30 @@ describe("overhaul token", () => {
     const unknown = await runCli(["--db", db, "token", "revoke", "nobody"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/no token with id or name "nobody"/);
+  });
+  it("an audit entry that cannot be written loses nothing: the token is made (its secret shown) or revoked, and stderr says so", async () => {
+    const fresh = join(dir, "audit-broken.db");
+    expect((await runCli(["--db", fresh, "token", "list"])).code).toBe(0);
+    const raw = new Database(fresh);
+    raw.exec(
+      "CREATE TRIGGER audit_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit disk full'); END;",
+    );
+    raw.close();
+    const made = await runCli(["--db", fresh, "token", "create", "--role", "viewer", "--name", "bob"]);
+    expect(made.code, made.stderr).toBe(0);
+    const secret = made.stdout.trim();
+    expect(secret).toMatch(/^ovh_/);
+    expect(made.stderr).toMatch(
+      /^overhaul: AUDIT LOG WRITE FAILED: token\.create on tok_\S+ by cli:\S+ from local: audit disk full \(the change itself was made\)$/m,
+    );
+    const gone = await runCli(["--db", fresh, "token", "revoke", "bob"]);
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(gone.stderr).toMatch(/AUDIT LOG WRITE FAILED: token\.revoke on tok_/);
+    const store = await openSqliteStore(fresh);
+    try {
+      expect((await store.access.getTokenByHash(hashToken(secret)))?.revokedAt).not.toBeNull();
+    } finally {
+      await store.close();
+    }
   });
 });

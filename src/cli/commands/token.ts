@@ -11,7 +11,7 @@ import { mintToken } from "../../server/tokens.js";
 import { tokenView } from "../../server/views.js";
 import { openStore, operatorName } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
-import { makeOut, table } from "../output.js";
+import { makeOut, type Out, table } from "../output.js";
 
 interface Common {
   db?: string;
@@ -19,19 +19,38 @@ interface Common {
   noColor?: boolean;
 }
 
-async function audit(store: Store, action: string, target: string, detail: Record<string, unknown>) {
-  await store.access.appendAudit({
-    at: systemClock().now(),
-    actor: `cli:${operatorName()}`,
-    tokenId: null,
-    role: null,
-    remote: "local",
-    action,
-    target,
-    status: 0,
-    outcome: "ok",
-    detail,
-  });
+/**
+ * Write the audit entry of a change that is done. One that cannot be written does not undo it or
+ * hide it (a created token's secret would be lost): the command goes on, and says so on stderr.
+ */
+async function audit(
+  store: Store,
+  out: Out,
+  action: string,
+  target: string,
+  detail: Record<string, unknown>,
+): Promise<void> {
+  const actor = `cli:${operatorName()}`;
+  try {
+    await store.access.appendAudit({
+      at: systemClock().now(),
+      actor,
+      tokenId: null,
+      role: null,
+      remote: "local",
+      action,
+      target,
+      status: 0,
+      outcome: "ok",
+      detail,
+    });
+  } catch (e) {
+    out.err(
+      `overhaul: AUDIT LOG WRITE FAILED: ${action} on ${target} by ${actor} from local: ${
+        e instanceof Error ? e.message : String(e)
+      } (the change itself was made)\n`,
+    );
+  }
 }
 
 export async function tokenCreateCommand(opts: Common & { role: string; name: string }): Promise<number> {
@@ -60,7 +79,7 @@ export async function tokenCreateCommand(opts: Common & { role: string; name: st
       if (err instanceof NameTakenError) throw new InputError({ path: "--name", message: err.message });
       throw err;
     }
-    await audit(store, "token.create", minted.record.id, { name: opts.name, role: opts.role });
+    await audit(store, out, "token.create", minted.record.id, { name: opts.name, role: opts.role });
     const r = minted.record;
     if (opts.json) {
       out.write(`${JSON.stringify({ id: r.id, name: r.name, role: r.role, token: minted.secret })}\n`);
@@ -103,7 +122,7 @@ export async function tokenRevokeCommand(idOrName: string, opts: Common): Promis
       throw new InputError({
         message: `no token with id or name "${idOrName}" (see \`overhaul token list\`)`,
       });
-    await audit(store, "token.revoke", t.id, { name: t.name });
+    await audit(store, out, "token.revoke", t.id, { name: t.name });
     if (opts.json)
       out.write(
         `${JSON.stringify({ id: t.id, name: t.name, revokedAt: new Date(t.revokedAt ?? 0).toISOString() })}\n`,
