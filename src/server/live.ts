@@ -12,8 +12,9 @@
  * - A failing poll is retried at the next tick; it never ends the streams.
  * - A stream lives no longer than its token: every `tokenCheckMs` (while any stream is open) the
  *   tokens are read once, and each stream whose token is revoked (or gone) is ended, so a revoke
- *   through the API or `overhaul token revoke` in another process closes it within that time. A
- *   failing read closes nothing (the next check decides); other clients are never touched.
+ *   through the API or `overhaul token revoke` in another process closes it within that time (a
+ *   client with bytes it has not taken is cut: nothing more reaches it). A failing read closes
+ *   nothing (the next check decides); other clients are never touched.
  * - What waits in memory for one client is capped: a client with `maxBacklogBytes` or more not yet
  *   taken by its socket is sent nothing more (its cursor stays, so it resumes without a gap once
  *   it reads), and one that stays so for `stallMs` is dropped with a notice. So a client that
@@ -147,7 +148,10 @@ export class LiveEvents {
         for (const c of feed.clients) {
           if (valid.has(c.tokenId)) continue;
           this.detach(runId, feed, c);
-          c.reply.raw.end(": token revoked\n\n");
+          // A client that has not taken what was sent gets none of it now: cut, not ended (an
+          // ended stream with a backlog would keep its socket, and deliver after the revoke).
+          if (this.backlog(c) > 0) c.reply.raw.destroy();
+          else c.reply.raw.end(": token revoked\n\n");
           this.log(`live stream of run ${runId} closed: token ${c.tokenId} was revoked`);
         }
       }

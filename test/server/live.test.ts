@@ -1,7 +1,8 @@
 /**
  * Live event streams over real HTTP on a real SQLite store, where the server ends a stream: its
- * token was revoked (within the token check interval), or its client reads nothing (what waits
- * for it stays under the cap until it is dropped); other streams are untouched either way.
+ * token was revoked (within the token check interval; cut at once when its client has bytes it has
+ * not taken), or its client reads nothing (what waits for it stays under the cap until it is
+ * dropped); other streams are untouched either way.
  */
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,6 +132,61 @@ describe("live streams", () => {
       clearInterval(sampler);
       t.server.app.server.off("connection", onConnection);
       stuck.destroy();
+    }
+  });
+  it("a revoked token's stream whose client reads nothing is cut at once, its backlog with it", async () => {
+    // Its own service: the stall rule (above) must not be what ends this client.
+    const lines: string[] = [];
+    const u = await startTestServer({
+      streamTokenCheckMs: 200,
+      streamMaxBacklogBytes: CAP,
+      streamStallMs: 600_000,
+      log: (line) => lines.push(line),
+    });
+    const runId = "r-revoked-stuck";
+    const filler = "y".repeat(50_000);
+    const events = Array.from({ length: 200 }, (_, i) => ({
+      runId,
+      host: null,
+      at: u.run.createdAt + i,
+      type: "big.filler",
+      actor: "test",
+      data: { i, filler },
+    }));
+    await u.store.createRun({ ...u.run, id: runId }, [], events);
+    const made = await fetch(`${u.url}/api/tokens`, {
+      method: "POST",
+      headers: { ...bearer(u.tokens.admin), "content-type": "application/json" },
+      body: JSON.stringify({ name: "lurker", role: "viewer" }),
+    });
+    const secret = ((await made.json()) as { token: string }).token;
+    const sockets: Socket[] = [];
+    u.server.app.server.on("connection", (s: Socket) => sockets.push(s));
+    const stuck = connect(Number(new URL(u.url).port), "127.0.0.1");
+    stuck.on("error", () => {});
+    try {
+      await new Promise<void>((r) => stuck.once("connect", () => r()));
+      stuck.write(
+        `GET /api/runs/${runId}/events/stream HTTP/1.1\r\nhost: 127.0.0.1\r\n` +
+          `authorization: Bearer ${secret}\r\naccept: text/event-stream\r\n\r\n`,
+      );
+      // Wait until the service holds bytes for it that it does not take.
+      const deadline = Date.now() + 10_000;
+      while (!sockets.some((s) => s.writableLength > 0) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      const server = sockets.find((s) => s.writableLength > 0);
+      expect(server).toBeDefined();
+      const closed = new Promise<void>((r) => server?.once("close", () => r()));
+      const revoke = await fetch(`${u.url}/api/tokens/lurker`, {
+        method: "DELETE",
+        headers: bearer(u.tokens.admin),
+      });
+      expect(revoke.status).toBe(200);
+      expect(await within(closed, 2000)).toBe("ended");
+      expect(lines.some((l) => l.includes("was revoked"))).toBe(true);
+    } finally {
+      stuck.destroy();
+      await u.close();
     }
   });
 });
