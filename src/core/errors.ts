@@ -51,6 +51,33 @@ export class SafetyRefusal extends OverhaulError {
   }
 }
 
+/** A host that another unfinished run still holds (see `hostsInOtherRuns`). */
+export interface HostInRun {
+  host: string;
+  runId: string;
+  runState: string;
+  hostState: string;
+}
+
+/**
+ * The refusal to start a run on hosts that unfinished runs still hold: two runs on one host would
+ * each drain, reboot or change it without knowing of the other, and neither run's caps would count
+ * the other's hosts.
+ */
+export function hostsInOtherRuns(busy: readonly HostInRun[]): SafetyRefusal {
+  const shown = busy
+    .slice(0, 5)
+    .map((b) => `${b.host} (run ${b.runId}, ${b.runState}; host ${b.hostState})`)
+    .join(", ");
+  const more = busy.length > 5 ? ` and ${busy.length - 5} more` : "";
+  return new SafetyRefusal(
+    "hosts-in-another-run",
+    `refusing to start: ${busy.length} host(s) belong to a run that is not finished: ${shown}${more}. ` +
+      "Two runs on one host would each act on it without knowing of the other: finish or abort that run, " +
+      "or take the host out of it (`overhaul skip HOST --run RUN`)",
+  );
+}
+
 /** An operation named something that does not exist (run, host). Exit code 2. */
 export class NotFoundError extends OverhaulError {
   override readonly name = "NotFoundError";

@@ -3,6 +3,8 @@
  *
  * Invariants:
  * - A run pins one stored plan revision; its scope is the explicit host list resolved at creation.
+ * - A run never starts on a host that another unfinished run holds (the store decides, atomically;
+ *   see `Store.createRun`), except a simulated one (`exclusive: false`).
  * - Operator actions are compare-and-set writes checked against the transition tables; each is an
  *   event with the operator as actor. Host actions also fence out the coordinator that held the host.
  */
@@ -34,6 +36,11 @@ export interface CreateRunInput {
   schedule?: RunSchedule;
   /** A chosen run id (the simulator names runs after their inputs); default: time and randomness. */
   id?: string;
+  /**
+   * Refuse hosts that another unfinished run holds (default). Only a simulation, whose hosts are
+   * its own simulated world, starts without it.
+   */
+  exclusive?: boolean;
 }
 
 export async function createRun(
@@ -82,7 +89,7 @@ export async function createRun(
       options: run.options,
     },
   };
-  await store.createRun(run, flows, [ev]);
+  await store.createRun(run, flows, [ev], { exclusive: input.exclusive ?? true });
   return run;
 }
 

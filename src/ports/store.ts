@@ -148,8 +148,18 @@ export interface Store {
   getPlanRevision(name: string, revision: number): Promise<PlanRevisionRecord | undefined>;
   listPlanRevisions(name?: string): Promise<PlanRevisionRecord[]>;
 
-  /** Create the run, its host flows and its first events in one transaction. */
-  createRun(run: NewRun, hosts: NewHostFlow[], events: NewEvent[]): Promise<void>;
+  /**
+   * Create the run, its host flows and its first events in one transaction. `exclusive`: refuse
+   * (SafetyRefusal `hosts-in-another-run`, nothing written) when any of its hosts is held by
+   * another run that is not finished (a flow in CLAIMING_HOST_STATES); decided inside the
+   * transaction, so of two concurrent exclusive creates over one host exactly one succeeds.
+   */
+  createRun(
+    run: NewRun,
+    hosts: NewHostFlow[],
+    events: NewEvent[],
+    opts?: { exclusive?: boolean },
+  ): Promise<void>;
   getRun(runId: string): Promise<RunRecord | undefined>;
   /**
    * Newest first. `unfinished`: only runs not in a terminal state, however old (what a

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LeaseLostError } from "../../src/core/errors.js";
+import { LeaseLostError, SafetyRefusal } from "../../src/core/errors.js";
 import type { HostState } from "../../src/core/flow/states.js";
 import type {
   EventRecord,
@@ -235,6 +235,69 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           store.createRun({ ...run, state: "paused" }, [], [event(run.id, "dup")]),
         ).rejects.toThrow();
         expect(await snapshot(store, run.id)).toEqual(before);
+      });
+
+      it("an exclusive createRun refuses hosts an unfinished run holds, and writes nothing", async () => {
+        const web = uid("web");
+        const held = await newRun(store, { hosts: 0 });
+        const other = { ...held.run, id: uid("run") };
+        const heldHosts = ["pending", "failed", "succeeded"].map((st, i) => ({
+          ...hostFlow(other.id, i, st as HostState),
+          host: `${web}-${i}`,
+        }));
+        await store.createRun(other, heldHosts, []);
+        const id = uid("run");
+        const mine = (names: string[]) => names.map((h, i) => ({ ...hostFlow(id, i), host: h }));
+        let err: unknown;
+        try {
+          await store.createRun(
+            { ...held.run, id },
+            mine([`${web}-0`, `${web}-1`, `${web}-2`, `${web}-9`]),
+            [event(id, "run.created")],
+            { exclusive: true },
+          );
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(SafetyRefusal);
+        expect((err as SafetyRefusal).rule).toBe("hosts-in-another-run");
+        // The pending and the failed host (a retry would act on it again); not the succeeded one.
+        expect((err as Error).message).toContain(
+          `2 host(s) belong to a run that is not finished: ${web}-0 (run ${other.id}, running; host pending), ${web}-1 (run ${other.id}, running; host failed)`,
+        );
+        expect(await snapshot(store, id)).toEqual({ run: undefined, hosts: [], attempts: [], events: [] });
+        // Not exclusive (a simulation): not checked.
+        await store.createRun({ ...held.run, id }, mine([`${web}-0`]), [], {});
+        // Once that run is finished, its hosts are free; the one the new run took is not.
+        expect(await store.updateRun(other.id, ["running"], { state: "aborted" }, [])).toBe(true);
+        const next = uid("run");
+        const create = (h: string) =>
+          store.createRun({ ...held.run, id: next }, [{ ...hostFlow(next, 0), host: h }], [], {
+            exclusive: true,
+          });
+        await expect(create(`${web}-0`)).rejects.toThrow(`${web}-0 (run ${id}, running; host pending)`);
+        await create(`${web}-1`);
+        expect((await store.getHosts(next)).map((h) => h.host)).toEqual([`${web}-1`]);
+      });
+
+      it("of concurrent exclusive createRuns over one host (two coordinators), exactly one succeeds", async () => {
+        const { run } = await newRun(store, { hosts: 0 });
+        const second = await openMore();
+        const host = uid("shared");
+        const attempt = (id: string, i: number) =>
+          (i % 2 === 0 ? store : second).createRun(
+            { ...run, id },
+            [{ ...hostFlow(id, 0), host }],
+            [event(id, "run.created")],
+            { exclusive: true },
+          );
+        const ids = Array.from({ length: 8 }, () => uid("run"));
+        const out = await Promise.allSettled(ids.map(attempt));
+        expect(out.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+        for (const o of out)
+          if (o.status === "rejected") expect((o.reason as SafetyRefusal).rule).toBe("hosts-in-another-run");
+        const made = (await Promise.all(ids.map((id) => store.getRun(id)))).filter(Boolean);
+        expect(made).toHaveLength(1);
       });
 
       it("createRun takes many hosts at once", async () => {

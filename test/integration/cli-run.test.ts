@@ -169,6 +169,16 @@ steps:
     const done = paused.counts.succeeded;
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await status(dir)).counts.succeeded).toBe(done); // nothing moves while paused
+    // A second run on hosts the paused run still holds is refused, and nothing is created.
+    const second = await runCli(["run", "plan.yaml", "-i", "examples/quickstart/inventory.ini", "--all"], {
+      cwd: dir,
+    });
+    expect(second.code, second.stderr).toBe(4);
+    expect(second.stderr).toMatch(
+      /refusing to start: \d host\(s\) belong to a run that is not finished: \S+ \(run r-\S+, paused; host pending\)/,
+    );
+    const runs = await runCli(["status", "--runs", "--json"], { cwd: dir });
+    expect(JSON.parse(runs.stdout)).toHaveLength(1);
     expect((await runCli(["resume", "--detach"], { cwd: dir })).code).toBe(0);
     await until(async () => (await status(dir)).counts.succeeded > done);
     expect((await runCli(["abort"], { cwd: dir })).code).toBe(0);

@@ -112,7 +112,17 @@ describe("API", () => {
     const none = await post("/api/runs", "operator", { plan: "api-test", revision: 1 });
     expect(none.status).toBe(409);
     expect(none.body.rule).toBe("no-implicit-all");
+    // The stored run of this service still holds both hosts: a second run on them is refused.
+    const busy = await post("/api/runs", "operator", { plan: "api-test", revision: 1, all: true, seed: 5 });
+    expect(busy.status).toBe(409);
+    expect(busy.body.rule).toBe("hosts-in-another-run");
+    expect(String(busy.body.error)).toContain(`web01 (run ${t.run.id}, running; host pending)`);
+    expect(await t.store.listRuns()).toHaveLength(1);
+    // Once it is finished they are free (set directly: no coordinator drives it in these tests).
+    const before = await t.store.getRun(t.run.id);
+    expect(await t.store.updateRun(t.run.id, ["running"], { state: "aborted" }, [])).toBe(true);
     const ok = await post("/api/runs", "operator", { plan: "api-test", revision: 1, all: true, seed: 5 });
+    await t.store.updateRun(t.run.id, ["aborted"], { state: before?.state ?? "running" }, []);
     expect(ok.status).toBe(201);
     expect(ok.body).toMatchObject({ plan: "api-test", revision: 1, state: "running", seed: 5 });
     const hosts = await get(`/api/runs/${String(ok.body.id)}/hosts`);

@@ -15,8 +15,8 @@
  * which renewing sets; a host flow's own `leaseExpiresAt` is the expiry it was granted with, and
  * records read out carry the holder's.
  */
-import { LeaseLostError } from "../../core/errors.js";
-import { isTerminalHost, isTerminalRun } from "../../core/flow/states.js";
+import { type HostInRun, hostsInOtherRuns, LeaseLostError } from "../../core/errors.js";
+import { CLAIMING_HOST_STATES, isTerminalHost, isTerminalRun } from "../../core/flow/states.js";
 import type {
   AttemptRecord,
   EventRecord,
@@ -164,8 +164,24 @@ export class MemoryStore implements Store {
     return clone(this.plans.filter((p) => name === undefined || p.name === name));
   }
 
-  async createRun(run: NewRun, hosts: NewHostFlow[], events: NewEvent[]): Promise<void> {
+  async createRun(
+    run: NewRun,
+    hosts: NewHostFlow[],
+    events: NewEvent[],
+    opts: { exclusive?: boolean } = {},
+  ): Promise<void> {
     if (this.runs.has(run.id)) throw new Error(`run ${run.id} exists`);
+    if (opts.exclusive) {
+      const busy: HostInRun[] = [];
+      for (const h of hosts)
+        for (const [runId, flows] of this.hosts) {
+          const other = this.runs.get(runId);
+          const f = flows.get(h.host);
+          if (other && f && !isTerminalRun(other.state) && CLAIMING_HOST_STATES.includes(f.state))
+            busy.push({ host: h.host, runId, runState: other.state, hostState: f.state });
+        }
+      if (busy.length > 0) throw hostsInOtherRuns(busy);
+    }
     if (new Set(hosts.map((h) => h.host)).size !== hosts.length)
       throw new Error(`run ${run.id} lists a host twice`);
     if (hosts.some((h) => h.runId !== run.id))

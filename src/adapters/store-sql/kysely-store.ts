@@ -25,8 +25,9 @@
  *   while the gate is free, so they never see a transaction's uncommitted writes.
  */
 import { type Kysely, sql, type Transaction } from "kysely";
-import { LeaseLostError, OverhaulError } from "../../core/errors.js";
+import { hostsInOtherRuns, LeaseLostError, OverhaulError } from "../../core/errors.js";
 import {
+  CLAIMING_HOST_STATES,
   type HostState,
   type RunState,
   TERMINAL_HOST_STATES,
@@ -107,6 +108,8 @@ const LEASE_EXPIRY = sql<
 /** Rows per multi-row INSERT: well under SQLite's and Postgres' bound-parameter limits. */
 const CHUNK = 200;
 const PG_RETRY_CODES = new Set(["40P01", "40001"]);
+/** The advisory lock key exclusive `createRun`s take on PostgreSQL (any fixed 64-bit number). */
+const CREATE_RUN_LOCK = 0x07e4a11c4e;
 
 function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
@@ -269,17 +272,56 @@ export class KyselyStore implements Store {
 
   // ---- runs, hosts, attempts, events: reads ----
 
-  async createRun(run: NewRun, hosts: NewHostFlow[], events: NewEvent[]): Promise<void> {
+  async createRun(
+    run: NewRun,
+    hosts: NewHostFlow[],
+    events: NewEvent[],
+    opts: { exclusive?: boolean } = {},
+  ): Promise<void> {
     const stray = hosts.find((h) => h.runId !== run.id);
     if (stray)
       throw new OverhaulError(`host flow ${stray.host} belongs to run ${stray.runId}, not ${run.id}`);
     await this.write(async (trx) => {
+      if (opts.exclusive) await this.refuseHeldHosts(trx, hosts);
       await trx.insertInto("runs").values(runRow(run)).execute();
       for (const part of chunks(hosts)) {
         await trx.insertInto("host_flows").values(part.map(hostFlowRow)).execute();
       }
       await this.appendEvents(trx, events);
     });
+  }
+
+  /**
+   * Inside `createRun`'s transaction: refuse hosts that an unfinished run holds (see the port).
+   * SQLite's BEGIN IMMEDIATE already serializes writers; on PostgreSQL (READ COMMITTED) exclusive
+   * creates take one transaction-scoped advisory lock first, so two of them never both see the
+   * hosts free.
+   */
+  private async refuseHeldHosts(trx: Kysely<DB>, hosts: readonly NewHostFlow[]): Promise<void> {
+    if (!this.sqlite) await sql`select pg_advisory_xact_lock(${CREATE_RUN_LOCK})`.execute(trx);
+    const busy = [];
+    for (const part of chunks([...hosts])) {
+      const rows = await trx
+        .selectFrom("host_flows")
+        .innerJoin("runs", "runs.id", "host_flows.run_id")
+        .select([
+          "host_flows.host as host",
+          "runs.id as runId",
+          "runs.state as runState",
+          "host_flows.state as hostState",
+        ])
+        .where(
+          "host_flows.host",
+          "in",
+          part.map((h) => h.host),
+        )
+        .where("runs.state", "not in", [...TERMINAL_RUN_STATES])
+        .where("host_flows.state", "in", [...CLAIMING_HOST_STATES])
+        .orderBy(this.byText("host"))
+        .execute();
+      busy.push(...rows);
+    }
+    if (busy.length > 0) throw hostsInOtherRuns(busy);
   }
 
   /** The prepared reads, when this store has them and no write transaction is open. */

@@ -118,6 +118,8 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
       ...(input.runId !== undefined ? { id: input.runId } : {}),
       ...(input.schedule !== undefined ? { schedule: input.schedule } : {}),
       options: { simulated: true, ...(input.options ?? {}) },
+      // Its hosts are its own simulated world: runs of other simulations hold nothing of it.
+      exclusive: false,
     },
   );
 

@@ -78,6 +78,13 @@ export const TERMINAL_HOST_STATES: readonly HostState[] = [
   "skipped",
   "aborted",
 ];
+/**
+ * Host states of a flow that can still change (retried, resumed, reverted): while its run is not
+ * finished, such a host belongs to that run, and no other run may start on it (`hostsInOtherRuns`).
+ */
+export const CLAIMING_HOST_STATES: readonly HostState[] = HOST_STATES.filter(
+  (s) => HOST_TRANSITIONS[s].length > 0,
+);
 /** Host states that hold a slot against the concurrency caps. */
 export const ACTIVE_HOST_STATES: readonly HostState[] = ["running", "reverting"];
 
