@@ -2,7 +2,9 @@
  * Why a plan cannot be scheduled, refused before anything runs.
  *
  * Invariants: every refusal names the region or host, what is short, and the number that would
- * make the plan feasible (hold-overs needed, room needed, window needed) where one exists.
+ * make the plan feasible (hold-overs needed, room needed, window needed) where one exists. A
+ * window refusal names what held the region back when something did, never suggests hold-overs
+ * for a region that drains nothing, and never asks for fewer hold-overs than the region has.
  */
 import { SafetyRefusal } from "../errors.js";
 import type { Capacity } from "../model/fleet.js";
@@ -23,11 +25,17 @@ export type Refusal =
       kind: "window-too-short";
       region: string;
       windowMs: number;
+      /** From the window's opening when one was chosen (`fromOpening`), else from the region's first start. */
       estimateMs: number;
-      holdovers: number;
-      /** The fewest hold-overs that fit the window, or null when no number does. */
+      fromOpening: boolean;
+      /** The region's hold-overs; null when the plan drains none of its hosts (hold-overs do not matter). */
+      holdovers: number | null;
+      /** The fewest hold-overs with which the region alone fits the window, or null when no number does (or it drains nothing). */
       needed: number | null;
+      /** What makes it too long: what held it back (and for how long), or what binds on its own. */
       why: string;
+      /** What would make it fit, as far as the planner checked. */
+      fix: string;
     };
 
 export class PlanRefusal extends SafetyRefusal {
@@ -63,6 +71,6 @@ export function describeRefusal(r: Refusal): string {
     case "no-window":
       return `region ${r.region}: no maintenance window: ${r.why}`;
     case "window-too-short":
-      return `region ${r.region}: ${r.why}: an estimated ${formatMs(r.estimateMs)} with ${r.holdovers} hold-over(s) does not fit its ${formatMs(r.windowMs)} window; ${r.needed === null ? "no number of hold-overs makes it fit (a longer window, or higher caps)" : `${r.needed} hold-over(s) would`}`;
+      return `region ${r.region}: ${r.why}: an estimated ${formatMs(r.estimateMs)}${r.fromOpening ? " from its window's opening" : ""}${r.holdovers === null ? "" : ` with ${r.holdovers} hold-over(s)`} does not fit its ${formatMs(r.windowMs)} window; ${r.fix}`;
   }
 }
