@@ -11,6 +11,8 @@
  * - Values are decimal numbers as Prometheus writes them (`0.25`, `1e-3`); an empty value, hex or
  *   anything else is an error, never read as 0.
  * - A sample without a region, a NaN or a malformed row is an error; nothing is skipped silently.
+ *   NaN and ±Inf (Prometheus writes them for 0/0 and x/0) are named as such, with the query filter
+ *   that drops them, not reported as out of range.
  */
 import { z } from "zod";
 import { InputError, type Problem } from "../errors.js";
@@ -31,6 +33,21 @@ function unixMs(seconds: number): number | undefined {
 /** A utilization value as written (`0.25`, `1e-3`), or NaN when it is no decimal number. */
 function decimal(raw: string): number {
   return DECIMAL.test(raw) ? Number(raw) : Number.NaN;
+}
+
+/**
+ * What Prometheus writes for a ratio with nothing to divide (NaN for 0/0, ±Inf for x/0): a problem
+ * that says so and how to filter it in the query; undefined for anything else.
+ */
+function notMeasured(raw: string, range: string): { message: string; expected: string } | undefined {
+  const nan = /^[+-]?nan$/i.test(raw);
+  const inf = /^([+-]?)inf(inity)?$/i.exec(raw);
+  if (!nan && inf === null) return undefined;
+  const filter = nan || inf?.[1] === "-" ? "(...) >= 0" : "(...) <= 1";
+  return {
+    message: `"${raw}" is not a measurement (Prometheus writes ${nan ? "NaN for 0/0" : `${raw} for x/0`})`,
+    expected: `${range}: filter it out in the query, e.g. ${filter}, or remove the sample`,
+  };
 }
 
 function timestampOf(raw: string): number | undefined {
@@ -77,14 +94,14 @@ export function parseCsvHistory(text: string, file: string): Sample[] {
         expected: "ISO-8601 with a zone, or Unix seconds (1970 to 9999)",
       });
     else if (region === "") problems.push({ ...where, path: "region", message: "is empty" });
-    else if (raw === "" || !Number.isFinite(value) || value < 0 || value > max)
+    else if (raw === "" || !Number.isFinite(value) || value < 0 || value > max) {
+      const expected = `a number 0..${max}`;
       problems.push({
         ...where,
         path: percent ? "utilization_percent" : "utilization",
-        message: `"${raw}" is out of range`,
-        expected: `a number 0..${max}`,
+        ...(notMeasured(raw, expected) ?? { message: `"${raw}" is out of range`, expected }),
       });
-    else out.push({ region, at, value: percent ? value / 100 : value });
+    } else out.push({ region, at, value: percent ? value / 100 : value });
   });
   if (problems.length > 0) throw new InputError(problems);
   return out;
@@ -152,12 +169,12 @@ export function parsePrometheusHistory(text: string, file: string, regionLabel =
       }
       const value = decimal(v.trim());
       if (!Number.isFinite(value) || value < 0 || value > 1) {
+        const expected = "a fraction 0..1";
         if (problems.length < MAX_PROBLEMS)
           problems.push({
             file,
             path: `data.result[${si}].values[${vi}][1]`,
-            message: `"${v}" is out of range`,
-            expected: "a fraction 0..1",
+            ...(notMeasured(v.trim(), expected) ?? { message: `"${v}" is out of range`, expected }),
           });
         return;
       }
