@@ -64,3 +64,31 @@ describe("NaN and Inf, as Prometheus writes them for 0/0 and x/0", () => {
     );
   });
 });
+
+describe("CSV with quoted cells", () => {
+  it("reads Grafana's export, where every cell is quoted", () => {
+    const csv =
+      '"timestamp","region","utilization"\r\n"2026-01-05T02:00:00Z","u","0.5"\r\n"2026-01-05T02:15:00Z","u, east","0.25"\r\n';
+    expect(parseCsvHistory(csv, "h.csv")).toEqual([
+      { region: "u", at: Date.UTC(2026, 0, 5, 2), value: 0.5 },
+      { region: "u, east", at: Date.UTC(2026, 0, 5, 2, 15), value: 0.25 },
+    ]);
+  });
+
+  it("bad quoting is an error with its file and line, and later lines keep their numbers", () => {
+    const csv =
+      'timestamp,region,utilization\n"2026-01-05T02:00:00Z","u"x,0.5\n"2026-01-05T02:15:00Z","two\nlines",0.5\n2026-01-05T02:30:00Z,u,2\n';
+    expect(problemsOf(() => parseCsvHistory(csv, "h.csv"))).toEqual([
+      expect.objectContaining({ file: "h.csv", line: 2, message: "text after the closing quote of a field" }),
+      expect.objectContaining({
+        file: "h.csv",
+        line: 5,
+        path: "utilization",
+        message: '"2" is out of range',
+      }),
+    ]);
+    expect(() => parseCsvHistory('"timestamp,region,utilization\n', "h.csv")).toThrow(
+      /h\.csv:1: the header is .*: a quoted field that never closes/,
+    );
+  });
+});
