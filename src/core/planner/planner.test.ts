@@ -196,6 +196,41 @@ describe("planSchedule", () => {
     });
   });
 
+  it("a workload too large on disk sees the disk there is, not the hold-over with the most memory", () => {
+    const w1 = host("w1", "ams", "worker");
+    const withCapacity = (name: string, capacity: Host["capacity"]) => ({
+      ...host(name, "ams", "holdover"),
+      capacity,
+    });
+    const fleet = [
+      w1,
+      withCapacity("holdA", { cpu: 64, memoryMb: 524_288, diskGb: 100 }),
+      withCapacity("holdB", { cpu: 32, memoryMb: 131_072, diskGb: 4_000 }),
+    ];
+    const refuse = (size: Partial<Workload>) => {
+      const [r] = refusalsOf(() =>
+        planSchedule({ plan: plan(), fleet, scope: [w1], workloads: [vm("big", "w1", 16_000, size)] }),
+      );
+      return { refusal: r, text: describeRefusal(r as Refusal) };
+    };
+    const disk = refuse({ diskGb: 5_000 });
+    expect(disk.refusal).toMatchObject({
+      kind: "unplaceable",
+      workload: "big",
+      largestFree: { cpu: 64, memoryMb: 524_288, diskGb: 4_000 },
+      closest: { holdover: "holdB", short: { diskGb: 1_000 } },
+    });
+    expect(disk.text).toContain(
+      "fits on no hold-over: the closest, holdB (32 cpu, 131072 MB memory, 4000 GB disk free), lacks 1000 GB disk; the most of each on any one hold-over is 64 cpu, 524288 MB memory, 4000 GB disk;",
+    );
+    // Each resource fits somewhere, but not both on one hold-over: the one it misses by the least.
+    const both = refuse({ cpu: 48, diskGb: 3_000 });
+    expect(both.refusal).toMatchObject({ closest: { holdover: "holdB", short: { cpu: 16 } } });
+    expect(both.text).toContain(
+      "the closest, holdB (32 cpu, 131072 MB memory, 4000 GB disk free), lacks 16 cpu;",
+    );
+  });
+
   it("refuses a host whose workloads need more hold-overs than the region has", () => {
     const r = reference();
     const heavy = [1, 2, 3].map((j) => vm(`heavy${j}`, "w1", 150_000));

@@ -377,14 +377,15 @@ function placementRefusals(
       )
         continue;
       unplaceable = true;
-      const largest = new HoldoverPool(bins).largestFree();
+      const empty = new HoldoverPool(bins);
       out.push({
         kind: "unplaceable",
         region,
         host: p.host.name,
         workload: w.id,
         size: { cpu: w.cpu, memoryMb: w.memoryMb, diskGb: w.diskGb },
-        largestFree: largest ?? null,
+        largestFree: empty.mostFree() ?? null,
+        closest: empty.closest(w) ?? null,
       });
     }
     if (unplaceable) continue;

@@ -8,6 +8,7 @@
  */
 import { SafetyRefusal } from "../errors.js";
 import type { Capacity } from "../model/fleet.js";
+import type { Closest } from "./holdover-pool.js";
 
 export type Refusal =
   | {
@@ -16,8 +17,10 @@ export type Refusal =
       host: string;
       workload: string;
       size: Capacity;
-      /** The most room any one hold-over of the region has, empty. */
+      /** Per resource, the most room any one hold-over of the region has, empty (each may be a different one; null: it has none). */
       largestFree: Capacity | null;
+      /** The hold-over it misses by the least, with its room and what the workload lacks there (null: none). */
+      closest: Closest | null;
     }
   | { kind: "missing-holdovers"; region: string; holdovers: number; needed: number; why: string }
   | { kind: "no-window"; region: string; why: string }
@@ -52,6 +55,17 @@ function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
+/** `the closest, h2 (64 cpu, ...), lacks 1000 GB disk; the most of each on one hold-over is ...`. */
+function roomOf(closest: Closest | null, most: Capacity | null): string {
+  if (closest === null || most === null) return "the region has no hold-over";
+  const lacks = [
+    closest.short.cpu !== undefined ? `${round(closest.short.cpu)} cpu` : undefined,
+    closest.short.memoryMb !== undefined ? `${Math.round(closest.short.memoryMb)} MB memory` : undefined,
+    closest.short.diskGb !== undefined ? `${Math.round(closest.short.diskGb)} GB disk` : undefined,
+  ].filter((x) => x !== undefined);
+  return `the closest, ${closest.holdover} (${formatCapacity(closest.free)} free), lacks ${lacks.join(" and ")}; the most of each on any one hold-over is ${formatCapacity(most)}`;
+}
+
 export function formatMs(ms: number): string {
   const s = Math.round(ms / 1000);
   const h = Math.floor(s / 3600);
@@ -65,7 +79,7 @@ export function formatMs(ms: number): string {
 export function describeRefusal(r: Refusal): string {
   switch (r.kind) {
     case "unplaceable":
-      return `region ${r.region}: workload ${r.workload} of ${r.host} (${formatCapacity(r.size)}) fits on no hold-over (the largest has ${r.largestFree ? formatCapacity(r.largestFree) : "nothing"}): add a larger hold-over or move the workload first`;
+      return `region ${r.region}: workload ${r.workload} of ${r.host} (${formatCapacity(r.size)}) fits on no hold-over: ${roomOf(r.closest, r.largestFree)}; add a larger hold-over or move the workload first`;
     case "missing-holdovers":
       return `region ${r.region}: ${r.why}; it has ${r.holdovers} hold-over(s), ${r.needed} needed`;
     case "no-window":
