@@ -21,7 +21,7 @@ describe("holdsOf: what held a region back", () => {
       name: "the canary of another region: the wait until it ends, then nothing",
       hosts: [h("b1", "b", 0, 50, 60), h("a1", "a", 1, 60, 70)],
       from: 5,
-      holds: [{ by: "wave", fromMs: 5, toMs: 60, holder: { host: "b1" } }],
+      holds: [{ by: "wave", fromMs: 5, toMs: 60, holder: { host: "b1" }, first: true }],
     },
     {
       name: "the wave barrier, then the caps: split where the wave opened",
@@ -36,7 +36,7 @@ describe("holdsOf: what held a region back", () => {
       name: "a gap between its own hosts while other regions run",
       hosts: [h("a1", "a", 0, 0, 10), h("b1", "b", 0, 10, 20), h("a2", "a", 0, 20, 30)],
       from: 0,
-      holds: [{ by: "caps", fromMs: 10, toMs: 20, running: 1 }],
+      holds: [{ by: "caps", fromMs: 10, toMs: 20, running: 1, first: false }],
     },
   ])("$name", ({ hosts, from, holds }) => {
     expect(holdsOf(hosts, "a", from)).toMatchObject(holds);

@@ -21,21 +21,23 @@ export interface TimedHost {
   endMs: number;
 }
 
-export type Hold =
+export type Hold = (
   | {
       by: "wave";
-      fromMs: number;
-      toMs: number;
       /** The host of an earlier wave that finished last: the wave opened when it ended. */
       holder: TimedHost;
     }
   | {
       by: "caps";
-      fromMs: number;
-      toMs: number;
       /** Hosts running (all of other regions) when the wait began. */
       running: number;
-    };
+    }
+) & {
+  fromMs: number;
+  toMs: number;
+  /** Before the region's first host started (from its window's opening). */
+  first: boolean;
+};
 
 /**
  * The waits of `region`'s hosts from `fromMs` (its window's opening, or its first start): each
@@ -47,18 +49,25 @@ export function holdsOf(hosts: readonly TimedHost[], region: string, fromMs: num
     .sort((a, b) => a.startMs - b.startMs || (a.host < b.host ? -1 : 1));
   const out: Hold[] = [];
   let idleFrom = fromMs;
-  for (const h of mine) {
+  mine.forEach((h, i) => {
+    const first = i === 0;
     if (h.startMs > idleFrom) {
       const holder = lastOfEarlierWaves(hosts, h.wave);
       const opened = holder === undefined ? Number.NEGATIVE_INFINITY : holder.endMs;
       if (holder !== undefined && opened > idleFrom)
-        out.push({ by: "wave", fromMs: idleFrom, toMs: Math.min(opened, h.startMs), holder });
+        out.push({ by: "wave", fromMs: idleFrom, toMs: Math.min(opened, h.startMs), holder, first });
       const capsFrom = Math.max(idleFrom, opened);
       if (h.startMs > capsFrom)
-        out.push({ by: "caps", fromMs: capsFrom, toMs: h.startMs, running: runningAt(hosts, capsFrom) });
+        out.push({
+          by: "caps",
+          fromMs: capsFrom,
+          toMs: h.startMs,
+          running: runningAt(hosts, capsFrom),
+          first,
+        });
     }
     idleFrom = Math.max(idleFrom, h.endMs);
-  }
+  });
   return out;
 }
 

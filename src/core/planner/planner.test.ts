@@ -402,6 +402,34 @@ describe("a window too short says why", () => {
     );
   });
 
+  it("waits between its own waves: all of them counted, the longest named, no window to move", () => {
+    // Waves of one host each, alternating e, l, e, l, e: e waits for each of l's hosts.
+    const scope = ["e1", "l1", "e2", "l2", "e3"].map((n) => host(n, n.slice(0, 1), "worker", `k${n}`));
+    const p = plan({
+      waves: [{ count: 1 }, { count: 1 }, { count: 1 }, { count: 1 }, { percent: 100 }],
+      concurrency: { global: 2 },
+      steps: [
+        { name: "reboot", kind: "reboot" },
+        { name: "soak", kind: "sleep", duration: "1h" },
+      ],
+    });
+    const windows = { startAt: T0, opensAt: { e: T0, l: T0 + HOUR / 2 } };
+    const { text } = describe1(() =>
+      planSchedule({
+        plan: p,
+        fleet: scope,
+        scope,
+        workloads: [],
+        order: "inventory",
+        windows,
+        windowMs: { e: 4 * HOUR, l: 8 * HOUR },
+      }),
+    );
+    expect(text).toMatch(
+      /^region e: it waits 2h\d\dm for earlier waves to finish, the longest 1h\d\dm for wave 1 \(last host: l1 of region l, whose window opens 30m00s after this region's, at 2026-01-05T00:30Z\): .*; alone, it would fit: .*; a longer window, or waves and an order that do not make it wait for other regions$/,
+    );
+  });
+
   it("other regions' hosts under the global cap: the wait and the cap, alone it would fit", () => {
     // Global cap 1, the regions in turn (inventory order): e's second host waits for one of l's.
     const r = twoRegions();

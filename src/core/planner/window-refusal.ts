@@ -10,7 +10,9 @@
  *   the cap that was full. Waits come first: they are why a region that fits on its own does not.
  * - Hold-overs are spoken of only for a region that drains; "N hold-over(s) would" only when N is
  *   more than it has and nothing held it back (the number is sized for the region on its own).
- * - `--order balanced` is suggested only when the planner played it and it fits this region.
+ * - `--order balanced` is suggested only when the planner played it and it fits this region; other
+ *   windows only when the region waited from its opening for one earlier wave and nothing else
+ *   (waits between its own waves come from the waves and the order, not from the windows).
  */
 import type { Hold } from "./held-back.js";
 import { formatMs, type Refusal } from "./refusal.js";
@@ -90,11 +92,11 @@ function waveCause(f: WindowFacts, longest: Extract<Hold, { by: "wave" }>, total
       ? `, whose window opens ${formatMs(opens.afterMs)} after this region's, at ${iso(opens.at)}`
       : "";
   const who = `${h.host} of region ${h.region}${later}`;
-  const wave = h.wave === 0 ? `the canary (wave 0: ${who})` : `wave ${h.wave} (its last host: ${who})`;
+  const wave = h.wave === 0 ? `the canary (wave 0: ${who})` : `wave ${h.wave} (last host: ${who})`;
   const what =
     n === 1
       ? `${wave} to finish`
-      : `earlier waves to finish (the longest, ${formatMs(longest.toMs - longest.fromMs)}, for ${wave})`;
+      : `earlier waves to finish, the longest ${formatMs(longest.toMs - longest.fromMs)} for ${wave}`;
   return `it waits ${formatMs(total)} for ${what}: a wave starts only when the earlier ones are done, in every region`;
 }
 
@@ -121,8 +123,11 @@ function fixOf(
   const more = f.holdovers !== null && f.needed !== null && f.needed > f.holdovers;
   // Sized for the region on its own: with waits, that many would not be enough by themselves.
   const also = more ? `; on its own it also needs ${f.needed} hold-over(s)` : "";
-  if (wave !== undefined)
+  // Waiting from its window's opening for an earlier wave, and nothing else: the windows are the fix.
+  if (wave?.first && f.fromOpening && f.holds.length === 1)
     return `a longer window, or windows that let ${waveName(wave.holder.wave)} finish before this one opens${also}`;
+  if (wave !== undefined)
+    return `a longer window, or waves and an order that do not make it wait for other regions${also}`;
   if (caps !== undefined)
     return `${caps.running >= f.globalCap ? "a higher global cap" : "higher caps"}, or a longer window${also}`;
   if (more) return `${f.needed} hold-over(s) would`;
