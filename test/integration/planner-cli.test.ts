@@ -163,6 +163,47 @@ describe("refusals before anything runs", () => {
     expect(r.stderr).toMatch(/no number of hold-overs makes it fit/);
   });
 
+  it("a region held back by a canary whose window opens later: the canary named, no hold-overs for a plan that drains nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-held-"));
+    try {
+      // Regions l and e (listed in that order), UTC; e is quiet 04-06Z, l 14-16Z.
+      const inventory = join(dir, "inv.ini");
+      writeFileSync(
+        inventory,
+        "[l]\nl-w1\nl-w2\n[l:vars]\noverhaul_region=l\n[e]\ne-w1\ne-w2\n[e:vars]\noverhaul_region=e\n[workers:children]\nl\ne\n[all:vars]\nansible_connection=local\n",
+      );
+      const plan = join(dir, "plan.yaml");
+      writeFileSync(
+        plan,
+        'name: simple\nhosts: workers\nwaves:\n  - { name: canary, count: 1 }\n  - { percent: 100 }\nconcurrency:\n  global: 2\nsteps:\n  - { name: cmd, kind: command, run: "true" }\n  - { name: reboot, kind: reboot, timeout: 15m }\n',
+      );
+      const scenario = join(dir, "scenario.yaml");
+      writeFileSync(scenario, "seed: 1\nboot: { min: 1m, max: 2m }\n");
+      const rows = ["timestamp,region,utilization"];
+      for (let q = 0; q < 96; q++) {
+        const at = new Date(Date.UTC(2025, 11, 22, 0, 15 * q)).toISOString();
+        const hour = Math.floor(q / 4);
+        rows.push(
+          `${at},e,${hour >= 4 && hour < 6 ? 0.1 : 0.5}`,
+          `${at},l,${hour >= 14 && hour < 16 ? 0.1 : 0.5}`,
+        );
+      }
+      const history = join(dir, "two.csv");
+      writeFileSync(history, `${rows.join("\n")}\n`);
+      const args = ["plan", plan, "-i", inventory, "--scenario", scenario, "--samples", "0"];
+      const flags = ["--history", history, "--window", "2h", "--days", "1"];
+      const r = await runCli([...args, ...flags, "--order", "inventory"]);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(
+        /region e: it waits 10h0\dm for the canary \(wave 0: l-w1 of region l, whose window opens 10h00m after this region's, at \d{4}-\d\d-\d\dT14:00Z\) to finish: .*; alone, it would fit: an estimated 10h0\dm from its window's opening does not fit its 2h00m window; with --order balanced it fits/,
+      );
+      expect(r.stderr).not.toMatch(/hold-over/);
+      expect((await runCli([...args, ...flags, "--order", "balanced"])).code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a window long enough is accepted, with the fewest hold-overs that fit it", async () => {
     const r = await runCli(["plan", ...REF, ...REF_FLEET, "--window", "2h"]);
     expect(r.code, r.stderr).toBe(0);

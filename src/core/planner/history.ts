@@ -1,7 +1,8 @@
 /**
- * Utilization history at the edge: a CSV file (`timestamp,region,utilization`) or the JSON of a
- * Prometheus `query_range` response (a matrix; the region from a label), validated once, every
- * problem reported with its file and line (CSV) or path (JSON).
+ * Utilization history at the edge: a CSV file (`timestamp,region,utilization`; cells may be quoted
+ * as RFC 4180 has it, as Grafana exports them) or the JSON of a Prometheus `query_range` response
+ * (a matrix; the region from a label), validated once, every problem reported with its file and
+ * line (CSV: the line its record starts on) or path (JSON).
  *
  * Invariants:
  * - Utilization is a fraction 0..1; a CSV value above 1 up to 100 is read as a percentage only when
@@ -11,14 +12,18 @@
  * - Values are decimal numbers as Prometheus writes them (`0.25`, `1e-3`); an empty value, hex or
  *   anything else is an error, never read as 0.
  * - A sample without a region, a NaN or a malformed row is an error; nothing is skipped silently.
+ *   NaN and ±Inf (Prometheus writes them for 0/0 and x/0) are named as such, with the query filter
+ *   that drops them, not reported as out of range.
  */
 import { z } from "zod";
 import { InputError, type Problem } from "../errors.js";
+import { parseCsv } from "./csv.js";
 import type { Sample } from "./windows.js";
 
 const MAX_PROBLEMS = 20;
 /** 9999-12-31T23:59:59Z, the last second an ISO-8601 timestamp with a four-digit year names. */
 const LAST_UNIX_SECOND = 253_402_300_799;
+const QUOTING = 'RFC 4180 quoting: a whole field in double quotes, a quote inside it doubled ("")';
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** Unix seconds as milliseconds, or undefined outside 1970..9999. */
@@ -33,6 +38,21 @@ function decimal(raw: string): number {
   return DECIMAL.test(raw) ? Number(raw) : Number.NaN;
 }
 
+/**
+ * What Prometheus writes for a ratio with nothing to divide (NaN for 0/0, ±Inf for x/0): a problem
+ * that says so and how to filter it in the query; undefined for anything else.
+ */
+function notMeasured(raw: string, range: string): { message: string; expected: string } | undefined {
+  const nan = /^[+-]?nan$/i.test(raw);
+  const inf = /^([+-]?)inf(inity)?$/i.exec(raw);
+  if (!nan && inf === null) return undefined;
+  const filter = nan || inf?.[1] === "-" ? "(...) >= 0" : "(...) <= 1";
+  return {
+    message: `"${raw}" is not a measurement (Prometheus writes ${nan ? "NaN for 0/0" : `${raw} for x/0`})`,
+    expected: `${range}: filter it out in the query, e.g. ${filter}, or remove the sample`,
+  };
+}
+
 function timestampOf(raw: string): number | undefined {
   const t = raw.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return unixMs(Number(t));
@@ -42,8 +62,8 @@ function timestampOf(raw: string): number | undefined {
 }
 
 export function parseCsvHistory(text: string, file: string): Sample[] {
-  const lines = text.split(/\r?\n/);
-  const header = (lines[0] ?? "").split(",").map((c) => c.trim().toLowerCase());
+  const [first, ...rows] = parseCsv(text);
+  const header = (first?.cells ?? []).map((c) => c.trim().toLowerCase());
   const col = (name: string) => header.indexOf(name);
   const percent = col("utilization_percent") >= 0;
   const [ti, ri, ui] = [
@@ -51,24 +71,29 @@ export function parseCsvHistory(text: string, file: string): Sample[] {
     col("region"),
     percent ? col("utilization_percent") : col("utilization"),
   ];
-  if (ti < 0 || ri < 0 || ui < 0)
+  if (first?.error !== undefined || ti < 0 || ri < 0 || ui < 0)
     throw new InputError({
       file,
       line: 1,
-      message: `the header is "${lines[0] ?? ""}"`,
+      message: `the header is "${text.split(/\r?\n/, 1)[0] ?? ""}"${first?.error !== undefined ? `: ${first.error}` : ""}`,
       expected: "a header with timestamp, region and utilization (or utilization_percent) columns",
     });
   const out: Sample[] = [];
   const problems: Problem[] = [];
   const max = percent ? 100 : 1;
-  lines.slice(1).forEach((line, i) => {
-    if (line.trim() === "" || problems.length >= MAX_PROBLEMS) return;
-    const cells = line.split(",");
+  for (const row of rows) {
+    if (row.blank) continue;
+    if (problems.length >= MAX_PROBLEMS) break;
+    const where = { file, line: row.line };
+    if (row.error !== undefined) {
+      problems.push({ ...where, message: row.error, expected: QUOTING });
+      continue;
+    }
+    const cells = row.cells;
     const at = timestampOf(cells[ti] ?? "");
     const region = (cells[ri] ?? "").trim();
     const raw = (cells[ui] ?? "").trim();
     const value = decimal(raw);
-    const where = { file, line: i + 2 };
     if (at === undefined)
       problems.push({
         ...where,
@@ -77,15 +102,15 @@ export function parseCsvHistory(text: string, file: string): Sample[] {
         expected: "ISO-8601 with a zone, or Unix seconds (1970 to 9999)",
       });
     else if (region === "") problems.push({ ...where, path: "region", message: "is empty" });
-    else if (raw === "" || !Number.isFinite(value) || value < 0 || value > max)
+    else if (raw === "" || !Number.isFinite(value) || value < 0 || value > max) {
+      const expected = `a number 0..${max}`;
       problems.push({
         ...where,
         path: percent ? "utilization_percent" : "utilization",
-        message: `"${raw}" is out of range`,
-        expected: `a number 0..${max}`,
+        ...(notMeasured(raw, expected) ?? { message: `"${raw}" is out of range`, expected }),
       });
-    else out.push({ region, at, value: percent ? value / 100 : value });
-  });
+    } else out.push({ region, at, value: percent ? value / 100 : value });
+  }
   if (problems.length > 0) throw new InputError(problems);
   return out;
 }
@@ -152,12 +177,12 @@ export function parsePrometheusHistory(text: string, file: string, regionLabel =
       }
       const value = decimal(v.trim());
       if (!Number.isFinite(value) || value < 0 || value > 1) {
+        const expected = "a fraction 0..1";
         if (problems.length < MAX_PROBLEMS)
           problems.push({
             file,
             path: `data.result[${si}].values[${vi}][1]`,
-            message: `"${v}" is out of range`,
-            expected: "a fraction 0..1",
+            ...(notMeasured(v.trim(), expected) ?? { message: `"${v}" is out of range`, expected }),
           });
         return;
       }

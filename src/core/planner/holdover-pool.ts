@@ -7,7 +7,10 @@
  *   everything already reserved there, where no workload of its anti-affinity group is, and (for a
  *   singleton) where no other singleton is — the simulator's rules (adapters/simulator/placement.ts).
  * - All or nothing per host: `reserve` places every workload of the host or none (and then says
- *   which one did not fit and the largest free room there was).
+ *   which one did not fit and the most free room of each resource there was).
+ * - Free room is told per resource (`mostFree`: the most of each, maybe on different hold-overs)
+ *   or for the one hold-over a workload misses by the least (`closest`), never as one hold-over
+ *   picked by memory alone: a workload too large on disk or CPU must see the disk or CPU there is.
  * - Deterministic: workloads are taken largest first (by their largest share of a hold-over's
  *   capacity, then id); hold-overs are tried in name order. No randomness is needed.
  */
@@ -28,9 +31,19 @@ export interface Placement {
 
 export interface NoRoom {
   workload: Workload;
-  /** The largest free room on any hold-over when the workload was tried (by memory). */
+  /** Per resource, the most free room on any hold-over when the workload was tried. */
   largestFree: Capacity | undefined;
 }
+
+/** The hold-over a workload misses by the least: its free room and what the workload lacks there. */
+export interface Closest {
+  holdover: string;
+  free: Capacity;
+  /** Only the resources that are short, by how much. */
+  short: Partial<Capacity>;
+}
+
+const RESOURCES = ["cpu", "memoryMb", "diskGb"] as const;
 
 const ZERO: Capacity = { cpu: 0, memoryMb: 0, diskGb: 0 };
 
@@ -95,7 +108,7 @@ export class HoldoverPool {
     for (const w of largestFirst(workloads, this.ref)) {
       const bin = this.bins.find((b) => fits(b, w));
       if (bin === undefined) {
-        const largestFree = this.largestFree();
+        const largestFree = this.mostFree();
         for (const t of taken) add(t.bin, t.w, -1);
         return { workload: w, largestFree };
       }
@@ -114,18 +127,52 @@ export class HoldoverPool {
     this.held.delete(host);
   }
 
-  largestFree(): Capacity | undefined {
+  /** Per resource, the most free room on any one hold-over (each may be on a different one). */
+  mostFree(): Capacity | undefined {
     let best: Capacity | undefined;
     for (const b of this.bins) {
-      const free = {
-        cpu: b.capacity.cpu - b.used.cpu,
-        memoryMb: b.capacity.memoryMb - b.used.memoryMb,
-        diskGb: b.capacity.diskGb - b.used.diskGb,
-      };
-      if (best === undefined || free.memoryMb > best.memoryMb) best = free;
+      const free = freeOf(b);
+      best =
+        best === undefined
+          ? free
+          : {
+              cpu: Math.max(best.cpu, free.cpu),
+              memoryMb: Math.max(best.memoryMb, free.memoryMb),
+              diskGb: Math.max(best.diskGb, free.diskGb),
+            };
     }
     return best;
   }
+
+  /**
+   * The hold-over whose free room `w` misses by the least (its largest shortfall as a share of the
+   * workload's own size, then name), with what it lacks there: CPU, memory and disk only (an
+   * anti-affinity group or a singleton already there is not a shortfall).
+   */
+  closest(w: Workload): Closest | undefined {
+    let best: { c: Closest; miss: number } | undefined;
+    for (const b of this.bins) {
+      const free = freeOf(b);
+      const short: Partial<Capacity> = {};
+      let miss = 0;
+      for (const r of RESOURCES) {
+        const lack = w[r] - free[r];
+        if (lack <= (r === "cpu" ? 1e-9 : 0)) continue;
+        short[r] = lack;
+        miss = Math.max(miss, lack / w[r]);
+      }
+      if (best === undefined || miss < best.miss) best = { c: { holdover: b.name, free, short }, miss };
+    }
+    return best?.c;
+  }
+}
+
+function freeOf(b: Bin): Capacity {
+  return {
+    cpu: b.capacity.cpu - b.used.cpu,
+    memoryMb: b.capacity.memoryMb - b.used.memoryMb,
+    diskGb: b.capacity.diskGb - b.used.diskGb,
+  };
 }
 
 export function isPlacement(p: Placement | NoRoom): p is Placement {

@@ -14,14 +14,17 @@
  *   in the planner as in the coordinator), so batch offsets include the wait for each opening; the
  *   schedule keeps each region's opening as an absolute time (`startAt` + offset) for the run.
  * - Refusals before anything runs: a workload no hold-over can take, a region without enough
- *   hold-overs for one host, a region whose estimate does not fit its window (with the number of
- *   hold-overs that would).
+ *   hold-overs for one host, a region whose estimate does not fit its window — with what held it
+ *   back (an earlier wave, other regions under the caps; held-back.ts) or what binds on its own,
+ *   and the number of hold-overs that would fit it only when the region drains, that number is
+ *   more than it has and nothing held it back (window-refusal.ts).
  */
 import type { Capacity, Host, Workload } from "../model/fleet.js";
 import type { Concurrency, Plan } from "../plan/compile.js";
 import { assignWaves, waveSize } from "../policy/waves.js";
 import { GROUP_DOMAIN_PREFIX, HOLDOVER_DOMAIN, isPlannerDomain } from "./domains.js";
 import { DEFAULT_FLOW_MODEL, drains, type FlowModel, flowMs, rebootFailShare } from "./flow-model.js";
+import { holdsOf } from "./held-back.js";
 import { HoldoverPool, holdoverBins, isPlacement } from "./holdover-pool.js";
 import { type ListHost, listSchedule, type Started } from "./list-schedule.js";
 import { type LowerBound, lowerBound } from "./lower-bound.js";
@@ -29,6 +32,7 @@ import { type OrderPolicy, orderHosts } from "./order.js";
 import { Pressure } from "./pressure.js";
 import { formatMs, PlanRefusal, type Refusal } from "./refusal.js";
 import { type Spread, spreadOf } from "./spread.js";
+import { type WindowFacts, windowRefusal } from "./window-refusal.js";
 
 export interface PlannerInput {
   plan: Plan;
@@ -373,14 +377,15 @@ function placementRefusals(
       )
         continue;
       unplaceable = true;
-      const largest = new HoldoverPool(bins).largestFree();
+      const empty = new HoldoverPool(bins);
       out.push({
         kind: "unplaceable",
         region,
         host: p.host.name,
         workload: w.id,
         size: { cpu: w.cpu, memoryMb: w.memoryMb, diskGb: w.diskGb },
-        largestFree: largest ?? null,
+        largestFree: empty.mostFree() ?? null,
+        closest: empty.closest(w) ?? null,
       });
     }
     if (unplaceable) continue;
@@ -742,12 +747,14 @@ function fitWindows(
 ): Refusal[] {
   const out: Refusal[] = [];
   if (input.windowMs === undefined) return out;
+  let balanced: ReadonlySet<string> | undefined;
   for (const r of schedule.regions) {
     const windowMs = input.windowMs[r.region];
     if (windowMs === undefined) continue;
     r.windowMs = windowMs;
     const movers = list.filter((h) => h.region === r.region && h.workloads.length > 0).length;
-    if (drains(input.plan) && movers > 0) {
+    const drainsHere = drains(input.plan) && movers > 0;
+    if (drainsHere) {
       const cap = capacityOf(r.region);
       for (let n = 1; n <= movers; n++)
         if (regionMakespan(input.plan, list, r.region, n, cap, seed) <= windowMs) {
@@ -756,7 +763,8 @@ function fitWindows(
         }
     }
     // From the window's opening when one was chosen (a region held back past it has less time).
-    const from = windowOpening(input, r) ?? r.startMs;
+    const opening = windowOpening(input, r);
+    const from = opening ?? r.startMs;
     const span = r.endMs - from;
     if (span <= windowMs) {
       // Without enough plays with drawn boots (spreadRisks), a rule of thumb.
@@ -768,29 +776,79 @@ function fitWindows(
         });
       continue;
     }
-    let why = "not enough hold-overs";
-    if (r.holdoversNeeded === null) {
-      // With unlimited hold-over room, what still takes longer than the window?
-      const { [HOLDOVER_DOMAIN]: _room, ...caps } = schedule.caps;
-      const mine = list.filter((h) => h.region === r.region);
-      const lb = lowerBound(
-        mine,
-        { ...input.plan.concurrency, perDomainValue: caps },
-        input.plan.stagger.intervalMs,
-      );
-      const worst = [...lb.waves].sort((a, b) => b.ms - a.ms)[0];
-      why = `even with unlimited hold-overs it takes at least ${formatMs(lb.ms)}${worst ? ` (wave ${worst.wave}: ${worst.binding})` : ""}`;
-    } else if (r.holdoversNeeded <= (holdovers.get(r.region)?.length ?? 0))
-      why = "other regions hold it back under the global cap (alone, it would fit)";
-    out.push({
-      kind: "window-too-short",
-      region: r.region,
-      windowMs,
-      estimateMs: span,
-      holdovers: holdovers.get(r.region)?.length ?? 0,
-      needed: r.holdoversNeeded,
-      why,
-    });
+    const have = holdovers.get(r.region)?.length ?? 0;
+    // Another order could start it on time (the canary from the region whose window opens first):
+    // played once, only when refusing under an order the operator chose.
+    if ((input.order ?? "balanced") !== "balanced")
+      balanced ??= regionsFitting({ ...input, order: "balanced", samples: 0 });
+    out.push(
+      windowRefusal({
+        region: r.region,
+        windowMs,
+        estimateMs: span,
+        fromOpening: opening !== undefined,
+        holdovers: drainsHere ? have : null,
+        needed: r.holdoversNeeded,
+        alone: alone(input, schedule, list, r, drainsHere, have, capacityOf, seed),
+        holds: holdsOf(schedule.hosts, r.region, from),
+        opening: (region) => {
+          const at = input.windows?.opensAt[region];
+          return at === undefined || opening === undefined || input.windows === undefined
+            ? undefined
+            : { afterMs: Math.max(0, at - input.windows.startAt) - opening, at };
+        },
+        globalCap: input.plan.concurrency.global,
+        staggered: input.plan.stagger.intervalMs > 0 || input.plan.stagger.jitterMs > 0,
+        balancedFits: balanced?.has(r.region) ?? false,
+      }),
+    );
   }
   return out;
+}
+
+/**
+ * The region on its own (no other region, no window opening): it fits with the hold-overs it has,
+ * or what it takes — the bound with unlimited hold-over room when it drains, else its estimate —
+ * and the bound's largest part.
+ */
+function alone(
+  input: PlannerInput,
+  schedule: Schedule,
+  list: readonly ListHost[],
+  r: RegionPlan,
+  drainsHere: boolean,
+  have: number,
+  capacityOf: (region: string) => Capacity,
+  seed: number,
+): WindowFacts["alone"] {
+  const windowMs = r.windowMs ?? 0;
+  if (drainsHere && r.holdoversNeeded !== null && r.holdoversNeeded <= have) return { fits: true };
+  const ownMs = drainsHere
+    ? undefined
+    : regionMakespan(input.plan, list, r.region, 0, capacityOf(r.region), seed);
+  if (ownMs !== undefined && ownMs <= windowMs) return { fits: true };
+  const { [HOLDOVER_DOMAIN]: _room, ...caps } = schedule.caps;
+  const lb = lowerBound(
+    list.filter((h) => h.region === r.region),
+    { ...input.plan.concurrency, perDomainValue: caps },
+    input.plan.stagger.intervalMs,
+  );
+  const worst = [...lb.waves].sort((a, b) => b.ms - a.ms)[0];
+  return {
+    fits: false,
+    ms: ownMs ?? lb.ms,
+    binding: worst === undefined ? undefined : `wave ${worst.wave}: ${worst.binding}`,
+  };
+}
+
+/** The regions whose window the plan fits under `input` (its order): all unless refused for a window. */
+function regionsFitting(input: PlannerInput): ReadonlySet<string> {
+  const regions = new Set(input.scope.map((h) => h.region));
+  try {
+    planSchedule(input);
+  } catch (e) {
+    if (!(e instanceof PlanRefusal)) throw e;
+    for (const r of e.refusals) if (r.kind === "window-too-short") regions.delete(r.region);
+  }
+  return regions;
 }

@@ -153,7 +153,7 @@ describe("history files", () => {
       },
     });
     expect(() => parsePrometheusHistory(bad, "h.json")).toThrow(
-      /h\.json: data\.result\[0\]\.values\[1\]\[1\]: "NaN" is out of range/,
+      /h\.json: data\.result\[0\]\.values\[1\]\[1\]: "NaN" is not a measurement/,
     );
     expect(() => parsePrometheusHistory('{"status":"error"}', "h.json")).toThrow(/h\.json: status/);
     expect(() => parsePrometheusHistory(bad, "h.json", "dc")).toThrow(/has no "dc" label/);
