@@ -14,7 +14,8 @@ import { parseDuration } from "../core/plan/duration.js";
 import { MAX_DURATION_MS } from "../core/plan/schema.js";
 import { parseHistory } from "../core/planner/history.js";
 import { PlanRefusal, type Refusal } from "../core/planner/refusal.js";
-import { chooseWindow, isTimeZone, offsetZone, type Window } from "../core/planner/windows.js";
+import { chooseWindow, type NoWindow, type Window } from "../core/planner/windows.js";
+import { isTimeZone, offsetZone, zoneLabel } from "../core/planner/zone.js";
 import { readUserFile } from "./compose.js";
 
 export interface WindowFlags {
@@ -178,21 +179,37 @@ export async function chooseWindows(
   const regions = new Map<string, Host>();
   for (const h of scope) if (!regions.has(h.region)) regions.set(h.region, h);
   for (const [region, host] of regions) {
-    const mine = samples.filter((s) => s.region === region);
-    const w = chooseWindow(region, timeZoneOf(host), mine, opts);
-    if (w !== undefined) windows.push(w);
-    else
-      refusals.push({
-        kind: "no-window",
-        region,
-        why:
-          mine.length === 0
-            ? `the history (${flags.history}) has no samples for it`
-            : `no ${flags.window ?? "4h"} stretch in the next ${opts.days} day(s) lies inside the allowed hours and off the blackout dates`,
-      });
+    const zone = timeZoneOf(host);
+    const w = chooseWindow(
+      region,
+      zone,
+      samples.filter((s) => s.region === region),
+      opts,
+    );
+    if ("none" in w) refusals.push({ kind: "no-window", region, why: whyNoWindow(w, zone, flags, days) });
+    else windows.push(w);
   }
   if (refusals.length > 0) throw new PlanRefusal(refusals);
   return { windows, from: opts.from };
+}
+
+/** At most this many missing local times are listed. */
+const MAX_TIMES = 6;
+
+function whyNoWindow(w: NoWindow, zone: string, flags: WindowFlags, days: number): string {
+  const stretch = `${flags.window ?? "4h"} stretch in the next ${days} day(s)`;
+  const rules = flags.allowedHours !== undefined || flags.blackout !== undefined;
+  switch (w.none) {
+    case "no-history":
+      return `the history (${flags.history}) has no samples for it`;
+    case "rules":
+      return `no ${stretch} lies inside the allowed hours and off the blackout dates`;
+    case "unsampled": {
+      const more = w.times.length > MAX_TIMES ? ` and ${w.times.length - MAX_TIMES} more` : "";
+      const times = `${w.times.slice(0, MAX_TIMES).join(", ")}${more}`;
+      return `the history (${flags.history}) has no samples at local ${times} (${zoneLabel(zone)}), and every ${stretch}${rules ? " inside the allowed hours and off the blackout dates" : ""} includes one`;
+    }
+  }
 }
 
 /** What the planner takes of the windows, with the run (offset 0 of the schedule) at `startAt`. */

@@ -271,6 +271,60 @@ describe("windows from utilization history", () => {
     }
   });
 
+  it("an hourly history gives windows too; a local half hour no sample speaks for is named in the refusal", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-hourly-"));
+    const two = ["examples/demo/plan.yaml", "--fleet", "regions=2,hosts=6,holdovers=0.34,workloads=4,seed=7"];
+    try {
+      for (const format of ["csv", "prometheus"]) {
+        const file = join(dir, `h1.${format}`);
+        const h = await runCli([
+          "history",
+          "--fleet",
+          "regions=2,hosts=6",
+          "--step",
+          "1h",
+          "--format",
+          format,
+          "-o",
+          file,
+        ]);
+        expect(h.code, h.stderr).toBe(0);
+        const p = await runCli([
+          "plan",
+          ...two,
+          "--history",
+          file,
+          "--window",
+          "8h",
+          "--samples",
+          "0",
+          "--json",
+        ]);
+        expect(p.code, p.stderr).toBe(0);
+        const out = JSON.parse(p.stdout) as { windows: { region: string; utilization: number }[] };
+        expect(out.windows.map((w) => w.region).sort()).toEqual(["r01", "r02"]);
+        for (const w of out.windows) expect(w.utilization).toBeLessThan(0.3);
+      }
+      // Only the samples from 00:00 to 11:59 UTC: r02 (UTC+01:00) has none from 13:00 to 00:59 local.
+      const mornings = join(dir, "mornings.csv");
+      writeFileSync(
+        mornings,
+        readFileSync(join(dir, "h1.csv"), "utf8")
+          .split("\n")
+          .filter((l) => !/T(1[2-9]|2\d):/.test(l))
+          .join("\n"),
+      );
+      const r = await runCli(["plan", ...two, "--history", mornings, "--window", "16h", "--samples", "0"]);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(
+        /region r02: no maintenance window: the history \(.*mornings\.csv\) has no samples at local 00:00, 00:30, 13:00, .* and 18 more \(UTC\+01:00\), and every 16h stretch in the next 7 day\(s\) includes one/,
+      );
+      expect(r.stderr).not.toContain("allowed hours");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("window-search flags without --history are refused, each named, never ignored", async () => {
     const search = ["--allowed-hours", "22-06", "--blackout", "2026-01-10", "--from", "2026-01-05T00:00:00Z"];
     const plan = await runCli(["plan", ...REF, ...REF_FLEET, ...search, "--days", "3"]);
