@@ -197,6 +197,39 @@ describe("a window lies entirely inside the rules, in local time", () => {
   });
 });
 
+describe("labels", () => {
+  /** Monday 2026-10-19; the clocks in Amsterdam go back on Sunday 2026-10-25 at 03:00. */
+  const OCT_MONDAY = Date.UTC(2026, 9, 19);
+  const sundayNight = (at: number) => {
+    const l = localParts(at, "Europe/Amsterdam");
+    return l.weekday === 0 && l.hour >= 1 && l.hour < 4;
+  };
+
+  it("says how long a window is when the clocks change inside it", () => {
+    const w = found(
+      chooseWindow("ams", "Europe/Amsterdam", history("ams", sundayNight, OCT_MONDAY - 14 * DAY), {
+        lengthMs: 4 * HOUR,
+        from: OCT_MONDAY,
+        days: 7,
+      }),
+    );
+    expect(w.label).toBe("Sun 01:00-04:00 Europe/Amsterdam (4h00m; clocks go back 1h00m)");
+    expect(w.endMs - w.startMs).toBe(4 * HOUR);
+  });
+
+  it("and when it lasts a day or more", () => {
+    const w = found(
+      chooseWindow(
+        "r",
+        "UTC",
+        history("r", () => true),
+        { lengthMs: 30 * HOUR, from: MONDAY, days: 7 },
+      ),
+    );
+    expect(w.label).toBe("Mon 00:00-06:00 UTC (30h00m)");
+  });
+});
+
 describe("history files", () => {
   it("reads CSV (fractions or percentages) and Prometheus query_range JSON alike", () => {
     const csv = "timestamp,region,utilization\n2026-01-05T02:00:00Z,r01,0.25\n1767578400,r02,0.5\n";

@@ -18,8 +18,11 @@
  *   date, in local time, across any change of the clocks. Ties go to the earliest start.
  * - The predicted utilization is the mean over the window's local half hours, each weighted by
  *   how much of it the window covers.
- * - A label gives the local weekday, start and end.
+ * - A label gives the local weekday, start and end; when the clock's difference between them is
+ *   not the window's length (the clocks change inside it, or it lasts a day or more), the length
+ *   follows: `Sun 01:00-04:00 Europe/Amsterdam (4h00m; clocks go back 1h00m)`.
  */
+import { formatMs } from "./refusal.js";
 import { DAY_MS, MINUTE_MS, offsetMs, wallParts, zoneLabel } from "./zone.js";
 
 export interface Sample {
@@ -260,6 +263,11 @@ function windowAt(
   const endWall = endMs + offsetMs(endMs, timeZone);
   const a = wallParts(startWall);
   const b = wallParts(endWall);
-  const label = `${a.weekdayName} ${hhmm(a)}-${hhmm(b)} ${zoneLabel(timeZone)}`;
+  let label = `${a.weekdayName} ${hhmm(a)}-${hhmm(b)} ${zoneLabel(timeZone)}`;
+  // What the label reads (end minus start on the clock) is not always how long the window is.
+  if (mod(endWall - startWall, DAY_MS) !== mod(lengthMs, DAY_MS) || lengthMs >= DAY_MS) {
+    const shift = endWall - endMs - (startWall - startMs);
+    label += ` (${formatMs(lengthMs)}${shift === 0 ? "" : `; clocks go ${shift < 0 ? "back" : "forward"} ${formatMs(Math.abs(shift))}`})`;
+  }
   return { region, timeZone, startMs, endMs, utilization, label };
 }
