@@ -10,6 +10,7 @@
  */
 import { InputError } from "../core/errors.js";
 import type { Host } from "../core/model/fleet.js";
+import { utcOffsetHours } from "../core/model/utc-offset.js";
 import { parseDuration } from "../core/plan/duration.js";
 import { MAX_DURATION_MS } from "../core/plan/schema.js";
 import { parseHistory } from "../core/planner/history.js";
@@ -131,7 +132,7 @@ function fromFlag(v: string): number {
   return ms;
 }
 
-/** A region's IANA time zone: `overhaul_timezone`, else its `overhaul_utc_offset`, else UTC. */
+/** A region's time zone: `overhaul_timezone` (IANA), else its `overhaul_utc_offset` (`UTC+05:30`), else UTC. */
 export function timeZoneOf(h: Host): string {
   const tz = h.vars.overhaul_timezone;
   if (typeof tz === "string" && tz.trim() !== "") {
@@ -143,8 +144,7 @@ export function timeZoneOf(h: Host): string {
       });
     return tz;
   }
-  const n = Number(h.vars.overhaul_utc_offset ?? 0);
-  return Number.isInteger(n) && Math.abs(n) <= 14 ? offsetZone(n) : "UTC";
+  return offsetZone(utcOffsetHours(h));
 }
 
 /** Each scoped region's window (refused when a region has none) and where the search started. */

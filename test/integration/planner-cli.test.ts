@@ -325,6 +325,64 @@ describe("windows from utilization history", () => {
     }
   });
 
+  it("a fractional overhaul_utc_offset is the region's clock for the history and its window; a bad one is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-offset-"));
+    const inventory = (offset: string) =>
+      `[in]\nin-w1 overhaul_rack=in-r1\nin-w2 overhaul_rack=in-r2\n[in:vars]\noverhaul_region=in\noverhaul_utc_offset=${offset}\n[workers:children]\nin\n[all:vars]\nansible_connection=local\n`;
+    try {
+      writeFileSync(
+        join(dir, "plan.yaml"),
+        'name: simple\nhosts: workers\nsteps:\n  - { name: cmd, kind: command, run: "true" }\n',
+      );
+      writeFileSync(join(dir, "inv.ini"), inventory("5.5"));
+      const h = await runCli(["history", "-i", "inv.ini", "-o", "h.csv"], { cwd: dir });
+      expect(h.code, h.stderr).toBe(0);
+      const p = await runCli(
+        [
+          "plan",
+          "plan.yaml",
+          "-i",
+          "inv.ini",
+          "--history",
+          "h.csv",
+          "--allowed-hours",
+          "22-06",
+          "--samples",
+          "0",
+          "--json",
+        ],
+        { cwd: dir },
+      );
+      expect(p.code, p.stderr).toBe(0);
+      const [w] = (
+        JSON.parse(p.stdout) as {
+          windows: { timeZone: string; label: string; startMs: number; utilization: number }[];
+        }
+      ).windows;
+      expect(w?.timeZone).toBe("UTC+05:30");
+      // Inside 22:00-06:00 at UTC+05:30, around the generated curve's 04:00 trough.
+      expect(w?.label).toMatch(/^\w{3} (2[23]|0[0-2]):[03]0-0[2-6]:[03]0 UTC\+05:30$/);
+      expect(w?.utilization).toBeLessThan(0.25);
+      for (const bad of ["+01:00", "abc", "5.1"]) {
+        writeFileSync(join(dir, "bad.ini"), inventory(bad));
+        for (const args of [
+          ["plan", "plan.yaml", "-i", "bad.ini", "--history", "h.csv"],
+          ["history", "-i", "bad.ini"],
+          ["simulate", "plan.yaml", "-i", "bad.ini", "--db", ":memory:"],
+        ]) {
+          const r = await runCli(args, { cwd: dir });
+          expect(r.code, `${args[0]} ${bad}: ${r.stderr}`).toBe(2);
+          expect(r.stderr).toContain("bad.ini: in-w1.overhaul_utc_offset:");
+          expect(r.stderr).toContain(
+            "is not a UTC offset (expected hours east of UTC in whole quarter hours",
+          );
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("window-search flags without --history are refused, each named, never ignored", async () => {
     const search = ["--allowed-hours", "22-06", "--blackout", "2026-01-10", "--from", "2026-01-05T00:00:00Z"];
     const plan = await runCli(["plan", ...REF, ...REF_FLEET, ...search, "--days", "3"]);
