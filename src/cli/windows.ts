@@ -6,14 +6,15 @@
  * Invariants: every flag is validated with its name in the error; a region without a time zone
  * uses its UTC offset (`overhaul_utc_offset`), else UTC; a region the history does not cover, or
  * with no allowed window, is refused (exit 4), never given a guessed window. Windows are searched
- * from `--from` (default: the history's end), never before `notBefore` (when the run starts).
+ * from `--from` (default: the history's end), never before `notBefore` (when the run starts);
+ * `--from` names its zone (`Z`, `+01:00`), so it never depends on the machine's time zone.
  */
 import { InputError } from "../core/errors.js";
 import type { Host } from "../core/model/fleet.js";
 import { utcOffsetHours } from "../core/model/utc-offset.js";
 import { parseDuration } from "../core/plan/duration.js";
 import { MAX_DURATION_MS } from "../core/plan/schema.js";
-import { parseHistory } from "../core/planner/history.js";
+import { parseHistory, parseIsoInstant } from "../core/planner/history.js";
 import { PlanRefusal, type Refusal } from "../core/planner/refusal.js";
 import { chooseWindow, type NoWindow, type Window } from "../core/planner/windows.js";
 import { isTimeZone, offsetZone, zoneLabel } from "../core/planner/zone.js";
@@ -121,13 +122,17 @@ export function daysFlag(n: number | undefined, fallback: number, what = ""): nu
   return n;
 }
 
+/** `--from`: an ISO-8601 time with its zone, never read in the machine's time zone. */
 function fromFlag(v: string): number {
-  const ms = Date.parse(v);
-  if (!/^\d{4}-\d\d-\d\dT/.test(v) || Number.isNaN(ms))
+  const ms = parseIsoInstant(v);
+  // A real calendar day: Date.parse reads 2026-02-30 as 2 March.
+  if (ms === undefined || !isCalendarDate(v.trim().slice(0, 10)))
     throw new InputError({
       path: "--from",
-      message: `"${v}" is not a time`,
-      expected: "ISO-8601, e.g. 2026-01-05T00:00:00Z",
+      message: /^\d{4}-\d\d-\d\dT[\d:.]+$/.test(v.trim())
+        ? `"${v}" has no time zone`
+        : `"${v}" is not a time`,
+      expected: "ISO-8601 with its zone, e.g. 2026-01-05T00:00Z or 2026-01-05T00:00+01:00",
     });
   return ms;
 }

@@ -383,6 +383,36 @@ describe("windows from utilization history", () => {
     }
   });
 
+  it("--from names its time zone: a time without one is refused, whatever the machine's zone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-from-"));
+    try {
+      const csv = join(dir, "h.csv");
+      expect((await runCli(["history", "--fleet", "regions=3,hosts=6", "-o", csv])).code).toBe(0);
+      const plan = (from: string, TZ: string) =>
+        runCli(
+          ["plan", ...DEMO, "--history", csv, "--from", from, "--days", "2", "--samples", "0", "--json"],
+          {
+            env: { TZ },
+          },
+        );
+      for (const TZ of ["UTC", "America/New_York"]) {
+        const r = await plan("2026-01-06T00:00", TZ);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toContain(
+          '--from: "2026-01-06T00:00" has no time zone (expected ISO-8601 with its zone, e.g. 2026-01-05T00:00Z or 2026-01-05T00:00+01:00)',
+        );
+      }
+      const utc = await plan("2026-01-06T00:00+01:00", "UTC");
+      expect(utc.code, utc.stderr).toBe(0);
+      expect((await plan("2026-01-06T00:00+01:00", "America/New_York")).stdout).toBe(utc.stdout);
+      const feb30 = await plan("2026-02-30T00:00Z", "UTC");
+      expect(feb30.code).toBe(2);
+      expect(feb30.stderr).toContain('--from: "2026-02-30T00:00Z" is not a time');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("window-search flags without --history are refused, each named, never ignored", async () => {
     const search = ["--allowed-hours", "22-06", "--blackout", "2026-01-10", "--from", "2026-01-05T00:00:00Z"];
     const plan = await runCli(["plan", ...REF, ...REF_FLEET, ...search, "--days", "3"]);
