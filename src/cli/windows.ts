@@ -6,8 +6,10 @@
  * Invariants: every flag is validated with its name in the error; a region without a time zone
  * uses its UTC offset (`overhaul_utc_offset`), else UTC; a region the history does not cover, or
  * with no allowed window, is refused (exit 4), never given a guessed window. Windows are searched
- * from `--from` (default: the history's end), never before `notBefore` (when the run starts);
- * `--from` names its zone (`Z`, `+01:00`), so it never depends on the machine's time zone.
+ * from `--from` (default: the history's end, its last sample plus one step) for `--days`; `--from`
+ * names its zone (`Z`, `+01:00`), so it never depends on the machine's time zone. A run (`run`,
+ * `simulate`) starts no window before it starts: a `--from` whose days all lie before that is
+ * refused (exit 2), never moved; `plan`, which runs nothing, searches exactly where it is told.
  */
 import { InputError } from "../core/errors.js";
 import type { Host } from "../core/model/fleet.js";
@@ -16,8 +18,8 @@ import { parseDuration } from "../core/plan/duration.js";
 import { MAX_DURATION_MS } from "../core/plan/schema.js";
 import { parseHistory, parseIsoInstant } from "../core/planner/history.js";
 import { PlanRefusal, type Refusal } from "../core/planner/refusal.js";
-import { chooseWindow, type NoWindow, type Window } from "../core/planner/windows.js";
-import { isTimeZone, offsetZone, zoneLabel } from "../core/planner/zone.js";
+import { chooseWindow, historyEnd, type NoWindow, type Window } from "../core/planner/windows.js";
+import { DAY_MS, isTimeZone, offsetZone, zoneLabel } from "../core/planner/zone.js";
 import { readUserFile } from "./compose.js";
 
 export interface WindowFlags {
@@ -152,11 +154,20 @@ export function timeZoneOf(h: Host): string {
   return offsetZone(utcOffsetHours(h));
 }
 
-/** Each scoped region's window (refused when a region has none) and where the search started. */
+/** When the run that waits for the windows starts (`at`), and what it is (`the simulation`). */
+export interface RunStart {
+  at: number;
+  what: string;
+}
+
+/**
+ * Each scoped region's window (refused when a region has none) and where the search started;
+ * with `start`, no window opens before the run starts.
+ */
 export async function chooseWindows(
   scope: readonly Host[],
   flags: WindowFlags,
-  notBefore = Number.NEGATIVE_INFINITY,
+  start?: RunStart,
 ): Promise<{ windows: Window[]; from: number }> {
   const samples = parseHistory(
     await readUserFile(flags.history, "history"),
@@ -165,17 +176,18 @@ export async function chooseWindows(
   );
   const lengthMs = durationFlag("--window", flags.window ?? "4h");
   const days = daysFlag(flags.days, 7, " to search");
-  if (lengthMs > days * 86_400_000)
+  if (lengthMs > days * DAY_MS)
     throw new InputError({
       path: "--window",
       message: `a ${flags.window} window does not fit in the ${days} day(s) searched`,
       expected: `a window of at most ${days * 24}h, or more --days`,
     });
-  const latest = samples.reduce((m, s) => Math.max(m, s.at), 0);
+  const from = searchFrom(flags, samples.length === 0 ? 0 : historyEnd(samples), days, start);
   const opts = {
     lengthMs,
-    from: Math.max(notBefore, flags.from !== undefined ? fromFlag(flags.from) : latest),
+    from,
     days,
+    ...(start !== undefined ? { notBefore: start.at } : {}),
     ...(flags.allowedHours !== undefined ? { allowedHours: hoursFlag(flags.allowedHours) } : {}),
     ...(flags.blackout !== undefined ? { blackout: datesFlag(flags.blackout) } : {}),
   };
@@ -195,7 +207,27 @@ export async function chooseWindows(
     else windows.push(w);
   }
   if (refusals.length > 0) throw new PlanRefusal(refusals);
-  return { windows, from: opts.from };
+  return { windows, from: Math.max(from, start?.at ?? from) };
+}
+
+/**
+ * Where the search starts: `--from`, else the history's end (not before the run starts). A
+ * `--from` whose days end before the run starts could only be moved, so it is refused.
+ */
+function searchFrom(flags: WindowFlags, historyEndsAt: number, days: number, start?: RunStart): number {
+  if (flags.from === undefined) return Math.max(historyEndsAt, start?.at ?? historyEndsAt);
+  const from = fromFlag(flags.from);
+  if (start !== undefined && from + days * DAY_MS < start.at)
+    throw new InputError({
+      path: "--from",
+      message: `${days} day(s) from "${flags.from}" end before ${start.what} starts (${isoMinute(start.at)})`,
+      expected: `--from ${isoMinute(start.at - days * DAY_MS)} or later, or more --days`,
+    });
+  return from;
+}
+
+function isoMinute(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16)}Z`;
 }
 
 /** At most this many missing local times are listed. */

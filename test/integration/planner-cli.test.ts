@@ -413,6 +413,31 @@ describe("windows from utilization history", () => {
     }
   });
 
+  it("plan searches from the --from it is given; simulate refuses a --from whose days end before it starts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-from-"));
+    try {
+      const csv = join(dir, "h.csv");
+      expect((await runCli(["history", "--fleet", "regions=3,hosts=6", "-o", csv])).code).toBe(0);
+      const june = ["--history", csv, "--from", "2025-06-15T00:00:00Z", "--days", "2"];
+      const p = await runCli(["plan", ...DEMO, ...june, "--samples", "0", "--json"]);
+      expect(p.code, p.stderr).toBe(0);
+      const out = JSON.parse(p.stdout) as { windows: { startMs: number }[]; schedule: { startAt: number } };
+      expect(out.schedule.startAt).toBe(Date.UTC(2025, 5, 15));
+      for (const w of out.windows) {
+        expect(w.startMs).toBeGreaterThanOrEqual(Date.UTC(2025, 5, 15));
+        expect(w.startMs).toBeLessThanOrEqual(Date.UTC(2025, 5, 17));
+      }
+      // A simulation starts at 2026-01-05T02:00Z: windows in June 2025 could only be moved.
+      const s = await runCli(["simulate", ...DEMO, ...june, "--schedule", "--db", ":memory:", "-q"]);
+      expect(s.code).toBe(2);
+      expect(s.stderr).toContain(
+        '--from: 2 day(s) from "2025-06-15T00:00:00Z" end before the simulation starts (2026-01-05T02:00Z) (expected --from 2026-01-03T02:00Z or later, or more --days)',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("window-search flags without --history are refused, each named, never ignored", async () => {
     const search = ["--allowed-hours", "22-06", "--blackout", "2026-01-10", "--from", "2026-01-05T00:00:00Z"];
     const plan = await runCli(["plan", ...REF, ...REF_FLEET, ...search, "--days", "3"]);

@@ -116,7 +116,13 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
     const windows =
       opts.history !== undefined
         ? plannerWindows(
-            (await chooseWindows(stored, { ...opts, history: opts.history }, clock.now())).windows,
+            (
+              await chooseWindows(
+                stored,
+                { ...opts, history: opts.history },
+                { at: clock.now(), what: "the run (now)" },
+              )
+            ).windows,
             clock.now(),
           )
         : undefined;

@@ -356,7 +356,13 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
   const windows =
     opts.history !== undefined
       ? plannerWindows(
-          (await chooseWindows(hosts, { ...opts, history: opts.history }, SIM_START)).windows,
+          (
+            await chooseWindows(
+              hosts,
+              { ...opts, history: opts.history },
+              { at: SIM_START, what: "the simulation" },
+            )
+          ).windows,
           SIM_START,
         )
       : undefined;
