@@ -8,6 +8,7 @@
 
 import { InputError } from "../core/errors.js";
 import type { Host, Workload } from "../core/model/fleet.js";
+import { regionUtcOffsets } from "../core/model/utc-offset.js";
 import { DEFAULT_FLOW_MODEL, type FlowModel } from "../core/planner/flow-model.js";
 import { ORDER_POLICIES, type OrderPolicy } from "../core/planner/order.js";
 import { planSchedule, type Schedule } from "../core/planner/planner.js";
@@ -25,19 +26,14 @@ export function flowModelOf(scenario: Scenario | undefined): FlowModel {
 }
 
 /**
- * Each region's utilization `atMs` after `startAt`, from the daily curve in its hosts'
- * `overhaul_utc_offset` (hours; default 0) — what the simulator's migrations see.
+ * Each region's utilization `atMs` after `startAt`, from the daily curve at its hosts'
+ * `overhaul_utc_offset` (core/model/utc-offset.ts) — what the simulator's migrations see.
  */
 export function utilizationFrom(
   hosts: readonly Host[],
   startAt: number,
 ): (region: string, atMs: number) => number {
-  const offsets = new Map<string, number>();
-  for (const h of hosts) {
-    if (offsets.has(h.region)) continue;
-    const n = Number(h.vars.overhaul_utc_offset ?? 0);
-    offsets.set(h.region, Number.isFinite(n) ? n : 0);
-  }
+  const offsets = regionUtcOffsets(hosts);
   return (region, atMs) => utilization(offsets.get(region) ?? 0, startAt + atMs);
 }
 

@@ -6,15 +6,20 @@
  * Invariants: every flag is validated with its name in the error; a region without a time zone
  * uses its UTC offset (`overhaul_utc_offset`), else UTC; a region the history does not cover, or
  * with no allowed window, is refused (exit 4), never given a guessed window. Windows are searched
- * from `--from` (default: the history's end), never before `notBefore` (when the run starts).
+ * from `--from` (default: the history's end, its last sample plus one step) for `--days`; `--from`
+ * names its zone (`Z`, `+01:00`), so it never depends on the machine's time zone. A run (`run`,
+ * `simulate`) starts no window before it starts: a `--from` whose days all lie before that is
+ * refused (exit 2), never moved; `plan`, which runs nothing, searches exactly where it is told.
  */
 import { InputError } from "../core/errors.js";
 import type { Host } from "../core/model/fleet.js";
+import { utcOffsetHours } from "../core/model/utc-offset.js";
 import { parseDuration } from "../core/plan/duration.js";
 import { MAX_DURATION_MS } from "../core/plan/schema.js";
-import { parseHistory } from "../core/planner/history.js";
+import { parseHistory, parseIsoInstant } from "../core/planner/history.js";
 import { PlanRefusal, type Refusal } from "../core/planner/refusal.js";
-import { chooseWindow, isTimeZone, offsetZone, type Window } from "../core/planner/windows.js";
+import { chooseWindow, historyEnd, type NoWindow, type Window } from "../core/planner/windows.js";
+import { DAY_MS, isTimeZone, offsetZone, zoneLabel } from "../core/planner/zone.js";
 import { readUserFile } from "./compose.js";
 
 export interface WindowFlags {
@@ -119,18 +124,22 @@ export function daysFlag(n: number | undefined, fallback: number, what = ""): nu
   return n;
 }
 
+/** `--from`: an ISO-8601 time with its zone, never read in the machine's time zone. */
 function fromFlag(v: string): number {
-  const ms = Date.parse(v);
-  if (!/^\d{4}-\d\d-\d\dT/.test(v) || Number.isNaN(ms))
+  const ms = parseIsoInstant(v);
+  // A real calendar day: Date.parse reads 2026-02-30 as 2 March.
+  if (ms === undefined || !isCalendarDate(v.trim().slice(0, 10)))
     throw new InputError({
       path: "--from",
-      message: `"${v}" is not a time`,
-      expected: "ISO-8601, e.g. 2026-01-05T00:00:00Z",
+      message: /^\d{4}-\d\d-\d\dT[\d:.]+$/.test(v.trim())
+        ? `"${v}" has no time zone`
+        : `"${v}" is not a time`,
+      expected: "ISO-8601 with its zone, e.g. 2026-01-05T00:00Z or 2026-01-05T00:00+01:00",
     });
   return ms;
 }
 
-/** A region's IANA time zone: `overhaul_timezone`, else its `overhaul_utc_offset`, else UTC. */
+/** A region's time zone: `overhaul_timezone` (IANA), else its `overhaul_utc_offset` (`UTC+05:30`), else UTC. */
 export function timeZoneOf(h: Host): string {
   const tz = h.vars.overhaul_timezone;
   if (typeof tz === "string" && tz.trim() !== "") {
@@ -142,15 +151,23 @@ export function timeZoneOf(h: Host): string {
       });
     return tz;
   }
-  const n = Number(h.vars.overhaul_utc_offset ?? 0);
-  return Number.isInteger(n) && Math.abs(n) <= 14 ? offsetZone(n) : "UTC";
+  return offsetZone(utcOffsetHours(h));
 }
 
-/** Each scoped region's window (refused when a region has none) and where the search started. */
+/** When the run that waits for the windows starts (`at`), and what it is (`the simulation`). */
+export interface RunStart {
+  at: number;
+  what: string;
+}
+
+/**
+ * Each scoped region's window (refused when a region has none) and where the search started;
+ * with `start`, no window opens before the run starts.
+ */
 export async function chooseWindows(
   scope: readonly Host[],
   flags: WindowFlags,
-  notBefore = Number.NEGATIVE_INFINITY,
+  start?: RunStart,
 ): Promise<{ windows: Window[]; from: number }> {
   const samples = parseHistory(
     await readUserFile(flags.history, "history"),
@@ -159,17 +176,18 @@ export async function chooseWindows(
   );
   const lengthMs = durationFlag("--window", flags.window ?? "4h");
   const days = daysFlag(flags.days, 7, " to search");
-  if (lengthMs > days * 86_400_000)
+  if (lengthMs > days * DAY_MS)
     throw new InputError({
       path: "--window",
       message: `a ${flags.window} window does not fit in the ${days} day(s) searched`,
       expected: `a window of at most ${days * 24}h, or more --days`,
     });
-  const latest = samples.reduce((m, s) => Math.max(m, s.at), 0);
+  const from = searchFrom(flags, samples.length === 0 ? 0 : historyEnd(samples), days, start);
   const opts = {
     lengthMs,
-    from: Math.max(notBefore, flags.from !== undefined ? fromFlag(flags.from) : latest),
+    from,
     days,
+    ...(start !== undefined ? { notBefore: start.at } : {}),
     ...(flags.allowedHours !== undefined ? { allowedHours: hoursFlag(flags.allowedHours) } : {}),
     ...(flags.blackout !== undefined ? { blackout: datesFlag(flags.blackout) } : {}),
   };
@@ -178,21 +196,57 @@ export async function chooseWindows(
   const regions = new Map<string, Host>();
   for (const h of scope) if (!regions.has(h.region)) regions.set(h.region, h);
   for (const [region, host] of regions) {
-    const mine = samples.filter((s) => s.region === region);
-    const w = chooseWindow(region, timeZoneOf(host), mine, opts);
-    if (w !== undefined) windows.push(w);
-    else
-      refusals.push({
-        kind: "no-window",
-        region,
-        why:
-          mine.length === 0
-            ? `the history (${flags.history}) has no samples for it`
-            : `no ${flags.window ?? "4h"} stretch in the next ${opts.days} day(s) lies inside the allowed hours and off the blackout dates`,
-      });
+    const zone = timeZoneOf(host);
+    const w = chooseWindow(
+      region,
+      zone,
+      samples.filter((s) => s.region === region),
+      opts,
+    );
+    if ("none" in w) refusals.push({ kind: "no-window", region, why: whyNoWindow(w, zone, flags, days) });
+    else windows.push(w);
   }
   if (refusals.length > 0) throw new PlanRefusal(refusals);
-  return { windows, from: opts.from };
+  return { windows, from: Math.max(from, start?.at ?? from) };
+}
+
+/**
+ * Where the search starts: `--from`, else the history's end (not before the run starts). A
+ * `--from` whose days end before the run starts could only be moved, so it is refused.
+ */
+function searchFrom(flags: WindowFlags, historyEndsAt: number, days: number, start?: RunStart): number {
+  if (flags.from === undefined) return Math.max(historyEndsAt, start?.at ?? historyEndsAt);
+  const from = fromFlag(flags.from);
+  if (start !== undefined && from + days * DAY_MS < start.at)
+    throw new InputError({
+      path: "--from",
+      message: `${days} day(s) from "${flags.from}" end before ${start.what} starts (${isoMinute(start.at)})`,
+      expected: `--from ${isoMinute(start.at - days * DAY_MS)} or later, or more --days`,
+    });
+  return from;
+}
+
+function isoMinute(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16)}Z`;
+}
+
+/** At most this many missing local times are listed. */
+const MAX_TIMES = 6;
+
+function whyNoWindow(w: NoWindow, zone: string, flags: WindowFlags, days: number): string {
+  const stretch = `${flags.window ?? "4h"} stretch in the next ${days} day(s)`;
+  const rules = flags.allowedHours !== undefined || flags.blackout !== undefined;
+  switch (w.none) {
+    case "no-history":
+      return `the history (${flags.history}) has no samples for it`;
+    case "rules":
+      return `no ${stretch} lies inside the allowed hours and off the blackout dates`;
+    case "unsampled": {
+      const more = w.times.length > MAX_TIMES ? ` and ${w.times.length - MAX_TIMES} more` : "";
+      const times = `${w.times.slice(0, MAX_TIMES).join(", ")}${more}`;
+      return `the history (${flags.history}) has no samples at local ${times} (${zoneLabel(zone)}), and every ${stretch}${rules ? " inside the allowed hours and off the blackout dates" : ""} includes one`;
+    }
+  }
 }
 
 /** What the planner takes of the windows, with the run (offset 0 of the schedule) at `startAt`. */

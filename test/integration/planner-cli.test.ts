@@ -312,6 +312,173 @@ describe("windows from utilization history", () => {
     }
   });
 
+  it("an hourly history gives windows too; a local half hour no sample speaks for is named in the refusal", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-hourly-"));
+    const two = ["examples/demo/plan.yaml", "--fleet", "regions=2,hosts=6,holdovers=0.34,workloads=4,seed=7"];
+    try {
+      for (const format of ["csv", "prometheus"]) {
+        const file = join(dir, `h1.${format}`);
+        const h = await runCli([
+          "history",
+          "--fleet",
+          "regions=2,hosts=6",
+          "--step",
+          "1h",
+          "--format",
+          format,
+          "-o",
+          file,
+        ]);
+        expect(h.code, h.stderr).toBe(0);
+        const p = await runCli([
+          "plan",
+          ...two,
+          "--history",
+          file,
+          "--window",
+          "8h",
+          "--samples",
+          "0",
+          "--json",
+        ]);
+        expect(p.code, p.stderr).toBe(0);
+        const out = JSON.parse(p.stdout) as { windows: { region: string; utilization: number }[] };
+        expect(out.windows.map((w) => w.region).sort()).toEqual(["r01", "r02"]);
+        for (const w of out.windows) expect(w.utilization).toBeLessThan(0.3);
+      }
+      // Only the samples from 00:00 to 11:59 UTC: r02 (UTC+01:00) has none from 13:00 to 00:59 local.
+      const mornings = join(dir, "mornings.csv");
+      writeFileSync(
+        mornings,
+        readFileSync(join(dir, "h1.csv"), "utf8")
+          .split("\n")
+          .filter((l) => !/T(1[2-9]|2\d):/.test(l))
+          .join("\n"),
+      );
+      const r = await runCli(["plan", ...two, "--history", mornings, "--window", "16h", "--samples", "0"]);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(
+        /region r02: no maintenance window: the history \(.*mornings\.csv\) has no samples at local 00:00, 00:30, 13:00, .* and 18 more \(UTC\+01:00\), and every 16h stretch in the next 7 day\(s\) includes one/,
+      );
+      expect(r.stderr).not.toContain("allowed hours");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a fractional overhaul_utc_offset is the region's clock for the history and its window; a bad one is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-offset-"));
+    const inventory = (offset: string) =>
+      `[in]\nin-w1 overhaul_rack=in-r1\nin-w2 overhaul_rack=in-r2\n[in:vars]\noverhaul_region=in\noverhaul_utc_offset=${offset}\n[workers:children]\nin\n[all:vars]\nansible_connection=local\n`;
+    try {
+      writeFileSync(
+        join(dir, "plan.yaml"),
+        'name: simple\nhosts: workers\nsteps:\n  - { name: cmd, kind: command, run: "true" }\n',
+      );
+      writeFileSync(join(dir, "inv.ini"), inventory("5.5"));
+      const h = await runCli(["history", "-i", "inv.ini", "-o", "h.csv"], { cwd: dir });
+      expect(h.code, h.stderr).toBe(0);
+      const p = await runCli(
+        [
+          "plan",
+          "plan.yaml",
+          "-i",
+          "inv.ini",
+          "--history",
+          "h.csv",
+          "--allowed-hours",
+          "22-06",
+          "--samples",
+          "0",
+          "--json",
+        ],
+        { cwd: dir },
+      );
+      expect(p.code, p.stderr).toBe(0);
+      const [w] = (
+        JSON.parse(p.stdout) as {
+          windows: { timeZone: string; label: string; startMs: number; utilization: number }[];
+        }
+      ).windows;
+      expect(w?.timeZone).toBe("UTC+05:30");
+      // Inside 22:00-06:00 at UTC+05:30, around the generated curve's 04:00 trough.
+      expect(w?.label).toMatch(/^\w{3} (2[23]|0[0-2]):[03]0-0[2-6]:[03]0 UTC\+05:30$/);
+      expect(w?.utilization).toBeLessThan(0.25);
+      for (const bad of ["+01:00", "abc", "5.1"]) {
+        writeFileSync(join(dir, "bad.ini"), inventory(bad));
+        for (const args of [
+          ["plan", "plan.yaml", "-i", "bad.ini", "--history", "h.csv"],
+          ["history", "-i", "bad.ini"],
+          ["simulate", "plan.yaml", "-i", "bad.ini", "--db", ":memory:"],
+        ]) {
+          const r = await runCli(args, { cwd: dir });
+          expect(r.code, `${args[0]} ${bad}: ${r.stderr}`).toBe(2);
+          expect(r.stderr).toContain("bad.ini: in-w1.overhaul_utc_offset:");
+          expect(r.stderr).toContain(
+            "is not a UTC offset (expected hours east of UTC in whole quarter hours",
+          );
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("--from names its time zone: a time without one is refused, whatever the machine's zone", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-from-"));
+    try {
+      const csv = join(dir, "h.csv");
+      expect((await runCli(["history", "--fleet", "regions=3,hosts=6", "-o", csv])).code).toBe(0);
+      const plan = (from: string, TZ: string) =>
+        runCli(
+          ["plan", ...DEMO, "--history", csv, "--from", from, "--days", "2", "--samples", "0", "--json"],
+          {
+            env: { TZ },
+          },
+        );
+      for (const TZ of ["UTC", "America/New_York"]) {
+        const r = await plan("2026-01-06T00:00", TZ);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toContain(
+          '--from: "2026-01-06T00:00" has no time zone (expected ISO-8601 with its zone, e.g. 2026-01-05T00:00Z or 2026-01-05T00:00+01:00)',
+        );
+      }
+      const utc = await plan("2026-01-06T00:00+01:00", "UTC");
+      expect(utc.code, utc.stderr).toBe(0);
+      expect((await plan("2026-01-06T00:00+01:00", "America/New_York")).stdout).toBe(utc.stdout);
+      const feb30 = await plan("2026-02-30T00:00Z", "UTC");
+      expect(feb30.code).toBe(2);
+      expect(feb30.stderr).toContain('--from: "2026-02-30T00:00Z" is not a time');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("plan searches from the --from it is given; simulate refuses a --from whose days end before it starts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-from-"));
+    try {
+      const csv = join(dir, "h.csv");
+      expect((await runCli(["history", "--fleet", "regions=3,hosts=6", "-o", csv])).code).toBe(0);
+      const june = ["--history", csv, "--from", "2025-06-15T00:00:00Z", "--days", "2"];
+      const p = await runCli(["plan", ...DEMO, ...june, "--samples", "0", "--json"]);
+      expect(p.code, p.stderr).toBe(0);
+      const out = JSON.parse(p.stdout) as { windows: { startMs: number }[]; schedule: { startAt: number } };
+      expect(out.schedule.startAt).toBe(Date.UTC(2025, 5, 15));
+      for (const w of out.windows) {
+        expect(w.startMs).toBeGreaterThanOrEqual(Date.UTC(2025, 5, 15));
+        expect(w.startMs).toBeLessThanOrEqual(Date.UTC(2025, 5, 17));
+      }
+      // A simulation starts at 2026-01-05T02:00Z: windows in June 2025 could only be moved.
+      const s = await runCli(["simulate", ...DEMO, ...june, "--schedule", "--db", ":memory:", "-q"]);
+      expect(s.code).toBe(2);
+      expect(s.stderr).toContain(
+        '--from: 2 day(s) from "2025-06-15T00:00:00Z" end before the simulation starts (2026-01-05T02:00Z) (expected --from 2026-01-03T02:00Z or later, or more --days)',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("window-search flags without --history are refused, each named, never ignored", async () => {
     const search = ["--allowed-hours", "22-06", "--blackout", "2026-01-10", "--from", "2026-01-05T00:00:00Z"];
     const plan = await runCli(["plan", ...REF, ...REF_FLEET, ...search, "--days", "3"]);

@@ -15,6 +15,7 @@
  *   volumes, then starts in 20-60 s.
  */
 import type { MigrationMode, Workload } from "../../core/model/fleet.js";
+import { utcOffsetHours } from "../../core/model/utc-offset.js";
 import { utilization } from "../../core/sim/utilization.js";
 import type { SimHost } from "./sim-host.js";
 import type { WorldState } from "./world-state.js";
@@ -194,8 +195,7 @@ export function chooseTarget(world: WorldState, w: Workload, home: string, from:
 }
 
 function utcOffsetOf(h: SimHost): number {
-  const n = Number(h.host.vars.overhaul_utc_offset ?? 0);
-  return Number.isFinite(n) ? n : 0;
+  return utcOffsetHours(h.host);
 }
 
 function between(r: { min: number; max: number }, rnd: { next(): number }): number {

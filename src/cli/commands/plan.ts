@@ -74,10 +74,10 @@ export async function planCommand(planFile: string, opts: PlanOptions): Promise<
     let windows: Window[] | undefined;
     let chosen: ReturnType<typeof plannerWindows> | undefined;
     if (opts.history !== undefined) {
-      // Searched from the history's end (or --from), never before a simulation would start, so
-      // `overhaul simulate --schedule` with the same flags waits for the same openings; offsets
-      // are from where the search starts.
-      const found = await chooseWindows(scope, { ...opts, history: opts.history }, SIM_START);
+      // Searched from --from as given, else from the history's end (for a history written by
+      // `overhaul history`, when simulations start, so `overhaul simulate --schedule` with the
+      // same flags waits for the same openings); offsets are from where the search starts.
+      const found = await chooseWindows(scope, { ...opts, history: opts.history });
       windows = found.windows;
       chosen = plannerWindows(windows, found.from);
     }

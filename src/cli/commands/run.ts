@@ -10,6 +10,7 @@ import { setMaxListeners } from "node:events";
 import { randomSource, systemClock } from "../../adapters/clock/system-clock.js";
 import { loadInventory } from "../../adapters/inventory-files/index.js";
 import { InputError, SafetyRefusal } from "../../core/errors.js";
+import { checkUtcOffsets } from "../../core/model/utc-offset.js";
 import { compilePlan, type Plan } from "../../core/plan/compile.js";
 import { parseDuration } from "../../core/plan/duration.js";
 import { parsePlanText } from "../../core/plan/load.js";
@@ -101,6 +102,8 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
   });
   // Settings that cannot work stop the run before it exists, not at the host that needs them.
   await checkHosts(hosts, opts, opts.inventory);
+  // A schedule reads each region's clock (estimates, windows).
+  if (opts.schedule) checkUtcOffsets(hosts, opts.inventory);
   // Passwords stay in memory: the hosts stored with the run carry no secret variables.
   const { hosts: stored, secrets } = splitSecrets(hosts);
   refuseWorkloadSteps(planFile, loaded.plan);
@@ -113,7 +116,13 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
     const windows =
       opts.history !== undefined
         ? plannerWindows(
-            (await chooseWindows(stored, { ...opts, history: opts.history }, clock.now())).windows,
+            (
+              await chooseWindows(
+                stored,
+                { ...opts, history: opts.history },
+                { at: clock.now(), what: "the run (now)" },
+              )
+            ).windows,
             clock.now(),
           )
         : undefined;

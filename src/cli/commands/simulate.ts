@@ -22,6 +22,7 @@ import { openSqliteStore } from "../../adapters/store-sql/index.js";
 import { InputError } from "../../core/errors.js";
 import { type Inventory, matchPattern, toFleetHosts } from "../../core/inventory/index.js";
 import type { Host, Workload } from "../../core/model/fleet.js";
+import { checkUtcOffsets } from "../../core/model/utc-offset.js";
 import { type RunSchedule, runScheduleOf } from "../../core/planner/run-schedule.js";
 import {
   buildReport,
@@ -115,6 +116,8 @@ export async function buildSimFleet(opts: SimulateOptions, seed: number, out: Ou
   const inv = await loadInventory(opts.inventory as string);
   warnAll(out, inv.warnings);
   const hosts = toFleetHosts(inv);
+  // Windows, estimates, generated history and the simulator all read the regions' clocks.
+  checkUtcOffsets(hosts, opts.inventory);
   return {
     hosts,
     workloads: generateWorkloads(hosts, opts.workloads ?? 0, seed),
@@ -353,7 +356,13 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
   const windows =
     opts.history !== undefined
       ? plannerWindows(
-          (await chooseWindows(hosts, { ...opts, history: opts.history }, SIM_START)).windows,
+          (
+            await chooseWindows(
+              hosts,
+              { ...opts, history: opts.history },
+              { at: SIM_START, what: "the simulation" },
+            )
+          ).windows,
           SIM_START,
         )
       : undefined;

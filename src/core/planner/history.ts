@@ -53,12 +53,17 @@ function notMeasured(raw: string, range: string): { message: string; expected: s
   };
 }
 
-function timestampOf(raw: string): number | undefined {
+/** An ISO-8601 time with its zone (`2026-01-05T02:00Z`, `2026-01-05T07:30+05:30`), else undefined. */
+export function parseIsoInstant(raw: string): number | undefined {
   const t = raw.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return unixMs(Number(t));
   if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/.test(t)) return undefined;
   const ms = Date.parse(t);
   return Number.isFinite(ms) ? ms : undefined;
+}
+
+function timestampOf(raw: string): number | undefined {
+  const t = raw.trim();
+  return /^\d+(\.\d+)?$/.test(t) ? unixMs(Number(t)) : parseIsoInstant(t);
 }
 
 export function parseCsvHistory(text: string, file: string): Sample[] {

@@ -1,18 +1,29 @@
 /**
  * Maintenance windows: each region's quietest stretch of the required length in the coming days,
  * predicted from its utilization history, inside the allowed hours, off the blackout dates, in the
- * region's own time zone; written as people read them (`Sat 02:00-06:00 Europe/Amsterdam`).
+ * region's own time zone (zone.ts); written as people read them (`Sat 02:00-06:00 Europe/Amsterdam`).
  *
  * Invariants:
- * - Pure: time zones come from Intl (the IANA database), never from the machine's zone; the same
- *   history and options give the same windows.
- * - Prediction: the mean of the history's samples at the same local weekday and half hour; a slot
- *   the history never saw falls back to the same half hour on any day; a region without history
- *   cannot get a window (it is reported, never guessed).
- * - Candidates start on the local half hour, between `from` and `from + days`; a window must lie
- *   entirely inside the allowed hours and touch no blackout date (local dates). Ties go to the
- *   earliest start.
+ * - Pure: the same history and options give the same windows.
+ * - A sample stands for the stretch up to its region's next sample, at most one step (the median
+ *   gap between the region's samples): an hourly history also speaks for the half hours between
+ *   its samples.
+ * - Prediction: the mean of what the history says of the same local weekday and half hour (its
+ *   samples there; where a half hour holds none, the sample whose stretch covers its start); a
+ *   slot the history never saw falls back to the same half hour on any day. A half hour it never
+ *   saw on any day has no prediction: no window touching it is chosen, and the answer names the
+ *   local times missing. A region without history gets no window (never a guessed one).
+ * - Candidates start on the local half hour, at or after `from` and `notBefore`, at most `days`
+ *   after `from`. No instant of a window [start, end) is outside the allowed hours or on a blackout
+ *   date, in local time, across any change of the clocks. Ties go to the earliest start.
+ * - The predicted utilization is the mean over the window's local half hours, each weighted by
+ *   how much of it the window covers.
+ * - A label gives the local weekday, start and end; when the clock's difference between them is
+ *   not the window's length (the clocks change inside it, or it lasts a day or more), the length
+ *   follows: `Sun 01:00-04:00 Europe/Amsterdam (4h00m; clocks go back 1h00m)`.
  */
+import { formatMs } from "./refusal.js";
+import { DAY_MS, MINUTE_MS, offsetMs, wallParts, zoneLabel } from "./zone.js";
 
 export interface Sample {
   region: string;
@@ -25,8 +36,10 @@ export interface WindowOptions {
   lengthMs: number;
   /** Earliest start. */
   from: number;
-  /** How far ahead to look, days. */
+  /** How far ahead of `from` a window may start, days. */
   days: number;
+  /** No window starts before this (when the run starts); the search still ends `days` after `from`. */
+  notBefore?: number;
   /** Local allowed hours [start, end) in hours 0..24; end <= start wraps past midnight. Default all day. */
   allowedHours?: { start: number; end: number };
   /** Local dates (YYYY-MM-DD) when nothing may run. */
@@ -44,163 +57,217 @@ export interface Window {
   label: string;
 }
 
-const SLOT_MS = 30 * 60_000;
+/**
+ * Why a region gets no window: it has no history; no candidate satisfies the allowed hours and
+ * blackout dates; or every one that does touches a local half hour (`HH:MM`) the history has no
+ * samples at.
+ */
+export type NoWindow = { none: "no-history" } | { none: "rules" } | { none: "unsampled"; times: string[] };
+
+const SLOT_MS = 30 * MINUTE_MS;
+const QUARTER_MS = 15 * MINUTE_MS;
 const SLOTS_PER_DAY = 48;
-const DAY_MS = 86_400_000;
+/** 1970-01-01, day 0 of the epoch, was a Thursday. */
+const EPOCH_WEEKDAY = 4;
 
-interface Local {
-  weekday: number;
-  weekdayName: string;
-  date: string;
-  hour: number;
-  minute: number;
+function mod(a: number, n: number): number {
+  return ((a % n) + n) % n;
 }
 
-const formats = new Map<string, Intl.DateTimeFormat>();
+/** The local half hour of the day (0..47) of a wall-clock time. */
+function daySlot(wall: number): number {
+  return Math.floor(mod(wall, DAY_MS) / SLOT_MS);
+}
 
-function formatOf(timeZone: string): Intl.DateTimeFormat {
-  let f = formats.get(timeZone);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone,
-      hourCycle: "h23",
-      weekday: "short",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-    });
-    formats.set(timeZone, f);
+/** The local weekday and half hour (0..7*48) of a wall-clock time. */
+function weekSlot(wall: number): number {
+  return mod(Math.floor(wall / DAY_MS) + EPOCH_WEEKDAY, 7) * SLOTS_PER_DAY + daySlot(wall);
+}
+
+function hhmm(l: { hour: number; minute: number }): string {
+  return `${String(l.hour).padStart(2, "0")}:${String(l.minute).padStart(2, "0")}`;
+}
+
+/** The median gap between distinct sample times (sorted), 0 with fewer than two. */
+function stepOf(sortedTimes: readonly number[]): number {
+  const gaps: number[] = [];
+  for (let i = 1; i < sortedTimes.length; i++) {
+    const d = (sortedTimes[i] as number) - (sortedTimes[i - 1] as number);
+    if (d > 0) gaps.push(d);
   }
-  return f;
+  gaps.sort((a, b) => a - b);
+  return gaps.length === 0 ? 0 : (gaps[Math.floor((gaps.length - 1) / 2)] as number);
 }
 
-const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-
-/** The local calendar parts of an instant in an IANA time zone. */
-export function localParts(at: number, timeZone: string): Local {
-  const parts: Record<string, string> = {};
-  for (const p of formatOf(timeZone).formatToParts(new Date(at))) parts[p.type] = p.value;
-  const weekdayName = parts.weekday ?? "Sun";
-  return {
-    weekday: WEEKDAYS.indexOf(weekdayName),
-    weekdayName,
-    date: `${parts.year}-${parts.month}-${parts.day}`,
-    hour: Number(parts.hour),
-    minute: Number(parts.minute),
-  };
-}
-
-/** Is this an IANA time zone Intl knows? */
-export function isTimeZone(tz: string): boolean {
-  try {
-    formatOf(tz);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A whole-hour UTC offset as the IANA `Etc/GMT` zone (whose sign is reversed: UTC+1 is Etc/GMT-1). */
-export function offsetZone(hours: number): string {
-  if (hours === 0) return "UTC";
-  return `Etc/GMT${hours > 0 ? "-" : "+"}${Math.abs(hours)}`;
-}
-
-/** `Europe/Amsterdam` as is; `Etc/GMT-1` as `UTC+01:00` (people do not read the reversed sign). */
-export function zoneLabel(timeZone: string): string {
-  const m = /^Etc\/GMT([+-])(\d{1,2})$/.exec(timeZone);
-  if (m === null) return timeZone;
-  return `UTC${m[1] === "-" ? "+" : "-"}${(m[2] as string).padStart(2, "0")}:00`;
-}
-
-function slotOf(l: Local): number {
-  return l.hour * 2 + (l.minute >= 30 ? 1 : 0);
-}
-
-/** Predicted utilization per (weekday, half hour) and per half hour, from a region's samples. */
-function profile(samples: readonly Sample[], timeZone: string): (l: Local) => number | undefined {
-  const week = new Map<number, { sum: number; n: number }>();
-  const day = new Map<number, { sum: number; n: number }>();
-  const add = (m: Map<number, { sum: number; n: number }>, k: number, v: number) => {
-    const e = m.get(k) ?? { sum: 0, n: 0 };
-    e.sum += v;
-    e.n++;
-    m.set(k, e);
-  };
+/** Where a history ends: the latest end of a region's last sample's stretch (its time plus one step). */
+export function historyEnd(samples: readonly Sample[]): number {
+  const times = new Map<string, number[]>();
   for (const s of samples) {
-    const l = localParts(s.at, timeZone);
-    add(week, l.weekday * SLOTS_PER_DAY + slotOf(l), s.value);
-    add(day, slotOf(l), s.value);
+    const t = times.get(s.region) ?? [];
+    t.push(s.at);
+    times.set(s.region, t);
   }
-  return (l) => {
-    const w = week.get(l.weekday * SLOTS_PER_DAY + slotOf(l)) ?? day.get(slotOf(l));
+  let end = Number.NEGATIVE_INFINITY;
+  for (const t of times.values()) {
+    t.sort((a, b) => a - b);
+    end = Math.max(end, (t[t.length - 1] as number) + stepOf(t));
+  }
+  return end;
+}
+
+interface Acc {
+  sum: number;
+  n: number;
+}
+
+/** Predicted utilization of a local wall-clock time's half hour, from one region's samples. */
+function profile(samples: readonly Sample[], zone: string): (wall: number) => number | undefined {
+  const week = new Map<number, Acc>();
+  const day = new Map<number, Acc>();
+  const add = (wall: number, v: number) => {
+    for (const [m, k] of [
+      [week, weekSlot(wall)],
+      [day, daySlot(wall)],
+    ] as const) {
+      const e = m.get(k) ?? { sum: 0, n: 0 };
+      e.sum += v;
+      e.n++;
+      m.set(k, e);
+    }
+  };
+  // The samples themselves, in the order given; each local half hour that holds one, by its start.
+  const sampled = new Set<number>();
+  const walls = new Map<number, number>();
+  for (const s of samples) {
+    const wall = s.at + offsetMs(s.at, zone);
+    walls.set(s.at, wall);
+    add(wall, s.value);
+    sampled.add(s.at - mod(wall, SLOT_MS));
+  }
+  // Then the half hours that hold none, from the sample whose stretch covers their start.
+  const sorted = [...samples].sort((a, b) => a.at - b.at);
+  const step = stepOf(sorted.map((s) => s.at));
+  let next = 0;
+  for (const s of sorted) {
+    while (next < sorted.length && (sorted[next] as Sample).at <= s.at) next++;
+    const end = Math.min(
+      next < sorted.length ? (sorted[next] as Sample).at : Number.POSITIVE_INFINITY,
+      s.at + step,
+    );
+    const wall = walls.get(s.at) as number;
+    for (let b = s.at - mod(wall, SLOT_MS) + SLOT_MS; b < end; b += SLOT_MS)
+      if (!sampled.has(b)) add(b + offsetMs(b, zone), s.value);
+  }
+  return (wall) => {
+    const w = week.get(weekSlot(wall)) ?? day.get(daySlot(wall));
     return w === undefined ? undefined : w.sum / w.n;
   };
 }
 
-function allowed(l: Local, hours: WindowOptions["allowedHours"]): boolean {
-  if (hours === undefined) return true;
-  const h = l.hour + l.minute / 60;
-  if (hours.start < hours.end) return h >= hours.start && h < hours.end;
-  return h >= hours.start || h < hours.end;
+/** Does a stretch of local wall-clock time [wall, wall + ms) keep to the allowed hours and dates? */
+function rulesOf(opts: WindowOptions): (wall: number, ms: number) => boolean {
+  const blackout = new Set((opts.blackout ?? []).map((d) => Date.parse(`${d}T00:00:00Z`) / DAY_MS));
+  const h = opts.allowedHours;
+  const from = h === undefined ? 0 : mod(Math.round(h.start * 60) * MINUTE_MS, DAY_MS);
+  const span = h === undefined ? DAY_MS : mod(Math.round(h.end * 60) * MINUTE_MS - from - 1, DAY_MS) + 1;
+  return (wall, ms) => {
+    for (let d = Math.floor(wall / DAY_MS); d <= Math.floor((wall + ms - 1) / DAY_MS); d++)
+      if (blackout.has(d)) return false;
+    return span === DAY_MS || mod(mod(wall, DAY_MS) - from, DAY_MS) + ms <= span;
+  };
 }
 
-function hhmm(l: Local): string {
-  return `${String(l.hour).padStart(2, "0")}:${String(l.minute).padStart(2, "0")}`;
-}
-
-/** The region's best window, or undefined when no candidate satisfies the rules (or no history). */
+/** The region's best window, or why it has none. */
 export function chooseWindow(
   region: string,
   timeZone: string,
   samples: readonly Sample[],
   opts: WindowOptions,
-): Window | undefined {
-  if (samples.length === 0) return undefined;
+): Window | NoWindow {
+  if (samples.length === 0) return { none: "no-history" };
   const predict = profile(samples, timeZone);
-  const blackout = new Set(opts.blackout ?? []);
-  const slots = Math.max(1, Math.ceil(opts.lengthMs / SLOT_MS));
-  const first = Math.ceil(opts.from / SLOT_MS) * SLOT_MS;
+  const keeps = rulesOf(opts);
+  const first = Math.ceil(Math.max(opts.from, opts.notBefore ?? opts.from) / QUARTER_MS) * QUARTER_MS;
   const last = opts.from + opts.days * DAY_MS;
-  // Local parts and predictions of every half hour in the horizon (plus one window's length).
-  const locals: Local[] = [];
-  const values: (number | undefined)[] = [];
-  for (let t = first; t < last + opts.lengthMs; t += SLOT_MS) {
-    const l = localParts(t, timeZone);
-    locals.push(l);
-    values.push(predict(l));
+  // The local wall-clock time of every UTC quarter hour a candidate can reach: within a quarter
+  // hour the offset does not change, and local half hours start on quarter hours.
+  const walls: number[] = [];
+  for (let t = first; t < last + opts.lengthMs; t += QUARTER_MS) walls.push(t + offsetMs(t, timeZone));
+  const missing = new Set<number>();
+  let best: { i: number; mean: number } | undefined;
+  for (let i = 0; first + i * QUARTER_MS <= last && i < walls.length; i++) {
+    if (mod(walls[i] as number, SLOT_MS) !== 0) continue;
+    const r = judge(i);
+    if (r === undefined) continue;
+    if (typeof r !== "number") for (const s of r) missing.add(s);
+    else if (best === undefined || r < best.mean - 1e-12) best = { i, mean: r };
   }
-  let best: Window | undefined;
-  for (let i = 0; i + slots <= locals.length; i++) {
-    const start = first + i * SLOT_MS;
-    if (start > last) break;
-    let sum = 0;
-    let ok = true;
-    for (let j = i; j < i + slots; j++) {
-      const l = locals[j] as Local;
-      const v = values[j];
-      if (v === undefined || blackout.has(l.date) || !allowed(l, opts.allowedHours)) {
-        ok = false;
-        break;
-      }
-      sum += v;
-    }
-    if (!ok) continue;
-    const mean = sum / slots;
-    if (best !== undefined && mean >= best.utilization - 1e-12) continue;
-    const endMs = start + opts.lengthMs;
-    const a = locals[i] as Local;
-    const b = localParts(endMs, timeZone);
-    best = {
+  if (best !== undefined)
+    return windowAt(
       region,
       timeZone,
-      startMs: start,
-      endMs,
-      utilization: mean,
-      label: `${a.weekdayName} ${hhmm(a)}-${hhmm(b)} ${zoneLabel(timeZone)}`,
+      first + best.i * QUARTER_MS,
+      walls[best.i] as number,
+      best.mean,
+      opts.lengthMs,
+    );
+  if (missing.size > 0)
+    return {
+      none: "unsampled",
+      times: [...missing]
+        .sort((a, b) => a - b)
+        .map((s) => hhmm({ hour: Math.floor(s / 2), minute: (s % 2) * 30 })),
     };
+  return { none: "rules" };
+
+  /** The mean of the candidate at quarter hour i; undefined when it breaks a rule; the local half hours without prediction. */
+  function judge(i: number): number | number[] | undefined {
+    const end = first + i * QUARTER_MS + opts.lengthMs;
+    let sum = 0;
+    let weight = 0;
+    const unsampled: number[] = [];
+    let slot = { start: Number.NaN, value: undefined as number | undefined, ms: 0 };
+    const flush = () => {
+      if (slot.ms === 0 || slot.value === undefined) return;
+      const w = slot.ms / SLOT_MS;
+      sum += slot.value * w;
+      weight += w;
+    };
+    for (let j = i, t = first + i * QUARTER_MS; t < end; j++, t += QUARTER_MS) {
+      const wall = walls[j] as number;
+      const ms = Math.min(end, t + QUARTER_MS) - t;
+      if (!keeps(wall, ms)) return undefined;
+      const start = t - mod(wall, SLOT_MS);
+      if (start === slot.start) {
+        slot.ms += ms;
+        continue;
+      }
+      flush();
+      slot = { start, value: predict(wall), ms };
+      if (slot.value === undefined) unsampled.push(daySlot(wall));
+    }
+    flush();
+    return unsampled.length > 0 ? unsampled : sum / weight;
   }
-  return best;
+}
+
+function windowAt(
+  region: string,
+  timeZone: string,
+  startMs: number,
+  startWall: number,
+  utilization: number,
+  lengthMs: number,
+): Window {
+  const endMs = startMs + lengthMs;
+  const endWall = endMs + offsetMs(endMs, timeZone);
+  const a = wallParts(startWall);
+  const b = wallParts(endWall);
+  let label = `${a.weekdayName} ${hhmm(a)}-${hhmm(b)} ${zoneLabel(timeZone)}`;
+  // What the label reads (end minus start on the clock) is not always how long the window is.
+  if (mod(endWall - startWall, DAY_MS) !== mod(lengthMs, DAY_MS) || lengthMs >= DAY_MS) {
+    const shift = endWall - endMs - (startWall - startMs);
+    label += ` (${formatMs(lengthMs)}${shift === 0 ? "" : `; clocks go ${shift < 0 ? "back" : "forward"} ${formatMs(Math.abs(shift))}`})`;
+  }
+  return { region, timeZone, startMs, endMs, utilization, label };
 }

@@ -7,6 +7,7 @@
  * per step, regions in first-seen order.
  */
 import type { Host } from "../model/fleet.js";
+import { regionUtcOffsets } from "../model/utc-offset.js";
 import { seededRandom } from "../policy/random.js";
 import { utilization } from "./utilization.js";
 
@@ -23,12 +24,7 @@ export function generateHistory(
   hosts: readonly Host[],
   opts: { from: number; days: number; stepMs: number; seed: number },
 ): HistoryPoint[] {
-  const offsets = new Map<string, number>();
-  for (const h of hosts) {
-    if (offsets.has(h.region)) continue;
-    const n = Number(h.vars.overhaul_utc_offset ?? 0);
-    offsets.set(h.region, Number.isFinite(n) ? n : 0);
-  }
+  const offsets = regionUtcOffsets(hosts);
   const rnd = seededRandom(opts.seed);
   const out: HistoryPoint[] = [];
   const end = opts.from + opts.days * 86_400_000;
