@@ -152,7 +152,7 @@ steps:
 hosts: web
 concurrency: { global: 1 }
 steps:
-  - { name: work, kind: command, run: "sleep 1", idempotent: true }
+  - { name: work, kind: command, run: "sleep 3", idempotent: true }
 `,
     );
     const p = startCli(["run", "plan.yaml", "-i", "examples/quickstart/inventory.ini", "--all"], {
@@ -161,8 +161,9 @@ steps:
     await until(async () => (await runCli(["status", "--json"], { cwd: dir })).code === 0);
     const pause = await runCli(["pause", "--reason", "checking dashboards"], { cwd: dir });
     expect(pause.code, pause.stderr).toBe(0);
-    // The step in flight (1 s) finishes; nothing new starts.
-    await new Promise((r) => setTimeout(r, 1_500));
+    // The step in flight (3 s; long enough that a loaded machine still aborts before the last
+    // host ends) finishes; nothing new starts.
+    await new Promise((r) => setTimeout(r, 3_500));
     const paused = await status(dir);
     expect(paused.run.state).toBe("paused");
     expect(paused.run.reason).toBe("checking dashboards");
