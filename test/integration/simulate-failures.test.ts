@@ -278,6 +278,28 @@ describe("simulateRun: the engine's reaction to each injected failure", () => {
     expectInvariantsHold(r);
   });
 
+  it("a non-idempotent command that clearly fails is retried as its policy says: every run applied, effect-twice holds", async () => {
+    const plan = `
+name: retry-nonidem
+hosts: workers
+concurrency: { global: 2 }
+failureBudget: { maxFailedPercent: 100 }
+steps:
+  - { name: flaky, kind: command, run: "false", retry: { attempts: 3, backoff: { initial: 5s } } }
+`;
+    const r = await simulateCase({ scenario: scenario("  []"), plan });
+    for (const h of WORKERS) {
+      expect(r.states[h]).toBe("failed");
+      expect(ran(r.ledger, h, "flaky").map((e) => [e.outcome, e.applied, e.attempt])).toEqual([
+        ["exit 1", true, 1],
+        ["exit 1", true, 2],
+        ["exit 1", true, 3],
+      ]);
+    }
+    expect(r.invariants.checked["effect-twice"]).toBe(WORKERS.length);
+    expect(r.invariants.violations).toEqual([]);
+  });
+
   it("coordinator-kill: a new coordinator takes over 10 s later (once the dead one's leases expire) and finishes the run", async () => {
     const r = await simulateCase({ scenario: scenario("  - { kind: coordinator-kill, at: 20m }") });
     expect(r.coordinators).toBe(2);

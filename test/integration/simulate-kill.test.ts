@@ -162,10 +162,10 @@ describe("coordinator kills", () => {
     };
     expect(checkInvariants({ ...input, ledger: r.ledger }).ok).toBe(true);
 
-    /** The ledger with `e` applied once more, one attempt later, just after the original. */
+    /** The ledger with `e` applied once more, one attempt later (a new attempt row), just after the original. */
     const twice = (e: LedgerEntry): LedgerEntry[] => {
       const i = r.ledger.indexOf(e);
-      const copy: LedgerEntry = { ...e, at: e.at + 1, attempt: (e.attempt ?? 1) + 1 };
+      const copy: LedgerEntry = { ...e, at: e.at + 1, attempt: (e.attempt ?? 1) + 1, tag: `${e.tag}-again` };
       return [...r.ledger.slice(0, i + 1), copy, ...r.ledger.slice(i + 1)];
     };
     for (const step of NON_IDEMPOTENT) {

@@ -27,7 +27,8 @@
  *   (`applied`). That is what makes an attempt truly "in doubt" for the engine. A host that goes
  *   down while a command runs on it (power trip) also drops it; that command had no effect.
  * - Ledger entries of commands carry `runId`, `step`, `phase`, `attempt` from the request's
- *   OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_PHASE, OVERHAUL_ATTEMPT (each only when present).
+ *   OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_PHASE, OVERHAUL_ATTEMPT, and `tag` from its `tag`
+ *   (each only when present).
  * - `running` (is an attempt's command still running?) is asked like a command and is always
  *   `false` when the host answers: no simulated command outlives its call (see `dropped` above).
  * - Same scenario, same fleet, same engine inputs -> identical ledger.
@@ -192,6 +193,7 @@ export class SimTransport implements Transport {
       const attempt = Number(env.OVERHAUL_ATTEMPT);
       if (env.OVERHAUL_ATTEMPT !== undefined && Number.isInteger(attempt)) e.attempt = attempt;
     }
+    if (req.tag !== undefined) e.tag = req.tag;
     this.world.appendEntry(e);
   }
 }

@@ -11,7 +11,9 @@
  *   `@unplace` then `@place` at the same `at`), `@lost` (died with its host), `@volume-ro`,
  *   `@volume-rw`, `@volume-move`, `@volume-drop` (network volumes during a move).
  * - For commands, `applied` says whether the command took effect (it may have, even when the
- *   answer was lost), and `step` / `phase` / `attempt` come from the engine's environment.
+ *   answer was lost), and `step` / `phase` / `attempt` come from the engine's environment; `tag`
+ *   is the attempt's tag (`ExecRequest.tag`), one per attempt row of a `run` or `revert`, so the
+ *   commands of one attempt (a reboot and its boot id polls) share it, and a re-run has a new one.
  */
 export interface LedgerEntry {
   at: number;
@@ -25,4 +27,5 @@ export interface LedgerEntry {
   /** `run`, `check`, `verify` or `revert`. */
   phase?: string;
   attempt?: number;
+  tag?: string;
 }
