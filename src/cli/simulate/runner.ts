@@ -105,7 +105,8 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
       );
     },
   };
-  const world = new SimWorld(clock, [...input.hosts], [...input.workloads], scenario);
+  // The world knows the plan's own reboot and health commands (a reboot step's `run` reboots).
+  const world = new SimWorld(clock, [...input.hosts], [...input.workloads], scenario, loaded.plan.steps);
   const run = await createRun(
     { store, clock, random: seededRandom(scenario.seed) },
     {
