@@ -55,3 +55,34 @@ describe("overhaul simulate: workload downtime", () => {
     expect(JSON.parse(stored.stdout).workloadDowntime.samples).toBeLessThan(40);
   });
 });
+
+describe("overhaul simulate: a run the simulator stops at its 7-day limit", () => {
+  it("exits 3 (did not end), with no invariant violation, after 168h of virtual time", async () => {
+    // The reboot's timeout (10 days) outlasts the limit, and every boot takes 8 days (polled hourly).
+    const plan = file(
+      "long-boot.yaml",
+      "name: long-boot\nhosts: all\nsteps:\n  - { name: reboot, kind: reboot, timeout: 10d, interval: 1h }\n",
+    );
+    const scenario = file("boot-8d.yaml", "boot: { min: 8d, max: 8d }\n");
+    const args = [
+      "simulate",
+      plan,
+      "--fleet",
+      "regions=1,hosts=2",
+      "--scenario",
+      scenario,
+      "--db",
+      ":memory:",
+    ];
+    const [json, text] = await Promise.all([runCli([...args, "--json"]), runCli([...args, "-q"])]);
+    expect(json.code, json.stderr).toBe(3);
+    const out = JSON.parse(json.stdout);
+    expect(out.simulation.unfinished).toMatch(/^the run did not end within 168h of simulated time/);
+    expect(out.simulation.virtualMs).toBe(7 * 86_400_000);
+    expect(out.invariants).toMatchObject({ ok: true, violations: [] });
+    expect(out.invariants.checked["host-unfinished"]).toBe(2);
+    expect(text.code, text.stderr).toBe(3);
+    expect(text.stderr).toContain("unfinished: the run did not end within 168h");
+    expect(text.stderr).toContain("in 168h00m of virtual time");
+  });
+});

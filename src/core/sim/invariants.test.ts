@@ -486,6 +486,16 @@ describe("drained-not-reinstated", () => {
     expect(only(input, "drained-not-reinstated")[0]?.message).toContain("it has no run record");
   });
 
+  it("leaves a host still on its way in a run the simulator stopped to the unfinished report", () => {
+    const stopped = (record: RunHost): InvariantInput => ({ ...leftOnHoldover(record), unfinished: true });
+    expect(only(stopped(rec("h1", "running")), "drained-not-reinstated")).toEqual([]);
+    expect(only(stopped(rec("h1", "reverting")), "drained-not-reinstated")).toEqual([]);
+    // A host that did end is held to the rule, stopped run or not.
+    expect(only(stopped(rec("h1")), "drained-not-reinstated")).toHaveLength(1);
+    expect(only(stopped(rec("h1", "failed", "")), "drained-not-reinstated")).toHaveLength(1);
+    expect(only(leftOnHoldover(rec("h1", "running")), "drained-not-reinstated")).toHaveLength(1);
+  });
+
   it("ignores hosts from which only foreign workloads moved", () => {
     const input = {
       ...clean(),
@@ -616,6 +626,18 @@ describe("host-unfinished", () => {
     const input: InvariantInput = { ...clean(), runHosts: [rec("h1"), rec("h2", state)], events: [] };
     if (runState !== undefined) input.runState = runState;
     expect(only(input, "host-unfinished")).toHaveLength(fine ? 0 : 1);
+  });
+
+  it("does not count hosts still on their way when the simulator stopped the run (it is reported unfinished)", () => {
+    const input: InvariantInput = {
+      ...clean(),
+      runHosts: [rec("h1", "running"), rec("h2", "pending")],
+      runState: "running",
+    };
+    expect(only(input, "host-unfinished")).toHaveLength(2);
+    input.unfinished = true;
+    expect(only(input, "host-unfinished")).toEqual([]);
+    expect(checkInvariants(input).checked["host-unfinished"]).toBe(2);
   });
 
   it("reads the run state from the last run event when not given", () => {

@@ -13,13 +13,15 @@
  *   coordinator) only when a check said "not done" or an operator retried the host; after a failure
  *   it saw, as often as the step's retry policy allows (see `checkEffects`). The commands of one
  *   attempt (one ledger `tag`) are one application.
+ * - A run the simulator stopped (`unfinished`) is reported as unfinished by its caller: its hosts
+ *   still on their way are not `host-unfinished` or `drained-not-reinstated` violations.
  * - Caps are rebuilt from the engine's events with the engine's own state mapping: a host is active
  *   from `host.started` (or `host.reverting`, or an operator's `host.retried` of an in-doubt host,
  *   which resumes it without a new `host.started`) until `host.succeeded|failed|in_doubt|aborted|
  *   skipped`. A coordinator restart writes no host event, so an active host stays active across it.
  *   Activity intervals are half-open: at one instant, ends are applied before starts.
  */
-import { type HostState, RUN_STATES, type RunState } from "../flow/states.js";
+import { type HostState, isTerminalHost, RUN_STATES, type RunState } from "../flow/states.js";
 import type { Host, Workload } from "../model/fleet.js";
 import type { Plan, Step } from "../plan/compile.js";
 import type { LedgerEntry } from "./ledger.js";
@@ -62,6 +64,12 @@ export interface InvariantInput {
   events: readonly RunEvent[];
   /** The run's final state; without it, the last `run.<state>` event says (none: strict). */
   runState?: RunState;
+  /**
+   * The simulator stopped the run before it ended (its time limit): a host still pending, running
+   * or reverting is unfinished, which the caller reports (exit 3), so neither `host-unfinished`
+   * nor `drained-not-reinstated` holds it against the engine.
+   */
+  unfinished?: boolean;
 }
 
 export interface Violation {
@@ -264,6 +272,7 @@ function checkReinstated(input: InvariantInput, p: Placement, out: Out, checked:
     if (missing.length === 0) continue;
     const rec = records.get(host);
     if (rec && EXCUSED.includes(rec.state) && (rec.reason ?? "").trim() !== "") continue;
+    if (rec && input.unfinished === true && !isTerminalHost(rec.state)) continue;
     const why = !rec
       ? "it has no run record"
       : EXCUSED.includes(rec.state)
@@ -545,6 +554,7 @@ function checkFinished(input: InvariantInput, out: Out, checked: Checked): void 
     if ((r.state === "running" || r.state === "reverting") && run !== undefined && ACTIVE_OK.includes(run))
       continue;
     if (r.state !== "pending" && r.state !== "running" && r.state !== "reverting") continue;
+    if (input.unfinished === true) continue;
     out({
       invariant: "host-unfinished",
       message: `${r.host} is still ${r.state} at the end (run ${run ?? "state unknown"})`,
