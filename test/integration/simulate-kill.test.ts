@@ -150,6 +150,19 @@ describe("coordinator kills", () => {
     expect(resolutions.size).toBeGreaterThan(1);
   });
 
+  it("a kill at 0 s kills the first coordinator once it has done what it does at the first instant", async () => {
+    const r = await simulateCase({ scenario: killScenario([0]), plan: PLAN });
+    expectSound(r, 1);
+    const first = byCoordinator(r, 1);
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.every((e) => e.at === START)).toBe(true);
+    expect(byCoordinator(r, 2).every((e) => e.at >= START + 10_000)).toBe(true);
+    // What it had started at that instant was left in doubt, and resolved by its successor.
+    const doubts = r.events.filter((e) => e.type === "attempt.unknown" && e.data.reason === STOPPED);
+    expect(doubts.length).toBeGreaterThan(0);
+    for (const d of doubts) expect(d.actor).toBe("sim-coordinator-2");
+  });
+
   it("the checker is not blind: a tampered ledger with a non-idempotent effect applied twice fails effect-twice", async () => {
     const r = await simulateCase({ scenario: killScenario([]), plan: PLAN });
     const input = {

@@ -86,3 +86,24 @@ describe("overhaul simulate: a run the simulator stops at its 7-day limit", () =
     expect(text.stderr).toContain("in 168h00m of virtual time");
   });
 });
+
+describe("overhaul simulate: coordinator kills at the edges", () => {
+  it("a kill at 0s happens: the first coordinator dies at the first instant and a second one finishes", async () => {
+    const scenario = file("kill-0s.yaml", "failures:\n  - { kind: coordinator-kill, at: 0s }\n");
+    const r = await runCli([
+      "simulate",
+      DEMO_PLAN,
+      "--fleet",
+      "regions=1,hosts=4,holdovers=0.25,workloads=2,seed=1",
+      "--scenario",
+      scenario,
+      "--db",
+      ":memory:",
+      "--json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.simulation.coordinators).toBe(2);
+    expect(out.invariants.ok).toBe(true);
+  });
+});

@@ -7,6 +7,8 @@
  *   (virtual time only, seeded randomness only, fixed coordinator names).
  * - A coordinator kill is a SIGKILL, not a shutdown: from the kill on, that coordinator's store
  *   calls fail (it writes nothing more, releases no lease), and its in-flight work is abandoned.
+ *   Each kill hits the coordinator running at its time, once; a kill at 0 s the first one, after
+ *   what it does at that first instant; a kill while none runs (during a restart) hits nobody.
  *   A new coordinator starts on the same store after `restartDelayMs` and resumes from the
  *   database alone. The simulated world (hosts, workloads) does not restart.
  * - A manual gate is approved by a simulated operator `approveAfterMs` after it paused the run.
@@ -133,9 +135,14 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
   let stoppedAt: number | undefined;
   /** Killed coordinators whose work in flight (e.g. a cold move) still runs out in the world. */
   const dead: Promise<unknown>[] = [];
+  /** The next kill in `kills`: one kills the coordinator running at its time, then it is spent. */
+  let nextKill = 0;
   for (;;) {
     const n = coordinators++;
-    const killAt = kills.find((k) => t0 + k > clock.now());
+    // A kill while no coordinator ran (during a restart) hits nobody. One at the very instant a
+    // coordinator starts (`at: 0s`) kills it once it has done what it does at that instant.
+    while (nextKill < kills.length && t0 + (kills[nextKill] as number) < clock.now()) nextKill++;
+    const killAt = kills[nextKill];
     const gate = killable(store, (p) => clock.track(p));
     const hard = new AbortController();
     // Every host's unit in flight listens on it (hundreds at once): not a leak, no warning.
@@ -181,6 +188,7 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
       continue;
     }
     // The kill (or the end of the simulated time): stop dead, like SIGKILL.
+    nextKill++;
     gate.kill();
     hard.abort(new Error("coordinator killed"));
     // A killed process waits for nothing: its successor starts `restartDelayMs` after the kill,
