@@ -4,16 +4,17 @@
  */
 import { describe, expect, it } from "vitest";
 import { VirtualClock } from "../../src/adapters/clock/virtual-clock.js";
+import type { PlanSteps } from "../../src/adapters/simulator/index.js";
 import { CONNECT_TIMEOUT_MS } from "../../src/adapters/simulator/sim-host.js";
 import { SimWorld } from "../../src/adapters/simulator/world.js";
 import { TransportError } from "../../src/core/errors.js";
 import { generateFleet, parseFleetSpec } from "../../src/core/sim/fleet-gen.js";
 import { parseScenarioText } from "../../src/core/sim/scenario.js";
 
-function setup(scenario = "seed: 1\n") {
+function setup(scenario = "seed: 1\n", steps: PlanSteps = []) {
   const clock = new VirtualClock();
   const { hosts } = generateFleet(parseFleetSpec("regions=1,hosts=2,racks=2,seed=1"));
-  const world = new SimWorld(clock, hosts, [], parseScenarioText(scenario, "s.yaml"));
+  const world = new SimWorld(clock, hosts, [], parseScenarioText(scenario, "s.yaml"), steps);
   const t = world.transport();
   const run = (i: number, command: string, env?: Record<string, string>) =>
     t.exec(hosts[i]!, { command, timeoutMs: 60_000, ...(env ? { env } : {}) });
@@ -54,6 +55,37 @@ describe("SimTransport commands", () => {
       ["exit 0", true],
       ["exit 1", true],
       ["exit 0", true],
+    ]);
+  });
+
+  it("a reboot or wait-healthy step's own command is its reboot or health probe, only as that step's run", async () => {
+    const { run, world, hosts, clock } = setup(
+      "seed: 1\nunknownCommands: fail\nfailures: [{ kind: unhealthy, host: r01-h002 }]\n",
+      [
+        { name: "restart", kind: "reboot", run: "shutdown -r now" },
+        { name: "probe", kind: "wait-healthy", run: " curl -f localhost/healthz " },
+        { name: "plain", kind: "command", run: "shutdown -r now" },
+      ],
+    );
+    const as = (step: string, phase = "run") => ({ OVERHAUL_STEP: step, OVERHAUL_PHASE: phase });
+    // Elsewhere (another step, another phase, no step) the same command is any other command.
+    expect((await run(0, "shutdown -r now", as("plain"))).exitCode).toBe(127);
+    expect((await run(0, "shutdown -r now", as("restart", "check"))).exitCode).toBe(127);
+    expect((await run(0, "curl -f localhost/healthz")).exitCode).toBe(127);
+    expect(world.stateOf(hosts[0]!.name)?.state).toBe("up");
+    expect((await run(0, "curl -f localhost/healthz", as("probe"))).exitCode).toBe(0);
+    expect((await run(0, "shutdown -r now", as("restart"))).exitCode).toBe(0);
+    expect(world.stateOf(hosts[0]!.name)?.state).toBe("booting");
+    expect(
+      world.ledger.filter((e) => e.command.startsWith("@")).map((e) => [e.host, e.command]),
+    ).toContainEqual([hosts[0]!.name, "@down"]);
+    // A host that comes back unhealthy fails the step's probe.
+    expect((await run(1, "shutdown -r now", as("restart"))).exitCode).toBe(0);
+    await clock.sleep(30 * 60_000);
+    const sick = await run(1, "curl -f localhost/healthz", as("probe"));
+    expect([sick.exitCode, sick.stderr]).toEqual([
+      1,
+      "sim: unhealthy: system degraded since its last boot\n",
     ]);
   });
 

@@ -278,6 +278,81 @@ describe("simulateRun: the engine's reaction to each injected failure", () => {
     expectInvariantsHold(r);
   });
 
+  it("a non-idempotent command that clearly fails is retried as its policy says: every run applied, effect-twice holds", async () => {
+    const plan = `
+name: retry-nonidem
+hosts: workers
+concurrency: { global: 2 }
+failureBudget: { maxFailedPercent: 100 }
+steps:
+  - { name: flaky, kind: command, run: "false", retry: { attempts: 3, backoff: { initial: 5s } } }
+`;
+    const r = await simulateCase({ scenario: scenario("  []"), plan });
+    for (const h of WORKERS) {
+      expect(r.states[h]).toBe("failed");
+      expect(ran(r.ledger, h, "flaky").map((e) => [e.outcome, e.applied, e.attempt])).toEqual([
+        ["exit 1", true, 1],
+        ["exit 1", true, 2],
+        ["exit 1", true, 3],
+      ]);
+    }
+    expect(r.invariants.checked["effect-twice"]).toBe(WORKERS.length);
+    expect(r.invariants.violations).toEqual([]);
+  });
+
+  it("a reboot step with its own `run`: that command reboots the host (down, then up with a new boot id)", async () => {
+    const plan = MAINTENANCE.replace(
+      "{ name: reboot, kind: reboot,",
+      '{ name: reboot, kind: reboot, run: "shutdown -r now",',
+    );
+    expect(plan).toContain("shutdown -r now");
+    const r = await simulateCase({ scenario: scenario("  []"), plan });
+    expect(r.states).toEqual(Object.fromEntries(WORKERS.map((h) => [h, "succeeded"])));
+    for (const h of WORKERS) {
+      expect(
+        ran(r.ledger, h, "reboot")
+          .filter((e) => e.command === "shutdown -r now")
+          .map((e) => e.outcome),
+      ).toEqual(["exit 0"]);
+      const down = effects(r.ledger, h, "@down");
+      const up = effects(r.ledger, h, "@up");
+      expect(down).toHaveLength(1);
+      expect(up).toHaveLength(1);
+      expect(up[0]?.at).toBeGreaterThan(down[0]?.at ?? Number.POSITIVE_INFINITY);
+      const attempt = attemptsOf(r, h, "reboot").at(-1)?.result;
+      expect(attempt?.bootIdAfter).not.toBe(attempt?.bootIdBefore);
+    }
+    expectInvariantsHold(r);
+  });
+
+  it("a wait-healthy step with its own `run`: that probe answers from the health model (unhealthy, clock skew)", async () => {
+    const plan = MAINTENANCE.replace(
+      "{ name: healthy, kind: wait-healthy, timeout: 5m }",
+      '{ name: healthy, kind: wait-healthy, run: "curl -fsS http://localhost:8080/healthz", timeout: 5m }',
+    );
+    expect(plan).toContain("healthz");
+    const r = await simulateCase({
+      scenario: scenario(
+        "  - { kind: unhealthy, host: r01-h002 }\n  - { kind: clock-skew, host: r01-h003, seconds: 300 }",
+      ),
+      plan,
+    });
+    expect(r.states).toEqual({
+      "r01-h001": "succeeded",
+      "r01-h002": "failed",
+      "r01-h003": "failed",
+      "r01-h004": "succeeded",
+    });
+    for (const h of ["r01-h002", "r01-h003"]) {
+      expect(r.reasons[h]).toMatch(
+        /^step "healthy" failed after 1 attempt\(s\): host "r01-h00\d" healthy check not passed/,
+      );
+      expect(ran(r.ledger, h, "healthy").at(-1)?.outcome).toBe("exit 1");
+    }
+    expect(ran(r.ledger, "r01-h001", "healthy").at(-1)?.outcome).toBe("exit 0");
+    expectInvariantsHold(r);
+  });
+
   it("coordinator-kill: a new coordinator takes over 10 s later (once the dead one's leases expire) and finishes the run", async () => {
     const r = await simulateCase({ scenario: scenario("  - { kind: coordinator-kill, at: 20m }") });
     expect(r.coordinators).toBe(2);

@@ -150,6 +150,19 @@ describe("coordinator kills", () => {
     expect(resolutions.size).toBeGreaterThan(1);
   });
 
+  it("a kill at 0 s kills the first coordinator once it has done what it does at the first instant", async () => {
+    const r = await simulateCase({ scenario: killScenario([0]), plan: PLAN });
+    expectSound(r, 1);
+    const first = byCoordinator(r, 1);
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.every((e) => e.at === START)).toBe(true);
+    expect(byCoordinator(r, 2).every((e) => e.at >= START + 10_000)).toBe(true);
+    // What it had started at that instant was left in doubt, and resolved by its successor.
+    const doubts = r.events.filter((e) => e.type === "attempt.unknown" && e.data.reason === STOPPED);
+    expect(doubts.length).toBeGreaterThan(0);
+    for (const d of doubts) expect(d.actor).toBe("sim-coordinator-2");
+  });
+
   it("the checker is not blind: a tampered ledger with a non-idempotent effect applied twice fails effect-twice", async () => {
     const r = await simulateCase({ scenario: killScenario([]), plan: PLAN });
     const input = {
@@ -162,10 +175,10 @@ describe("coordinator kills", () => {
     };
     expect(checkInvariants({ ...input, ledger: r.ledger }).ok).toBe(true);
 
-    /** The ledger with `e` applied once more, one attempt later, just after the original. */
+    /** The ledger with `e` applied once more, one attempt later (a new attempt row), just after the original. */
     const twice = (e: LedgerEntry): LedgerEntry[] => {
       const i = r.ledger.indexOf(e);
-      const copy: LedgerEntry = { ...e, at: e.at + 1, attempt: (e.attempt ?? 1) + 1 };
+      const copy: LedgerEntry = { ...e, at: e.at + 1, attempt: (e.attempt ?? 1) + 1, tag: `${e.tag}-again` };
       return [...r.ledger.slice(0, i + 1), copy, ...r.ledger.slice(i + 1)];
     };
     for (const step of NON_IDEMPOTENT) {

@@ -5,7 +5,7 @@
 
 export { SimHealth } from "./sim-health.js";
 export type { SimHost, SimHostState } from "./sim-host.js";
-export { SimTransport } from "./sim-transport.js";
+export { type PlanSteps, SimTransport } from "./sim-transport.js";
 export { PARALLEL as MOVES_AT_ONCE, SimWorkloads } from "./sim-workloads.js";
 export { SimWorld } from "./world.js";
 export type { SimWorkload } from "./world-state.js";

@@ -14,10 +14,8 @@
 import type { Host } from "../../core/model/fleet.js";
 import { seededRandom } from "../../core/policy/random.js";
 import type { Health, HealthResult } from "../../ports/health.js";
-import { noAnswer, type SimHost, simFailure } from "./sim-host.js";
+import { healthOf, noAnswer, type SimHost, simFailure } from "./sim-host.js";
 import type { WorldState } from "./world-state.js";
-
-const DEFAULT_MAX_SKEW_S = 2;
 
 export class SimHealth implements Health {
   private readonly latency: { next(): number };
@@ -47,7 +45,7 @@ export class SimHealth implements Health {
     await world.clock.sleep(ms, opts.signal);
     const gone = world.unreachable(h);
     if (gone !== undefined) this.unreachable(h, gone);
-    const r = verdict(h);
+    const r = healthOf(h);
     world.append({
       host: h.host.name,
       command: "@health",
@@ -60,18 +58,4 @@ export class SimHealth implements Health {
     this.world.append({ host: h.host.name, command: "@health", outcome: `unreachable (${why})` });
     throw simFailure("unreachable", `sim: health: ${h.host.name} unreachable (${why})`);
   }
-}
-
-function verdict(h: SimHost): HealthResult {
-  if (!h.healthy) return { healthy: false, detail: "system degraded since its last boot" };
-  const max = maxSkewOf(h);
-  if (Math.abs(h.skewSeconds) > max)
-    return { healthy: false, detail: `clock off by ${h.skewSeconds} s (at most ${max} s allowed)` };
-  return { healthy: true, detail: `running, clock within ${max} s` };
-}
-
-function maxSkewOf(h: SimHost): number {
-  const v = h.host.vars.overhaul_max_clock_skew_seconds;
-  const n = typeof v === "number" || typeof v === "string" ? Number(v) : Number.NaN;
-  return Number.isFinite(n) && n >= 0 ? n : DEFAULT_MAX_SKEW_S;
 }

@@ -12,6 +12,7 @@ import type { Host } from "../../core/model/fleet.js";
 import { seededRandom } from "../../core/policy/random.js";
 import { type FailureSpec, hostFailures, type Scenario } from "../../core/sim/scenario.js";
 import type { Clock } from "../../ports/clock.js";
+import type { HealthResult } from "../../ports/health.js";
 
 export type SimHostState = "up" | "booting" | "dead";
 
@@ -71,6 +72,28 @@ export function diskDies(h: SimHost, f: FailureSpec & { kind: "disk-dies" }): bo
   const days = Number(h.host.vars.overhaul_uptime_days ?? 30);
   const p = 1 - (1 - f.probability) ** (Math.max(0, days) / 30);
   return h.rnd.next() < p;
+}
+
+const DEFAULT_MAX_SKEW_S = 2;
+
+/**
+ * Is the host healthy? Not when the scenario made it come back unhealthy, nor when its clock is off
+ * by more than its `overhaul_max_clock_skew_seconds` (default 2). The one health model of the
+ * simulator: the `Health` port and a plan's own health probe (a `wait-healthy` step's `run`) answer
+ * from it.
+ */
+export function healthOf(h: SimHost): HealthResult {
+  if (!h.healthy) return { healthy: false, detail: "system degraded since its last boot" };
+  const max = maxSkewOf(h);
+  if (Math.abs(h.skewSeconds) > max)
+    return { healthy: false, detail: `clock off by ${h.skewSeconds} s (at most ${max} s allowed)` };
+  return { healthy: true, detail: `running, clock within ${max} s` };
+}
+
+function maxSkewOf(h: SimHost): number {
+  const v = h.host.vars.overhaul_max_clock_skew_seconds;
+  const n = typeof v === "number" || typeof v === "string" ? Number(v) : Number.NaN;
+  return Number.isFinite(n) && n >= 0 ? n : DEFAULT_MAX_SKEW_S;
 }
 
 /**

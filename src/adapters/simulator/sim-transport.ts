@@ -9,6 +9,11 @@
  *   back after a seeded boot time with a new boot id, unless a failure says otherwise)
  * - health: `systemctl is-system-running` or the host's `overhaul_health_command` (exit 0 `running`,
  *   or exit 1 `degraded` when unhealthy)
+ * - the plan's own commands for what the simulator models (`PlanSteps`, given by the composition):
+ *   a `reboot` step's `run` is that step's reboot, a `wait-healthy` step's `run` its health probe,
+ *   answered from the health model the `Health` port uses (`healthOf`: unhealthy, or the clock off).
+ *   Matched by the request's OVERHAUL_STEP and OVERHAUL_PHASE (`run`) and the exact command, so
+ *   the same command elsewhere is simulated as any other.
  * - `true`, `false`, `sleep N` (seconds, virtual), `echo ...`, `date +%s` (host clock, skew applied),
  *   `version get` (exit 1 when unset), `version set V`
  * - a `command-fails` failure makes commands containing its `command` exit 1 on its target, the
@@ -27,16 +32,18 @@
  *   (`applied`). That is what makes an attempt truly "in doubt" for the engine. A host that goes
  *   down while a command runs on it (power trip) also drops it; that command had no effect.
  * - Ledger entries of commands carry `runId`, `step`, `phase`, `attempt` from the request's
- *   OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_PHASE, OVERHAUL_ATTEMPT (each only when present).
+ *   OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_PHASE, OVERHAUL_ATTEMPT, and `tag` from its `tag`
+ *   (each only when present).
  * - `running` (is an attempt's command still running?) is asked like a command and is always
  *   `false` when the host answers: no simulated command outlives its call (see `dropped` above).
  * - Same scenario, same fleet, same engine inputs -> identical ledger.
  */
 import type { Host } from "../../core/model/fleet.js";
+import type { Step } from "../../core/plan/compile.js";
 import { seededRandom } from "../../core/policy/random.js";
 import type { LedgerEntry } from "../../core/sim/ledger.js";
 import type { ExecRequest, ExecResult, RunningRequest, Transport } from "../../ports/transport.js";
-import { hashOf, noAnswer, type SimHost, simFailure } from "./sim-host.js";
+import { hashOf, healthOf, noAnswer, type SimHost, simFailure } from "./sim-host.js";
 import type { WorldState } from "./world-state.js";
 
 const BOOT_ID = "cat /proc/sys/kernel/random/boot_id";
@@ -45,14 +52,31 @@ const HEALTH = "systemctl is-system-running";
 /** Chance that a command whose answer a partition dropped took effect anyway. */
 const APPLIED_WHEN_DROPPED = 0.5;
 
+/** The steps of the plan a simulated world rehearses: what the simulator reads of them. */
+export type PlanSteps = readonly Pick<Step, "name" | "kind" | "run">[];
+
+/** What a step's own command is to the simulator (see the header). */
+type StepRole = { role: "reboot" | "health"; command: string };
+
 export class SimTransport implements Transport {
   private readonly latency: { next(): number };
   private readonly coins = new Map<string, { next(): number }>();
   /** Times each `command-fails` failure has failed a command, per host. */
   private readonly failed = new Map<string, number>();
+  /** Step name -> its own reboot command or health probe (see the header). */
+  private readonly roles = new Map<string, StepRole>();
 
-  constructor(private readonly world: WorldState) {
+  constructor(
+    private readonly world: WorldState,
+    steps: PlanSteps = [],
+  ) {
     this.latency = seededRandom(world.scenario.seed ^ 0x5eed);
+    for (const st of steps) {
+      const command = st.run?.trim();
+      if (!command) continue;
+      if (st.kind === "reboot") this.roles.set(st.name, { role: "reboot", command });
+      else if (st.kind === "wait-healthy") this.roles.set(st.name, { role: "health", command });
+    }
   }
 
   async exec(host: Host, req: ExecRequest): Promise<ExecResult> {
@@ -83,11 +107,11 @@ export class SimTransport implements Transport {
     if (down || world.partitioned(h, now, now)) {
       const why = down ? "host went down" : "partition";
       const ran = !down && this.coin(h).next() < APPLIED_WHEN_DROPPED;
-      const applied = ran && this.effect(h, cmd, req.env?.OVERHAUL_PHASE).applied;
+      const applied = ran && this.effect(h, cmd, req.env).applied;
       this.record(h, cmd, `dropped (${why})`, applied, req);
       throw simFailure("dropped", `sim: connection to ${host.name} dropped (${why})`);
     }
-    const { exitCode, stdout, stderr, applied } = this.effect(h, cmd, req.env?.OVERHAUL_PHASE);
+    const { exitCode, stdout, stderr, applied } = this.effect(h, cmd, req.env);
     this.record(h, cmd, `exit ${exitCode}`, applied, req);
     return { exitCode, signal: null, stdout, stderr, durationMs: clock.now() - start, truncated: false };
   }
@@ -123,11 +147,11 @@ export class SimTransport implements Transport {
   private effect(
     h: SimHost,
     cmd: string,
-    phase: string | undefined,
+    env: ExecRequest["env"],
   ): { exitCode: number; stdout: string; stderr: string; applied: boolean } {
     if (this.injectedFailure(h, cmd))
       return { exitCode: 1, stdout: "", stderr: `sim: injected failure of ${cmd}\n`, applied: false };
-    const [exitCode, stdout, stderr] = this.interpret(h, cmd, phase);
+    const [exitCode, stdout, stderr] = this.interpret(h, cmd, env?.OVERHAUL_PHASE, env?.OVERHAUL_STEP);
     return { exitCode, stdout, stderr, applied: exitCode !== 127 };
   }
 
@@ -144,7 +168,21 @@ export class SimTransport implements Transport {
     return false;
   }
 
-  private interpret(h: SimHost, cmd: string, phase: string | undefined): [number, string, string] {
+  private interpret(
+    h: SimHost,
+    cmd: string,
+    phase: string | undefined,
+    step: string | undefined,
+  ): [number, string, string] {
+    const own = phase === "run" && step !== undefined ? this.roles.get(step) : undefined;
+    if (own !== undefined && cmd === own.command) {
+      if (own.role === "reboot") {
+        this.world.reboot(h);
+        return [0, "", ""];
+      }
+      const r = healthOf(h);
+      return r.healthy ? [0, `${r.detail}\n`, ""] : [1, "", `sim: unhealthy: ${r.detail}\n`];
+    }
     const v = h.host.vars;
     if (cmd === str(v.overhaul_boot_id_command, BOOT_ID)) return [0, `${h.bootId}\n`, ""];
     if (cmd === str(v.overhaul_reboot_command, REBOOT)) {
@@ -192,6 +230,7 @@ export class SimTransport implements Transport {
       const attempt = Number(env.OVERHAUL_ATTEMPT);
       if (env.OVERHAUL_ATTEMPT !== undefined && Number.isInteger(attempt)) e.attempt = attempt;
     }
+    if (req.tag !== undefined) e.tag = req.tag;
     this.world.appendEntry(e);
   }
 }

@@ -11,7 +11,8 @@
  *   overfill a host. A move is one clock timer from its start to its cut-over, and the end of one
  *   starts the next: a call is one promise, not one per move.
  * - A move is all or nothing: at cut-over the ledger gets `@unplace` (source) then `@place`
- *   (target) at the same instant, outcome = mode; a move that cannot finish leaves the workload
+ *   (target) at the same instant, outcome = mode, the `@place` with the move's `downtimeMs` (the
+ *   one the call's result reports, so a move whose call was given up still counts); a move that cannot finish leaves the workload
  *   where it was. Attached network volumes are served read-only from the target during the move
  *   (`@volume-ro`) and remounted read-write at cut-over (`@volume-rw`), or dropped when the move
  *   fails (`@volume-drop`); unattached network volumes are re-homed at cut-over (`@volume-move`).
@@ -380,7 +381,7 @@ export class SimWorkloads implements Workloads {
     }
     // A cold move whose workload already left the source (another call moved it) still starts it.
     if (w.on.includes(from)) world.unplace(w, from, mode);
-    world.place(w, tgt.host.name, mode);
+    world.place(w, tgt.host.name, mode, f.downtimeMs);
     this.volumes(w.spec, tgt.host.name, "@volume-rw", from);
     return {
       kind: "moved",

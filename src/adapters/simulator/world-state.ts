@@ -282,8 +282,8 @@ export class WorldState {
     return m;
   }
 
-  /** The workload starts running on `host`. */
-  place(w: SimWorkload, host: string, outcome: string): void {
+  /** The workload starts running on `host` (at the cut-over of a move: after `downtimeMs` down). */
+  place(w: SimWorkload, host: string, outcome: string, downtimeMs?: number): void {
     const id = w.spec.id;
     w.on.push(host);
     const site = this.sites.get(host);
@@ -292,7 +292,9 @@ export class WorldState {
       this.arrived(site, host, w, 1);
     }
     this.invalidate(site);
-    this.appendEntry({ at: this.clock.now(), host, command: "@place", workload: id, outcome });
+    const e: LedgerEntry = { at: this.clock.now(), host, command: "@place", workload: id, outcome };
+    if (downtimeMs !== undefined) e.downtimeMs = downtimeMs;
+    this.appendEntry(e);
   }
 
   /** The workload stops running on `host`. */

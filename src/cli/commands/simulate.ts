@@ -24,16 +24,11 @@ import { type Inventory, matchPattern, toFleetHosts } from "../../core/inventory
 import type { Host, Workload } from "../../core/model/fleet.js";
 import { checkUtcOffsets } from "../../core/model/utc-offset.js";
 import { type RunSchedule, runScheduleOf } from "../../core/planner/run-schedule.js";
-import {
-  buildReport,
-  canonicalJson,
-  downtimeSamples,
-  type Report,
-  renderReport,
-} from "../../core/report/index.js";
+import { buildReport, canonicalJson, type Report, renderReport } from "../../core/report/index.js";
 import { generateFleet, parseFleetSpec } from "../../core/sim/fleet-gen.js";
 import { fleetInventory } from "../../core/sim/fleet-inventory.js";
 import type { InvariantReport } from "../../core/sim/invariants.js";
+import { moveDowntimes } from "../../core/sim/ledger.js";
 import {
   checkScenarioTargets,
   defaultScenario,
@@ -246,7 +241,9 @@ export function simulationOutput(
     attempts: res.attempts,
     events: res.events,
     steps: loaded.plan.steps.map((s) => s.name),
-    workloadDowntime: downtimeSamples(res.attempts),
+    // From the world's moves, not the attempts' results: a move whose attempt's coordinator was
+    // killed (no result stored) happened all the same.
+    workloadDowntime: moveDowntimes(res.ledger, new Map(fleet.workloads.map((w) => [w.id, w.host]))),
   });
   return {
     report,

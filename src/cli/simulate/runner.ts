@@ -7,12 +7,15 @@
  *   (virtual time only, seeded randomness only, fixed coordinator names).
  * - A coordinator kill is a SIGKILL, not a shutdown: from the kill on, that coordinator's store
  *   calls fail (it writes nothing more, releases no lease), and its in-flight work is abandoned.
+ *   Each kill hits the coordinator running at its time, once; a kill at 0 s the first one, after
+ *   what it does at that first instant; a kill while none runs (during a restart) hits nobody.
  *   A new coordinator starts on the same store after `restartDelayMs` and resumes from the
  *   database alone. The simulated world (hosts, workloads) does not restart.
  * - A manual gate is approved by a simulated operator `approveAfterMs` after it paused the run.
  * - Bounded: a run that has not ended after `maxVirtualMs` of virtual time (e.g.
  *   a retry loop that never ends) is stopped and reported as unfinished, never simulated forever;
- *   with windows, counted from the first window's opening.
+ *   with windows, counted from the first window's opening. Its hosts still on their way are
+ *   unfinished, not invariant violations, and its virtual time runs to where it was stopped.
  * - Windows: a schedule's window openings hold the regions' hosts (the coordinator's admission);
  *   nothing can start before the first opening, so the virtual clock jumps there (or to the first
  *   coordinator kill, if that comes sooner) before the first coordinator starts.
@@ -68,7 +71,7 @@ export interface SimulationResult {
   invariants: InvariantReport;
   /** How many coordinators drove the run (1 + kills that happened before the end). */
   coordinators: number;
-  /** Virtual time from the start of the simulation to the end of the run. */
+  /** Virtual time from the start of the simulation to the end of the run (or to where it was stopped). */
   virtualMs: number;
   /** Set when the run did not end within `maxVirtualMs`. */
   unfinished?: string;
@@ -105,7 +108,8 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
       );
     },
   };
-  const world = new SimWorld(clock, [...input.hosts], [...input.workloads], scenario);
+  // The world knows the plan's own reboot and health commands (a reboot step's `run` reboots).
+  const world = new SimWorld(clock, [...input.hosts], [...input.workloads], scenario, loaded.plan.steps);
   const run = await createRun(
     { store, clock, random: seededRandom(scenario.seed) },
     {
@@ -129,11 +133,18 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
   if (jumpTo > clock.now()) await clock.sleep(jumpTo - clock.now());
   let coordinators = 0;
   let unfinished: string | undefined;
+  /** When the simulation stopped a run that had not ended (virtual epoch ms). */
+  let stoppedAt: number | undefined;
   /** Killed coordinators whose work in flight (e.g. a cold move) still runs out in the world. */
   const dead: Promise<unknown>[] = [];
+  /** The next kill in `kills`: one kills the coordinator running at its time, then it is spent. */
+  let nextKill = 0;
   for (;;) {
     const n = coordinators++;
-    const killAt = kills.find((k) => t0 + k > clock.now());
+    // A kill while no coordinator ran (during a restart) hits nobody. One at the very instant a
+    // coordinator starts (`at: 0s`) kills it once it has done what it does at that instant.
+    while (nextKill < kills.length && t0 + (kills[nextKill] as number) < clock.now()) nextKill++;
+    const killAt = kills[nextKill];
     const gate = killable(store, (p) => clock.track(p));
     const hard = new AbortController();
     // Every host's unit in flight listens on it (hundreds at once): not a leak, no warning.
@@ -172,18 +183,21 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
       // Deposed or held elsewhere (a lease of a killed coordinator not expired yet): start another.
       if (coordinators > kills.length + 20) {
         unfinished = `no coordinator could take the run over (last: ${"drove" in first ? first.drove.outcome : "error"})`;
+        stoppedAt = clock.now();
         break;
       }
       await clock.sleep(restartDelayMs);
       continue;
     }
     // The kill (or the end of the simulated time): stop dead, like SIGKILL.
+    nextKill++;
     gate.kill();
     hard.abort(new Error("coordinator killed"));
     // A killed process waits for nothing: its successor starts `restartDelayMs` after the kill,
     // while the effects it set going (a cold move cannot be cancelled) finish in the world.
     dead.push(driving);
     if (killAt === undefined || t0 + killAt >= t0 + maxVirtualMs) {
+      stoppedAt = clock.now();
       const r = await store.getRun(run.id);
       unfinished = `the run did not end within ${Math.round(maxVirtualMs / 3_600_000)}h of simulated time (run state: ${r?.state ?? "?"}${r?.reason ? `, ${r.reason}` : ""})`;
       break;
@@ -210,9 +224,11 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
     runHosts: hosts,
     events,
     runState: final.state,
+    ...(unfinished !== undefined ? { unfinished: true } : {}),
   });
-  let end = t0;
-  for (const e of events) if (e.at > end) end = e.at;
+  // The end of the run (its last event), or where the simulation stopped one that had not ended.
+  let end = stoppedAt ?? t0;
+  if (stoppedAt === undefined) for (const e of events) if (e.at > end) end = e.at;
   const result: SimulationResult = {
     run: final,
     hosts,

@@ -1,6 +1,8 @@
 /**
  * Workload downtime samples from a run's attempts: every `drain` / `reinstate` result lists its
- * moves with their downtime (src/steps/workload-kinds.ts), so real and simulated runs report alike.
+ * moves with their downtime (src/steps/workload-kinds.ts). Real runs and `overhaul report` use
+ * them; `overhaul simulate` counts the world's moves instead (core/sim/ledger.ts `moveDowntimes`),
+ * which include those of an attempt whose coordinator was killed before it stored its result.
  *
  * Invariants: pure; one sample per move, attributed to the host of the attempt (the host drained or
  * reinstated, which gives the region); malformed results are skipped, never guessed at.

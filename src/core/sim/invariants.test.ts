@@ -297,13 +297,15 @@ describe("effect-twice", () => {
     ledger: [...clean().ledger, cmd(m(8), "h1", "upgrade", { attempt: 2 })],
   });
 
-  it("catches a non-idempotent step applied twice", () => {
+  it("catches a non-idempotent step run again after an attempt the engine recorded no outcome for", () => {
     expect(only(twice(), "effect-twice")).toEqual([
       {
         invariant: "effect-twice",
         message:
           'non-idempotent step "upgrade" applied 2 times on h1 in run run-1 ' +
-          "(at 2026-01-01T00:02:00.000Z, 2026-01-01T00:08:00.000Z); 0 operator retries allow at most 1",
+          "(at 2026-01-01T00:02:00.000Z, 2026-01-01T00:08:00.000Z): run again after attempt 1 at " +
+          "2026-01-01T00:02:00.000Z, of which the engine recorded no outcome (a coordinator stopped during it), " +
+          'with no check saying "not done" and no operator retry in between',
         at: m(8),
         host: "h1",
       },
@@ -315,7 +317,115 @@ describe("effect-twice", () => {
     input.events = [...input.events, ev(m(7), "h1", "host.retried", { from: "failed" })];
     expect(only(input, "effect-twice")).toEqual([]);
     input.ledger = [...input.ledger, cmd(m(9), "h1", "upgrade")];
-    expect(only(input, "effect-twice")[0]?.message).toContain("1 operator retry allows at most 2");
+    expect(only(input, "effect-twice")[0]?.message).toContain("run again after attempt 2 at");
+  });
+
+  /**
+   * `upgrade` (not idempotent, `retry.attempts` 3) on h1: each entry is one attempt row (its own
+   * tag), with the engine's verdict on it.
+   */
+  const retried = (
+    outcomes: [outcome: string, verdict: string | null, data?: Record<string, unknown>][],
+    over: { attempts?: number; check?: string; extra?: LedgerEntry[] } = {},
+  ): InvariantInput => {
+    const upgrade = {
+      ...step("upgrade", false, 1),
+      ...(over.check !== undefined ? { check: over.check } : {}),
+    };
+    upgrade.retry = { ...upgrade.retry, attempts: over.attempts ?? 3 };
+    const base = clean();
+    const ledger = base.ledger.filter((e) => e.step !== "upgrade" || e.host !== "h1");
+    const events = [...base.events];
+    outcomes.forEach(([outcome, verdict, data], i) => {
+      const at = m(2) + i * 10_000;
+      ledger.push(cmd(at, "h1", "upgrade", { outcome, attempt: i + 1, tag: `t${i + 1}` }));
+      if (verdict !== null)
+        events.push(ev(at + 1, "h1", verdict, { step: "upgrade", attempt: i + 1, ...(data ?? {}) }));
+    });
+    ledger.push(...(over.extra ?? []));
+    ledger.sort((a, b) => a.at - b.at);
+    events.sort((a, b) => a.at - b.at);
+    return { ...base, plan: { ...base.plan, steps: [step("drain", true, 0), upgrade] }, ledger, events };
+  };
+
+  it("allows the retries of a failure the engine saw, as many as the step's retry policy allows", () => {
+    const failed = (n: number): [string, string, Record<string, unknown>] => [
+      "exit 1",
+      "attempt.failed",
+      n < 3 ? { retryInMs: 5_000 } : { final: true },
+    ];
+    const input = retried([failed(1), failed(2), failed(3)]);
+    expect(only(input, "effect-twice")).toEqual([]);
+    expect(checkInvariants(input).checked["effect-twice"]).toBe(2);
+    // A fourth run is one retry too many.
+    const over = retried([failed(1), failed(2), failed(3), ["exit 1", "attempt.failed"]]);
+    expect(only(over, "effect-twice")).toEqual([
+      expect.objectContaining({
+        at: m(2) + 30_000,
+        message: expect.stringContaining(
+          "applied 4 times on h1 in run run-1 (at 2026-01-01T00:02:00.000Z, 2026-01-01T00:02:10.000Z, " +
+            "2026-01-01T00:02:20.000Z, 2026-01-01T00:02:30.000Z): retried after 3 failed attempt(s), but its " +
+            "retry policy allows 3 attempt(s)",
+        ),
+      }),
+    ]);
+    // With one attempt, a failure is final: no run after it.
+    expect(only(retried([failed(1), failed(2)], { attempts: 1 }), "effect-twice")).toHaveLength(1);
+  });
+
+  it("catches a re-run after an unknown outcome that no check resolved", () => {
+    const unknown: [string, string, Record<string, unknown>] = [
+      "dropped (partition)",
+      "attempt.unknown",
+      { phase: "run", reason: "connection dropped", resolution: "rerun" },
+    ];
+    expect(only(retried([unknown, ["exit 0", "attempt.succeeded"]]), "effect-twice")).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining(
+          "run again after attempt 1 at 2026-01-01T00:02:00.000Z, of which its outcome was unknown " +
+            '(connection dropped), with no check saying "not done"',
+        ),
+      }),
+    ]);
+    // The engine calling a dropped answer a failure does not make it known.
+    const claimed = retried([
+      ["dropped (partition)", "attempt.failed"],
+      ["exit 0", "attempt.succeeded"],
+    ]);
+    expect(only(claimed, "effect-twice")[0]?.message).toContain(
+      "of which no answer came back (dropped (partition))",
+    );
+    // Nor does a run after a success.
+    const again = retried([
+      ["exit 0", "attempt.succeeded"],
+      ["exit 0", "attempt.succeeded"],
+    ]);
+    expect(only(again, "effect-twice")[0]?.message).toContain("of which it succeeded");
+  });
+
+  it("accepts a re-run after an unknown outcome when the step's check said not done, not when it said done", () => {
+    const unknown: [string, string, Record<string, unknown>] = [
+      "exit 0",
+      "attempt.unknown",
+      { phase: "run", reason: "the coordinator stopped while the attempt ran", resolution: "check" },
+    ];
+    const check = (outcome: string): LedgerEntry =>
+      cmd(m(2) + 5_000, "h1", "upgrade", { command: "version get", phase: "check", attempt: 0, outcome });
+    const input = (outcome: string) =>
+      retried([unknown, ["exit 0", "attempt.succeeded"]], { check: "version get", extra: [check(outcome)] });
+    expect(only(input("exit 1"), "effect-twice")).toEqual([]);
+    expect(only(input("exit 0"), "effect-twice")).toHaveLength(1);
+    // A check that did not answer said nothing.
+    expect(only(input("unreachable (booting)"), "effect-twice")).toHaveLength(1);
+  });
+
+  it("counts the commands of one attempt (one tag) as one application", () => {
+    const base = retried([["exit 0", "attempt.succeeded"]]);
+    const poll = (at: number) =>
+      cmd(at, "h1", "upgrade", { command: "cat /proc/sys/kernel/random/boot_id", tag: "t1" });
+    const input = { ...base, ledger: [...base.ledger, poll(m(2) + 2_000), poll(m(2) + 4_000)] };
+    input.ledger.sort((a, b) => a.at - b.at);
+    expect(only(input, "effect-twice")).toEqual([]);
   });
 
   it.each<[string, Partial<LedgerEntry>]>([
@@ -374,6 +484,16 @@ describe("drained-not-reinstated", () => {
     );
     const input = { ...leftOnHoldover(rec("h1")), runHosts: [rec("h2")] };
     expect(only(input, "drained-not-reinstated")[0]?.message).toContain("it has no run record");
+  });
+
+  it("leaves a host still on its way in a run the simulator stopped to the unfinished report", () => {
+    const stopped = (record: RunHost): InvariantInput => ({ ...leftOnHoldover(record), unfinished: true });
+    expect(only(stopped(rec("h1", "running")), "drained-not-reinstated")).toEqual([]);
+    expect(only(stopped(rec("h1", "reverting")), "drained-not-reinstated")).toEqual([]);
+    // A host that did end is held to the rule, stopped run or not.
+    expect(only(stopped(rec("h1")), "drained-not-reinstated")).toHaveLength(1);
+    expect(only(stopped(rec("h1", "failed", "")), "drained-not-reinstated")).toHaveLength(1);
+    expect(only(leftOnHoldover(rec("h1", "running")), "drained-not-reinstated")).toHaveLength(1);
   });
 
   it("ignores hosts from which only foreign workloads moved", () => {
@@ -506,6 +626,18 @@ describe("host-unfinished", () => {
     const input: InvariantInput = { ...clean(), runHosts: [rec("h1"), rec("h2", state)], events: [] };
     if (runState !== undefined) input.runState = runState;
     expect(only(input, "host-unfinished")).toHaveLength(fine ? 0 : 1);
+  });
+
+  it("does not count hosts still on their way when the simulator stopped the run (it is reported unfinished)", () => {
+    const input: InvariantInput = {
+      ...clean(),
+      runHosts: [rec("h1", "running"), rec("h2", "pending")],
+      runState: "running",
+    };
+    expect(only(input, "host-unfinished")).toHaveLength(2);
+    input.unfinished = true;
+    expect(only(input, "host-unfinished")).toEqual([]);
+    expect(checkInvariants(input).checked["host-unfinished"]).toBe(2);
   });
 
   it("reads the run state from the last run event when not given", () => {

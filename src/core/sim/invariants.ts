@@ -8,15 +8,22 @@
  * - Pure: reads only its input; no clock, no randomness, no I/O. Same input, same report.
  * - Every rule reports each problem once, with the host, workload, time (ISO) and numbers involved;
  *   `checked` says how many things each rule looked at, so "0 violations" of nothing is visible.
+ * - `effect-twice` holds the engine to its promise, not to a bare count: a non-idempotent step is
+ *   run again after an attempt whose outcome the engine did not know (a dropped answer, a killed
+ *   coordinator) only when a check said "not done" or an operator retried the host; after a failure
+ *   it saw, as often as the step's retry policy allows (see `checkEffects`). The commands of one
+ *   attempt (one ledger `tag`) are one application.
+ * - A run the simulator stopped (`unfinished`) is reported as unfinished by its caller: its hosts
+ *   still on their way are not `host-unfinished` or `drained-not-reinstated` violations.
  * - Caps are rebuilt from the engine's events with the engine's own state mapping: a host is active
  *   from `host.started` (or `host.reverting`, or an operator's `host.retried` of an in-doubt host,
  *   which resumes it without a new `host.started`) until `host.succeeded|failed|in_doubt|aborted|
  *   skipped`. A coordinator restart writes no host event, so an active host stays active across it.
  *   Activity intervals are half-open: at one instant, ends are applied before starts.
  */
-import { type HostState, RUN_STATES, type RunState } from "../flow/states.js";
+import { type HostState, isTerminalHost, RUN_STATES, type RunState } from "../flow/states.js";
 import type { Host, Workload } from "../model/fleet.js";
-import type { Plan } from "../plan/compile.js";
+import type { Plan, Step } from "../plan/compile.js";
 import type { LedgerEntry } from "./ledger.js";
 
 export const INVARIANT_NAMES = [
@@ -57,6 +64,12 @@ export interface InvariantInput {
   events: readonly RunEvent[];
   /** The run's final state; without it, the last `run.<state>` event says (none: strict). */
   runState?: RunState;
+  /**
+   * The simulator stopped the run before it ended (its time limit): a host still pending, running
+   * or reverting is unfinished, which the caller reports (exit 3), so neither `host-unfinished`
+   * nor `drained-not-reinstated` holds it against the engine.
+   */
+  unfinished?: boolean;
 }
 
 export interface Violation {
@@ -259,6 +272,7 @@ function checkReinstated(input: InvariantInput, p: Placement, out: Out, checked:
     if (missing.length === 0) continue;
     const rec = records.get(host);
     if (rec && EXCUSED.includes(rec.state) && (rec.reason ?? "").trim() !== "") continue;
+    if (rec && input.unfinished === true && !isTerminalHost(rec.state)) continue;
     const why = !rec
       ? "it has no run record"
       : EXCUSED.includes(rec.state)
@@ -273,36 +287,162 @@ function checkReinstated(input: InvariantInput, p: Placement, out: Out, checked:
   }
 }
 
+/** One attempt row of a step on a host, as the ledger saw it: its commands (one `tag`). */
+interface Execution {
+  entries: LedgerEntry[];
+  first: number;
+  last: number;
+  applied: boolean;
+  attempt: number | undefined;
+}
+
+/** A command outcome that tells nothing about the effect: the answer never came. */
+const NO_ANSWER = /^(dropped|timeout)\b/;
+const ANSWERED_EXIT = /^exit (\d+)$/;
+/** The engine's events that settle a run attempt. */
+const VERDICTS = new Set(["attempt.succeeded", "attempt.failed", "attempt.unknown"]);
+
+/**
+ * `effect-twice`: what the engine promises about a non-idempotent step (DESIGN.md "Flow
+ * semantics"). Each run of the step on a host (one attempt row: its commands share a `tag`) that
+ * took effect after an earlier one did must be justified by the attempt just before it:
+ * - the engine knew that attempt failed (its own `attempt.failed`, and the ledger shows an answer
+ *   came back: not every command of it was dropped or timed out): the plan's retry, at most
+ *   `retry.attempts - 1` of them between operator retries; or
+ * - a check asked the host after that attempt and said "not done" (the step's `check` command
+ *   exited non-zero; for a built-in check, one was asked); or
+ * - an operator retried the host after that attempt (`host.retried`).
+ * So re-running after an outcome the engine did not know (a dropped answer, a killed coordinator:
+ * no result, or `attempt.unknown`) without a check is caught, and so is retrying past the policy.
+ */
 function checkEffects(input: InvariantInput, out: Out, checked: Checked): void {
-  const nonIdempotent = new Set(input.plan.steps.filter((s) => !s.idempotent).map((s) => s.name));
-  const retries = new Map<string, number>();
-  for (const e of input.events)
-    if (e.type === "host.retried" && e.host !== null) retries.set(e.host, (retries.get(e.host) ?? 0) + 1);
-  const groups = new Map<string, LedgerEntry[]>();
-  for (const e of input.ledger) {
-    if (e.command.startsWith("@") || e.applied !== true || e.step === undefined) continue;
-    if (e.phase !== undefined && e.phase !== "run") continue;
-    if (!nonIdempotent.has(e.step)) continue;
-    const key = JSON.stringify([e.runId ?? null, e.host, e.step]);
-    const list = groups.get(key) ?? [];
-    list.push(e);
-    groups.set(key, list);
+  const steps = new Map(input.plan.steps.filter((s) => !s.idempotent).map((s) => [s.name, s]));
+  const retries = new Map<string, number[]>();
+  /** host, step, attempt number -> the verdict events, in order. */
+  const verdicts = new Map<string, RunEvent[]>();
+  const push = <T>(m: Map<string, T[]>, k: string, v: T) => {
+    const list = m.get(k);
+    if (list) list.push(v);
+    else m.set(k, [v]);
+  };
+  for (const e of input.events) {
+    if (e.host === null) continue;
+    if (e.type === "host.retried") push(retries, e.host, e.at);
+    else if (VERDICTS.has(e.type) && (e.data.phase ?? "run") === "run")
+      push(verdicts, JSON.stringify([e.host, e.data.step, e.data.attempt]), e);
   }
-  for (const list of groups.values()) {
+  const groups = new Map<
+    string,
+    {
+      host: string;
+      runId?: string;
+      step: Step;
+      runs: Execution[];
+      byTag: Map<string, Execution>;
+      checks: LedgerEntry[];
+    }
+  >();
+  for (const e of input.ledger) {
+    if (e.command.startsWith("@") || e.step === undefined) continue;
+    const step = steps.get(e.step);
+    const phase = e.phase ?? "run";
+    if (step === undefined || (phase !== "run" && phase !== "check")) continue;
+    const key = JSON.stringify([e.runId ?? null, e.host, e.step]);
+    let g = groups.get(key);
+    if (g === undefined) {
+      g = { host: e.host, step, runs: [], byTag: new Map(), checks: [] };
+      if (e.runId !== undefined) g.runId = e.runId;
+      groups.set(key, g);
+    }
+    if (phase === "check") {
+      g.checks.push(e);
+      continue;
+    }
+    const x = e.tag !== undefined ? g.byTag.get(e.tag) : undefined;
+    if (x !== undefined) {
+      x.entries.push(e);
+      x.last = e.at;
+      x.applied ||= e.applied === true;
+      continue;
+    }
+    const run: Execution = {
+      entries: [e],
+      first: e.at,
+      last: e.at,
+      applied: e.applied === true,
+      attempt: e.attempt,
+    };
+    g.runs.push(run);
+    if (e.tag !== undefined) g.byTag.set(e.tag, run);
+  }
+
+  const verdictOf = (host: string, step: string, x: Execution): RunEvent | undefined =>
+    x.attempt === undefined
+      ? undefined
+      : verdicts.get(JSON.stringify([host, step, x.attempt]))?.find((v) => v.at >= x.first);
+  /** Did a check asked in [from, to] say "not done"? */
+  const checkSaidNotDone = (
+    checks: readonly LedgerEntry[],
+    step: Step,
+    from: number,
+    to: number,
+  ): boolean => {
+    const asked = checks.filter((c) => c.at >= from && c.at <= to && ANSWERED_EXIT.test(c.outcome));
+    const own = step.check === undefined ? [] : asked.filter((c) => c.command === step.check?.trim());
+    // The step's own check answers for itself; without one (or before it, a reboot's boot ids),
+    // the built-in check was asked.
+    const last = own.at(-1);
+    return last !== undefined ? last.outcome !== "exit 0" : asked.length > 0;
+  };
+
+  for (const g of groups.values()) {
+    if (!g.runs.some((x) => x.applied)) continue;
     checked["effect-twice"]++;
-    const first = list[0] as LedgerEntry;
-    const n = retries.get(first.host) ?? 0;
-    const allowed = 1 + n;
-    if (list.length <= allowed) continue;
-    const extra = list[allowed] as LedgerEntry;
+    const name = g.step.name;
+    const operatorRetries = retries.get(g.host) ?? [];
+    let appliedBefore = 0;
+    let retried = 0;
+    let problem: string | undefined;
+    let at = 0;
+    for (let i = 0; i < g.runs.length && problem === undefined; i++) {
+      const x = g.runs[i] as Execution;
+      const p = g.runs[i - 1];
+      if (p !== undefined) {
+        const v = verdictOf(g.host, name, p);
+        const answered = p.entries.some((e) => !NO_ANSWER.test(e.outcome));
+        let why: string | undefined;
+        if (operatorRetries.some((t) => t >= p.last && t <= x.first)) retried = 0;
+        else if (v?.type === "attempt.failed" && answered) {
+          retried++;
+          if (retried >= g.step.retry.attempts)
+            why = `retried after ${retried} failed attempt(s), but its retry policy allows ${g.step.retry.attempts} attempt(s)`;
+        } else if (!checkSaidNotDone(g.checks, g.step, p.last, x.first)) {
+          const outcome =
+            v === undefined
+              ? "the engine recorded no outcome (a coordinator stopped during it)"
+              : v.type === "attempt.unknown"
+                ? `its outcome was unknown${typeof v.data.reason === "string" ? ` (${v.data.reason})` : ""}`
+                : v.type === "attempt.succeeded"
+                  ? "it succeeded"
+                  : `no answer came back (${p.entries.map((e) => e.outcome).join(", ")})`;
+          why = `run again after attempt${p.attempt !== undefined ? ` ${p.attempt}` : ""} at ${iso(p.first)}, of which ${outcome}, with no check saying "not done" and no operator retry in between`;
+        }
+        if (why !== undefined && x.applied && appliedBefore > 0) {
+          problem = why;
+          at = x.first;
+        }
+      }
+      if (x.applied) appliedBefore++;
+    }
+    if (problem === undefined) continue;
+    const applied = g.runs.filter((x) => x.applied);
     out({
       invariant: "effect-twice",
       message:
-        `non-idempotent step "${first.step}" applied ${list.length} times on ${first.host}` +
-        `${first.runId ? ` in run ${first.runId}` : ""} (at ${list.map((e) => iso(e.at)).join(", ")}); ` +
-        `${n} operator ${n === 1 ? "retry allows" : "retries allow"} at most ${allowed}`,
-      at: extra.at,
-      host: first.host,
+        `non-idempotent step "${name}" applied ${applied.length} times on ${g.host}` +
+        `${g.runId ? ` in run ${g.runId}` : ""} (at ${applied.map((x) => iso(x.first)).join(", ")}): ${problem}`,
+      at,
+      host: g.host,
     });
   }
 }
@@ -414,6 +554,7 @@ function checkFinished(input: InvariantInput, out: Out, checked: Checked): void 
     if ((r.state === "running" || r.state === "reverting") && run !== undefined && ACTIVE_OK.includes(run))
       continue;
     if (r.state !== "pending" && r.state !== "running" && r.state !== "reverting") continue;
+    if (input.unfinished === true) continue;
     out({
       invariant: "host-unfinished",
       message: `${r.host} is still ${r.state} at the end (run ${run ?? "state unknown"})`,
