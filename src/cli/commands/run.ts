@@ -200,7 +200,7 @@ async function drive(
   const run = await store.getRun(runId);
   if (!run) throw new Error(`run ${runId} vanished`);
   const hosts = await store.getHosts(runId);
-  const progress = new Progress(out, hosts, run.createdAt, opts.json === true || opts.quiet === true);
+  const progress = new Progress(out, hosts, run.createdAt, opts.json === true || opts.quiet === true, run);
   const log = createEventLog(runId);
   const sink: EventSink = {
     emit(e) {
