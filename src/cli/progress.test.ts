@@ -85,6 +85,21 @@ describe("live progress on a terminal", () => {
     p.stop();
   });
 
+  it("takes a host an operator retried or skipped off the failures, and counts it again", () => {
+    const out = capture();
+    const p = new Progress(out, HOSTS, T0);
+    p.emit(ev("host.failed", { reason: "step work failed" }, "h2"));
+    p.emit(ev("host.in_doubt", { reason: "step work outcome unknown" }, "h3"));
+    vi.advanceTimersByTime(300);
+    expect(lastFrame(out)).toContain("✗ h2: step work failed");
+    p.emit(ev("host.retried", { from: "failed" }, "h2", "operator:bob"));
+    p.emit(ev("host.skipped", { from: "in_doubt" }, "h3", "operator:bob"));
+    vi.advanceTimersByTime(300);
+    expect(lastFrame(out)).not.toContain("✗");
+    expect(lastFrame(out)).toContain("pending 3  skipped 1");
+    p.stop();
+  });
+
   it("counts the rows of a line the terminal wraps when it draws over the last block", () => {
     const out = capture();
     const cols = process.stderr.columns;
@@ -127,12 +142,16 @@ describe("live progress in a log (not a terminal)", () => {
     );
     p.emit(ev("run.running", { from: "paused", action: "resume" }, null, "operator:bob"));
     p.emit(ev("run.paused", { from: "running", gate: "canary-ok", reason: GATE }));
+    p.emit(ev("gate.approved", { step: "canary-ok" }, null, "operator:bob"));
+    p.emit(ev("host.retried", { from: "failed" }, "h2", "operator:bob"));
     p.stop();
     expect(out.text()).toBe(
       [
         "00:05 run PAUSED by operator:bob — looking at h1",
         "00:05 run running again (resumed by operator:bob)",
         `00:05 run PAUSED — ${GATE}`,
+        '00:05 gate "canary-ok" approved by operator:bob',
+        "00:05 h2 retried by operator:bob (it was failed)",
         "",
       ].join("\n"),
     );

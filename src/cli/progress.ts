@@ -8,8 +8,10 @@
  *
  * Invariants:
  * - The run's state follows the `run.STATE` events, whoever wrote them (this coordinator, or an
- *   operator / another coordinator as read from the run's log), starting from the state it was
- *   given; a block drawn while the run is not running says so on its first line.
+ *   operator / another coordinator as the coordinator reads them from the run's log and hands them
+ *   to `EventSink.observe`), starting from the state it was given; a block drawn while the run is
+ *   not running says so on its first line. An operator's retry or skip takes the host's failure
+ *   off the block.
  * - A redraw moves the cursor up over every row the last block took, lines the terminal wrapped
  *   included, so it never leaves parts of an old block behind.
  */
@@ -37,6 +39,9 @@ const LINE_EVENTS = new Set([
   "host.in_doubt",
   "host.reverting",
   "host.aborted",
+  "host.skipped",
+  "host.retried",
+  "gate.approved",
   "attempt.failed",
   "attempt.unknown",
   "step.confirmed",
@@ -93,12 +98,16 @@ export class Progress implements EventSink {
   }
 
   private apply(e: Ev): void {
-    const s = HOST_EVENT_STATE[e.type];
+    const s = HOST_EVENT_STATE[e.type] ?? retriedState(e);
     if (s && e.host) this.state.set(e.host, s);
     if (e.type === "attempt.started" && e.host) this.step.set(e.host, String(e.data.step));
     if (e.type === "wave.started") this.wave = Number(e.data.wave);
     if ((e.type === "host.failed" || e.type === "host.in_doubt") && e.host) {
       this.failures.push({ host: e.host, reason: String(e.data.reason) });
+    }
+    // An operator dealt with the host (retry, skip): its failure is no longer one to look at.
+    if ((e.type === "host.retried" || e.type === "host.skipped") && e.host) {
+      this.failures = this.failures.filter((f) => f.host !== e.host);
     }
     const run = runStateOf(e);
     if (run !== undefined) this.run = { state: run, detail: describeRun(e) };
@@ -142,6 +151,15 @@ export class Progress implements EventSink {
         break;
       case "wave.started":
         text = `wave ${Number(d.wave) + 1} started`;
+        break;
+      case "host.skipped":
+        text = `skipped by ${e.actor}`;
+        break;
+      case "host.retried":
+        text = `retried by ${e.actor} (it was ${String(d.from)})`;
+        break;
+      case "gate.approved":
+        text = `gate "${String(d.step)}" approved by ${e.actor}`;
         break;
       case "run.running":
         text =
@@ -241,6 +259,12 @@ function describeRun(e: Ev): string {
   const action = typeof e.data.action === "string" ? e.data.action : undefined;
   if (action === undefined) return reason ? ` — ${reason}` : "";
   return reason ? ` by ${e.actor} — ${reason}` : ` by ${e.actor}`;
+}
+
+/** An operator's retry: a failed host waits to start again; an in-doubt one re-runs its step. */
+function retriedState(e: Ev): HostState | undefined {
+  if (e.type !== "host.retried") return undefined;
+  return e.data.from === "failed" ? "pending" : "running";
 }
 
 /** Terminal rows a line takes (one, or more when longer than the terminal is wide). */

@@ -11,12 +11,16 @@
  *   lost every lease stops ("deposed") without writing anything more. A lease granted again (an
  *   operator's retry freed it) gets a fresh flow from the stored state, never the stale one.
  * - The run (pause, resume, abort) and the view of the hosts it does not hold (budget, caps,
- *   completion) are re-read from the store on the first tick, on any tick after its picture of its
- *   leases changed (a lease granted or lost), and on any tick after the run's event log shows an
- *   event written by anyone else (an operator, another coordinator). Every write to a run or a
- *   host flow other than a lease comes with an event in the same transaction (coordinator.ts,
- *   host-flow.ts, runs.ts), so a quiet log means what it does not hold is as last read; its own
- *   hosts and run changes it knows first-hand (`flows`, `run`).
+ *   completion) are read when the drive begins, after noting where the run's event log ends; then
+ *   re-read on any tick after its picture of its leases changed (a lease granted or lost), and on
+ *   any tick after the log shows an event written by anyone else (an operator, another
+ *   coordinator) since. Every write to a run or a host flow other than a lease comes with an event
+ *   in the same transaction (coordinator.ts, host-flow.ts, runs.ts), so a quiet log means what it
+ *   does not hold is as last read; its own hosts and run changes it knows first-hand (`flows`,
+ *   `run`).
+ * - Those events written by anyone else are handed to the sink's `observe` (when it has one), in
+ *   seq order, each once, and none from before the drive began (`readFeed`): the live progress and
+ *   the run's log show an operator's pause or resume too, not only this coordinator's own events.
  * - Leases are sought (`acquireLeases`) on those same ticks, and on every tick while some
  *   unfinished host of the view is not held: only such a host can be granted (the store never
  *   grants a terminal host, nor one we hold), and a finished one comes back only by an operator's
@@ -303,10 +307,23 @@ export class Coordinator {
     this.viewChanged();
   }
 
-  /** Follow the run's events since the last look: did anyone else write (see the header)? */
+  /**
+   * Follow the run's events since the last look: did anyone else write (see the header)? Their
+   * events are read only then, and only for a sink that observes them; `feedSeq` moves past each
+   * event once, so none is handed on twice.
+   */
   private async readFeed(): Promise<boolean> {
-    const feed = await this.deps.store.feedSince(this.runId, this.feedSeq, this.opts.owner);
+    const { store, sink } = this.deps;
+    const after = this.feedSeq;
+    const feed = await store.feedSince(this.runId, after, this.opts.owner);
     this.feedSeq = feed.lastSeq;
+    if (feed.foreign && sink.observe !== undefined) {
+      for (const e of await store.listEvents(this.runId, after)) {
+        // Later ones (written since `feedSince`) are the next look's.
+        if (e.seq > feed.lastSeq) break;
+        if (e.actor !== this.opts.owner) sink.observe(e);
+      }
+    }
     return feed.foreign;
   }
 
@@ -325,6 +342,9 @@ export class Coordinator {
   /** Drive the run until it ends, or until this coordinator cannot go on. */
   async drive(): Promise<DriveResult> {
     const { store, clock } = this.deps;
+    // Where the log ends before anything is read: what others write from now on is followed (and
+    // observed); what they wrote before is in what is read next.
+    this.feedSeq = (await store.feedSince(this.runId, 0, this.opts.owner)).lastSeq;
     const run = await store.getRun(this.runId);
     if (!run) throw new Error(`run ${this.runId} does not exist`);
     this.run = run;

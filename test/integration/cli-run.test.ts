@@ -144,7 +144,7 @@ steps:
     expect(s.counts.succeeded).toBe(1);
   });
 
-  it("pause, resume and abort act on a run driven by another process", async () => {
+  it("pause, resume and abort act on a run driven by another process, which shows them and logs them", async () => {
     const dir = sandbox("control");
     writeFileSync(
       join(dir, "plan.yaml"),
@@ -182,6 +182,21 @@ steps:
     const again = await runCli(["pause"], { cwd: dir });
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("cannot pause");
+    // The driving process showed the other shells' actions, and its log has them, once each.
+    expect(r.stderr).toMatch(/run PAUSED by operator:\S+ — checking dashboards\n/);
+    expect(r.stderr).toMatch(/run running again \(resumed by operator:\S+\)\n/);
+    expect(r.stderr).toMatch(/run ABORTING by operator:\S+\n/);
+    const log = readFileSync(join(dir, ".overhaul/logs", `${s.run.id}.jsonl`), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const runEvents = log.filter((l) => /^run\./.test(l.msg)).map((l) => [l.msg, l.actor.split(":")[0]]);
+    expect(runEvents).toEqual([
+      ["run.paused", "operator"],
+      ["run.running", "operator"],
+      ["run.aborting", "operator"],
+      ["run.aborted", expect.not.stringMatching(/^operator$/)],
+    ]);
   });
 
   it("Ctrl-C detaches (exit 130); resume takes over and finishes", async () => {
