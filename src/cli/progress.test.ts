@@ -85,6 +85,27 @@ describe("live progress on a terminal", () => {
     p.stop();
   });
 
+  it("says whom it waits for to take the run over, until it holds hosts", () => {
+    const out = capture();
+    const p = new Progress(out, HOSTS, T0);
+    const at = T0 + 5_000;
+    p.emit({
+      ...ev("takeover.waiting", {
+        holders: ["ops1:4242:abc123"],
+        heldUntil: at + 12_000,
+        giveUpAt: at + 42_050,
+      }),
+    });
+    vi.advanceTimersByTime(300);
+    expect(lastFrame(out)).toContain(
+      "WAITING — run held by coordinator ops1:4242:abc123 until 20:00:17Z; waiting up to 43 s to take over (Ctrl-C is safe: this one holds nothing yet)",
+    );
+    p.emit(ev("lease.acquired", { hosts: 4, owner: "c1" }));
+    vi.advanceTimersByTime(300);
+    expect(lastFrame(out)).not.toContain("WAITING");
+    p.stop();
+  });
+
   it("takes a host an operator retried or skipped off the failures, and counts it again", () => {
     const out = capture();
     const p = new Progress(out, HOSTS, T0);
@@ -144,6 +165,7 @@ describe("live progress in a log (not a terminal)", () => {
     p.emit(ev("run.paused", { from: "running", gate: "canary-ok", reason: GATE }));
     p.emit(ev("gate.approved", { step: "canary-ok" }, null, "operator:bob"));
     p.emit(ev("host.retried", { from: "failed" }, "h2", "operator:bob"));
+    p.emit(ev("takeover.waiting", { holders: ["a", "b"], heldUntil: T0 + 9_000, giveUpAt: T0 + 40_000 }));
     p.stop();
     expect(out.text()).toBe(
       [
@@ -152,6 +174,7 @@ describe("live progress in a log (not a terminal)", () => {
         `00:05 run PAUSED — ${GATE}`,
         '00:05 gate "canary-ok" approved by operator:bob',
         "00:05 h2 retried by operator:bob (it was failed)",
+        "00:05 waiting: run held by coordinators a, b until 20:00:09Z; waiting up to 35 s to take over (Ctrl-C is safe: this one holds nothing yet)",
         "",
       ].join("\n"),
     );

@@ -12,6 +12,8 @@
  *   to `EventSink.observe`), starting from the state it was given; a block drawn while the run is
  *   not running says so on its first line. An operator's retry or skip takes the host's failure
  *   off the block.
+ * - While the coordinator waits to take the run over from another one, the block's first line says
+ *   whom it waits for and how long; the line goes once it holds hosts (or stops).
  * - A redraw moves the cursor up over every row the last block took, lines the terminal wrapped
  *   included, so it never leaves parts of an old block behind.
  */
@@ -51,6 +53,7 @@ const LINE_EVENTS = new Set([
   "run.halting",
   "run.aborting",
   "lease.acquired",
+  "takeover.waiting",
   "lease.renewal-failed",
   "attempt.still-running",
 ]);
@@ -67,6 +70,8 @@ export class Progress implements EventSink {
   private wave = 0;
   private failures: { host: string; reason: string }[] = [];
   private run: { state: RunState | undefined; detail: string };
+  /** What this coordinator waits for before it can drive the run (`takeover.waiting`), until it can. */
+  private waiting: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Terminal rows the last block took. */
   private drawn = 0;
@@ -111,6 +116,8 @@ export class Progress implements EventSink {
     }
     const run = runStateOf(e);
     if (run !== undefined) this.run = { state: run, detail: describeRun(e) };
+    if (e.type === "takeover.waiting") this.waiting = describeWait(e);
+    if (e.type === "lease.acquired" || e.type === "coordinator.started") this.waiting = undefined;
   }
 
   private elapsed(at: number): string {
@@ -176,6 +183,9 @@ export class Progress implements EventSink {
         text = `run ${paint(this.out, stateColor(state), state.toUpperCase())}${describeRun(e)}`;
         break;
       }
+      case "takeover.waiting":
+        text = `waiting: ${describeWait(e)}`;
+        break;
       case "lease.acquired":
         text = `coordinator ${String(d.owner)} holds ${String(d.hosts)} host(s)`;
         break;
@@ -218,6 +228,7 @@ export class Progress implements EventSink {
       .slice(0, 6);
     const run = this.run.state;
     return [
+      ...(this.waiting !== undefined ? [`${paint(this.out, "yellow", "WAITING")} — ${this.waiting}`] : []),
       ...(run !== undefined && run !== "running"
         ? [`${paint(this.out, stateColor(run), run.toUpperCase())}${this.run.detail}`]
         : []),
@@ -239,6 +250,8 @@ export class Progress implements EventSink {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    // Whatever came of a wait, it is over (the outcome is printed next).
+    this.waiting = undefined;
     if (this.tty) this.draw();
   }
 }
@@ -259,6 +272,22 @@ function describeRun(e: Ev): string {
   const action = typeof e.data.action === "string" ? e.data.action : undefined;
   if (action === undefined) return reason ? ` — ${reason}` : "";
   return reason ? ` by ${e.actor} — ${reason}` : ` by ${e.actor}`;
+}
+
+/**
+ * What a coordinator that cannot drive the run yet waits for: who holds the run's hosts, until
+ * when (unless renewed), and how long it waits to take over before it leaves the run to them.
+ */
+function describeWait(e: Ev): string {
+  const holders = Array.isArray(e.data.holders) ? e.data.holders.map(String) : [];
+  const who =
+    holders.length === 0
+      ? "another coordinator"
+      : `coordinator${holders.length > 1 ? "s" : ""} ${holders.join(", ")}`;
+  const heldUntil = Number(e.data.heldUntil);
+  const until = heldUntil > 0 ? ` until ${new Date(heldUntil).toISOString().slice(11, 19)}Z` : "";
+  const secs = Math.max(0, Math.ceil((Number(e.data.giveUpAt) - e.at) / 1000));
+  return `run held by ${who}${until}; waiting up to ${secs} s to take over (Ctrl-C is safe: this one holds nothing yet)`;
 }
 
 /** An operator's retry: a failed host waits to start again; an in-doubt one re-runs its step. */

@@ -363,24 +363,8 @@ export class Coordinator {
 
     await this.acquire();
     if (this.flows.size === 0 && [...this.view.values()].some((h) => !isTerminalHost(h.state))) {
-      // Someone else holds the leases: a dead holder's expire within a TTL of its last renewal, a
-      // live one renews them. The expiries are the store's (on PostgreSQL, the database's clock,
-      // which this coordinator's may not agree with), so they only say when to look first; then
-      // look again every TAKEOVER_POLL_MS for one more TTL (a clock off by up to a TTL still
-      // takes a dead holder's leases), and give up on a live holder after that.
-      const ttl = this.opts.leaseTtlMs;
-      const expiries = [...this.view.values()].map((h) => h.leaseExpiresAt ?? 0);
-      const first = Math.min(Math.max(0, Math.max(...expiries) - clock.now()), ttl) + 50;
-      const giveUpAt = clock.now() + first + ttl;
-      await clock.sleep(first, this.signal);
-      for (;;) {
-        await this.acquire();
-        await this.reloadView();
-        if (this.flows.size > 0 || [...this.view.values()].every((h) => isTerminalHost(h.state))) break;
-        const now = clock.now();
-        if (now >= giveUpAt) return { outcome: "held-elsewhere", run: this.run };
-        await clock.sleep(Math.min(TAKEOVER_POLL_MS, ttl / 10, giveUpAt - now), this.signal);
-      }
+      const waited = await this.takeOver();
+      if (waited !== undefined) return waited;
     }
     this.deps.sink.emit(
       this.event("coordinator.started", { owner: this.opts.owner, hosts: this.flows.size }),
@@ -392,6 +376,51 @@ export class Coordinator {
     } finally {
       await this.settleUnits();
       await store.releaseLeases(this.runId, this.opts.owner).catch(() => {});
+    }
+  }
+
+  /**
+   * Someone else holds the leases: a dead holder's expire within a TTL of its last renewal, a live
+   * one renews them. The expiries are the store's (on PostgreSQL, the database's clock, which this
+   * coordinator's may not agree with), so they only say when to look first; then look again every
+   * TAKEOVER_POLL_MS for one more TTL (a clock off by up to a TTL still takes a dead holder's
+   * leases), and give up on a live holder after that. Before waiting it says what for
+   * (`takeover.waiting`: the holders, their expiry, when it gives up), since that may be twice the
+   * TTL. Nothing is held meanwhile, so a stop (either signal) ends the wait at once, detached.
+   * Returns undefined once it holds hosts (or every host is finished).
+   */
+  private async takeOver(): Promise<DriveResult | undefined> {
+    const { clock } = this.deps;
+    const ttl = this.opts.leaseTtlMs;
+    const expiries = [...this.view.values()].map((h) => h.leaseExpiresAt ?? 0);
+    const heldUntil = Math.max(...expiries);
+    const first = Math.min(Math.max(0, heldUntil - clock.now()), ttl) + 50;
+    const giveUpAt = clock.now() + first + ttl;
+    const holders = new Set<string>();
+    for (const h of this.view.values()) {
+      if (!isTerminalHost(h.state) && h.leaseOwner !== null) holders.add(h.leaseOwner);
+    }
+    this.deps.sink.emit(this.event("takeover.waiting", { holders: [...holders], heldUntil, giveUpAt }));
+    const ac = new AbortController();
+    this.stop.add(ac, WAIT_OVER);
+    this.stopDrain.add(ac, WAIT_OVER);
+    const stopped = () => this.signal.aborted || this.drain.aborted;
+    const detached: DriveResult = { outcome: "detached", run: this.run };
+    try {
+      if (stopped()) return detached;
+      await clock.sleep(first, ac.signal).catch(() => {});
+      for (;;) {
+        if (stopped()) return detached;
+        await this.acquire();
+        await this.reloadView();
+        if (this.flows.size > 0 || [...this.view.values()].every((h) => isTerminalHost(h.state))) return;
+        const now = clock.now();
+        if (now >= giveUpAt) return { outcome: "held-elsewhere", run: this.run };
+        await clock.sleep(Math.min(TAKEOVER_POLL_MS, ttl / 10, giveUpAt - now), ac.signal).catch(() => {});
+      }
+    } finally {
+      this.stop.delete(ac);
+      this.stopDrain.delete(ac);
     }
   }
 

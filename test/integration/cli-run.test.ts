@@ -199,6 +199,58 @@ steps:
     ]);
   });
 
+  it("resume says at once which coordinator holds the run and how long it waits; Ctrl-C ends the wait", async () => {
+    const dir = sandbox("takeover-wait");
+    writeFileSync(
+      join(dir, "plan.yaml"),
+      `name: long
+hosts: eu_west
+steps:
+  - { name: work, kind: command, run: "sleep 12", idempotent: true }
+`,
+    );
+    const TTL = ["--lease-ttl", "5s"];
+    const first = startCli(
+      ["run", "plan.yaml", "-i", "examples/quickstart/inventory.ini", "-l", "eu_west", ...TTL],
+      {
+        cwd: dir,
+      },
+    );
+    try {
+      await until(async () => {
+        const r = await runCli(["status", "--json"], { cwd: dir });
+        return r.code === 0 && JSON.parse(r.stdout).counts.running > 0;
+      });
+      let sawAt = 0;
+      const started = Date.now();
+      const second = startCli(["resume", ...TTL], {
+        cwd: dir,
+        onStderr: (all) => {
+          if (!sawAt && all.includes("waiting up to")) sawAt = Date.now();
+        },
+      });
+      await until(async () => sawAt > 0, 15_000);
+      second.child.kill("SIGINT");
+      const r2 = await second.done;
+      const ended = Date.now();
+      expect(r2.code, r2.stderr).toBe(130);
+      expect(r2.stderr).toMatch(
+        /waiting: run held by coordinator \S+ until \d\d:\d\d:\d\dZ; waiting up to (9|10|11) s to take over \(Ctrl-C is safe/,
+      );
+      expect(r2.stderr).not.toContain("internal error");
+      // Said before the wait (about 10 s), not after it; the Ctrl-C ended it at once.
+      expect(sawAt - started).toBeLessThan(5_000);
+      expect(ended - sawAt).toBeLessThan(5_000);
+      const s = await status(dir);
+      expect(s.run.state).toBe("running");
+      expect(s.counts.running).toBeGreaterThan(0);
+    } finally {
+      // The first coordinator was never disturbed: it finishes the run.
+      const r1 = await first.done;
+      expect(r1.code, r1.stderr).toBe(0);
+    }
+  });
+
   it("Ctrl-C detaches (exit 130); resume takes over and finishes", async () => {
     const dir = sandbox("detach");
     const marks = join(dir, "marks");
