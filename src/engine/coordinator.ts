@@ -278,6 +278,10 @@ export class Coordinator {
    * A manual gate: pause the run (also a halting one: hosts in flight finish their flow, and only a
    * paused run can be approved) until an operator's resume approves the gate. An abort ends the
    * wait (the host stops at the gate); a graceful stop leaves the attempt in doubt (re-run later).
+   * The reason says how to approve it: `resume --detach` approves and returns, and this coordinator,
+   * still waiting here and holding the hosts, carries on (a plain `resume` would wait up to two
+   * lease TTLs to take the run over, then leave it to this one); plain `resume` only once this one
+   * has stopped.
    */
   private async awaitApproval(step: Step): Promise<void> {
     for (;;) {
@@ -288,7 +292,9 @@ export class Coordinator {
       if (this.run.state === "running" || this.run.state === "halting") {
         await this.setRun(
           "paused",
-          { reason: `gate "${step.name}" awaits approval: run \`overhaul resume ${this.runId}\`` },
+          {
+            reason: `gate "${step.name}" awaits approval: run \`overhaul resume ${this.runId} --detach\` (the coordinator waiting at it carries on; if it has stopped, \`overhaul resume ${this.runId}\`)`,
+          },
           { gate: step.name },
         );
       }

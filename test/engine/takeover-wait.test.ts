@@ -1,8 +1,11 @@
 /**
  * A coordinator that finds its run held by another one says at once what it waits for, and a stop
- * ends that wait at once (it holds nothing yet). Virtual time, memory store.
+ * ends that wait at once (it holds nothing yet); a run paused at a manual gate says to approve it
+ * with `resume --detach`, which leaves the waiting coordinator to carry on. Virtual time, memory
+ * store.
  */
 import { describe, expect, it } from "vitest";
+import { runAction } from "../../src/engine/runs.js";
 import { type Setup, setup } from "../support/engine-harness.js";
 
 const LONG = `
@@ -19,6 +22,7 @@ async function until(t: Setup, pred: () => Promise<boolean>): Promise<void> {
     await t.clock.sleep(100);
   }
 }
+const runOf = async (t: Setup) => (await t.store.getRun(t.run.id))!;
 
 describe("coordinator: waiting to take a run over", () => {
   it("says at once whom it waits for, until when, and how long it will wait", async () => {
@@ -63,5 +67,29 @@ describe("coordinator: waiting to take a run over", () => {
     // Neither took anything from the coordinator driving the run.
     expect((await t.store.getHosts(t.run.id))[0]?.leaseOwner).toBe("c1");
     expect((await first).run.state).toBe("succeeded");
+  });
+});
+
+describe("coordinator: a manual gate", () => {
+  it("asks for `resume --detach`, which approves it; the coordinator waiting at it carries on", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: canary-ok, kind: gate, approval: true }
+  - { name: b, kind: command, run: "b" }
+`;
+    const t = await setup(plan, 2, () => undefined);
+    const drive = t.coordinator("c1").drive();
+    await until(t, async () => (await runOf(t)).state === "paused");
+    const run = await runOf(t);
+    expect(run.reason).toBe(
+      `gate "canary-ok" awaits approval: run \`overhaul resume ${t.run.id} --detach\` (the coordinator waiting at it carries on; if it has stopped, \`overhaul resume ${t.run.id}\`)`,
+    );
+    // What `overhaul resume RUN --detach` does (commands/run.ts): the action, and nothing more.
+    await runAction({ store: t.store, clock: t.clock }, run, "resume", "operator:alice");
+    const res = await drive;
+    expect(res.run.state).toBe("succeeded");
+    expect(t.transport.calls).toHaveLength(2);
   });
 });

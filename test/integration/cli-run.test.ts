@@ -199,6 +199,40 @@ steps:
     ]);
   });
 
+  it("a run paused at a manual gate says to approve it with `resume --detach`, which lets its coordinator carry on", async () => {
+    const dir = sandbox("gate");
+    writeFileSync(
+      join(dir, "plan.yaml"),
+      `name: gated
+hosts: web
+waves:
+  - { name: canary, count: 1 }
+  - { percent: 100 }
+steps:
+  - { name: work, kind: command, run: "true", idempotent: true }
+  - { name: canary-ok, kind: gate, approval: true }
+`,
+    );
+    const p = startCli(["run", "plan.yaml", "-i", "examples/quickstart/inventory.ini", "--all"], {
+      cwd: dir,
+    });
+    await until(async () => {
+      const r = await runCli(["status", "--json"], { cwd: dir });
+      return r.code === 0 && JSON.parse(r.stdout).run.state === "paused";
+    });
+    const id = (await status(dir)).run.id;
+    const detach = await runCli(["resume", id, "--detach"], { cwd: dir });
+    expect(detach.code, detach.stderr).toBe(0);
+    const r = await p.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("SUCCEEDED");
+    expect(r.stderr).toContain(
+      `run PAUSED — gate "canary-ok" awaits approval: run \`overhaul resume ${id} --detach\` (the coordinator waiting at it carries on; if it has stopped, \`overhaul resume ${id}\`)`,
+    );
+    expect(r.stderr).toMatch(/run running again \(resumed by operator:\S+\)\n/);
+    expect(r.stderr).toMatch(/gate "canary-ok" approved by operator:\S+\n/);
+  });
+
   it("resume says at once which coordinator holds the run and how long it waits; Ctrl-C ends the wait", async () => {
     const dir = sandbox("takeover-wait");
     writeFileSync(
