@@ -11,12 +11,16 @@
  *   lost every lease stops ("deposed") without writing anything more. A lease granted again (an
  *   operator's retry freed it) gets a fresh flow from the stored state, never the stale one.
  * - The run (pause, resume, abort) and the view of the hosts it does not hold (budget, caps,
- *   completion) are re-read from the store on the first tick, on any tick after its picture of its
- *   leases changed (a lease granted or lost), and on any tick after the run's event log shows an
- *   event written by anyone else (an operator, another coordinator). Every write to a run or a
- *   host flow other than a lease comes with an event in the same transaction (coordinator.ts,
- *   host-flow.ts, runs.ts), so a quiet log means what it does not hold is as last read; its own
- *   hosts and run changes it knows first-hand (`flows`, `run`).
+ *   completion) are read when the drive begins, after noting where the run's event log ends; then
+ *   re-read on any tick after its picture of its leases changed (a lease granted or lost), and on
+ *   any tick after the log shows an event written by anyone else (an operator, another
+ *   coordinator) since. Every write to a run or a host flow other than a lease comes with an event
+ *   in the same transaction (coordinator.ts, host-flow.ts, runs.ts), so a quiet log means what it
+ *   does not hold is as last read; its own hosts and run changes it knows first-hand (`flows`,
+ *   `run`).
+ * - Those events written by anyone else are handed to the sink's `observe` (when it has one), in
+ *   seq order, each once, and none from before the drive began (`readFeed`): the live progress and
+ *   the run's log show an operator's pause or resume too, not only this coordinator's own events.
  * - Leases are sought (`acquireLeases`) on those same ticks, and on every tick while some
  *   unfinished host of the view is not held: only such a host can be granted (the store never
  *   grants a terminal host, nor one we hold), and a finished one comes back only by an operator's
@@ -274,6 +278,10 @@ export class Coordinator {
    * A manual gate: pause the run (also a halting one: hosts in flight finish their flow, and only a
    * paused run can be approved) until an operator's resume approves the gate. An abort ends the
    * wait (the host stops at the gate); a graceful stop leaves the attempt in doubt (re-run later).
+   * The reason says how to approve it: `resume --detach` approves and returns, and this coordinator,
+   * still waiting here and holding the hosts, carries on (a plain `resume` would wait up to two
+   * lease TTLs to take the run over, then leave it to this one); plain `resume` only once this one
+   * has stopped.
    */
   private async awaitApproval(step: Step): Promise<void> {
     for (;;) {
@@ -284,7 +292,9 @@ export class Coordinator {
       if (this.run.state === "running" || this.run.state === "halting") {
         await this.setRun(
           "paused",
-          { reason: `gate "${step.name}" awaits approval: run \`overhaul resume ${this.runId}\`` },
+          {
+            reason: `gate "${step.name}" awaits approval: run \`overhaul resume ${this.runId} --detach\` (the coordinator waiting at it carries on; if it has stopped, \`overhaul resume ${this.runId}\`)`,
+          },
           { gate: step.name },
         );
       }
@@ -303,10 +313,23 @@ export class Coordinator {
     this.viewChanged();
   }
 
-  /** Follow the run's events since the last look: did anyone else write (see the header)? */
+  /**
+   * Follow the run's events since the last look: did anyone else write (see the header)? Their
+   * events are read only then, and only for a sink that observes them; `feedSeq` moves past each
+   * event once, so none is handed on twice.
+   */
   private async readFeed(): Promise<boolean> {
-    const feed = await this.deps.store.feedSince(this.runId, this.feedSeq, this.opts.owner);
+    const { store, sink } = this.deps;
+    const after = this.feedSeq;
+    const feed = await store.feedSince(this.runId, after, this.opts.owner);
     this.feedSeq = feed.lastSeq;
+    if (feed.foreign && sink.observe !== undefined) {
+      for (const e of await store.listEvents(this.runId, after)) {
+        // Later ones (written since `feedSince`) are the next look's.
+        if (e.seq > feed.lastSeq) break;
+        if (e.actor !== this.opts.owner) sink.observe(e);
+      }
+    }
     return feed.foreign;
   }
 
@@ -325,6 +348,9 @@ export class Coordinator {
   /** Drive the run until it ends, or until this coordinator cannot go on. */
   async drive(): Promise<DriveResult> {
     const { store, clock } = this.deps;
+    // Where the log ends before anything is read: what others write from now on is followed (and
+    // observed); what they wrote before is in what is read next.
+    this.feedSeq = (await store.feedSince(this.runId, 0, this.opts.owner)).lastSeq;
     const run = await store.getRun(this.runId);
     if (!run) throw new Error(`run ${this.runId} does not exist`);
     this.run = run;
@@ -343,24 +369,8 @@ export class Coordinator {
 
     await this.acquire();
     if (this.flows.size === 0 && [...this.view.values()].some((h) => !isTerminalHost(h.state))) {
-      // Someone else holds the leases: a dead holder's expire within a TTL of its last renewal, a
-      // live one renews them. The expiries are the store's (on PostgreSQL, the database's clock,
-      // which this coordinator's may not agree with), so they only say when to look first; then
-      // look again every TAKEOVER_POLL_MS for one more TTL (a clock off by up to a TTL still
-      // takes a dead holder's leases), and give up on a live holder after that.
-      const ttl = this.opts.leaseTtlMs;
-      const expiries = [...this.view.values()].map((h) => h.leaseExpiresAt ?? 0);
-      const first = Math.min(Math.max(0, Math.max(...expiries) - clock.now()), ttl) + 50;
-      const giveUpAt = clock.now() + first + ttl;
-      await clock.sleep(first, this.signal);
-      for (;;) {
-        await this.acquire();
-        await this.reloadView();
-        if (this.flows.size > 0 || [...this.view.values()].every((h) => isTerminalHost(h.state))) break;
-        const now = clock.now();
-        if (now >= giveUpAt) return { outcome: "held-elsewhere", run: this.run };
-        await clock.sleep(Math.min(TAKEOVER_POLL_MS, ttl / 10, giveUpAt - now), this.signal);
-      }
+      const waited = await this.takeOver();
+      if (waited !== undefined) return waited;
     }
     this.deps.sink.emit(
       this.event("coordinator.started", { owner: this.opts.owner, hosts: this.flows.size }),
@@ -372,6 +382,51 @@ export class Coordinator {
     } finally {
       await this.settleUnits();
       await store.releaseLeases(this.runId, this.opts.owner).catch(() => {});
+    }
+  }
+
+  /**
+   * Someone else holds the leases: a dead holder's expire within a TTL of its last renewal, a live
+   * one renews them. The expiries are the store's (on PostgreSQL, the database's clock, which this
+   * coordinator's may not agree with), so they only say when to look first; then look again every
+   * TAKEOVER_POLL_MS for one more TTL (a clock off by up to a TTL still takes a dead holder's
+   * leases), and give up on a live holder after that. Before waiting it says what for
+   * (`takeover.waiting`: the holders, their expiry, when it gives up), since that may be twice the
+   * TTL. Nothing is held meanwhile, so a stop (either signal) ends the wait at once, detached.
+   * Returns undefined once it holds hosts (or every host is finished).
+   */
+  private async takeOver(): Promise<DriveResult | undefined> {
+    const { clock } = this.deps;
+    const ttl = this.opts.leaseTtlMs;
+    const expiries = [...this.view.values()].map((h) => h.leaseExpiresAt ?? 0);
+    const heldUntil = Math.max(...expiries);
+    const first = Math.min(Math.max(0, heldUntil - clock.now()), ttl) + 50;
+    const giveUpAt = clock.now() + first + ttl;
+    const holders = new Set<string>();
+    for (const h of this.view.values()) {
+      if (!isTerminalHost(h.state) && h.leaseOwner !== null) holders.add(h.leaseOwner);
+    }
+    this.deps.sink.emit(this.event("takeover.waiting", { holders: [...holders], heldUntil, giveUpAt }));
+    const ac = new AbortController();
+    this.stop.add(ac, WAIT_OVER);
+    this.stopDrain.add(ac, WAIT_OVER);
+    const stopped = () => this.signal.aborted || this.drain.aborted;
+    const detached: DriveResult = { outcome: "detached", run: this.run };
+    try {
+      if (stopped()) return detached;
+      await clock.sleep(first, ac.signal).catch(() => {});
+      for (;;) {
+        if (stopped()) return detached;
+        await this.acquire();
+        await this.reloadView();
+        if (this.flows.size > 0 || [...this.view.values()].every((h) => isTerminalHost(h.state))) return;
+        const now = clock.now();
+        if (now >= giveUpAt) return { outcome: "held-elsewhere", run: this.run };
+        await clock.sleep(Math.min(TAKEOVER_POLL_MS, ttl / 10, giveUpAt - now), ac.signal).catch(() => {});
+      }
+    } finally {
+      this.stop.delete(ac);
+      this.stopDrain.delete(ac);
     }
   }
 

@@ -144,7 +144,7 @@ steps:
     expect(s.counts.succeeded).toBe(1);
   });
 
-  it("pause, resume and abort act on a run driven by another process", async () => {
+  it("pause, resume and abort act on a run driven by another process, which shows them and logs them", async () => {
     const dir = sandbox("control");
     writeFileSync(
       join(dir, "plan.yaml"),
@@ -193,6 +193,107 @@ steps:
     const again = await runCli(["pause"], { cwd: dir });
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("cannot pause");
+    // The driving process showed the other shells' actions, and its log has them, once each.
+    expect(r.stderr).toMatch(/run PAUSED by operator:\S+ — checking dashboards\n/);
+    expect(r.stderr).toMatch(/run running again \(resumed by operator:\S+\)\n/);
+    expect(r.stderr).toMatch(/run ABORTING by operator:\S+\n/);
+    const log = readFileSync(join(dir, ".overhaul/logs", `${s.run.id}.jsonl`), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const runEvents = log.filter((l) => /^run\./.test(l.msg)).map((l) => [l.msg, l.actor.split(":")[0]]);
+    expect(runEvents).toEqual([
+      ["run.paused", "operator"],
+      ["run.running", "operator"],
+      ["run.aborting", "operator"],
+      ["run.aborted", expect.not.stringMatching(/^operator$/)],
+    ]);
+  });
+
+  it("a run paused at a manual gate says to approve it with `resume --detach`, which lets its coordinator carry on", async () => {
+    const dir = sandbox("gate");
+    writeFileSync(
+      join(dir, "plan.yaml"),
+      `name: gated
+hosts: web
+waves:
+  - { name: canary, count: 1 }
+  - { percent: 100 }
+steps:
+  - { name: work, kind: command, run: "true", idempotent: true }
+  - { name: canary-ok, kind: gate, approval: true }
+`,
+    );
+    const p = startCli(["run", "plan.yaml", "-i", "examples/quickstart/inventory.ini", "--all"], {
+      cwd: dir,
+    });
+    await until(async () => {
+      const r = await runCli(["status", "--json"], { cwd: dir });
+      return r.code === 0 && JSON.parse(r.stdout).run.state === "paused";
+    });
+    const id = (await status(dir)).run.id;
+    const detach = await runCli(["resume", id, "--detach"], { cwd: dir });
+    expect(detach.code, detach.stderr).toBe(0);
+    const r = await p.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("SUCCEEDED");
+    expect(r.stderr).toContain(
+      `run PAUSED — gate "canary-ok" awaits approval: run \`overhaul resume ${id} --detach\` (the coordinator waiting at it carries on; if it has stopped, \`overhaul resume ${id}\`)`,
+    );
+    expect(r.stderr).toMatch(/run running again \(resumed by operator:\S+\)\n/);
+    expect(r.stderr).toMatch(/gate "canary-ok" approved by operator:\S+\n/);
+  });
+
+  it("resume says at once which coordinator holds the run and how long it waits; Ctrl-C ends the wait", async () => {
+    const dir = sandbox("takeover-wait");
+    writeFileSync(
+      join(dir, "plan.yaml"),
+      `name: long
+hosts: eu_west
+steps:
+  - { name: work, kind: command, run: "sleep 12", idempotent: true }
+`,
+    );
+    const TTL = ["--lease-ttl", "5s"];
+    const first = startCli(
+      ["run", "plan.yaml", "-i", "examples/quickstart/inventory.ini", "-l", "eu_west", ...TTL],
+      {
+        cwd: dir,
+      },
+    );
+    try {
+      await until(async () => {
+        const r = await runCli(["status", "--json"], { cwd: dir });
+        return r.code === 0 && JSON.parse(r.stdout).counts.running > 0;
+      });
+      let sawAt = 0;
+      const started = Date.now();
+      const second = startCli(["resume", ...TTL], {
+        cwd: dir,
+        onStderr: (all) => {
+          if (!sawAt && all.includes("waiting up to")) sawAt = Date.now();
+        },
+      });
+      await until(async () => sawAt > 0, 15_000);
+      second.child.kill("SIGINT");
+      const r2 = await second.done;
+      const ended = Date.now();
+      expect(r2.code, r2.stderr).toBe(130);
+      expect(r2.stderr).toMatch(
+        /waiting: run held by coordinator \S+ until \d\d:\d\d:\d\dZ; waiting up to (9|10|11) s to take over \(Ctrl-C is safe/,
+      );
+      expect(r2.stderr).not.toContain("internal error");
+      // Said before the wait (about 10 s), not after it; the Ctrl-C ended it at once.
+      expect(sawAt - started).toBeLessThan(5_000);
+      expect(ended - sawAt).toBeLessThan(5_000);
+      const s = await status(dir);
+      expect(s.run.state).toBe("running");
+      expect(s.counts.running).toBeGreaterThan(0);
+    } finally {
+      // The first coordinator was never disturbed: it finishes the run.
+      const r1 = await first.done;
+      expect(r1.code, r1.stderr).toBe(0);
+    }
   });
 
   it("Ctrl-C detaches (exit 130); resume takes over and finishes", async () => {

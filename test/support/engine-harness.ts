@@ -37,6 +37,8 @@ export async function setup(
     },
   );
   const events: Omit<EventRecord, "seq">[] = [];
+  /** Events others wrote, as each coordinator observed them (`EventSink.observe`), with its owner. */
+  const observed: (EventRecord & { by: string })[] = [];
   const notes: string[] = [];
   /** `drain`: a graceful stop (start nothing new, let units in flight finish, then detach). */
   const coordinator = (owner = "c1", signal?: AbortSignal, drain?: AbortSignal) =>
@@ -46,7 +48,7 @@ export async function setup(
         transport,
         clock,
         random,
-        sink: { emit: (e) => events.push(e) },
+        sink: { emit: (e) => events.push(e), observe: (e) => observed.push({ ...e, by: owner }) },
         notifier: {
           ...nullNotifier,
           notify: async (n) => {
@@ -59,7 +61,7 @@ export async function setup(
       signal,
       drain,
     );
-  return { clock, store, transport, run, coordinator, events, notes };
+  return { clock, store, transport, run, coordinator, events, observed, notes };
 }
 export type Setup = Awaited<ReturnType<typeof setup>>;
 

@@ -4,7 +4,7 @@
  * control.ts. The service's own coordinator drives the run; these commands create, act and watch.
  */
 import { setMaxListeners } from "node:events";
-import type { HostState } from "../../core/flow/states.js";
+import type { HostState, RunState } from "../../core/flow/states.js";
 import type { HostAction, RunAction } from "../../engine/runs.js";
 import { readUserFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
@@ -162,6 +162,7 @@ async function watch(r: Remote, runId: string, opts: Common & { quiet?: boolean 
     before.hosts.map((h) => ({ host: h.host, state: h.state as HostState })),
     Date.parse(before.run.createdAt),
     opts.json === true || opts.quiet === true,
+    { state: before.run.state as RunState, reason: before.run.reason },
   );
   const ac = new AbortController();
   setMaxListeners(0, ac.signal);

@@ -209,14 +209,14 @@ async function drive(
   const run = await store.getRun(runId);
   if (!run) throw new Error(`run ${runId} vanished`);
   const hosts = await store.getHosts(runId);
-  const progress = new Progress(out, hosts, run.createdAt, opts.json === true || opts.quiet === true);
+  const progress = new Progress(out, hosts, run.createdAt, opts.json === true || opts.quiet === true, run);
   const log = createEventLog(runId);
-  const sink: EventSink = {
-    emit(e) {
-      progress.emit(e);
-      log.emit(e);
-    },
+  const show = (e: Parameters<EventSink["emit"]>[0]) => {
+    progress.emit(e);
+    log.emit(e);
   };
+  // Others' events too (an operator's pause from another shell), as the coordinator reads them.
+  const sink: EventSink = { emit: show, observe: show };
   const transport = createRunTransport(opts, secrets);
   // First Ctrl-C / SIGTERM: start nothing new, let steps in flight finish, detach.
   // Second: stop at once; attempts in flight stay in doubt for `overhaul resume` to resolve.

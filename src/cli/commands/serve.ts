@@ -188,6 +188,14 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
   const clock = systemClock();
   const metrics = new Metrics(store, () => clock.now());
   const logs = new Map<string, ReturnType<typeof createEventLog>>();
+  const logOf = (runId: string) => {
+    let log = logs.get(runId);
+    if (!log) {
+      log = createEventLog(runId);
+      logs.set(runId, log);
+    }
+    return log;
+  };
   const supervisor = new Supervisor({
     store,
     clock,
@@ -196,12 +204,12 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
     sink: {
       emit(e) {
         metrics.sink.emit(e);
-        let log = logs.get(e.runId);
-        if (!log) {
-          log = createEventLog(e.runId);
-          logs.set(e.runId, log);
-        }
-        log.emit(e);
+        logOf(e.runId).emit(e);
+      },
+      // Operators' actions (and other coordinators' work) go to the run's log, not to the metrics,
+      // which count this process's coordinators only.
+      observe(e) {
+        logOf(e.runId).emit(e);
       },
     },
     metrics,
