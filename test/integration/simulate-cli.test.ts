@@ -213,6 +213,16 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
     ],
     ["neither -i nor --fleet", [], [/-i \/ --fleet: name the fleet to simulate/]],
     [
+      "--workloads above 64 (per worker host) with a generated fleet",
+      ["--fleet", "regions=1,hosts=5,holdovers=0.2", "--workloads", "65"],
+      [/--workloads: must be at most 64 per worker host, got 65 \(expected a whole number 0\.\.64\)/],
+    ],
+    [
+      "--workloads above 64 with a real inventory",
+      ["-i", "examples/quickstart/inventory.ini", "--workloads", "1000000"],
+      [/--workloads: must be at most 64 per worker host, got 1000000/],
+    ],
+    [
       "a plan whose hosts pattern matches nothing in the fleet",
       ["--fleet", "regions=2"],
       [/nowhere\.yaml: hosts: pattern part\(s\) "r09" match no host or group of the simulated fleet/],
@@ -226,6 +236,7 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
       expect(r.code, r.stderr).toBe(2);
       expect(r.stdout).toBe("");
       for (const m of messages) expect(r.stderr).toMatch(m);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
       // Refused before anything was simulated or stored.
       expect(existsSync(join(dir, ".overhaul/simulations"))).toBe(false);
     });

@@ -39,7 +39,7 @@ import {
   parseScenarioText,
   type Scenario,
 } from "../../core/sim/scenario.js";
-import { generateWorkloads } from "../../core/sim/workload-gen.js";
+import { generateWorkloads, MAX_PER_HOST } from "../../core/sim/workload-gen.js";
 import type { Store } from "../../ports/store.js";
 import { type LoadedPlan, loadPlanFile, readUserFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
@@ -98,6 +98,7 @@ export async function buildSimFleet(opts: SimulateOptions, seed: number, out: Ou
       expected: "-i INVENTORY (a real inventory) or --fleet regions=3,hosts=6,holdovers=0.25,workloads=4",
     });
   }
+  checkWorkloadsFlag(opts.workloads);
   if (opts.fleet !== undefined) {
     const spec = parseFleetSpec(opts.fleet);
     const fleet = generateFleet(spec);
@@ -121,6 +122,16 @@ export async function buildSimFleet(opts: SimulateOptions, seed: number, out: Ou
     inventory: inv,
     source: { inventory: opts.inventory },
   };
+}
+
+/** `--workloads N` is per worker host, 0..MAX_PER_HOST, as the fleet spec's `workloads=` key. */
+function checkWorkloadsFlag(n: number | undefined): void {
+  if (n === undefined || (Number.isInteger(n) && n >= 0 && n <= MAX_PER_HOST)) return;
+  throw new InputError({
+    path: "--workloads",
+    message: `must be at most ${MAX_PER_HOST} per worker host, got ${n}`,
+    expected: `a whole number 0..${MAX_PER_HOST}`,
+  });
 }
 
 /** The plan's `hosts` pattern, narrowed by `--limit`; nothing matching is an input error. */
