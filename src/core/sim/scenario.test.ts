@@ -37,6 +37,38 @@ describe("scenario file", () => {
     }
   });
 
+  it("an unknown key of a failure: the keys of its kind are expected, and the key is not suggested to itself", () => {
+    const text = [
+      "failures:",
+      "  - { kind: never-returns, host: r01-h001, seconds: 5 }",
+      "  - { kind: partition, host: r01-h001, from: 1m, until: 2m, probability: 0.5 }",
+      "  - { kind: clock-skew, host: r01-h001, secnds: 5 }",
+      "",
+    ].join("\n");
+    try {
+      parseScenarioText(text, "s.yaml");
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).problems.map((p) => [p.line, p.path, p.message, p.expected])).toEqual([
+        [2, "failures[0].seconds", 'unknown key "seconds"', "one of kind, host, rack, power"],
+        [
+          3,
+          "failures[1].probability",
+          'unknown key "probability"',
+          "one of kind, host, rack, power, from, until",
+        ],
+        [4, "failures[2].seconds", 'missing required key "seconds"', "an integer"],
+        [
+          4,
+          "failures[2].secnds",
+          'unknown key "secnds" (did you mean "seconds"?)',
+          "one of kind, host, rack, power, seconds",
+        ],
+      ]);
+    }
+  });
+
   it("refuses a partition that ends before it starts (it would do nothing), at its until", () => {
     const text = "failures:\n  - kind: partition\n    rack: k1\n    from: 5m\n    until: 1m\n";
     try {
