@@ -192,10 +192,11 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
   const cases: [string, string[], RegExp[]][] = [
     [
       "a --fleet spec with an unknown key and a bad number",
-      ["--fleet", "regions=2,bogus=1,hosts=x"],
+      ["--fleet", "regions=2,bogus=1,hosts=x,workloads=-1"],
       [
-        /bogus: unknown fleet key "bogus" \(expected regions, hosts, holdovers, racks, workloads, seed, vms\)/,
-        /hosts: "x" is not a number/,
+        /--fleet bogus: unknown fleet key "bogus" \(expected regions, hosts, holdovers, racks, workloads, seed, vms\)/,
+        /--fleet hosts: "x" is not a number/,
+        /--fleet workloads: must be a whole number >= 0, got -1/,
       ],
     ],
     [
