@@ -200,6 +200,11 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
       ],
     ],
     [
+      "--seed above 32 bits (the simulation would be that of a smaller seed)",
+      ["--fleet", "regions=1", "--seed", "4294967297"],
+      [/--seed must be a whole number 0\.\.4294967295 \(seeds are 32-bit\), got "4294967297"/],
+    ],
+    [
       "a scenario with an unknown kind and a failure without a target",
       ["--fleet", "regions=1", "--scenario", "bad-scenario.yaml"],
       [

@@ -67,9 +67,9 @@ describe("fleet generator", () => {
     }
   });
 
-  it("says what a negative number should be, naming the flag", () => {
+  it("says what a negative number or a seed above 32 bits should be, naming the flag", () => {
     try {
-      parseFleetSpec("workloads=-1,regions=-2,holdovers=-0.5");
+      parseFleetSpec("workloads=-1,regions=-2,holdovers=-0.5,seed=4294967296");
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(InputError);
@@ -77,8 +77,10 @@ describe("fleet generator", () => {
         "--fleet workloads: must be a whole number >= 0, got -1 (expected workloads=<a whole number >= 0>)",
         "--fleet regions: must be a whole number >= 1, got -2 (expected regions=<a whole number >= 1>)",
         "--fleet holdovers: must be a fraction between 0 and 1, got -0.5 (expected a number from 0 to 1, e.g. holdovers=0.2)",
+        "--fleet seed: must be at most 4294967295 (seeds are 32-bit), got 4294967296 (expected a whole number 0..4294967295)",
       ]);
     }
+    expect(parseFleetSpec("seed=4294967295").seed).toBe(4294967295);
   });
 
   it.each([

@@ -11,12 +11,12 @@
  *   the others. `workloads` is per worker; hold-overs start empty.
  * - Bad specs fail with one `InputError` naming every bad key (as `--fleet <key>`); nothing is
  *   adjusted silently: a key given twice, a number that is not plain decimal (`0x10`, `1e3`), a
- *   negative number and a fleet of more than MAX_FLEET_HOSTS hosts (a typo such as hosts=1e9
- *   would exhaust memory) are errors.
+ *   negative number, a seed above MAX_SEED and a fleet of more than MAX_FLEET_HOSTS hosts (a typo
+ *   such as hosts=1e9 would exhaust memory) are errors.
  */
 import { InputError, type Problem } from "../errors.js";
 import type { Fleet, Host } from "../model/fleet.js";
-import { seededRandom } from "../policy/random.js";
+import { MAX_SEED, seededRandom } from "../policy/random.js";
 import { DEFAULT_CAPACITY, generateWorkloads, MAX_PER_HOST, type WorkloadMix } from "./workload-gen.js";
 
 export interface FleetSpec {
@@ -107,6 +107,14 @@ export function parseFleetSpec(text: string): FleetSpec {
         path,
         message: `must be at most ${MAX_PER_HOST} per host, got ${raw}`,
         expected: `a whole number 0..${MAX_PER_HOST}`,
+      });
+      continue;
+    }
+    if (key === "seed" && n > MAX_SEED) {
+      problems.push({
+        path,
+        message: `must be at most ${MAX_SEED} (seeds are 32-bit), got ${raw}`,
+        expected: `a whole number 0..${MAX_SEED}`,
       });
       continue;
     }

@@ -69,6 +69,13 @@ describe("scenario file", () => {
     }
   });
 
+  it("refuses a seed above 32 bits (it would repeat a smaller seed's run), at the seed", () => {
+    expect(parseScenarioText("seed: 4294967295\n", "s.yaml").seed).toBe(4294967295);
+    expect(() => parseScenarioText("seed: 4294967297\n", "s.yaml")).toThrow(
+      "s.yaml:1:7: seed: must be at most 4294967295, got 4294967297 (expected an integer from 0 to 4294967295)",
+    );
+  });
+
   it("refuses a partition that ends before it starts (it would do nothing), at its until", () => {
     const text = "failures:\n  - kind: partition\n    rack: k1\n    from: 5m\n    until: 1m\n";
     try {

@@ -14,6 +14,7 @@ import { duration } from "../plan/schema.js";
 import { zodIssuesToProblems } from "../plan/yaml-problems.js";
 import { readYamlMapping } from "../plan/yaml-read.js";
 import { plainErrorMap } from "../plan/zod-messages.js";
+import { MAX_SEED } from "../policy/random.js";
 
 const target = {
   host: z.string().min(1).optional(),
@@ -59,7 +60,8 @@ const failure = z
   });
 
 export const scenarioSchema = z.strictObject({
-  seed: z.number().int().min(0).default(1),
+  /** 0..MAX_SEED: the PRNG keeps 32 bits, so a larger seed would silently repeat a smaller one's run. */
+  seed: z.number().int().min(0).max(MAX_SEED).default(1),
   boot: z
     .strictObject({
       min: duration.default(120_000),
