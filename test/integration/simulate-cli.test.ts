@@ -184,6 +184,10 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
       ].join("\n"),
     );
     writeFileSync(
+      join(dir, "targets.yaml"),
+      "failures:\n  - { kind: never-returns, host: r01-h001 }\n  - { kind: unhealthy, rack: r09-k01 }\n",
+    );
+    writeFileSync(
       join(dir, "nowhere.yaml"),
       'name: nowhere\nhosts: workers:r09\nsteps:\n  - { name: a, kind: command, run: "true" }\n',
     );
@@ -210,6 +214,13 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
       [
         /bad-scenario\.yaml:4:\d+: failures\[1\]\.kind: unknown kind "meteor" \(expected one of never-returns, .*coordinator-kill\)/,
         /bad-scenario\.yaml:5:\d+: failures\[2\]: must name exactly one of host, rack or power/,
+      ],
+    ],
+    [
+      "a scenario target that is not in the fleet, at its line and column",
+      ["--fleet", "regions=1", "--scenario", "targets.yaml"],
+      [
+        /targets\.yaml:3:30: failures\[1\]\.rack: no rack "r09-k01" in the simulated fleet \(expected one of r01-k01, r01-k02\)/,
       ],
     ],
     [

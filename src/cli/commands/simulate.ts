@@ -36,8 +36,9 @@ import type { InvariantReport } from "../../core/sim/invariants.js";
 import {
   checkScenarioTargets,
   defaultScenario,
-  parseScenarioText,
+  readScenario,
   type Scenario,
+  type ScenarioSource,
 } from "../../core/sim/scenario.js";
 import { generateWorkloads, MAX_PER_HOST } from "../../core/sim/workload-gen.js";
 import type { Store } from "../../ports/store.js";
@@ -326,9 +327,19 @@ export function formatVirtual(ms: number): string {
 }
 
 export async function loadScenario(file: string | undefined, seed: number | undefined): Promise<Scenario> {
-  const scenario =
-    file === undefined ? defaultScenario() : parseScenarioText(await readUserFile(file, "scenario"), file);
-  return seed === undefined ? scenario : { ...scenario, seed };
+  return (await loadScenarioSource(file, seed)).scenario;
+}
+
+/** The scenario (`--seed` overriding its seed) with where its parts are written, to locate later problems. */
+export async function loadScenarioSource(
+  file: string | undefined,
+  seed: number | undefined,
+): Promise<ScenarioSource> {
+  const source =
+    file === undefined
+      ? { scenario: defaultScenario(), file: "(scenario)", placeOf: () => undefined }
+      : readScenario(await readUserFile(file, "scenario"), file);
+  return seed === undefined ? source : { ...source, scenario: { ...source.scenario, seed } };
 }
 
 /** `simulateRun` with the live progress of `overhaul run` (times are simulated). */
@@ -354,9 +365,10 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
   const out = makeOut({ noColor: opts.noColor });
   checkWindowFlags(opts, "with-history");
   const loaded = await loadPlanFile(planFile);
-  const scenario = await loadScenario(opts.scenario, opts.seed);
+  const source = await loadScenarioSource(opts.scenario, opts.seed);
+  const { scenario } = source;
   const fleet = await buildSimFleet(opts, scenario.seed, out);
-  checkScenarioTargets(scenario, fleet.hosts, opts.scenario ?? "(scenario)");
+  checkScenarioTargets(scenario, fleet.hosts, source.file, source.placeOf);
   const hosts = simScope(fleet, loaded, opts.limit);
   const scoped = new Set(hosts.map((h) => h.name));
   const quiet = opts.json === true || opts.quiet === true;

@@ -1,7 +1,7 @@
 /** Scenario files: defaults, durations in ms, and located errors for bad failures. */
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors.js";
-import { checkScenarioTargets, defaultScenario, parseScenarioText } from "./scenario.js";
+import { checkScenarioTargets, defaultScenario, parseScenarioText, readScenario } from "./scenario.js";
 
 describe("scenario file", () => {
   it("applies defaults and converts durations", () => {
@@ -111,5 +111,29 @@ describe("scenario file", () => {
     ];
     expect(() => checkScenarioTargets(s, hosts, "s.yaml")).toThrow(/failures\[0\]\.host: no host "r09-h001"/);
     expect(() => checkScenarioTargets({ ...s, failures: [s.failures[1]!] }, hosts, "s.yaml")).not.toThrow();
+  });
+
+  it("locates a target that is not in the fleet at its line and column, like every other scenario problem", () => {
+    const text =
+      "failures:\n  - { kind: unhealthy, host: nope }\n  - kind: power-trip\n    power: p9\n    maxPosting: 1\n";
+    const { scenario, file, placeOf } = readScenario(text, "s.yaml");
+    const host = {
+      name: "a",
+      address: "a",
+      connection: "ssh" as const,
+      region: "r",
+      role: "worker" as const,
+    };
+    const hosts = [{ ...host, failureDomains: { rack: "k1", power: "p1" }, groups: [], vars: {} }];
+    try {
+      checkScenarioTargets(scenario, hosts, file, placeOf);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).message.split("\n")).toEqual([
+        's.yaml:2:30: failures[0].host: no host "nope" in the simulated fleet (expected one of a)',
+        's.yaml:4:12: failures[1].power: no power "p9" in the simulated fleet (expected one of p1)',
+      ]);
+    }
   });
 });
