@@ -217,7 +217,10 @@ export function program(setCode: (n: number) => void): Command {
     .option("--report <dir>", "write report.{json,md,html,txt} into this directory")
     .option("--schedule", "follow the planner's schedule (order, waves, caps; see overhaul plan)")
     .option("--order <policy>", "with --schedule: balanced (default), rack, uptime or inventory")
-    .option("--json", "print the report, the invariants and the simulation figures as JSON on stdout")
+    .option(
+      "--json",
+      "print the report, the invariants, the simulation figures and the warnings as JSON on stdout",
+    )
     .option("-q, --quiet", "no live progress")
     .action(async (plan: string, o, cmd: Command) => {
       const { db, noColor } = g(cmd);
@@ -280,7 +283,10 @@ export function program(setCode: (n: number) => void): Command {
     .option("--seed <n>", "seed", seedArg)
     .option("--report <dir>", "where to write the reports", ".overhaul/demo")
     .option("--fast", "no pacing: run at full simulation speed")
-    .option("--json", "print the report, the invariants and the simulation figures as JSON on stdout")
+    .option(
+      "--json",
+      "print the report, the invariants, the simulation figures and the warnings as JSON on stdout",
+    )
     .action(async (o, cmd: Command) => {
       const { db, noColor } = g(cmd);
       setCode(await demoCommand({ ...o, noColor, ...(db !== undefined ? { db } : {}) }));

@@ -58,6 +58,8 @@ describe("overhaul simulate: determinism and reports", () => {
     expect(b.stdout).toBe(a.stdout);
     const out = JSON.parse(a.stdout);
     expect(out.invariants).toMatchObject({ ok: true, violations: [] });
+    // Every injected failure can happen here: no warning.
+    expect(out.warnings).toEqual([]);
     expect(out.simulation).toMatchObject({
       seed: 7,
       hosts: 9,
@@ -165,6 +167,56 @@ steps:
     }
     // The hosts that did get drained moved their workloads for real.
     expect(out.report.workloadDowntime.samples).toBeGreaterThan(0);
+  });
+});
+
+describe("overhaul simulate: injected failures that can never happen are warned about, not ignored", () => {
+  it("a target outside the run's scope and a kill past the time limit: a warning each, on stderr and in --json; the run goes on", async () => {
+    const dir = sandbox("unreachable");
+    writeFileSync(
+      join(dir, "s3.yaml"),
+      [
+        "failures:",
+        "  - { kind: never-returns, host: r02-h003 }",
+        "  - { kind: unhealthy, host: r01-h005 }",
+        "  - { kind: coordinator-kill, at: 100d }",
+        "",
+      ].join("\n"),
+    );
+    const args = [
+      "simulate",
+      "examples/demo/plan.yaml",
+      "--fleet",
+      "regions=2,hosts=5,holdovers=0.2,workloads=2",
+      "--scenario",
+      "s3.yaml",
+      "--limit",
+      "r01",
+      "--db",
+      ":memory:",
+    ];
+    const [json, text] = await Promise.all([
+      runCli([...args, "--json"], { cwd: dir }),
+      runCli(args, { cwd: dir }),
+    ]);
+    const lines = [
+      's3.yaml:2:34: failures[0].host: never-returns on host "r02-h003" can never happen: the host is not in this run\'s scope',
+      's3.yaml:3:30: failures[1].host: unhealthy on host "r01-h005" can never happen: the host is not in this run\'s scope',
+      "s3.yaml:4:35: failures[2].at: coordinator-kill at 100d can never happen: the simulation stops at 7d",
+    ];
+    for (const r of [json, text]) {
+      expect(r.code, r.stderr).toBe(0);
+      for (const l of lines) expect(r.stderr).toContain(`warning: ${l}`);
+    }
+    expect(text.stderr).toContain("3 injected failure(s) (3 can never happen here, see below)");
+    const out = JSON.parse(json.stdout);
+    expect(out.simulation.coordinators).toBe(1);
+    expect(
+      out.warnings.map(
+        (w: { file: string; line: number; column: number; path: string; message: string }) =>
+          `${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}`,
+      ),
+    ).toEqual(lines);
   });
 });
 

@@ -16,9 +16,12 @@ import { EXIT } from "../exit-codes.js";
 import { makeOut, paint } from "../output.js";
 import {
   buildSimFleet,
-  loadScenario,
+  failuresOutOfReach,
+  loadScenarioSource,
   openSimStore,
   printOutcome,
+  SIM_LIMIT_MS,
+  type SimulationOutput,
   simClock,
   simScope,
   simulateWithProgress,
@@ -47,9 +50,11 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   const planFile = `${EXAMPLES}plan.yaml`;
   const scenarioFile = `${EXAMPLES}scenario.yaml`;
   const loaded = await loadPlanFile(planFile);
-  const scenario = await loadScenario(scenarioFile, opts.seed);
+  const source = await loadScenarioSource(scenarioFile, opts.seed);
+  const { scenario } = source;
   const fleet = await buildSimFleet({ fleet: DEMO_FLEET }, scenario.seed, out);
   const hosts = simScope(fleet, loaded);
+  const warnings = failuresOutOfReach(source, fleet, hosts);
   const quiet = opts.json === true;
   if (!quiet) {
     out.err(
@@ -83,9 +88,10 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
       store,
       clock,
       runId,
+      maxVirtualMs: SIM_LIMIT_MS,
       options: { demo: true, planFile: "examples/demo/plan.yaml", fleet: DEMO_FLEET },
     });
-    const output = simulationOutput(res, loaded, fleet, scenario);
+    const output: SimulationOutput = { ...simulationOutput(res, loaded, fleet, scenario), warnings };
     const files = await writeReports(opts.report, output);
     if (opts.json) {
       out.write(canonicalJson(output));

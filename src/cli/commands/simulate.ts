@@ -19,7 +19,7 @@ import { VirtualClock } from "../../adapters/clock/virtual-clock.js";
 import { loadInventory } from "../../adapters/inventory-files/index.js";
 import { MemoryStore } from "../../adapters/store-memory/memory-store.js";
 import { openSqliteStore } from "../../adapters/store-sql/index.js";
-import { InputError } from "../../core/errors.js";
+import { InputError, type Problem } from "../../core/errors.js";
 import { type Inventory, matchPattern, toFleetHosts } from "../../core/inventory/index.js";
 import type { Host, Workload } from "../../core/model/fleet.js";
 import { type RunSchedule, runScheduleOf } from "../../core/planner/run-schedule.js";
@@ -40,6 +40,7 @@ import {
   type Scenario,
   type ScenarioSource,
 } from "../../core/sim/scenario.js";
+import { unreachableFailures } from "../../core/sim/scenario-reach.js";
 import { generateWorkloads, MAX_PER_HOST } from "../../core/sim/workload-gen.js";
 import type { Store } from "../../ports/store.js";
 import { type LoadedPlan, loadPlanFile, readUserFile } from "../compose.js";
@@ -53,6 +54,12 @@ import { checkWindowFlags, chooseWindows, plannerWindows, type WindowFlags } fro
 export const SIM_DIR = ".overhaul/simulations";
 /** Virtual start of every simulation: a Monday, 02:00 UTC. */
 export const SIM_START = Date.UTC(2026, 0, 5, 2, 0, 0);
+/**
+ * How long a simulated run may take (virtual time, after the first window opens): a run still
+ * going then is stopped and reported unfinished. Given to the runner, and the limit the warnings
+ * about failures timed past it are measured against.
+ */
+export const SIM_LIMIT_MS = 7 * 86_400_000;
 
 /**
  * The clock of a simulation, at SIM_START. Time moves at the first idle macrotask turn
@@ -232,6 +239,8 @@ export async function openSimStore(
 export interface SimulationOutput {
   report: Report;
   invariants: InvariantReport;
+  /** The scenario's failures that cannot happen in this run (see `failuresOutOfReach`). */
+  warnings?: Problem[];
   simulation: {
     seed: number;
     coordinators: number;
@@ -342,6 +351,27 @@ export async function loadScenarioSource(
   return seed === undefined ? source : { ...source, scenario: { ...source.scenario, seed } };
 }
 
+/**
+ * The scenario's failures that cannot happen in this run: all their hosts outside the scope, or
+ * timed past the time limit (counted from the first window's opening, as the runner counts it).
+ * Warnings, not errors: a scenario may be shared by several plans and scopes.
+ */
+export function failuresOutOfReach(
+  source: ScenarioSource,
+  fleet: SimulatedFleet,
+  scope: readonly Host[],
+  schedule?: RunSchedule,
+): Problem[] {
+  const openings = Object.values(schedule?.opensAt ?? {});
+  const waitMs = openings.length > 0 ? Math.max(0, Math.min(...openings) - SIM_START) : 0;
+  return unreachableFailures(
+    source.scenario,
+    { hosts: fleet.hosts, scope, limitMs: waitMs + SIM_LIMIT_MS, waitMs },
+    source.file,
+    source.placeOf,
+  );
+}
+
 /** `simulateRun` with the live progress of `overhaul run` (times are simulated). */
 export async function simulateWithProgress(
   out: Out,
@@ -395,14 +425,17 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
       )
     : undefined;
   const runId = simulationId(loaded, fleet, hosts, scenario, schedule);
+  const warnings = failuresOutOfReach(source, fleet, hosts, schedule);
   const { store, where } = await openSimStore(opts.db, runId);
   try {
     const clock = simClock();
     if (!quiet) {
+      const never = warnings.length > 0 ? ` (${warnings.length} can never happen here, see below)` : "";
       out.err(
-        `simulating plan ${loaded.plan.name} on ${hosts.length} host(s) (${fleet.workloads.filter((w) => scoped.has(w.host)).length} workloads), seed ${scenario.seed}, ${scenario.failures.length} injected failure(s)\n`,
+        `simulating plan ${loaded.plan.name} on ${hosts.length} host(s) (${fleet.workloads.filter((w) => scoped.has(w.host)).length} workloads), seed ${scenario.seed}, ${scenario.failures.length} injected failure(s)${never}\n`,
       );
     }
+    warnAll(out, warnings);
     const res = await simulateWithProgress(out, quiet, {
       loaded,
       hosts: fleet.hosts,
@@ -412,10 +445,11 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
       store,
       clock,
       runId,
+      maxVirtualMs: SIM_LIMIT_MS,
       ...(schedule !== undefined ? { schedule } : {}),
       options: { planFile, ...fleet.source, ...(opts.scenario ? { scenario: opts.scenario } : {}) },
     });
-    const output = simulationOutput(res, loaded, fleet, scenario);
+    const output: SimulationOutput = { ...simulationOutput(res, loaded, fleet, scenario), warnings };
     if (opts.report !== undefined) {
       const files = await writeReports(opts.report, output);
       if (!quiet) out.err(`reports written: ${files.join(", ")}\n`);
