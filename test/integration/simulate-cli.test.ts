@@ -170,6 +170,74 @@ steps:
   });
 });
 
+describe("overhaul simulate --report DIR: checked before simulating, written as one set", () => {
+  const SMALL = [
+    "simulate",
+    "examples/demo/plan.yaml",
+    "--fleet",
+    "regions=1,hosts=3,holdovers=0.34,workloads=1",
+    "--json",
+  ];
+
+  it("a regular file as DIR: exit 2 at once, naming --report and the file; nothing simulated or stored", async () => {
+    const dir = sandbox("report-file");
+    writeFileSync(join(dir, "afile"), "mine\n");
+    const r = await runCli([...SMALL, "--report", "afile"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      "overhaul: afile: --report: is a file, not a directory (expected a directory that can be written, where each report file is a regular file or absent)\n",
+    );
+    expect(readFileSync(join(dir, "afile"), "utf8")).toBe("mine\n");
+    expect(existsSync(join(dir, ".overhaul/simulations"))).toBe(false);
+  });
+
+  it("a report name taken by a directory: exit 2 at once, and the older reports there stay as they were (no mixed set)", async () => {
+    const dir = sandbox("report-mixed");
+    mkdirSync(join(dir, "out3/report.html"), { recursive: true });
+    writeFileSync(join(dir, "out3/report.txt"), "an older run\n");
+    writeFileSync(join(dir, "out3/report.json"), "{}\n");
+    const r = await runCli([...SMALL, "--report", "out3"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("out3/report.html: --report: is a directory, so it cannot be replaced");
+    expect(readdirSync(join(dir, "out3")).sort()).toEqual(["report.html", "report.json", "report.txt"]);
+    expect(readFileSync(join(dir, "out3/report.txt"), "utf8")).toBe("an older run\n");
+    expect(readFileSync(join(dir, "out3/report.json"), "utf8")).toBe("{}\n");
+    expect(existsSync(join(dir, ".overhaul/simulations"))).toBe(false);
+  });
+
+  it("a --db refused after DIR was created: the directories it created are removed again", async () => {
+    const dir = sandbox("report-undo");
+    const r = await runCli([...SMALL, "--report", "new/reports", "--db", "postgres://x@localhost/db"], {
+      cwd: dir,
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain("--db: simulations run on SQLite or in memory");
+    expect(existsSync(join(dir, "new"))).toBe(false);
+  });
+});
+
+describe("overhaul report -o FILE", () => {
+  it("a directory is refused before the database is read; a file is replaced as a whole", async () => {
+    const dir = sandbox("report-o");
+    mkdirSync(join(dir, "adir"));
+    const refused = await runCli(["--db", "none.db", "report", "-o", "adir"], { cwd: dir });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain("adir: -o: is a directory");
+    // Refused before the store was opened: no database file was created.
+    expect(existsSync(join(dir, "none.db"))).toBe(false);
+
+    const sim = await runCli([...DEMO, "--db", "sims.db", "--json"], { cwd: dir });
+    expect(sim.code, sim.stderr).toBe(3);
+    writeFileSync(join(dir, "r.md"), "old\n");
+    const md = await runCli(["--db", "sims.db", "report", "-o", "r.md"], { cwd: dir });
+    expect(md.code, md.stderr).toBe(0);
+    expect(readFileSync(join(dir, "r.md"), "utf8")).toContain("r02-h003");
+    expect(readdirSync(dir).filter((f) => f.startsWith(".r.md"))).toEqual([]);
+  });
+});
+
 describe("overhaul simulate: injected failures that can never happen are warned about, not ignored", () => {
   it("a target outside the run's scope and a kill past the time limit: a warning each, on stderr and in --json; the run goes on", async () => {
     const dir = sandbox("unreachable");

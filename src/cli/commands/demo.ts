@@ -14,20 +14,22 @@ import { canonicalJson } from "../../core/report/index.js";
 import { loadPlanFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, paint } from "../output.js";
+import { removeCreated } from "../report-files.js";
 import {
   buildSimFleet,
   failuresOutOfReach,
   loadScenarioSource,
   openSimStore,
+  prepareReports,
   printOutcome,
   SIM_LIMIT_MS,
   type SimulationOutput,
+  saveReports,
   simClock,
   simScope,
   simulateWithProgress,
   simulationId,
   simulationOutput,
-  writeReports,
 } from "./simulate.js";
 
 export const DEMO_FLEET = "regions=3,hosts=6,holdovers=0.34,racks=2,workloads=4,seed=7";
@@ -77,7 +79,11 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     });
   }
   const runId = simulationId(loaded, fleet, hosts, scenario);
-  const { store, where } = await openSimStore(opts.db, runId);
+  const createdDir = await prepareReports(opts.report);
+  const { store, where } = await openSimStore(opts.db, runId).catch(async (e: unknown) => {
+    await removeCreated(opts.report, createdDir);
+    throw e;
+  });
   try {
     const res = await simulateWithProgress(out, quiet, {
       loaded,
@@ -92,18 +98,16 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
       options: { demo: true, planFile: "examples/demo/plan.yaml", fleet: DEMO_FLEET },
     });
     const output: SimulationOutput = { ...simulationOutput(res, loaded, fleet, scenario), warnings };
-    const files = await writeReports(opts.report, output);
-    if (opts.json) {
-      out.write(canonicalJson(output));
-    } else {
-      printOutcome(out, output, res);
+    if (opts.json) out.write(canonicalJson(output));
+    else printOutcome(out, output, res);
+    const saved = await saveReports(out, opts.report, output, res.invariants.ok ? EXIT.ok : EXIT.invariant);
+    if (!opts.json) {
       out.err(
-        `\nreports: ${files.join(", ")}\n` +
-          `open ${opts.report}/report.html in a browser for the timeline; \`overhaul report --db ${where}\` shows this run again\n` +
+        `\n${saved.files ? `reports: ${saved.files.join(", ")}\nopen ${opts.report}/report.html in a browser for the timeline; ` : ""}\`overhaul report --db ${where}\` shows this run again\n` +
           `try your own: npx overhaul simulate examples/demo/plan.yaml --fleet ${DEMO_FLEET} --scenario examples/demo/scenario.yaml\n`,
       );
     }
-    return res.invariants.ok ? EXIT.ok : EXIT.invariant;
+    return saved.code;
   } finally {
     await store.close();
   }

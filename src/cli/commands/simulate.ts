@@ -13,7 +13,7 @@
  *   5 an invariant was violated (whatever the hosts did), 2 bad input.
  */
 import { createHash } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { VirtualClock } from "../../adapters/clock/virtual-clock.js";
 import { loadInventory } from "../../adapters/inventory-files/index.js";
@@ -48,6 +48,7 @@ import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, paint, warnAll } from "../output.js";
 import { parseOrder, scheduleFor } from "../planning.js";
 import { Progress } from "../progress.js";
+import { prepareReportDir, removeCreated, writeFileSet } from "../report-files.js";
 import { type SimulationInput, type SimulationResult, simulateRun } from "../simulate/runner.js";
 import { checkWindowFlags, chooseWindows, plannerWindows, type WindowFlags } from "../windows.js";
 
@@ -281,26 +282,51 @@ export function simulationOutput(
   };
 }
 
+/** The files `--report DIR` holds. */
+export const REPORT_FILES = ["report.json", "report.md", "report.html", "report.txt"] as const;
+
+/**
+ * Before simulating: `--report DIR` is created if needed and can take the reports; a file, a
+ * directory that cannot be created or written, or a report name taken by a directory is an input
+ * error at once, not after the whole simulation. Returns the directory it created, if any.
+ */
+export function prepareReports(dir: string): Promise<string | undefined> {
+  return prepareReportDir({ flag: "--report", dir }, REPORT_FILES);
+}
+
+/** The four reports, written as one set: all of them new, or (on failure) none replaced. */
 export async function writeReports(dir: string, output: SimulationOutput): Promise<string[]> {
+  return writeFileSet({ flag: "--report", dir }, [
+    ["report.json", canonicalJson(output)],
+    ["report.md", renderReport(output.report, "md")],
+    ["report.html", renderReport(output.report, "html")],
+    ["report.txt", renderReport(output.report, "text")],
+  ]);
+}
+
+/**
+ * After the run, once its outcome is printed (`--json` included): the reports. A failure to write
+ * them is said on stderr and never hides the run's outcome: exit 3 or 5 stands; a run that would
+ * exit 0 exits 2 instead, since the reports asked for are missing. Returns the exit code.
+ */
+export async function saveReports(
+  out: Out,
+  dir: string,
+  output: SimulationOutput,
+  code: number,
+): Promise<{ code: number; files?: string[] }> {
   try {
-    await mkdir(dir, { recursive: true });
-    const files: [string, string][] = [
-      ["report.json", canonicalJson(output)],
-      ["report.md", renderReport(output.report, "md")],
-      ["report.html", renderReport(output.report, "html")],
-      ["report.txt", renderReport(output.report, "text")],
-    ];
-    for (const [name, text] of files) await writeFile(join(dir, name), text);
-    return files.map(([n]) => join(dir, n));
+    return { code, files: await writeReports(dir, output) };
   } catch (e) {
-    throw new InputError(
-      {
-        file: dir,
-        message: `cannot write the reports: ${(e as Error).message}`,
-        expected: "a writable directory",
-      },
-      { cause: e },
+    if (!(e instanceof InputError)) throw e;
+    const kept = code === EXIT.ok ? EXIT.invalidInput : code;
+    out.err(`overhaul: ${e.message}\n`);
+    out.err(
+      kept === code
+        ? `(the run's own outcome stands: exit ${code})\n`
+        : `(the run itself succeeded: exit ${kept} only because the reports could not be written)\n`,
     );
+    return { code: kept };
   }
 }
 
@@ -426,7 +452,11 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
     : undefined;
   const runId = simulationId(loaded, fleet, hosts, scenario, schedule);
   const warnings = failuresOutOfReach(source, fleet, hosts, schedule);
-  const { store, where } = await openSimStore(opts.db, runId);
+  const createdDir = opts.report !== undefined ? await prepareReports(opts.report) : undefined;
+  const { store, where } = await openSimStore(opts.db, runId).catch(async (e: unknown) => {
+    if (opts.report !== undefined) await removeCreated(opts.report, createdDir);
+    throw e;
+  });
   try {
     const clock = simClock();
     if (!quiet) {
@@ -450,17 +480,17 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
       options: { planFile, ...fleet.source, ...(opts.scenario ? { scenario: opts.scenario } : {}) },
     });
     const output: SimulationOutput = { ...simulationOutput(res, loaded, fleet, scenario), warnings };
-    if (opts.report !== undefined) {
-      const files = await writeReports(opts.report, output);
-      if (!quiet) out.err(`reports written: ${files.join(", ")}\n`);
-    }
     if (opts.json) out.write(canonicalJson(output));
-    else {
-      printOutcome(out, output, res);
-      if (where !== ":memory:")
-        out.err(`stored in ${where}: \`overhaul report --db ${where}\` shows it again\n`);
+    else printOutcome(out, output, res);
+    let code = exitOf(res);
+    if (opts.report !== undefined) {
+      const saved = await saveReports(out, opts.report, output, code);
+      code = saved.code;
+      if (saved.files && !quiet) out.err(`reports written: ${saved.files.join(", ")}\n`);
     }
-    return exitOf(res);
+    if (!opts.json && where !== ":memory:")
+      out.err(`stored in ${where}: \`overhaul report --db ${where}\` shows it again\n`);
+    return code;
   } finally {
     await store.close();
   }
