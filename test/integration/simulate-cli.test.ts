@@ -381,6 +381,46 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
 });
 
 describe("simulated plans and runs stay simulated", () => {
+  it("simulate --db refuses a database that holds a real run, before writing anything (exit 2)", async () => {
+    const dir = sandbox("real-db");
+    writeFileSync(
+      join(dir, "noop.yaml"),
+      'name: noop\nhosts: web\nsteps:\n  - { name: t, kind: command, run: "true", idempotent: true }\n',
+    );
+    writeFileSync(join(dir, "local.ini"), "[web]\nlocalhost ansible_connection=local\n");
+    const real = await runCli(["--db", "real.db", "run", "noop.yaml", "-i", "local.ini", "--all", "--json"], {
+      cwd: dir,
+    });
+    expect(real.code, real.stderr).toBe(0);
+    const runId = JSON.parse(real.stdout).run.id as string;
+    const before = await runCli(["--db", "real.db", "status", "--runs", "--json"], { cwd: dir });
+
+    const sim = await runCli(["simulate", "noop.yaml", "-i", "local.ini", "--db", "real.db"], { cwd: dir });
+    expect(sim.code, sim.stderr).toBe(2);
+    expect(sim.stderr).toBe(
+      `overhaul: real.db: --db: holds 1 real run(s) (the newest: ${runId}, plan noop); simulations never share a database with real runs ` +
+        "(expected a new file, :memory:, or a database that holds only simulations)\n",
+    );
+    const after = await runCli(["--db", "real.db", "status", "--runs", "--json"], { cwd: dir });
+    expect(after.stdout).toBe(before.stdout);
+
+    // A database of simulations takes more; the hint names the run to report.
+    const first = await runCli(["simulate", "noop.yaml", "-i", "local.ini", "--db", "sims.db"], { cwd: dir });
+    expect(first.code, first.stderr).toBe(0);
+    const id = /`overhaul report --db sims\.db (sim-[0-9a-f]{12})` shows it again/.exec(first.stderr)?.[1];
+    expect(id, first.stderr).toBeDefined();
+    const again = await runCli(
+      ["simulate", "noop.yaml", "-i", "local.ini", "--db", "sims.db", "--seed", "2"],
+      {
+        cwd: dir,
+      },
+    );
+    expect(again.code, again.stderr).toBe(0);
+    const shown = await runCli(["report", "--db", "sims.db", id as string], { cwd: dir });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain(`report of run ${id}`);
+  });
+
   it("`overhaul run` refuses a plan with drain / reinstate steps before touching a host (exit 2)", async () => {
     const dir = sandbox("run-drain");
     writeFileSync(

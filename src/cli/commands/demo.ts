@@ -80,10 +80,13 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   }
   const runId = simulationId(loaded, fleet, hosts, scenario);
   const createdDir = await prepareReports(opts.report);
-  const { store, where } = await openSimStore(opts.db, runId).catch(async (e: unknown) => {
-    await removeCreated(opts.report, createdDir);
-    throw e;
-  });
+  // A served database may hold real runs: the demo's run is put there to be watched next to them.
+  const { store, where } = await openSimStore(opts.db, runId, { withRealRuns: true }).catch(
+    async (e: unknown) => {
+      await removeCreated(opts.report, createdDir);
+      throw e;
+    },
+  );
   try {
     const res = await simulateWithProgress(out, quiet, {
       loaded,
@@ -103,7 +106,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     const saved = await saveReports(out, opts.report, output, res.invariants.ok ? EXIT.ok : EXIT.invariant);
     if (!opts.json) {
       out.err(
-        `\n${saved.files ? `reports: ${saved.files.join(", ")}\nopen ${opts.report}/report.html in a browser for the timeline; ` : ""}\`overhaul report --db ${where}\` shows this run again\n` +
+        `\n${saved.files ? `reports: ${saved.files.join(", ")}\nopen ${opts.report}/report.html in a browser for the timeline; ` : ""}\`overhaul report --db ${where} ${runId}\` shows this run again\n` +
           `try your own: npx overhaul simulate examples/demo/plan.yaml --fleet ${DEMO_FLEET} --scenario examples/demo/scenario.yaml\n`,
       );
     }

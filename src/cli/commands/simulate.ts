@@ -42,7 +42,7 @@ import {
 } from "../../core/sim/scenario.js";
 import { unreachableFailures } from "../../core/sim/scenario-reach.js";
 import { generateWorkloads, MAX_PER_HOST } from "../../core/sim/workload-gen.js";
-import type { Store } from "../../ports/store.js";
+import type { RunRecord, Store } from "../../ports/store.js";
 import { type LoadedPlan, loadPlanFile, readUserFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, paint, warnAll } from "../output.js";
@@ -202,11 +202,15 @@ export function simulationId(
 /**
  * Where a simulation is stored: by default its own SQLite file, `.overhaul/simulations/<id>.db`,
  * replaced when the same simulation runs again (it would be identical). `--db FILE` shares a file
- * between simulations (an id already in it is an input error); `--db :memory:` keeps nothing.
+ * between simulations (an id already in it is an input error), never with real runs: a file that
+ * holds a run not marked `simulated` is an input error, found before the simulation writes
+ * anything. `--db :memory:` keeps nothing. `withRealRuns` lifts the rule for `overhaul demo`,
+ * whose run is put in a served database on purpose, to be watched on the dashboard.
  */
 export async function openSimStore(
   db: string | undefined,
   id: string,
+  { withRealRuns = false }: { withRealRuns?: boolean } = {},
 ): Promise<{ store: Store; where: string }> {
   if (db === ":memory:") return { store: new MemoryStore(), where: ":memory:" };
   if (db !== undefined && db.trim() === "")
@@ -226,6 +230,20 @@ export async function openSimStore(
   if (db === undefined)
     for (const suffix of ["", "-wal", "-shm"]) await rm(`${where}${suffix}`, { force: true });
   const store = await openSqliteStore(where);
+  const real =
+    db !== undefined && !withRealRuns
+      ? (await store.listRuns()).filter((r) => r.options.simulated !== true)
+      : [];
+  if (real.length > 0) {
+    await store.close();
+    const newest = real[0] as RunRecord;
+    throw new InputError({
+      path: "--db",
+      file: db as string,
+      message: `holds ${real.length} real run(s) (the newest: ${newest.id}, plan ${newest.planName}); simulations never share a database with real runs`,
+      expected: "a new file, :memory:, or a database that holds only simulations",
+    });
+  }
   if (db !== undefined && (await store.getRun(id))) {
     await store.close();
     throw new InputError({
@@ -489,7 +507,7 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
       if (saved.files && !quiet) out.err(`reports written: ${saved.files.join(", ")}\n`);
     }
     if (!opts.json && where !== ":memory:")
-      out.err(`stored in ${where}: \`overhaul report --db ${where}\` shows it again\n`);
+      out.err(`stored in ${where}: \`overhaul report --db ${where} ${runId}\` shows it again\n`);
     return code;
   } finally {
     await store.close();
