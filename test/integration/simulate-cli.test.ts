@@ -277,6 +277,9 @@ describe("overhaul simulate: injected failures that can never happen are warned 
       for (const l of lines) expect(r.stderr).toContain(`warning: ${l}`);
     }
     expect(text.stderr).toContain("3 injected failure(s) (3 can never happen here, see below)");
+    // The opening and closing lines count the same workloads, and say which.
+    expect(text.stderr).toContain("on 4 host(s) holding 8 of the fleet's 16 workloads, seed 1");
+    expect(text.stderr).toContain("simulated 4 host(s) holding 8 of the fleet's 16 workloads in ");
     const out = JSON.parse(json.stdout);
     expect(out.simulation.coordinators).toBe(1);
     expect(

@@ -102,7 +102,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     });
     const output: SimulationOutput = { ...simulationOutput(res, loaded, fleet, scenario), warnings };
     if (opts.json) out.write(canonicalJson(output));
-    else printOutcome(out, output, res);
+    else printOutcome(out, output, res, fleet);
     const saved = await saveReports(out, opts.report, output, res.invariants.ok ? EXIT.ok : EXIT.invariant);
     if (!opts.json) {
       out.err(

@@ -354,8 +354,20 @@ export function exitOf(res: SimulationResult): number {
   return res.run.state === "succeeded" ? EXIT.ok : EXIT.runFailed;
 }
 
+/** `4 host(s) holding 8 of the fleet's 16 workloads`: the opening and closing lines count alike. */
+export function hostsAndWorkloads(fleet: SimulatedFleet, scope: readonly { name: string }[]): string {
+  const names = new Set(scope.map((h) => h.name));
+  const held = fleet.workloads.filter((w) => names.has(w.host)).length;
+  return `${scope.length} host(s) holding ${held} of the fleet's ${fleet.workloads.length} workloads`;
+}
+
 /** The end of a simulation on the terminal: invariants, then the report's text summary. */
-export function printOutcome(out: Out, output: SimulationOutput, res: SimulationResult): void {
+export function printOutcome(
+  out: Out,
+  output: SimulationOutput,
+  res: SimulationResult,
+  fleet: SimulatedFleet,
+): void {
   const inv = res.invariants;
   const checked = Object.entries(inv.checked)
     .map(([k, n]) => `${k} ${n}`)
@@ -370,7 +382,10 @@ export function printOutcome(out: Out, output: SimulationOutput, res: Simulation
     if (inv.violations.length > 20) out.err(`  … and ${inv.violations.length - 20} more (see --json)\n`);
   }
   out.err(
-    `simulated ${res.hosts.length} host(s), ${output.simulation.workloads} workload(s) in ${formatVirtual(res.virtualMs)} of virtual time; ${res.coordinators} coordinator(s)\n`,
+    `simulated ${hostsAndWorkloads(
+      fleet,
+      res.hosts.map((h) => ({ name: h.host })),
+    )} in ${formatVirtual(res.virtualMs)} of virtual time; ${res.coordinators} coordinator(s)\n`,
   );
 }
 
@@ -444,7 +459,6 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
   const fleet = await buildSimFleet(opts, scenario.seed, out);
   checkScenarioTargets(scenario, fleet.hosts, source.file, source.placeOf);
   const hosts = simScope(fleet, loaded, opts.limit);
-  const scoped = new Set(hosts.map((h) => h.name));
   const quiet = opts.json === true || opts.quiet === true;
   // The windows are searched from when the simulation starts; the run waits for each opening.
   const windows =
@@ -480,7 +494,7 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
     if (!quiet) {
       const never = warnings.length > 0 ? ` (${warnings.length} can never happen here, see below)` : "";
       out.err(
-        `simulating plan ${loaded.plan.name} on ${hosts.length} host(s) (${fleet.workloads.filter((w) => scoped.has(w.host)).length} workloads), seed ${scenario.seed}, ${scenario.failures.length} injected failure(s)${never}\n`,
+        `simulating plan ${loaded.plan.name} on ${hostsAndWorkloads(fleet, hosts)}, seed ${scenario.seed}, ${scenario.failures.length} injected failure(s)${never}\n`,
       );
     }
     warnAll(out, warnings);
@@ -499,7 +513,7 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
     });
     const output: SimulationOutput = { ...simulationOutput(res, loaded, fleet, scenario), warnings };
     if (opts.json) out.write(canonicalJson(output));
-    else printOutcome(out, output, res);
+    else printOutcome(out, output, res, fleet);
     let code = exitOf(res);
     if (opts.report !== undefined) {
       const saved = await saveReports(out, opts.report, output, code);
