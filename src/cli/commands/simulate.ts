@@ -11,6 +11,12 @@
  *   virtual times.
  * - Exit: 0 every host succeeded, 3 the run ended with failed / in-doubt hosts or did not end,
  *   5 an invariant was violated (whatever the hosts did), 2 bad input.
+ * - Bad input is found before anything is simulated or written: a `--db` that holds real runs,
+ *   a `--report DIR` that cannot take the reports. Injected failures that cannot happen in this
+ *   run are warnings (stderr and `--json`), not errors.
+ * - `--report DIR` is written after the outcome (and `--json`) is printed, as one set (all new
+ *   files, or the old ones untouched). A late write failure never hides the run's outcome: 3 and
+ *   5 stand, 0 becomes 2.
  */
 import { createHash } from "node:crypto";
 import { rm } from "node:fs/promises";
