@@ -9,6 +9,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { formatProblem, InputError, OverhaulError } from "../core/errors.js";
+import { MAX_SEED } from "../core/policy/random.js";
 import { hostActionCommand, runActionCommand, statusCommand } from "./commands/control.js";
 import { demoCommand } from "./commands/demo.js";
 import { historyCommand } from "./commands/history.js";
@@ -35,6 +36,16 @@ function intArg(name: string) {
     if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number, got "${v}"`);
     return Number(v);
   };
+}
+
+/** `--seed N`: 0..MAX_SEED, the seeds the PRNG tells apart (it keeps 32 bits; 4294967297 would be 1). */
+function seedArg(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > MAX_SEED)
+    throw new InvalidArgumentError(
+      `--seed must be a whole number 0..${MAX_SEED} (seeds are 32-bit), got "${v}"`,
+    );
+  return n;
 }
 
 /** The SSH flags of `run` and `resume` (docs/ssh.md). */
@@ -133,7 +144,7 @@ export function program(setCode: (n: number) => void): Command {
         .default(25)
         .argParser(intArg("--max-hosts")),
     )
-    .option("--seed <n>", "seed for jitter (reproducible runs)", intArg("--seed"))
+    .option("--seed <n>", "seed for jitter (reproducible runs)", seedArg)
     .option("--schedule", "follow the planner's schedule (order, waves, caps; see overhaul plan)")
     .option("--order <policy>", "with --schedule: balanced (default), rack, uptime or inventory")
     .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
@@ -201,12 +212,15 @@ export function program(setCode: (n: number) => void): Command {
       intArg("--workloads"),
     )
     .option("--scenario <file>", "failures to inject (YAML; see docs/simulator.md)")
-    .option("--seed <n>", "seed (overrides the scenario's)", intArg("--seed"))
+    .option("--seed <n>", "seed (overrides the scenario's)", seedArg)
     .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern")
     .option("--report <dir>", "write report.{json,md,html,txt} into this directory")
     .option("--schedule", "follow the planner's schedule (order, waves, caps; see overhaul plan)")
     .option("--order <policy>", "with --schedule: balanced (default), rack, uptime or inventory")
-    .option("--json", "print the report, the invariants and the simulation figures as JSON on stdout")
+    .option(
+      "--json",
+      "print the report, the invariants, the simulation figures and the warnings as JSON on stdout",
+    )
     .option("-q, --quiet", "no live progress")
     .action(async (plan: string, o, cmd: Command) => {
       const { db, noColor } = g(cmd);
@@ -230,7 +244,7 @@ export function program(setCode: (n: number) => void): Command {
       intArg("--workloads"),
     )
     .option("--scenario <file>", "boot times (and failures, ignored here) of a simulator scenario")
-    .option("--seed <n>", "seed for jitter and generated workloads", intArg("--seed"))
+    .option("--seed <n>", "seed for jitter and generated workloads", seedArg)
     .option("-l, --limit <pattern>", "only hosts matching this Ansible pattern")
     .option("--order <policy>", "balanced (default), rack, uptime or inventory")
     .option(
@@ -260,16 +274,19 @@ export function program(setCode: (n: number) => void): Command {
     .option("--days <n>", "days of history, ending when simulations start (default 14)", intArg("--days"))
     .option("--step <duration>", "one sample per region every (default 15m)")
     .option("--format <format>", "csv (default) or prometheus (a query_range JSON response)")
-    .option("--seed <n>", "noise seed", intArg("--seed"))
+    .option("--seed <n>", "noise seed", seedArg)
     .option("-o, --output <file>", "write to this file instead of stdout")
     .action(async (o, cmd: Command) => setCode(await historyCommand({ ...o, ...g(cmd) })));
 
   p.command("demo")
     .description("a rolling reboot of a generated 3-region fleet with injected failures, in compressed time")
-    .option("--seed <n>", "seed", intArg("--seed"))
+    .option("--seed <n>", "seed", seedArg)
     .option("--report <dir>", "where to write the reports", ".overhaul/demo")
     .option("--fast", "no pacing: run at full simulation speed")
-    .option("--json", "print the report, the invariants and the simulation figures as JSON on stdout")
+    .option(
+      "--json",
+      "print the report, the invariants, the simulation figures and the warnings as JSON on stdout",
+    )
     .action(async (o, cmd: Command) => {
       const { db, noColor } = g(cmd);
       setCode(await demoCommand({ ...o, noColor, ...(db !== undefined ? { db } : {}) }));

@@ -69,15 +69,15 @@ describe("overhaul demo", () => {
       expect(readFileSync(join(dir, ".overhaul/demo", f), "utf8"), f).toContain("r02-h003");
   });
 
-  it("--json: the report, the invariants and the simulation figures on stdout, as --help says", async () => {
+  it("--json: the report, the invariants, the simulation figures and the warnings on stdout, as --help says", async () => {
     const dir = mkdtempSync(join(work, "json-"));
     const r = await runCli(["demo", "--json"], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
-    expect(Object.keys(JSON.parse(r.stdout))).toEqual(["invariants", "report", "simulation"]);
+    expect(Object.keys(JSON.parse(r.stdout))).toEqual(["invariants", "report", "simulation", "warnings"]);
     expect(r.stdout).toBe(readFileSync(join(dir, ".overhaul/demo/report.json"), "utf8"));
     const help = await runCli(["demo", "--help"], { cwd: dir });
     expect(help.stdout.replace(/\s+/g, " ")).toContain(
-      "--json print the report, the invariants and the simulation figures as JSON on stdout",
+      "--json print the report, the invariants, the simulation figures and the warnings as JSON on stdout",
     );
   });
 

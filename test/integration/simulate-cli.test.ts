@@ -58,6 +58,8 @@ describe("overhaul simulate: determinism and reports", () => {
     expect(b.stdout).toBe(a.stdout);
     const out = JSON.parse(a.stdout);
     expect(out.invariants).toMatchObject({ ok: true, violations: [] });
+    // Every injected failure can happen here: no warning.
+    expect(out.warnings).toEqual([]);
     expect(out.simulation).toMatchObject({
       seed: 7,
       hosts: 9,
@@ -168,6 +170,127 @@ steps:
   });
 });
 
+describe("overhaul simulate --report DIR: checked before simulating, written as one set", () => {
+  const SMALL = [
+    "simulate",
+    "examples/demo/plan.yaml",
+    "--fleet",
+    "regions=1,hosts=3,holdovers=0.34,workloads=1",
+    "--json",
+  ];
+
+  it("a regular file as DIR: exit 2 at once, naming --report and the file; nothing simulated or stored", async () => {
+    const dir = sandbox("report-file");
+    writeFileSync(join(dir, "afile"), "mine\n");
+    const r = await runCli([...SMALL, "--report", "afile"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      "overhaul: afile: --report: is a file, not a directory (expected a directory that can be written, where each report file is a regular file or absent)\n",
+    );
+    expect(readFileSync(join(dir, "afile"), "utf8")).toBe("mine\n");
+    expect(existsSync(join(dir, ".overhaul/simulations"))).toBe(false);
+  });
+
+  it("a report name taken by a directory: exit 2 at once, and the older reports there stay as they were (no mixed set)", async () => {
+    const dir = sandbox("report-mixed");
+    mkdirSync(join(dir, "out3/report.html"), { recursive: true });
+    writeFileSync(join(dir, "out3/report.txt"), "an older run\n");
+    writeFileSync(join(dir, "out3/report.json"), "{}\n");
+    const r = await runCli([...SMALL, "--report", "out3"], { cwd: dir });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("out3/report.html: --report: is a directory, so it cannot be replaced");
+    expect(readdirSync(join(dir, "out3")).sort()).toEqual(["report.html", "report.json", "report.txt"]);
+    expect(readFileSync(join(dir, "out3/report.txt"), "utf8")).toBe("an older run\n");
+    expect(readFileSync(join(dir, "out3/report.json"), "utf8")).toBe("{}\n");
+    expect(existsSync(join(dir, ".overhaul/simulations"))).toBe(false);
+  });
+
+  it("a --db refused after DIR was created: the directories it created are removed again", async () => {
+    const dir = sandbox("report-undo");
+    const r = await runCli([...SMALL, "--report", "new/reports", "--db", "postgres://x@localhost/db"], {
+      cwd: dir,
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain("--db: simulations run on SQLite or in memory");
+    expect(existsSync(join(dir, "new"))).toBe(false);
+  });
+});
+
+describe("overhaul report -o FILE", () => {
+  it("a directory is refused before the database is read; a file is replaced as a whole", async () => {
+    const dir = sandbox("report-o");
+    mkdirSync(join(dir, "adir"));
+    const refused = await runCli(["--db", "none.db", "report", "-o", "adir"], { cwd: dir });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain("adir: -o: is a directory");
+    // Refused before the store was opened: no database file was created.
+    expect(existsSync(join(dir, "none.db"))).toBe(false);
+
+    const sim = await runCli([...DEMO, "--db", "sims.db", "--json"], { cwd: dir });
+    expect(sim.code, sim.stderr).toBe(3);
+    writeFileSync(join(dir, "r.md"), "old\n");
+    const md = await runCli(["--db", "sims.db", "report", "-o", "r.md"], { cwd: dir });
+    expect(md.code, md.stderr).toBe(0);
+    expect(readFileSync(join(dir, "r.md"), "utf8")).toContain("r02-h003");
+    expect(readdirSync(dir).filter((f) => f.startsWith(".r.md"))).toEqual([]);
+  });
+});
+
+describe("overhaul simulate: injected failures that can never happen are warned about, not ignored", () => {
+  it("a target outside the run's scope and a kill past the time limit: a warning each, on stderr and in --json; the run goes on", async () => {
+    const dir = sandbox("unreachable");
+    writeFileSync(
+      join(dir, "s3.yaml"),
+      [
+        "failures:",
+        "  - { kind: never-returns, host: r02-h003 }",
+        "  - { kind: unhealthy, host: r01-h005 }",
+        "  - { kind: coordinator-kill, at: 100d }",
+        "",
+      ].join("\n"),
+    );
+    const args = [
+      "simulate",
+      "examples/demo/plan.yaml",
+      "--fleet",
+      "regions=2,hosts=5,holdovers=0.2,workloads=2",
+      "--scenario",
+      "s3.yaml",
+      "--limit",
+      "r01",
+      "--db",
+      ":memory:",
+    ];
+    const [json, text] = await Promise.all([
+      runCli([...args, "--json"], { cwd: dir }),
+      runCli(args, { cwd: dir }),
+    ]);
+    const lines = [
+      's3.yaml:2:34: failures[0].host: never-returns on host "r02-h003" can never happen: the host is not in this run\'s scope',
+      's3.yaml:3:30: failures[1].host: unhealthy on host "r01-h005" can never happen: the host is not in this run\'s scope',
+      "s3.yaml:4:35: failures[2].at: coordinator-kill at 100d can never happen: the simulation stops at 7d",
+    ];
+    for (const r of [json, text]) {
+      expect(r.code, r.stderr).toBe(0);
+      for (const l of lines) expect(r.stderr).toContain(`warning: ${l}`);
+    }
+    expect(text.stderr).toContain("3 injected failure(s) (3 can never happen here, see below)");
+    // The opening and closing lines count the same workloads, and say which.
+    expect(text.stderr).toContain("on 4 host(s) holding 8 of the fleet's 16 workloads, seed 1");
+    expect(text.stderr).toContain("simulated 4 host(s) holding 8 of the fleet's 16 workloads in ");
+    const out = JSON.parse(json.stdout);
+    expect(out.simulation.coordinators).toBe(1);
+    expect(
+      out.warnings.map(
+        (w: { file: string; line: number; column: number; path: string; message: string }) =>
+          `${w.file}:${w.line}:${w.column}: ${w.path}: ${w.message}`,
+      ),
+    ).toEqual(lines);
+  });
+});
+
 describe("overhaul simulate: bad input is refused with where it is wrong (exit 2)", () => {
   let dir: string;
   beforeAll(() => {
@@ -184,6 +307,10 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
       ].join("\n"),
     );
     writeFileSync(
+      join(dir, "targets.yaml"),
+      "failures:\n  - { kind: never-returns, host: r01-h001 }\n  - { kind: unhealthy, rack: r09-k01 }\n",
+    );
+    writeFileSync(
       join(dir, "nowhere.yaml"),
       'name: nowhere\nhosts: workers:r09\nsteps:\n  - { name: a, kind: command, run: "true" }\n',
     );
@@ -192,11 +319,17 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
   const cases: [string, string[], RegExp[]][] = [
     [
       "a --fleet spec with an unknown key and a bad number",
-      ["--fleet", "regions=2,bogus=1,hosts=x"],
+      ["--fleet", "regions=2,bogus=1,hosts=x,workloads=-1"],
       [
-        /bogus: unknown fleet key "bogus" \(expected regions, hosts, holdovers, racks, workloads, seed, vms\)/,
-        /hosts: "x" is not a number/,
+        /--fleet bogus: unknown fleet key "bogus" \(expected regions, hosts, holdovers, racks, workloads, seed, vms\)/,
+        /--fleet hosts: "x" is not a number/,
+        /--fleet workloads: must be a whole number >= 0, got -1/,
       ],
+    ],
+    [
+      "--seed above 32 bits (the simulation would be that of a smaller seed)",
+      ["--fleet", "regions=1", "--seed", "4294967297"],
+      [/--seed must be a whole number 0\.\.4294967295 \(seeds are 32-bit\), got "4294967297"/],
     ],
     [
       "a scenario with an unknown kind and a failure without a target",
@@ -207,11 +340,28 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
       ],
     ],
     [
+      "a scenario target that is not in the fleet, at its line and column",
+      ["--fleet", "regions=1", "--scenario", "targets.yaml"],
+      [
+        /targets\.yaml:3:30: failures\[1\]\.rack: no rack "r09-k01" in the simulated fleet \(expected one of r01-k01, r01-k02\)/,
+      ],
+    ],
+    [
       "both -i and --fleet",
       ["--fleet", "regions=1", "-i", "examples/quickstart/inventory.ini"],
       [/--fleet: give either -i or --fleet, not both/],
     ],
     ["neither -i nor --fleet", [], [/-i \/ --fleet: name the fleet to simulate/]],
+    [
+      "--workloads above 64 (per worker host) with a generated fleet",
+      ["--fleet", "regions=1,hosts=5,holdovers=0.2", "--workloads", "65"],
+      [/--workloads: must be at most 64 per worker host, got 65 \(expected a whole number 0\.\.64\)/],
+    ],
+    [
+      "--workloads above 64 with a real inventory",
+      ["-i", "examples/quickstart/inventory.ini", "--workloads", "1000000"],
+      [/--workloads: must be at most 64 per worker host, got 1000000/],
+    ],
     [
       "a plan whose hosts pattern matches nothing in the fleet",
       ["--fleet", "regions=2"],
@@ -226,6 +376,7 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
       expect(r.code, r.stderr).toBe(2);
       expect(r.stdout).toBe("");
       for (const m of messages) expect(r.stderr).toMatch(m);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
       // Refused before anything was simulated or stored.
       expect(existsSync(join(dir, ".overhaul/simulations"))).toBe(false);
     });
@@ -233,6 +384,46 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
 });
 
 describe("simulated plans and runs stay simulated", () => {
+  it("simulate --db refuses a database that holds a real run, before writing anything (exit 2)", async () => {
+    const dir = sandbox("real-db");
+    writeFileSync(
+      join(dir, "noop.yaml"),
+      'name: noop\nhosts: web\nsteps:\n  - { name: t, kind: command, run: "true", idempotent: true }\n',
+    );
+    writeFileSync(join(dir, "local.ini"), "[web]\nlocalhost ansible_connection=local\n");
+    const real = await runCli(["--db", "real.db", "run", "noop.yaml", "-i", "local.ini", "--all", "--json"], {
+      cwd: dir,
+    });
+    expect(real.code, real.stderr).toBe(0);
+    const runId = JSON.parse(real.stdout).run.id as string;
+    const before = await runCli(["--db", "real.db", "status", "--runs", "--json"], { cwd: dir });
+
+    const sim = await runCli(["simulate", "noop.yaml", "-i", "local.ini", "--db", "real.db"], { cwd: dir });
+    expect(sim.code, sim.stderr).toBe(2);
+    expect(sim.stderr).toBe(
+      `overhaul: real.db: --db: holds 1 real run(s) (the newest: ${runId}, plan noop); simulations never share a database with real runs ` +
+        "(expected a new file, :memory:, or a database that holds only simulations)\n",
+    );
+    const after = await runCli(["--db", "real.db", "status", "--runs", "--json"], { cwd: dir });
+    expect(after.stdout).toBe(before.stdout);
+
+    // A database of simulations takes more; the hint names the run to report.
+    const first = await runCli(["simulate", "noop.yaml", "-i", "local.ini", "--db", "sims.db"], { cwd: dir });
+    expect(first.code, first.stderr).toBe(0);
+    const id = /`overhaul report --db sims\.db (sim-[0-9a-f]{12})` shows it again/.exec(first.stderr)?.[1];
+    expect(id, first.stderr).toBeDefined();
+    const again = await runCli(
+      ["simulate", "noop.yaml", "-i", "local.ini", "--db", "sims.db", "--seed", "2"],
+      {
+        cwd: dir,
+      },
+    );
+    expect(again.code, again.stderr).toBe(0);
+    const shown = await runCli(["report", "--db", "sims.db", id as string], { cwd: dir });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain(`report of run ${id}`);
+  });
+
   it("`overhaul run` refuses a plan with drain / reinstate steps before touching a host (exit 2)", async () => {
     const dir = sandbox("run-drain");
     writeFileSync(

@@ -14,17 +14,22 @@ import { canonicalJson } from "../../core/report/index.js";
 import { loadPlanFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, paint } from "../output.js";
+import { removeCreated } from "../report-files.js";
 import {
   buildSimFleet,
-  loadScenario,
+  failuresOutOfReach,
+  loadScenarioSource,
   openSimStore,
+  prepareReports,
   printOutcome,
+  SIM_LIMIT_MS,
+  type SimulationOutput,
+  saveReports,
   simClock,
   simScope,
   simulateWithProgress,
   simulationId,
   simulationOutput,
-  writeReports,
 } from "./simulate.js";
 
 export const DEMO_FLEET = "regions=3,hosts=6,holdovers=0.34,racks=2,workloads=4,seed=7";
@@ -47,9 +52,11 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   const planFile = `${EXAMPLES}plan.yaml`;
   const scenarioFile = `${EXAMPLES}scenario.yaml`;
   const loaded = await loadPlanFile(planFile);
-  const scenario = await loadScenario(scenarioFile, opts.seed);
+  const source = await loadScenarioSource(scenarioFile, opts.seed);
+  const { scenario } = source;
   const fleet = await buildSimFleet({ fleet: DEMO_FLEET }, scenario.seed, out);
   const hosts = simScope(fleet, loaded);
+  const warnings = failuresOutOfReach(source, fleet, hosts);
   const quiet = opts.json === true;
   if (!quiet) {
     out.err(
@@ -72,7 +79,14 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     });
   }
   const runId = simulationId(loaded, fleet, hosts, scenario);
-  const { store, where } = await openSimStore(opts.db, runId);
+  const createdDir = await prepareReports(opts.report);
+  // A served database may hold real runs: the demo's run is put there to be watched next to them.
+  const { store, where } = await openSimStore(opts.db, runId, { withRealRuns: true }).catch(
+    async (e: unknown) => {
+      await removeCreated(opts.report, createdDir);
+      throw e;
+    },
+  );
   try {
     const res = await simulateWithProgress(out, quiet, {
       loaded,
@@ -83,21 +97,20 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
       store,
       clock,
       runId,
+      maxVirtualMs: SIM_LIMIT_MS,
       options: { demo: true, planFile: "examples/demo/plan.yaml", fleet: DEMO_FLEET },
     });
-    const output = simulationOutput(res, loaded, fleet, scenario);
-    const files = await writeReports(opts.report, output);
-    if (opts.json) {
-      out.write(canonicalJson(output));
-    } else {
-      printOutcome(out, output, res);
+    const output: SimulationOutput = { ...simulationOutput(res, loaded, fleet, scenario), warnings };
+    if (opts.json) out.write(canonicalJson(output));
+    else printOutcome(out, output, res, fleet);
+    const saved = await saveReports(out, opts.report, output, res.invariants.ok ? EXIT.ok : EXIT.invariant);
+    if (!opts.json) {
       out.err(
-        `\nreports: ${files.join(", ")}\n` +
-          `open ${opts.report}/report.html in a browser for the timeline; \`overhaul report --db ${where}\` shows this run again\n` +
+        `\n${saved.files ? `reports: ${saved.files.join(", ")}\nopen ${opts.report}/report.html in a browser for the timeline; ` : ""}\`overhaul report --db ${where} ${runId}\` shows this run again\n` +
           `try your own: npx overhaul simulate examples/demo/plan.yaml --fleet ${DEMO_FLEET} --scenario examples/demo/scenario.yaml\n`,
       );
     }
-    return res.invariants.ok ? EXIT.ok : EXIT.invariant;
+    return saved.code;
   } finally {
     await store.close();
   }

@@ -29,7 +29,7 @@ import {
   plannerWindows,
   type WindowFlags,
 } from "../windows.js";
-import { buildSimFleet, loadScenario, SIM_START, type SimulateOptions, simScope } from "./simulate.js";
+import { buildSimFleet, loadScenarioSource, SIM_START, type SimulateOptions, simScope } from "./simulate.js";
 
 export interface PlanOptions
   extends Pick<
@@ -61,9 +61,10 @@ export async function planCommand(planFile: string, opts: PlanOptions): Promise<
       expected: `0 to ${MAX_SAMPLES}`,
     });
   const loaded = await loadPlanFile(planFile);
-  const scenario = await loadScenario(opts.scenario, opts.seed);
+  const source = await loadScenarioSource(opts.scenario, opts.seed);
+  const { scenario } = source;
   const fleet = await buildSimFleet(opts, scenario.seed, out);
-  checkScenarioTargets(scenario, fleet.hosts, opts.scenario ?? "(scenario)");
+  checkScenarioTargets(scenario, fleet.hosts, source.file, source.placeOf);
   const scope = simScope(fleet, loaded, opts.limit);
   let windowMs: Record<string, number> | undefined;
   if (opts.window !== undefined && opts.history === undefined) {

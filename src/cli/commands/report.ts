@@ -8,8 +8,11 @@
  *   writes. The same run gives the same bytes (`--format json` is canonical JSON).
  * - With `-o FILE` and no `--format`, the format follows the file's extension (.html, .json,
  *   .md); otherwise it is text. An unknown run is exit 2, like every command that names one.
+ * - `-o FILE` is checked before the store is read, and a regular file is replaced as a whole
+ *   (written aside, then renamed over it): a failed write leaves the old file as it was.
  */
-import { writeFile } from "node:fs/promises";
+import { lstat, writeFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { InputError } from "../../core/errors.js";
 import { REPORT_FORMATS, type ReportFormat, renderReport } from "../../core/report/index.js";
 import { reportOfRun } from "../../engine/report-of-run.js";
@@ -17,6 +20,7 @@ import { requireRun } from "../../engine/runs.js";
 import { openStore } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, paint } from "../output.js";
+import { fileTarget, prepareReportDir, writeFileSet } from "../report-files.js";
 
 export interface ReportOptions {
   db?: string;
@@ -48,9 +52,29 @@ export function formatOf(opts: ReportOptions): ReportFormat {
   return (ext && EXTENSIONS[ext]) || "text";
 }
 
+/**
+ * Where `-o FILE` goes, checked before the store is read: a regular file (or a new name in an
+ * existing directory) is replaced as a whole, never left half-written; a directory is refused;
+ * anything else (`/dev/stdout`, a named pipe, a symlink) is written to as it is.
+ */
+async function prepareOutput(file: string): Promise<{ inPlace: boolean }> {
+  const s = await lstat(file).catch(() => undefined);
+  if (s?.isDirectory())
+    throw new InputError({
+      file,
+      path: "-o",
+      message: "is a directory",
+      expected: "a file name (the format follows its extension)",
+    });
+  if (s !== undefined && !s.isFile()) return { inPlace: true };
+  await prepareReportDir(fileTarget("-o", file).target, [basename(file)], { create: false });
+  return { inPlace: false };
+}
+
 export async function reportCommand(runId: string | undefined, opts: ReportOptions): Promise<number> {
   const format = formatOf(opts);
   const out = makeOut({ noColor: opts.noColor || opts.output !== undefined });
+  const dest = opts.output !== undefined ? await prepareOutput(opts.output) : undefined;
   const store = await openStore(opts.db);
   let text: string;
   try {
@@ -59,17 +83,22 @@ export async function reportCommand(runId: string | undefined, opts: ReportOptio
   } finally {
     await store.close();
   }
-  if (opts.output === undefined) {
+  if (opts.output === undefined || dest === undefined) {
     out.write(text);
     return EXIT.ok;
   }
-  try {
-    await writeFile(opts.output, text);
-  } catch (e) {
-    throw new InputError(
-      { file: opts.output, message: `cannot write the report: ${(e as Error).message}` },
-      { cause: e },
-    );
+  if (dest.inPlace) {
+    try {
+      await writeFile(opts.output, text);
+    } catch (e) {
+      throw new InputError(
+        { file: opts.output, message: `cannot write the report: ${(e as Error).message}` },
+        { cause: e },
+      );
+    }
+  } else {
+    const { target, name } = fileTarget("-o", opts.output);
+    await writeFileSet(target, [[name, text]]);
   }
   out.err(`report (${format}) written to ${opts.output}\n`);
   return EXIT.ok;

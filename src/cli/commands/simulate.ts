@@ -11,15 +11,21 @@
  *   virtual times.
  * - Exit: 0 every host succeeded, 3 the run ended with failed / in-doubt hosts or did not end,
  *   5 an invariant was violated (whatever the hosts did), 2 bad input.
+ * - Bad input is found before anything is simulated or written: a `--db` that holds real runs,
+ *   a `--report DIR` that cannot take the reports. Injected failures that cannot happen in this
+ *   run are warnings (stderr and `--json`), not errors.
+ * - `--report DIR` is written after the outcome (and `--json`) is printed, as one set (all new
+ *   files, or the old ones untouched). A late write failure never hides the run's outcome: 3 and
+ *   5 stand, 0 becomes 2.
  */
 import { createHash } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { VirtualClock } from "../../adapters/clock/virtual-clock.js";
 import { loadInventory } from "../../adapters/inventory-files/index.js";
 import { MemoryStore } from "../../adapters/store-memory/memory-store.js";
 import { openSqliteStore } from "../../adapters/store-sql/index.js";
-import { InputError } from "../../core/errors.js";
+import { InputError, type Problem } from "../../core/errors.js";
 import { type Inventory, matchPattern, toFleetHosts } from "../../core/inventory/index.js";
 import type { Host, Workload } from "../../core/model/fleet.js";
 import { checkUtcOffsets } from "../../core/model/utc-offset.js";
@@ -32,22 +38,31 @@ import { moveDowntimes } from "../../core/sim/ledger.js";
 import {
   checkScenarioTargets,
   defaultScenario,
-  parseScenarioText,
+  readScenario,
   type Scenario,
+  type ScenarioSource,
 } from "../../core/sim/scenario.js";
-import { generateWorkloads } from "../../core/sim/workload-gen.js";
-import type { Store } from "../../ports/store.js";
+import { unreachableFailures } from "../../core/sim/scenario-reach.js";
+import { generateWorkloads, MAX_PER_HOST } from "../../core/sim/workload-gen.js";
+import type { RunRecord, Store } from "../../ports/store.js";
 import { type LoadedPlan, loadPlanFile, readUserFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, paint, warnAll } from "../output.js";
 import { parseOrder, scheduleFor } from "../planning.js";
 import { Progress } from "../progress.js";
+import { prepareReportDir, removeCreated, writeFileSet } from "../report-files.js";
 import { type SimulationInput, type SimulationResult, simulateRun } from "../simulate/runner.js";
 import { checkWindowFlags, chooseWindows, plannerWindows, type WindowFlags } from "../windows.js";
 
 export const SIM_DIR = ".overhaul/simulations";
 /** Virtual start of every simulation: a Monday, 02:00 UTC. */
 export const SIM_START = Date.UTC(2026, 0, 5, 2, 0, 0);
+/**
+ * How long a simulated run may take (virtual time, after the first window opens): a run still
+ * going then is stopped and reported unfinished. Given to the runner, and the limit the warnings
+ * about failures timed past it are measured against.
+ */
+export const SIM_LIMIT_MS = 7 * 86_400_000;
 
 /**
  * The clock of a simulation, at SIM_START. Time moves at the first idle macrotask turn
@@ -94,6 +109,7 @@ export async function buildSimFleet(opts: SimulateOptions, seed: number, out: Ou
       expected: "-i INVENTORY (a real inventory) or --fleet regions=3,hosts=6,holdovers=0.25,workloads=4",
     });
   }
+  checkWorkloadsFlag(opts.workloads);
   if (opts.fleet !== undefined) {
     const spec = parseFleetSpec(opts.fleet);
     const fleet = generateFleet(spec);
@@ -119,6 +135,16 @@ export async function buildSimFleet(opts: SimulateOptions, seed: number, out: Ou
     inventory: inv,
     source: { inventory: opts.inventory },
   };
+}
+
+/** `--workloads N` is per worker host, 0..MAX_PER_HOST, as the fleet spec's `workloads=` key. */
+function checkWorkloadsFlag(n: number | undefined): void {
+  if (n === undefined || (Number.isInteger(n) && n >= 0 && n <= MAX_PER_HOST)) return;
+  throw new InputError({
+    path: "--workloads",
+    message: `must be at most ${MAX_PER_HOST} per worker host, got ${n}`,
+    expected: `a whole number 0..${MAX_PER_HOST}`,
+  });
 }
 
 /** The plan's `hosts` pattern, narrowed by `--limit`; nothing matching is an input error. */
@@ -180,11 +206,15 @@ export function simulationId(
 /**
  * Where a simulation is stored: by default its own SQLite file, `.overhaul/simulations/<id>.db`,
  * replaced when the same simulation runs again (it would be identical). `--db FILE` shares a file
- * between simulations (an id already in it is an input error); `--db :memory:` keeps nothing.
+ * between simulations (an id already in it is an input error), never with real runs: a file that
+ * holds a run not marked `simulated` is an input error, found before the simulation writes
+ * anything. `--db :memory:` keeps nothing. `withRealRuns` lifts the rule for `overhaul demo`,
+ * whose run is put in a served database on purpose, to be watched on the dashboard.
  */
 export async function openSimStore(
   db: string | undefined,
   id: string,
+  { withRealRuns = false }: { withRealRuns?: boolean } = {},
 ): Promise<{ store: Store; where: string }> {
   if (db === ":memory:") return { store: new MemoryStore(), where: ":memory:" };
   if (db !== undefined && db.trim() === "")
@@ -204,6 +234,20 @@ export async function openSimStore(
   if (db === undefined)
     for (const suffix of ["", "-wal", "-shm"]) await rm(`${where}${suffix}`, { force: true });
   const store = await openSqliteStore(where);
+  const real =
+    db !== undefined && !withRealRuns
+      ? (await store.listRuns()).filter((r) => r.options.simulated !== true)
+      : [];
+  if (real.length > 0) {
+    await store.close();
+    const newest = real[0] as RunRecord;
+    throw new InputError({
+      path: "--db",
+      file: db as string,
+      message: `holds ${real.length} real run(s) (the newest: ${newest.id}, plan ${newest.planName}); simulations never share a database with real runs`,
+      expected: "a new file, :memory:, or a database that holds only simulations",
+    });
+  }
   if (db !== undefined && (await store.getRun(id))) {
     await store.close();
     throw new InputError({
@@ -218,6 +262,8 @@ export async function openSimStore(
 export interface SimulationOutput {
   report: Report;
   invariants: InvariantReport;
+  /** The scenario's failures that cannot happen in this run (see `failuresOutOfReach`). */
+  warnings?: Problem[];
   simulation: {
     seed: number;
     coordinators: number;
@@ -260,26 +306,51 @@ export function simulationOutput(
   };
 }
 
+/** The files `--report DIR` holds. */
+export const REPORT_FILES = ["report.json", "report.md", "report.html", "report.txt"] as const;
+
+/**
+ * Before simulating: `--report DIR` is created if needed and can take the reports; a file, a
+ * directory that cannot be created or written, or a report name taken by a directory is an input
+ * error at once, not after the whole simulation. Returns the directory it created, if any.
+ */
+export function prepareReports(dir: string): Promise<string | undefined> {
+  return prepareReportDir({ flag: "--report", dir }, REPORT_FILES);
+}
+
+/** The four reports, written as one set: all of them new, or (on failure) none replaced. */
 export async function writeReports(dir: string, output: SimulationOutput): Promise<string[]> {
+  return writeFileSet({ flag: "--report", dir }, [
+    ["report.json", canonicalJson(output)],
+    ["report.md", renderReport(output.report, "md")],
+    ["report.html", renderReport(output.report, "html")],
+    ["report.txt", renderReport(output.report, "text")],
+  ]);
+}
+
+/**
+ * After the run, once its outcome is printed (`--json` included): the reports. A failure to write
+ * them is said on stderr and never hides the run's outcome: exit 3 or 5 stands; a run that would
+ * exit 0 exits 2 instead, since the reports asked for are missing. Returns the exit code.
+ */
+export async function saveReports(
+  out: Out,
+  dir: string,
+  output: SimulationOutput,
+  code: number,
+): Promise<{ code: number; files?: string[] }> {
   try {
-    await mkdir(dir, { recursive: true });
-    const files: [string, string][] = [
-      ["report.json", canonicalJson(output)],
-      ["report.md", renderReport(output.report, "md")],
-      ["report.html", renderReport(output.report, "html")],
-      ["report.txt", renderReport(output.report, "text")],
-    ];
-    for (const [name, text] of files) await writeFile(join(dir, name), text);
-    return files.map(([n]) => join(dir, n));
+    return { code, files: await writeReports(dir, output) };
   } catch (e) {
-    throw new InputError(
-      {
-        file: dir,
-        message: `cannot write the reports: ${(e as Error).message}`,
-        expected: "a writable directory",
-      },
-      { cause: e },
+    if (!(e instanceof InputError)) throw e;
+    const kept = code === EXIT.ok ? EXIT.invalidInput : code;
+    out.err(`overhaul: ${e.message}\n`);
+    out.err(
+      kept === code
+        ? `(the run's own outcome stands: exit ${code})\n`
+        : `(the run itself succeeded: exit ${kept} only because the reports could not be written)\n`,
     );
+    return { code: kept };
   }
 }
 
@@ -289,8 +360,20 @@ export function exitOf(res: SimulationResult): number {
   return res.run.state === "succeeded" ? EXIT.ok : EXIT.runFailed;
 }
 
+/** `4 host(s) holding 8 of the fleet's 16 workloads`: the opening and closing lines count alike. */
+export function hostsAndWorkloads(fleet: SimulatedFleet, scope: readonly { name: string }[]): string {
+  const names = new Set(scope.map((h) => h.name));
+  const held = fleet.workloads.filter((w) => names.has(w.host)).length;
+  return `${scope.length} host(s) holding ${held} of the fleet's ${fleet.workloads.length} workloads`;
+}
+
 /** The end of a simulation on the terminal: invariants, then the report's text summary. */
-export function printOutcome(out: Out, output: SimulationOutput, res: SimulationResult): void {
+export function printOutcome(
+  out: Out,
+  output: SimulationOutput,
+  res: SimulationResult,
+  fleet: SimulatedFleet,
+): void {
   const inv = res.invariants;
   const checked = Object.entries(inv.checked)
     .map(([k, n]) => `${k} ${n}`)
@@ -305,7 +388,10 @@ export function printOutcome(out: Out, output: SimulationOutput, res: Simulation
     if (inv.violations.length > 20) out.err(`  … and ${inv.violations.length - 20} more (see --json)\n`);
   }
   out.err(
-    `simulated ${res.hosts.length} host(s), ${output.simulation.workloads} workload(s) in ${formatVirtual(res.virtualMs)} of virtual time; ${res.coordinators} coordinator(s)\n`,
+    `simulated ${hostsAndWorkloads(
+      fleet,
+      res.hosts.map((h) => ({ name: h.host })),
+    )} in ${formatVirtual(res.virtualMs)} of virtual time; ${res.coordinators} coordinator(s)\n`,
   );
 }
 
@@ -315,9 +401,40 @@ export function formatVirtual(ms: number): string {
 }
 
 export async function loadScenario(file: string | undefined, seed: number | undefined): Promise<Scenario> {
-  const scenario =
-    file === undefined ? defaultScenario() : parseScenarioText(await readUserFile(file, "scenario"), file);
-  return seed === undefined ? scenario : { ...scenario, seed };
+  return (await loadScenarioSource(file, seed)).scenario;
+}
+
+/** The scenario (`--seed` overriding its seed) with where its parts are written, to locate later problems. */
+export async function loadScenarioSource(
+  file: string | undefined,
+  seed: number | undefined,
+): Promise<ScenarioSource> {
+  const source =
+    file === undefined
+      ? { scenario: defaultScenario(), file: "(scenario)", placeOf: () => undefined }
+      : readScenario(await readUserFile(file, "scenario"), file);
+  return seed === undefined ? source : { ...source, scenario: { ...source.scenario, seed } };
+}
+
+/**
+ * The scenario's failures that cannot happen in this run: all their hosts outside the scope, or
+ * timed past the time limit (counted from the first window's opening, as the runner counts it).
+ * Warnings, not errors: a scenario may be shared by several plans and scopes.
+ */
+export function failuresOutOfReach(
+  source: ScenarioSource,
+  fleet: SimulatedFleet,
+  scope: readonly Host[],
+  schedule?: RunSchedule,
+): Problem[] {
+  const openings = Object.values(schedule?.opensAt ?? {});
+  const waitMs = openings.length > 0 ? Math.max(0, Math.min(...openings) - SIM_START) : 0;
+  return unreachableFailures(
+    source.scenario,
+    { hosts: fleet.hosts, scope, limitMs: waitMs + SIM_LIMIT_MS, waitMs },
+    source.file,
+    source.placeOf,
+  );
 }
 
 /** `simulateRun` with the live progress of `overhaul run` (times are simulated). */
@@ -343,11 +460,11 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
   const out = makeOut({ noColor: opts.noColor });
   checkWindowFlags(opts, "with-history");
   const loaded = await loadPlanFile(planFile);
-  const scenario = await loadScenario(opts.scenario, opts.seed);
+  const source = await loadScenarioSource(opts.scenario, opts.seed);
+  const { scenario } = source;
   const fleet = await buildSimFleet(opts, scenario.seed, out);
-  checkScenarioTargets(scenario, fleet.hosts, opts.scenario ?? "(scenario)");
+  checkScenarioTargets(scenario, fleet.hosts, source.file, source.placeOf);
   const hosts = simScope(fleet, loaded, opts.limit);
-  const scoped = new Set(hosts.map((h) => h.name));
   const quiet = opts.json === true || opts.quiet === true;
   // The windows are searched from when the simulation starts; the run waits for each opening.
   const windows =
@@ -378,14 +495,21 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
       )
     : undefined;
   const runId = simulationId(loaded, fleet, hosts, scenario, schedule);
-  const { store, where } = await openSimStore(opts.db, runId);
+  const warnings = failuresOutOfReach(source, fleet, hosts, schedule);
+  const createdDir = opts.report !== undefined ? await prepareReports(opts.report) : undefined;
+  const { store, where } = await openSimStore(opts.db, runId).catch(async (e: unknown) => {
+    if (opts.report !== undefined) await removeCreated(opts.report, createdDir);
+    throw e;
+  });
   try {
     const clock = simClock();
     if (!quiet) {
+      const never = warnings.length > 0 ? ` (${warnings.length} can never happen here, see below)` : "";
       out.err(
-        `simulating plan ${loaded.plan.name} on ${hosts.length} host(s) (${fleet.workloads.filter((w) => scoped.has(w.host)).length} workloads), seed ${scenario.seed}, ${scenario.failures.length} injected failure(s)\n`,
+        `simulating plan ${loaded.plan.name} on ${hostsAndWorkloads(fleet, hosts)}, seed ${scenario.seed}, ${scenario.failures.length} injected failure(s)${never}\n`,
       );
     }
+    warnAll(out, warnings);
     const res = await simulateWithProgress(out, quiet, {
       loaded,
       hosts: fleet.hosts,
@@ -395,21 +519,22 @@ export async function simulateCommand(planFile: string, opts: SimulateOptions): 
       store,
       clock,
       runId,
+      maxVirtualMs: SIM_LIMIT_MS,
       ...(schedule !== undefined ? { schedule } : {}),
       options: { planFile, ...fleet.source, ...(opts.scenario ? { scenario: opts.scenario } : {}) },
     });
-    const output = simulationOutput(res, loaded, fleet, scenario);
-    if (opts.report !== undefined) {
-      const files = await writeReports(opts.report, output);
-      if (!quiet) out.err(`reports written: ${files.join(", ")}\n`);
-    }
+    const output: SimulationOutput = { ...simulationOutput(res, loaded, fleet, scenario), warnings };
     if (opts.json) out.write(canonicalJson(output));
-    else {
-      printOutcome(out, output, res);
-      if (where !== ":memory:")
-        out.err(`stored in ${where}: \`overhaul report --db ${where}\` shows it again\n`);
+    else printOutcome(out, output, res, fleet);
+    let code = exitOf(res);
+    if (opts.report !== undefined) {
+      const saved = await saveReports(out, opts.report, output, code);
+      code = saved.code;
+      if (saved.files && !quiet) out.err(`reports written: ${saved.files.join(", ")}\n`);
     }
-    return exitOf(res);
+    if (!opts.json && where !== ":memory:")
+      out.err(`stored in ${where}: \`overhaul report --db ${where} ${runId}\` shows it again\n`);
+    return code;
   } finally {
     await store.close();
   }

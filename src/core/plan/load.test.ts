@@ -463,6 +463,29 @@ describe("parsePlanText reports every problem at once", () => {
     ]);
   });
 
+  it("a key of another step kind: the expected keys are this kind's only, and the key is not suggested to itself", () => {
+    const problems = problemsOf(
+      withSteps(`${CMD}    duration: 5s\n  - { name: b, kind: sleep, duration: 1s, run: x }\n`),
+    );
+    expect(problems.map((p) => [p.path, p.message, p.expected])).toEqual([
+      [
+        "steps[0].duration",
+        'unknown key "duration"',
+        "one of name, description, retry, timeout, idempotent, pointOfNoReturn, check, verify, revert, become, kind, run",
+      ],
+      [
+        "steps[1].run",
+        'unknown key "run"',
+        "one of name, description, retry, timeout, idempotent, pointOfNoReturn, check, verify, revert, become, kind, duration",
+      ],
+    ]);
+    // A typo of a key of this kind is still caught, with this kind's keys.
+    const typo = problemsOf(withSteps("  - { name: a, kind: sleep, durtion: 1s }\n")).find(
+      (p) => p.path === "steps[0].durtion",
+    );
+    expect(typo?.message).toBe('unknown key "durtion" (did you mean "duration"?)');
+  });
+
   it("reports each of several unknown keys at its own key", () => {
     const problems = problemsOf(withSteps(CMD, "foo: 1\nbar: 2\n"));
     expect(problems.map((p) => [p.path, p.line])).toEqual([

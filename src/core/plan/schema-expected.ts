@@ -7,7 +7,8 @@
  *   schema. Never throws: a schema that cannot be exported simply gives no hint.
  * - A schema may state the hint itself with `.meta({ expected: "..." })`; that wins.
  * - Inside a union, the branch is picked by its discriminator (`kind: command`) read from the
- *   document, so `steps[0].interval` is looked up in the right step kind.
+ *   document, so `steps[0].interval` is looked up in the right step kind, and the keys allowed in
+ *   `steps[0]` itself are that kind's, not every kind's (all of them only when no kind matches).
  */
 import { z } from "zod";
 
@@ -50,10 +51,18 @@ function walk(
 ): JsonSchema | undefined {
   if (hops > 64) return undefined;
   const cur = deref(root, node);
-  if (cur === undefined || i === path.length) return cur;
+  if (cur === undefined) return cur;
   const alts = alternatives(cur);
+  if (i === path.length) {
+    // The value itself: the branch its discriminator names (`kind: never-returns`), else every branch.
+    const { matching } = byDiscriminator(root, alts ?? [], path, valueAt);
+    return matching.length === 1
+      ? (walk(root, matching[0] as JsonSchema, path, i, valueAt, hops + 1) ?? cur)
+      : cur;
+  }
   if (alts) {
-    for (const alt of orderByDiscriminator(root, alts, path.slice(0, i), valueAt)) {
+    const { matching, rest } = byDiscriminator(root, alts, path.slice(0, i), valueAt);
+    for (const alt of [...matching, ...rest]) {
       const found = walk(root, alt, path, i, valueAt, hops + 1);
       if (found) return found;
     }
@@ -70,13 +79,13 @@ function walk(
   return isObject(next) ? walk(root, next, path, i + 1, valueAt, hops + 1) : undefined;
 }
 
-/** Union branches whose constant properties match the document come first. */
-function orderByDiscriminator(
+/** Union branches whose constant properties match the document (`matching`), and the others. */
+function byDiscriminator(
   root: JsonSchema,
-  alts: JsonSchema[],
+  alts: readonly JsonSchema[],
   at: readonly PropertyKey[],
   valueAt: ValueAt,
-): JsonSchema[] {
+): { matching: JsonSchema[]; rest: JsonSchema[] } {
   const matching: JsonSchema[] = [];
   const rest: JsonSchema[] = [];
   for (const alt of alts) {
@@ -88,7 +97,7 @@ function orderByDiscriminator(
       consts.length > 0 && consts.every(([k, p]) => valueAt([...at, k]) === (p as JsonSchema).const);
     (matches ? matching : rest).push(a);
   }
-  return [...matching, ...rest];
+  return { matching, rest };
 }
 
 /** Keys a mapping may have at this node, when it is an object schema. */

@@ -242,11 +242,15 @@ function problem(
   return p;
 }
 
-/** The closest allowed key within a small edit distance, to catch typos like `atempts`. */
+/**
+ * The closest allowed key within a small edit distance, to catch typos like `atempts`; never the
+ * written word itself (it is allowed somewhere else, not here).
+ */
 function suggest(key: string, allowed: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
   for (const candidate of allowed) {
+    if (candidate === key) continue;
     const d = distance(key.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) {
       best = candidate;

@@ -1,4 +1,10 @@
 /**
+ * The largest seed: the PRNG keeps 32 bits of it (`seed >>> 0`), so seeds above would repeat the
+ * sequences of smaller ones (4294967297 is 1); seeds are refused past it, never reduced silently.
+ */
+export const MAX_SEED = 0xffff_ffff;
+
+/**
  * A small seeded PRNG (mulberry32): deterministic, pure, good enough for jitter and shuffles.
  * Not for secrets.
  */

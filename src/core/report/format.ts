@@ -23,6 +23,14 @@ export const offset = (ms: number | null): string =>
 export const when = (isoTime: string | null): string =>
   isoTime === null ? "-" : isoTime.replace("T", " ").replace(/\.\d{3}Z$/, "Z");
 
+/**
+ * `2026-11-21T16:30:00.412Z` -> `2026-11-21 16:30:00.412Z`: the run's first start and last finish,
+ * shown next to the makespan, keep their milliseconds, so the makespan (rounded to the second)
+ * agrees with them; cut to the second they could look one second apart from it.
+ */
+export const instant = (isoTime: string | null): string =>
+  isoTime === null ? "-" : isoTime.replace("T", " ");
+
 /** A reason on one line, at most `max` characters. */
 export function oneLine(s: string | null, max = 200): string {
   if (s === null) return "";

@@ -10,7 +10,7 @@
  * - Every text from the data goes through `esc`.
  * - Deterministic: the same report gives the same bytes (no generation time in the page).
  */
-import { dash, duration, offset, when } from "./format.js";
+import { dash, duration, instant, offset, when } from "./format.js";
 import { esc } from "./html-escape.js";
 import type { Figures, Report } from "./model.js";
 import { DOUBT, FAIL, REVERT, stageCss } from "./palette.js";
@@ -129,7 +129,7 @@ export function renderHtml(r: Report): string {
 </head>
 <body>
 <h1>Run ${esc(run.id)} <span class="state ${esc(run.state)}">${esc(run.state)}</span></h1>
-<p class="sub">plan <b>${esc(`${run.plan}@${run.revision}`)}</b> <code>${esc(run.hash.slice(0, 12))}</code> · seed ${run.seed} · first host start ${esc(when(r.totals.start))} · last host finish ${esc(when(r.totals.end))}${run.reason ? ` · ${esc(run.reason)}` : ""}</p>
+<p class="sub">plan <b>${esc(`${run.plan}@${run.revision}`)}</b> <code>${esc(run.hash.slice(0, 12))}</code> · seed ${run.seed} · first host start ${esc(instant(r.totals.start))} · last host finish ${esc(instant(r.totals.end))}${run.reason ? ` · ${esc(run.reason)}` : ""}</p>
 ${cards(r.totals)}
 <h2>Timeline</h2>
 <p class="note">One row per host, grouped by region, in start order. Time is relative to ${esc(when(r.timeline.origin))}. Hover a bar or a mark for details.</p>

@@ -6,7 +6,7 @@
  * `mdCell`, so a `|` cannot break a table and `<`, `*`, `_`, `` ` ``, `[` cannot become markup or
  * HTML in a renderer that allows inline HTML.
  */
-import { dash, duration, offset, oneLine, when } from "./format.js";
+import { dash, duration, instant, offset, oneLine, when } from "./format.js";
 import type { Figures, Report } from "./model.js";
 
 export function mdCell(s: string): string {
@@ -55,7 +55,7 @@ export function renderMarkdown(r: Report): string {
   L.push(`# Run ${mdCell(r.run.id)}: ${r.run.state}`, "");
   L.push(`- plan: ${mdCell(`${r.run.plan}@${r.run.revision}`)} (hash \`${r.run.hash.slice(0, 12)}\`)`);
   if (r.run.reason) L.push(`- reason: ${mdCell(r.run.reason)}`);
-  L.push(`- first host start: ${when(r.totals.start)}; last host finish: ${when(r.totals.end)}`);
+  L.push(`- first host start: ${instant(r.totals.start)}; last host finish: ${instant(r.totals.end)}`);
   L.push(`- makespan: ${duration(r.totals.makespanMs)}`, "");
   L.push("## Hosts", "", ...tableOf(["", ...FIGURE_HEAD], [["**all**", ...figureCells(r.totals)]]), "");
   L.push("## Regions", "");

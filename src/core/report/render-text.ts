@@ -4,7 +4,7 @@
  * Invariants: pure; colour only through the caller's `paint` (the CLI decides whether the
  * terminal wants colour, NO_COLOR included); without it the output is plain text.
  */
-import { columns, dash, duration, offset, oneLine, when } from "./format.js";
+import { columns, dash, duration, instant, offset, oneLine } from "./format.js";
 import type { Figures, Report } from "./model.js";
 
 export type Style = "bold" | "red" | "green" | "yellow" | "magenta" | "gray";
@@ -44,7 +44,7 @@ export function renderText(r: Report, paint: Paint = plain): string {
     `${paint("bold", `report of run ${r.run.id}`)}  ${paint(stateStyle(r.run.state), r.run.state.toUpperCase())}  plan ${r.run.plan}@${r.run.revision}`,
   );
   if (r.run.reason) L.push(`  ${oneLine(r.run.reason)}`);
-  L.push(`  makespan ${duration(t.makespanMs)}  (${when(t.start)} -> ${when(t.end)})`);
+  L.push(`  makespan ${duration(t.makespanMs)}  (${instant(t.start)} -> ${instant(t.end)})`);
   L.push(
     `  hosts ${t.hosts}: done ${t.done}, failed ${t.failed}, in doubt ${t.inDoubt}, skipped ${t.skipped}, aborted ${t.aborted}, unfinished ${t.unfinished}; retries ${t.retries}, rollbacks ${t.rollbacks}`,
   );

@@ -57,6 +57,34 @@ describe("renderers", () => {
     expect(svg.match(/<g class="region"/g)).toHaveLength(2);
   });
 
+  it("the makespan agrees with the first start and last finish shown next to it (both to the ms, no truncation)", () => {
+    // 3h41m55.575s from 16:00:00.400 to 19:41:55.975: rounded 3h41m56s; cut to the second the
+    // times would read 16:00:00 -> 19:41:55, a second short of it.
+    const end = 400 + 13_315_575;
+    const r = buildReport(
+      input(
+        [host("web01")],
+        events([
+          ["web01", 400, "host.started", { wave: 0 }],
+          ["web01", 400, "attempt.started", { step: "a", attempt: 1 }],
+          ["web01", end, "attempt.succeeded", { step: "a", attempt: 1 }],
+          ["web01", end, "host.succeeded", {}],
+        ]),
+        ["a"],
+      ),
+    );
+    expect(r.totals.makespanMs).toBe(13_315_575);
+    expect(renderReport(r, "text")).toContain(
+      "makespan 3h41m56s  (2026-11-21 16:00:00.400Z -> 2026-11-21 19:41:55.975Z)",
+    );
+    expect(renderReport(r, "md")).toContain(
+      "- first host start: 2026-11-21 16:00:00.400Z; last host finish: 2026-11-21 19:41:55.975Z",
+    );
+    expect(renderReport(r, "html")).toContain(
+      "first host start 2026-11-21 16:00:00.400Z · last host finish 2026-11-21 19:41:55.975Z",
+    );
+  });
+
   it.each(["text", "json", "md", "html"] as const)("%s is deterministic", (format) => {
     const a = renderReport(buildReport(syntheticFleet(3, 10)), format);
     expect(renderReport(buildReport(syntheticFleet(3, 10)), format)).toBe(a);

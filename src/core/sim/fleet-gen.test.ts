@@ -58,19 +58,38 @@ describe("fleet generator", () => {
     } catch (e) {
       expect(e).toBeInstanceOf(InputError);
       expect((e as InputError).problems.map((p) => p.path)).toEqual([
-        "regions",
-        "hosts",
-        "holdovers",
-        "workloads",
-        "colour",
+        "--fleet regions",
+        "--fleet hosts",
+        "--fleet holdovers",
+        "--fleet workloads",
+        "--fleet colour",
       ]);
     }
   });
 
+  it("says what a negative number or a seed above 32 bits should be, naming the flag", () => {
+    try {
+      parseFleetSpec("workloads=-1,regions=-2,holdovers=-0.5,seed=4294967296");
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).message.split("\n")).toEqual([
+        "--fleet workloads: must be a whole number >= 0, got -1 (expected workloads=<a whole number >= 0>)",
+        "--fleet regions: must be a whole number >= 1, got -2 (expected regions=<a whole number >= 1>)",
+        "--fleet holdovers: must be a fraction between 0 and 1, got -0.5 (expected a number from 0 to 1, e.g. holdovers=0.2)",
+        "--fleet seed: must be at most 4294967295 (seeds are 32-bit), got 4294967296 (expected a whole number 0..4294967295)",
+      ]);
+    }
+    expect(parseFleetSpec("seed=4294967295").seed).toBe(4294967295);
+  });
+
   it.each([
-    ["hosts=1000000000", /hosts: regions x hosts is 1000000000 hosts; a generated fleet has at most 10000/],
+    [
+      "hosts=1000000000",
+      /--fleet hosts: regions x hosts is 1000000000 hosts; a generated fleet has at most 10000/,
+    ],
     ["regions=1000,hosts=1000", /regions x hosts is 1000000 hosts/],
-    ["regions=1,regions=2", /regions: "regions" is given twice/],
+    ["regions=1,regions=2", /--fleet regions: "regions" is given twice/],
     ["hosts=0x10", /hosts: "0x10" is not a number/],
     ["hosts=1e1", /hosts: "1e1" is not a number/],
   ])("refuses %s instead of exhausting memory or guessing", (spec, error) => {

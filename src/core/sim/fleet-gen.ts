@@ -9,13 +9,14 @@
  * - Every host has DEFAULT_CAPACITY and its region's UTC offset in `overhaul_utc_offset` (hours):
  *   regions take the offsets -8..+9 in a fixed, spread-out order, so adding a region never moves
  *   the others. `workloads` is per worker; hold-overs start empty.
- * - Bad specs fail with one `InputError` naming every bad key; nothing is adjusted silently: a
- *   key given twice, a number that is not plain decimal (`0x10`, `1e3`) and a fleet of more than
- *   MAX_FLEET_HOSTS hosts (a typo such as hosts=1e9 would exhaust memory) are errors.
+ * - Bad specs fail with one `InputError` naming every bad key (as `--fleet <key>`); nothing is
+ *   adjusted silently: a key given twice, a number that is not plain decimal (`0x10`, `1e3`), a
+ *   negative number, a seed above MAX_SEED and a fleet of more than MAX_FLEET_HOSTS hosts (a typo
+ *   such as hosts=1e9 would exhaust memory) are errors.
  */
 import { InputError, type Problem } from "../errors.js";
 import type { Fleet, Host } from "../model/fleet.js";
-import { seededRandom } from "../policy/random.js";
+import { MAX_SEED, seededRandom } from "../policy/random.js";
 import { DEFAULT_CAPACITY, generateWorkloads, MAX_PER_HOST, type WorkloadMix } from "./workload-gen.js";
 
 export interface FleetSpec {
@@ -62,16 +63,17 @@ export function parseFleetSpec(text: string): FleetSpec {
     const eq = part.indexOf("=");
     const key = eq < 0 ? part : part.slice(0, eq).trim();
     const raw = eq < 0 ? "" : part.slice(eq + 1).trim();
+    const path = `--fleet ${key}`;
     if (!(key in DEFAULTS)) {
       problems.push({
-        path: key,
+        path,
         message: `unknown fleet key "${key}"`,
         expected: Object.keys(DEFAULTS).join(", "),
       });
       continue;
     }
     if (seen.has(key)) {
-      problems.push({ path: key, message: `"${key}" is given twice`, expected: "each key once" });
+      problems.push({ path, message: `"${key}" is given twice`, expected: "each key once" });
       continue;
     }
     seen.add(key);
@@ -79,35 +81,56 @@ export function parseFleetSpec(text: string): FleetSpec {
       if (raw === "mixed" || raw === "network") spec.vms = raw;
       else
         problems.push({
-          path: key,
+          path,
           message: `unknown workload mix "${raw}"`,
           expected: "vms=mixed or vms=network",
         });
       continue;
     }
     const n = Number(raw);
-    if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(n)) {
-      problems.push({ path: key, message: `"${raw}" is not a number`, expected: `${key}=<number>` });
+    const least = FROM_ZERO.has(key) ? 0 : 1;
+    const whole = `${key}=<a whole number >= ${least}>`;
+    if (!/^-?\d+(\.\d+)?$/.test(raw) || !Number.isFinite(n)) {
+      problems.push({
+        path,
+        message: `"${raw}" is not a number`,
+        expected: INTS.has(key) ? whole : `${key}=<a number>`,
+      });
       continue;
     }
-    const least = FROM_ZERO.has(key) ? 0 : 1;
     if (INTS.has(key) && (!Number.isInteger(n) || n < least)) {
-      problems.push({ path: key, message: `must be a whole number >= ${least}, got ${raw}` });
+      problems.push({ path, message: `must be a whole number >= ${least}, got ${raw}`, expected: whole });
       continue;
     }
     if (key === "workloads" && n > MAX_PER_HOST) {
-      problems.push({ path: key, message: `must be at most ${MAX_PER_HOST} per host, got ${raw}` });
+      problems.push({
+        path,
+        message: `must be at most ${MAX_PER_HOST} per host, got ${raw}`,
+        expected: `a whole number 0..${MAX_PER_HOST}`,
+      });
+      continue;
+    }
+    if (key === "seed" && n > MAX_SEED) {
+      problems.push({
+        path,
+        message: `must be at most ${MAX_SEED} (seeds are 32-bit), got ${raw}`,
+        expected: `a whole number 0..${MAX_SEED}`,
+      });
       continue;
     }
     if (key === "holdovers" && (n < 0 || n > 1)) {
-      problems.push({ path: key, message: `must be a fraction between 0 and 1, got ${raw}` });
+      problems.push({
+        path,
+        message: `must be a fraction between 0 and 1, got ${raw}`,
+        expected: "a number from 0 to 1, e.g. holdovers=0.2",
+      });
       continue;
     }
     spec[key as Exclude<keyof FleetSpec, "vms">] = n;
   }
   if (problems.length === 0 && spec.regions * spec.hosts > MAX_FLEET_HOSTS)
     problems.push({
-      path: "hosts",
+      path: "--fleet hosts",
       message: `regions x hosts is ${spec.regions * spec.hosts} hosts; a generated fleet has at most ${MAX_FLEET_HOSTS}`,
       expected: `regions x hosts <= ${MAX_FLEET_HOSTS}`,
     });

@@ -1,7 +1,7 @@
 /** Scenario files: defaults, durations in ms, and located errors for bad failures. */
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors.js";
-import { checkScenarioTargets, defaultScenario, parseScenarioText } from "./scenario.js";
+import { checkScenarioTargets, defaultScenario, parseScenarioText, readScenario } from "./scenario.js";
 
 describe("scenario file", () => {
   it("applies defaults and converts durations", () => {
@@ -35,6 +35,45 @@ describe("scenario file", () => {
         ["s.yaml", 5, "failures[2]"],
       ]);
     }
+  });
+
+  it("an unknown key of a failure: the keys of its kind are expected, and the key is not suggested to itself", () => {
+    const text = [
+      "failures:",
+      "  - { kind: never-returns, host: r01-h001, seconds: 5 }",
+      "  - { kind: partition, host: r01-h001, from: 1m, until: 2m, probability: 0.5 }",
+      "  - { kind: clock-skew, host: r01-h001, secnds: 5 }",
+      "",
+    ].join("\n");
+    try {
+      parseScenarioText(text, "s.yaml");
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).problems.map((p) => [p.line, p.path, p.message, p.expected])).toEqual([
+        [2, "failures[0].seconds", 'unknown key "seconds"', "one of kind, host, rack, power"],
+        [
+          3,
+          "failures[1].probability",
+          'unknown key "probability"',
+          "one of kind, host, rack, power, from, until",
+        ],
+        [4, "failures[2].seconds", 'missing required key "seconds"', "an integer"],
+        [
+          4,
+          "failures[2].secnds",
+          'unknown key "secnds" (did you mean "seconds"?)',
+          "one of kind, host, rack, power, seconds",
+        ],
+      ]);
+    }
+  });
+
+  it("refuses a seed above 32 bits (it would repeat a smaller seed's run), at the seed", () => {
+    expect(parseScenarioText("seed: 4294967295\n", "s.yaml").seed).toBe(4294967295);
+    expect(() => parseScenarioText("seed: 4294967297\n", "s.yaml")).toThrow(
+      "s.yaml:1:7: seed: must be at most 4294967295, got 4294967297 (expected an integer from 0 to 4294967295)",
+    );
   });
 
   it("refuses a partition that ends before it starts (it would do nothing), at its until", () => {
@@ -72,5 +111,29 @@ describe("scenario file", () => {
     ];
     expect(() => checkScenarioTargets(s, hosts, "s.yaml")).toThrow(/failures\[0\]\.host: no host "r09-h001"/);
     expect(() => checkScenarioTargets({ ...s, failures: [s.failures[1]!] }, hosts, "s.yaml")).not.toThrow();
+  });
+
+  it("locates a target that is not in the fleet at its line and column, like every other scenario problem", () => {
+    const text =
+      "failures:\n  - { kind: unhealthy, host: nope }\n  - kind: power-trip\n    power: p9\n    maxPosting: 1\n";
+    const { scenario, file, placeOf } = readScenario(text, "s.yaml");
+    const host = {
+      name: "a",
+      address: "a",
+      connection: "ssh" as const,
+      region: "r",
+      role: "worker" as const,
+    };
+    const hosts = [{ ...host, failureDomains: { rack: "k1", power: "p1" }, groups: [], vars: {} }];
+    try {
+      checkScenarioTargets(scenario, hosts, file, placeOf);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).message.split("\n")).toEqual([
+        's.yaml:2:30: failures[0].host: no host "nope" in the simulated fleet (expected one of a)',
+        's.yaml:4:12: failures[1].power: no power "p9" in the simulated fleet (expected one of p1)',
+      ]);
+    }
   });
 });

@@ -4,6 +4,8 @@
  * Invariants:
  * - Pure: takes YAML text and the file name; reads no file, imports no `node:*`.
  * - Validated once here; bad input ends in one `InputError` with file, line and path per problem.
+ *   Problems found later (a target not in the fleet) are located too, through `readScenario`'s
+ *   `placeOf`; the parsed `Scenario` itself holds no positions (it is hashed into simulation ids).
  * - Durations are in ms after parsing; every failure of a host names exactly one target (host, rack
  *   or power); `coordinator-kill` names a time instead (relative to the start of the simulation).
  */
@@ -11,9 +13,11 @@ import { z } from "zod";
 import { InputError, type Problem } from "../errors.js";
 import type { Host } from "../model/fleet.js";
 import { duration } from "../plan/schema.js";
+import { formatPath, type Position, positionOf } from "../plan/yaml-locate.js";
 import { zodIssuesToProblems } from "../plan/yaml-problems.js";
 import { readYamlMapping } from "../plan/yaml-read.js";
 import { plainErrorMap } from "../plan/zod-messages.js";
+import { MAX_SEED } from "../policy/random.js";
 
 const target = {
   host: z.string().min(1).optional(),
@@ -59,7 +63,8 @@ const failure = z
   });
 
 export const scenarioSchema = z.strictObject({
-  seed: z.number().int().min(0).default(1),
+  /** 0..MAX_SEED: the PRNG keeps 32 bits, so a larger seed would silently repeat a smaller one's run. */
+  seed: z.number().int().min(0).max(MAX_SEED).default(1),
   boot: z
     .strictObject({
       min: duration.default(120_000),
@@ -103,13 +108,33 @@ export function defaultScenario(seed = 1): Scenario {
   };
 }
 
+/** Where a path of the scenario file is written (line and column), for problems found later. */
+export type PlaceOf = (path: readonly PropertyKey[]) => Position | undefined;
+
+/** A parsed scenario with its file, to locate what is found wrong with it after parsing. */
+export interface ScenarioSource {
+  scenario: Scenario;
+  file: string;
+  placeOf: PlaceOf;
+}
+
 export function parseScenarioText(text: string, file: string): Scenario {
+  return readScenario(text, file).scenario;
+}
+
+export function readScenario(text: string, file: string): ScenarioSource {
   const source = readYamlMapping(text, file, {
     what: "scenario",
     expected: "a mapping with seed, boot, failures",
   });
   const result = scenarioSchema.safeParse(source.value, { error: plainErrorMap });
-  if (result.success) return result.data;
+  if (result.success) {
+    return {
+      scenario: result.data,
+      file,
+      placeOf: (path) => positionOf(source.doc, source.lineCounter, path),
+    };
+  }
   throw new InputError(
     zodIssuesToProblems(result.error.issues, source.doc, source.lineCounter, file, {
       schema: scenarioSchema,
@@ -117,8 +142,29 @@ export function parseScenarioText(text: string, file: string): Scenario {
   );
 }
 
+/** A problem of the scenario file at `path`, with its line and column when `placeOf` knows them. */
+export function scenarioProblem(
+  file: string,
+  placeOf: PlaceOf | undefined,
+  path: readonly PropertyKey[],
+  what: { message: string; expected?: string },
+): Problem {
+  const p: Problem = { file, path: formatPath(path), ...what };
+  const at = placeOf?.(path);
+  if (at) {
+    p.line = at.line;
+    p.column = at.column;
+  }
+  return p;
+}
+
 /** Every failure's target exists in the fleet: a typo must not silently inject nothing. */
-export function checkScenarioTargets(s: Scenario, hosts: readonly Host[], file: string): void {
+export function checkScenarioTargets(
+  s: Scenario,
+  hosts: readonly Host[],
+  file: string,
+  placeOf?: PlaceOf,
+): void {
   const names = {
     host: new Set(hosts.map((h) => h.name)),
     rack: new Set(hosts.flatMap((h) => (h.failureDomains.rack ? [h.failureDomains.rack] : []))),
@@ -131,12 +177,12 @@ export function checkScenarioTargets(s: Scenario, hosts: readonly Host[], file: 
       const v = f[key];
       if (v === undefined || names[key].has(v)) continue;
       const some = [...names[key]].slice(0, 5).join(", ");
-      problems.push({
-        file,
-        path: `failures[${i}].${key}`,
-        message: `no ${key} "${v}" in the simulated fleet`,
-        expected: some ? `one of ${some}${names[key].size > 5 ? ", …" : ""}` : `a fleet with ${key} names`,
-      });
+      problems.push(
+        scenarioProblem(file, placeOf, ["failures", i, key], {
+          message: `no ${key} "${v}" in the simulated fleet`,
+          expected: some ? `one of ${some}${names[key].size > 5 ? ", …" : ""}` : `a fleet with ${key} names`,
+        }),
+      );
     }
   });
   if (problems.length > 0) throw new InputError(problems);
