@@ -125,6 +125,15 @@ const CASES: Case[] = [
     expect: ["concurrency.global", "at least 1"],
   },
   {
+    name: "misspelt failure-domain kind (it would cap nothing)",
+    plan: `${GOOD_PLAN}concurrency: { global: 4, perFailureDomain: { racks: 1 } }\n`,
+    expect: [
+      "plan.yaml:5:47: concurrency.perFailureDomain.racks",
+      'unknown key "racks" (did you mean "rack"?)',
+      "rack, power, switch",
+    ],
+  },
+  {
     name: "percent over 100",
     plan: `${GOOD_PLAN}failureBudget: { maxFailedPercent: 150 }\n`,
     expect: ["failureBudget.maxFailedPercent", "100"],

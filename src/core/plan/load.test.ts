@@ -280,13 +280,31 @@ const bad: BadCase[] = [
     expected: "an integer of at least 1",
   },
   {
+    name: "misspelt failure-domain kind (a cap on nothing) suggests the kind",
+    text: withSteps(CMD, "concurrency:\n  global: 4\n  perFailureDomain: { racks: 1 }\n"),
+    path: "concurrency.perFailureDomain.racks",
+    line: 9,
+    column: 23,
+    message: 'unknown key "racks" (did you mean "rack"?)',
+    expected: "one of rack, power, switch",
+  },
+  {
+    name: "failure-domain kind no host has",
+    text: withSteps(CMD, "concurrency:\n  perFailureDomain:\n    pdu: 2\n"),
+    path: "concurrency.perFailureDomain.pdu",
+    line: 9,
+    column: 5,
+    message: 'unknown key "pdu"',
+    expected: "one of rack, power, switch",
+  },
+  {
     name: "empty failure-domain kind",
     text: withSteps(CMD, 'concurrency:\n  perFailureDomain: { "": 2 }\n'),
     path: 'concurrency.perFailureDomain[""]',
     line: 8,
     column: 23,
-    message: 'invalid key ""',
-    expected: "a non-empty string",
+    message: 'unknown key ""',
+    expected: "one of rack, power, switch",
   },
   {
     name: "idempotent written as yes/no text",
@@ -643,7 +661,7 @@ describe("parsePlanText accepts good plans", () => {
         "  - { name: healthy, kind: wait-healthy, run: curl -f localhost, interval: 10s }",
         "  - { name: fleet-ok, kind: gate, run: check-fleet, interval: 1m }",
         "waves: [{ count: 1, name: canary }, { percent: 10 }, { percent: 100 }]",
-        "concurrency: { global: 20, perRegion: 5, perFailureDomain: { rack: 2, power: 4 } }",
+        "concurrency: { global: 20, perRegion: 5, perFailureDomain: { rack: 2, power: 4, switch: 6 } }",
         "stagger: { interval: 30s, jitter: 10s }",
         "failureBudget: { maxFailedPercent: 5, maxFailed: 3 }",
       ].join("\n"),
@@ -651,7 +669,11 @@ describe("parsePlanText accepts good plans", () => {
     );
     expect(plan.steps.map((s) => s.kind)).toEqual(["command", "gate", "reboot", "wait-healthy", "gate"]);
     expect(plan.waves).toEqual([{ count: 1, name: "canary" }, { percent: 10 }, { percent: 100 }]);
-    expect(plan.concurrency).toEqual({ global: 20, perRegion: 5, perFailureDomain: { rack: 2, power: 4 } });
+    expect(plan.concurrency).toEqual({
+      global: 20,
+      perRegion: 5,
+      perFailureDomain: { rack: 2, power: 4, switch: 6 },
+    });
     expect(plan.stagger).toEqual({ interval: 30_000, jitter: 10_000 });
     expect(plan.seed).toBe(42);
     const gate = plan.steps[4];

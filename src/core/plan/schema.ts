@@ -7,6 +7,7 @@
  * - `hosts` (the scope pattern) is required and never empty: there is no implicit "all".
  */
 import { z } from "zod";
+import { FAILURE_DOMAIN_KINDS, type FailureDomainKind } from "../model/fleet.js";
 import { parseDuration } from "./duration.js";
 
 /** What a person may write for a duration; `expected` is the hint shown with a type error. */
@@ -169,12 +170,24 @@ const waveSchema = z
 
 const capSchema = z.number().int().min(1, "must be at least 1");
 
+/**
+ * A cap per failure-domain kind, e.g. `{ rack: 2, power: 4 }`: only the kinds hosts can have
+ * (`FAILURE_DOMAIN_KINDS`), so a misspelt kind is an unknown key rather than a cap on nothing.
+ */
+const perFailureDomainSchema = z
+  .object(
+    Object.fromEntries(FAILURE_DOMAIN_KINDS.map((kind) => [kind, capSchema.optional()])) as Record<
+      FailureDomainKind,
+      z.ZodOptional<typeof capSchema>
+    >,
+  )
+  .strict();
+
 const concurrencySchema = z
   .object({
     global: capSchema.default(10),
     perRegion: capSchema.optional(),
-    /** Per failure-domain kind, e.g. `{ rack: 2, power: 4 }`. */
-    perFailureDomain: z.record(z.string().min(1), capSchema).default({}),
+    perFailureDomain: perFailureDomainSchema.default({}),
   })
   .strict();
 
