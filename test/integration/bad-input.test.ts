@@ -134,6 +134,16 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: "zero step timeout (the step would end in doubt at once)",
+    plan: "name: p\nhosts: web\nsteps:\n  - { name: a, kind: command, run: sleep 0.3, timeout: 0s }\n",
+    expect: ["plan.yaml:4:56: steps[0].timeout", '"0s" is shorter than 1s', "at least 1s"],
+  },
+  {
+    name: "zero polling interval (the probe would run in a tight loop)",
+    plan: "name: p\nhosts: web\nsteps:\n  - { name: up, kind: wait-healthy, run: 'true', interval: 0s }\n",
+    expect: ["plan.yaml:4:60: steps[0].interval", '"0s" is shorter than 1s', "at least 1s between probes"],
+  },
+  {
     name: "percent over 100",
     plan: `${GOOD_PLAN}failureBudget: { maxFailedPercent: 150 }\n`,
     expect: ["failureBudget.maxFailedPercent", "100"],

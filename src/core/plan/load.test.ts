@@ -177,6 +177,57 @@ const bad: BadCase[] = [
     expected: "10m",
   },
   {
+    name: "zero step timeout (the step would end in doubt before its command could answer)",
+    text: withSteps(`${CMD}    timeout: 0s\n`),
+    path: "steps[0].timeout",
+    line: 7,
+    column: 14,
+    message: '"0s" is shorter than 1s',
+    expected: "a timeout of at least 1s",
+  },
+  {
+    name: "sub-millisecond step timeout",
+    text: withSteps(`${CMD}    timeout: 0.4ms\n`),
+    path: "steps[0].timeout",
+    line: 7,
+    message: '"0.4ms" is shorter than 1s',
+    expected: "at least 1s",
+  },
+  {
+    name: "plan timeout in seconds that rounds to zero",
+    text: withSteps(CMD, "timeout: 0.0001\n"),
+    path: "timeout",
+    line: 7,
+    column: 10,
+    message: "0.0001 seconds is shorter than 1s",
+    expected: "a timeout of at least 1s",
+  },
+  {
+    name: "zero polling interval of wait-healthy (a probe in a tight loop)",
+    text: withSteps("  - name: up\n    kind: wait-healthy\n    interval: 0s\n    timeout: 2s\n"),
+    path: "steps[0].interval",
+    line: 6,
+    column: 15,
+    message: '"0s" is shorter than 1s',
+    expected: "an interval of at least 1s between probes",
+  },
+  {
+    name: "sub-second polling interval of a gate",
+    text: withSteps("  - name: fleet-ok\n    kind: gate\n    run: check-fleet\n    interval: 500ms\n"),
+    path: "steps[0].interval",
+    line: 7,
+    column: 15,
+    message: '"500ms" is shorter than 1s',
+  },
+  {
+    name: "zero polling interval of a reboot, in seconds",
+    text: withSteps("  - name: boot\n    kind: reboot\n    interval: 0\n"),
+    path: "steps[0].interval",
+    line: 6,
+    column: 15,
+    message: "0 seconds is shorter than 1s",
+  },
+  {
     name: "empty scope",
     text: `name: nightly\nhosts: ""\nsteps:\n${CMD}`,
     path: "hosts",
@@ -680,6 +731,30 @@ describe("parsePlanText accepts good plans", () => {
     expect(gate?.kind === "gate" && gate.interval).toBe(60_000);
     const manual = plan.steps[1];
     expect(manual?.kind === "gate" && manual.approval).toBe(true);
+  });
+
+  it("allows zero where it means none (sleep, stagger, backoff), and 1s timeouts and intervals", () => {
+    const plan = compilePlan(
+      parsePlanText(
+        [
+          "name: p",
+          "hosts: web",
+          "timeout: 1s",
+          "stagger: { interval: 0s, jitter: 0 }",
+          "steps:",
+          "  - { name: nap, kind: sleep, duration: 0s }",
+          "  - { name: a, kind: command, run: x, retry: { attempts: 3, backoff: { initial: 0, max: 0s } } }",
+          "  - { name: up, kind: wait-healthy, interval: 1s, timeout: 1s }",
+        ].join("\n"),
+        "plan.yaml",
+      ),
+    );
+    expect(plan.stagger).toEqual({ intervalMs: 0, jitterMs: 0 });
+    const [nap, a, up] = plan.steps;
+    expect(nap?.durationMs).toBe(0);
+    expect(a?.timeoutMs).toBe(1_000);
+    expect(a?.retry).toMatchObject({ initialMs: 0, maxMs: 0 });
+    expect(up).toMatchObject({ intervalMs: 1_000, timeoutMs: 1_000 });
   });
 
   it("resolves anchors and merge keys", () => {
