@@ -293,7 +293,27 @@ const bad: BadCase[] = [
     path: "steps[0]",
     line: 4,
     column: 5,
-    message: "a gate needs either `run`",
+    message:
+      "a gate needs `run` (a health gate: a command polled until it exits 0) or `approval: true` (a manual gate); it has neither",
+    expected: "run: COMMAND, or approval: true",
+  },
+  {
+    name: "gate with approval: false and no run says it has neither",
+    text: withSteps("  - name: g\n    kind: gate\n    approval: false\n"),
+    path: "steps[0]",
+    line: 4,
+    column: 5,
+    message: "it has neither",
+    expected: "run: COMMAND, or approval: true",
+  },
+  {
+    name: "gate with both run and approval",
+    text: withSteps("  - name: g\n    kind: gate\n    run: check-fleet\n    approval: true\n"),
+    path: "steps[0]",
+    line: 4,
+    column: 5,
+    message: "a gate is a health gate (`run`) or a manual gate (`approval: true`), not both",
+    expected: "either run: COMMAND or approval: true, without the other",
   },
   {
     name: "wave with both count and percent",

@@ -140,8 +140,20 @@ const gateStep = z
     approval: z.boolean().default(false),
   })
   .strict()
-  .refine((g) => g.approval !== (g.run !== undefined), {
-    message: "a gate needs either `run` (health gate) or `approval: true` (manual gate), not both",
+  .superRefine((g, ctx) => {
+    if (g.approval && g.run !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        message: "a gate is a health gate (`run`) or a manual gate (`approval: true`), not both",
+        params: { expected: "either run: COMMAND or approval: true, without the other" },
+      });
+    else if (!g.approval && g.run === undefined)
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "a gate needs `run` (a health gate: a command polled until it exits 0) or `approval: true` (a manual gate); it has neither",
+        params: { expected: "run: COMMAND, or approval: true" },
+      });
   });
 const rebootStep = z
   .object({
