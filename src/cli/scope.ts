@@ -11,6 +11,7 @@
  */
 import { InputError, SafetyRefusal } from "../core/errors.js";
 import { type Inventory, matchPattern, toFleetHosts } from "../core/inventory/index.js";
+import type { PatternPlace } from "../core/inventory/patterns.js";
 import { type Host, regionsOf } from "../core/model/fleet.js";
 
 export interface ScopeOptions {
@@ -19,6 +20,34 @@ export interface ScopeOptions {
   confirm?: number;
   maxHosts: number;
   planFile: string;
+  /** Where the plan's `hosts` is written, so errors about the pattern name its line and column. */
+  hostsAt?: { line: number; column: number };
+}
+
+/**
+ * The hosts the plan's `hosts` pattern names, in order. A part that matches no host (a typo) is an
+ * input error at the pattern (`place`: the plan file, line and column), as is a bad pattern.
+ */
+export function planHostNames(
+  inv: Inventory,
+  pattern: string,
+  place: PatternPlace,
+  inventory = "the inventory",
+): string[] {
+  const m = matchPattern(inv, pattern, place);
+  if (m.unmatched.length > 0) {
+    throw new InputError({
+      ...place,
+      message: `pattern part(s) ${m.unmatched.map((u) => `"${u}"`).join(", ")} match no host or group in ${inventory}`,
+      expected: "host names, group names or patterns that exist in the inventory",
+    });
+  }
+  return m.hosts;
+}
+
+/** Where the plan's `hosts` pattern is, for its errors. */
+export function hostsPlace(planFile: string, at?: { line: number; column: number }): PatternPlace {
+  return { file: planFile, ...(at ? { line: at.line, column: at.column } : {}), path: "hosts" };
 }
 
 export function resolveScope(inv: Inventory, planHosts: string, opts: ScopeOptions): Host[] {
@@ -35,16 +64,7 @@ export function resolveScope(inv: Inventory, planHosts: string, opts: ScopeOptio
       "refusing to run without a scope: pass --limit PATTERN to name the hosts, or --all to run on every host the plan names",
     );
   }
-  const fromPlan = matchPattern(inv, planHosts, { file: opts.planFile, path: "hosts" });
-  if (fromPlan.unmatched.length > 0) {
-    throw new InputError({
-      file: opts.planFile,
-      path: "hosts",
-      message: `pattern part(s) ${fromPlan.unmatched.map((u) => `"${u}"`).join(", ")} match no host or group in the inventory`,
-      expected: "host names, group names or patterns that exist in the inventory",
-    });
-  }
-  let names = fromPlan.hosts;
+  let names = planHostNames(inv, planHosts, hostsPlace(opts.planFile, opts.hostsAt));
   if (opts.limit !== undefined) {
     const lim = matchPattern(inv, opts.limit, { path: "--limit" });
     if (lim.unmatched.length > 0) {
@@ -59,8 +79,11 @@ export function resolveScope(inv: Inventory, planHosts: string, opts: ScopeOptio
   }
   if (names.length === 0) {
     throw new InputError({
-      path: opts.limit !== undefined ? "--limit" : "hosts",
-      message: `no host is in both the plan's hosts ("${planHosts}")${opts.limit !== undefined ? ` and --limit ("${opts.limit}")` : ""}`,
+      ...(opts.limit !== undefined ? { path: "--limit" } : hostsPlace(opts.planFile, opts.hostsAt)),
+      message:
+        opts.limit !== undefined
+          ? `no host is in both the plan's hosts ("${planHosts}") and --limit ("${opts.limit}")`
+          : `the plan's hosts ("${planHosts}") select no host`,
       expected: "a scope with at least one host",
     });
   }

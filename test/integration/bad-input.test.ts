@@ -112,7 +112,7 @@ const CASES: Case[] = [
   {
     name: "plan scope matches nothing",
     plan: "name: p\nhosts: db\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
-    expect: ["hosts", '"db"'],
+    expect: ['plan.yaml:2:8: hosts: pattern part(s) "db" match no host'],
   },
   {
     name: "wave with both count and percent",
@@ -174,7 +174,17 @@ const CASES: Case[] = [
   {
     name: "invalid regex in the plan's hosts",
     plan: "name: p\nhosts: '~web('\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
-    expect: ["plan.yaml: hosts:", "invalid regular expression"],
+    expect: ["plan.yaml:2:8: hosts:", "invalid regular expression"],
+  },
+  {
+    name: "stray bracket in the plan's hosts",
+    plan: "name: p\ndescription: x\nhosts: 'web:~['\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
+    expect: ["plan.yaml:3:8: hosts:", 'has a "[" outside a complete'],
+  },
+  {
+    name: "plan's hosts select no host",
+    plan: "name: p\nhosts: 'web:!web'\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
+    expect: ["plan.yaml:2:8: hosts:", `the plan's hosts ("web:!web") select no host`],
   },
   {
     name: "unknown host in --limit",
@@ -435,6 +445,28 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
       ],
     });
     expect(r.stderr).toContain('plan.yaml:4:22: steps[0].kind: unknown kind "rebot"');
+    // An error about the hosts pattern (found against the inventory) has its line and column too.
+    writeFileSync(
+      join(dir, "typo.yaml"),
+      'name: p\n\nhosts: "web:dbb"\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n',
+    );
+    writeFileSync(join(dir, "inventory.ini"), GOOD_INV);
+    const typo = await runCli(["validate", "typo.yaml", "-i", "inventory.ini", "--json"], { cwd: dir });
+    expect(typo.code).toBe(2);
+    expect(JSON.parse(typo.stdout)).toEqual({
+      valid: false,
+      problems: [
+        {
+          file: "typo.yaml",
+          line: 3,
+          column: 8,
+          path: "hosts",
+          message: 'pattern part(s) "dbb" match no host or group in inventory.ini',
+          expected: "host names, group names or patterns that exist in the inventory",
+        },
+      ],
+    });
+    expect(typo.stderr).toContain('typo.yaml:3:8: hosts: pattern part(s) "dbb" match no host');
     const missing = await runCli(["validate", "nope.yaml", "--json"], { cwd: dir });
     expect(missing.code).toBe(2);
     expect(JSON.parse(missing.stdout)).toMatchObject({ valid: false, problems: [{ file: "nope.yaml" }] });

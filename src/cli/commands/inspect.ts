@@ -8,6 +8,7 @@ import { formatDuration } from "../../core/plan/duration.js";
 import { loadPlanFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, table, warnAll } from "../output.js";
+import { hostsPlace, planHostNames } from "../scope.js";
 
 export async function validateCommand(
   planFile: string,
@@ -30,21 +31,12 @@ async function validated(
   opts: { inventory?: string; json?: boolean },
   out: Out,
 ): Promise<number> {
-  const { plan, hash } = await loadPlanFile(planFile);
+  const { plan, hash, hostsAt } = await loadPlanFile(planFile);
   let hosts: string[] | undefined;
   if (opts.inventory) {
     const inv = await loadInventory(opts.inventory);
     warnAll(out, inv.warnings);
-    const m = matchPattern(inv, plan.hosts, { file: planFile, path: "hosts" });
-    if (m.unmatched.length > 0) {
-      throw new InputError({
-        file: planFile,
-        path: "hosts",
-        message: `pattern part(s) ${m.unmatched.map((u) => `"${u}"`).join(", ")} match no host or group in ${opts.inventory}`,
-        expected: "host names, group names or patterns that exist in the inventory",
-      });
-    }
-    hosts = m.hosts;
+    hosts = planHostNames(inv, plan.hosts, hostsPlace(planFile, hostsAt), opts.inventory);
   }
   if (opts.json) {
     out.write(

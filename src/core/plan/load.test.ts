@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InputError, type Problem } from "../errors.js";
 import { compilePlan } from "./compile.js";
-import { parsePlanText } from "./load.js";
+import { parsePlan, parsePlanText } from "./load.js";
 import { MAX_PROBLEMS } from "./yaml-problems.js";
 
 const HEAD = "name: nightly\nhosts: web\n";
@@ -775,6 +775,17 @@ describe("parsePlanText accepts good plans", () => {
     expect(a?.timeoutMs).toBe(1_000);
     expect(a?.retry).toMatchObject({ initialMs: 0, maxMs: 0 });
     expect(up).toMatchObject({ intervalMs: 1_000, timeoutMs: 1_000 });
+  });
+
+  it("says where the hosts pattern is written, for errors found later against an inventory", () => {
+    const at = (text: string) => parsePlan(text, "plan.yaml").hostsAt;
+    expect(at(`name: p\n\nhosts: "web:dbb"\nsteps:\n${CMD}`)).toEqual({ line: 3, column: 8 });
+    expect(at(`{ name: p, steps: [{ name: a, kind: sleep, duration: 1s }],\n  hosts: web }\n`)).toEqual({
+      line: 2,
+      column: 10,
+    });
+    // Through an alias: where the pattern's text is written (as other errors through aliases).
+    expect(at(`name: p\ndescription: &h web\nhosts: *h\nsteps:\n${CMD}`)).toEqual({ line: 2, column: 17 });
   });
 
   it("resolves anchors and merge keys", () => {
