@@ -28,6 +28,7 @@ import { simulateCommand } from "./commands/simulate.js";
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./commands/token.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
 import { remoteOf } from "./remote.js";
+import { DEFAULT_MAX_HOSTS } from "./scope.js";
 import { checkWindowFlags } from "./windows.js";
 
 function intArg(name: string) {
@@ -130,7 +131,7 @@ export function program(setCode: (n: number) => void): Command {
     .option("--confirm <count>", "confirm a wide scope by typing its exact host count", intArg("--confirm"))
     .addOption(
       new Option("--max-hosts <n>", "hosts allowed without --all/--confirm (one region only)")
-        .default(25)
+        .default(DEFAULT_MAX_HOSTS)
         .argParser(intArg("--max-hosts")),
     )
     .option("--seed <n>", "seed for jitter (reproducible runs)", intArg("--seed"))

@@ -8,6 +8,8 @@
  * - Touching more than one region, or more than `maxHosts` hosts, needs `--all` or the exact
  *   host count typed back with `--confirm N`.
  * - The result is an explicit, ordered host list; the run stores exactly that.
+ * - `validate -i` checks the plan's scope with the same functions (`planScope`), so it refuses
+ *   exactly the patterns and host variables a run of that scope would refuse.
  */
 import { InputError, SafetyRefusal } from "../core/errors.js";
 import { type Inventory, matchPattern, toFleetHosts } from "../core/inventory/index.js";
@@ -78,20 +80,16 @@ export function resolveScope(inv: Inventory, planHosts: string, opts: ScopeOptio
     names = names.filter((n) => allowed.has(n));
   }
   if (names.length === 0) {
+    if (opts.limit === undefined) throw selectsNoHost(planHosts, hostsPlace(opts.planFile, opts.hostsAt));
     throw new InputError({
-      ...(opts.limit !== undefined ? { path: "--limit" } : hostsPlace(opts.planFile, opts.hostsAt)),
-      message:
-        opts.limit !== undefined
-          ? `no host is in both the plan's hosts ("${planHosts}") and --limit ("${opts.limit}")`
-          : `the plan's hosts ("${planHosts}") select no host`,
+      path: "--limit",
+      message: `no host is in both the plan's hosts ("${planHosts}") and --limit ("${opts.limit}")`,
       expected: "a scope with at least one host",
     });
   }
-  const byName = new Map(toFleetHosts(inv).map((h) => [h.name, h]));
-  const hosts = names.map((n) => byName.get(n) as Host);
+  const hosts = fleetHosts(inv, names);
   const regions = regionsOf(hosts);
-  const wide = regions.length > 1 || hosts.length > opts.maxHosts;
-  if (wide && !opts.all && opts.confirm !== hosts.length) {
+  if (isWide(hosts, opts.maxHosts) && !opts.all && opts.confirm !== hosts.length) {
     const what = `${hosts.length} host(s) in ${regions.length} region(s) (${regions.slice(0, 5).join(", ")}${regions.length > 5 ? ", …" : ""})`;
     const got = opts.confirm !== undefined ? ` (--confirm ${opts.confirm} does not match)` : "";
     throw new SafetyRefusal(
@@ -100,4 +98,38 @@ export function resolveScope(inv: Inventory, planHosts: string, opts: ScopeOptio
     );
   }
   return hosts;
+}
+
+/** Hosts allowed in one region without `--all` or `--confirm` (`run --max-hosts`, the API's `maxHosts`). */
+export const DEFAULT_MAX_HOSTS = 25;
+
+/** Does a run on these hosts need `--all` or `--confirm N`: more than one region or `maxHosts` hosts. */
+export function isWide(hosts: readonly Host[], maxHosts: number): boolean {
+  return regionsOf(hosts).length > 1 || hosts.length > maxHosts;
+}
+
+/**
+ * Every host the plan's `hosts` pattern names, as a run on all of them (`--all`) would take them:
+ * the same pattern errors, and the same errors about host variables (a port out of range, an
+ * unknown role), which are checked for every host of the inventory as `run` checks them.
+ */
+export function planScope(inv: Inventory, pattern: string, place: PatternPlace, inventory?: string): Host[] {
+  const names = planHostNames(inv, pattern, place, inventory);
+  if (names.length === 0) throw selectsNoHost(pattern, place);
+  return fleetHosts(inv, names);
+}
+
+/** A pattern whose every part matches hosts but which selects none (`web:!web`). */
+function selectsNoHost(pattern: string, place: PatternPlace): InputError {
+  return new InputError({
+    ...place,
+    message: `the plan's hosts ("${pattern}") select no host`,
+    expected: "a scope with at least one host",
+  });
+}
+
+/** The named hosts as fleet hosts; bad host variables anywhere in the inventory are an input error. */
+function fleetHosts(inv: Inventory, names: readonly string[]): Host[] {
+  const byName = new Map(toFleetHosts(inv).map((h) => [h.name, h]));
+  return names.map((n) => byName.get(n) as Host);
 }

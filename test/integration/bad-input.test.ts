@@ -427,6 +427,54 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
     expect(table.stdout).not.toContain("web02");
   });
 
+  it("validate -i refuses the host variables a run of the plan refuses (same problems), and says what a wide run must confirm", async () => {
+    const dir = join(root, "validate-hosts");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "plan.yaml"), GOOD_PLAN);
+    writeFileSync(
+      join(dir, "bad.ini"),
+      "[web]\nw1 ansible_connection=local overhaul_role=leader ansible_port=99999\n",
+    );
+    const validate = await runCli(["validate", "plan.yaml", "-i", "bad.ini", "--json"], { cwd: dir });
+    const run = await runCli(
+      ["--db", join(dir, "db.sqlite"), "run", "plan.yaml", "-i", "bad.ini", "--limit", "w1"],
+      { cwd: dir, env: { OVERHAUL_LOG_DIR: join(dir, "logs") } },
+    );
+    expect(validate.code, validate.stderr).toBe(2);
+    expect(run.code, run.stderr).toBe(2);
+    const { valid, problems } = JSON.parse(validate.stdout) as { valid: boolean; problems: unknown[] };
+    expect(valid).toBe(false);
+    expect(problems).toEqual([
+      expect.objectContaining({ file: "bad.ini", line: 2, path: "w1.ansible_port" }),
+      expect.objectContaining({ file: "bad.ini", line: 2, path: "w1.overhaul_role" }),
+    ]);
+    expect(validate.stderr).toBe(run.stderr);
+    expect(validate.stderr).toContain("ansible_port must be an integer from 1 to 65535, got 99999");
+    expect(validate.stderr).toContain('overhaul_role "leader" is not a role');
+
+    // A good inventory over two regions: valid, and the count --confirm would need is said.
+    writeFileSync(
+      join(dir, "two.ini"),
+      "[web]\nweb01 overhaul_region=eu\nweb02 overhaul_region=us\n[web:vars]\nansible_connection=local\n",
+    );
+    const ok = await runCli(["validate", "plan.yaml", "-i", "two.ini"], { cwd: dir });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(
+      'is valid (1 steps, 2 host(s) in 2 region(s) in scope of "web"; a run on all 2 needs --all or --confirm 2)',
+    );
+    const json = await runCli(["validate", "plan.yaml", "-i", "two.ini", "--json"], { cwd: dir });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      valid: true,
+      hosts: ["web01", "web02"],
+      regions: ["eu", "us"],
+      confirm: 2,
+    });
+    // One region, few hosts: nothing to confirm.
+    writeFileSync(join(dir, "one.ini"), GOOD_INV);
+    const one = await runCli(["validate", "plan.yaml", "-i", "one.ini", "--json"], { cwd: dir });
+    expect(JSON.parse(one.stdout)).toMatchObject({ valid: true, regions: ["default"], confirm: null });
+  });
+
   it("validate --json: an invalid plan is a document on stdout too (valid false, each problem), exit 2", async () => {
     const dir = join(root, "json");
     mkdirSync(dir, { recursive: true });
