@@ -27,6 +27,7 @@ import { serveCommand } from "./commands/serve.js";
 import { simulateCommand } from "./commands/simulate.js";
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./commands/token.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
+import { quietOnClosedPipes } from "./output.js";
 import { remoteOf } from "./remote.js";
 import { DEFAULT_MAX_HOSTS } from "./scope.js";
 import { checkWindowFlags } from "./windows.js";
@@ -382,6 +383,7 @@ function describe(err: unknown): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipes();
   let code: number = EXIT.ok;
   const p = program((n) => {
     code = n;
