@@ -13,7 +13,8 @@ import { decodeText } from "../adapters/inventory-files/index.js";
 import { openPostgresStore, openSqliteStore } from "../adapters/store-sql/index.js";
 import { InputError } from "../core/errors.js";
 import { compilePlan, type Plan } from "../core/plan/compile.js";
-import { parsePlanText } from "../core/plan/load.js";
+import { parsePlan } from "../core/plan/load.js";
+import type { Position } from "../core/plan/yaml-locate.js";
 import type { Store } from "../ports/store.js";
 
 export const DEFAULT_DB = ".overhaul/overhaul.db";
@@ -75,6 +76,8 @@ export interface LoadedPlan {
   body: string;
   hash: string;
   file: string;
+  /** Where the plan's `hosts` pattern is written: errors about the pattern point there. */
+  hostsAt?: Position;
 }
 
 export async function loadPlanFile(path: string): Promise<LoadedPlan> {
@@ -83,9 +86,10 @@ export async function loadPlanFile(path: string): Promise<LoadedPlan> {
 
 /** A plan from its text (`file` names it in errors): compiled, with the hash its revision gets. */
 export function loadPlanText(body: string, file: string): LoadedPlan {
-  const plan = compilePlan(parsePlanText(body, file));
+  const parsed = parsePlan(body, file);
+  const plan = compilePlan(parsed.spec);
   const hash = createHash("sha256").update(body).digest("hex");
-  return { plan, body, hash, file };
+  return { plan, body, hash, file, ...(parsed.hostsAt ? { hostsAt: parsed.hostsAt } : {}) };
 }
 
 /** Who is acting, for the audit trail. */

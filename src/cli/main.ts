@@ -28,7 +28,9 @@ import { serveCommand } from "./commands/serve.js";
 import { simulateCommand } from "./commands/simulate.js";
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./commands/token.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
+import { quietOnClosedPipes } from "./output.js";
 import { remoteOf } from "./remote.js";
+import { DEFAULT_MAX_HOSTS } from "./scope.js";
 import { checkWindowFlags } from "./windows.js";
 
 function intArg(name: string) {
@@ -141,7 +143,7 @@ export function program(setCode: (n: number) => void): Command {
     .option("--confirm <count>", "confirm a wide scope by typing its exact host count", intArg("--confirm"))
     .addOption(
       new Option("--max-hosts <n>", "hosts allowed without --all/--confirm (one region only)")
-        .default(25)
+        .default(DEFAULT_MAX_HOSTS)
         .argParser(intArg("--max-hosts")),
     )
     .option("--seed <n>", "seed for jitter (reproducible runs)", seedArg)
@@ -398,6 +400,7 @@ function describe(err: unknown): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipes();
   let code: number = EXIT.ok;
   const p = program((n) => {
     code = n;

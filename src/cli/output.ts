@@ -1,5 +1,9 @@
 /**
  * Terminal output helpers: colour only on a TTY and never when NO_COLOR is set (no-color.org).
+ *
+ * A reader that stops reading (`overhaul status | head -1`) ends the output, not the command:
+ * once stdout (or stderr) is a closed pipe, writes to it stop quietly and the command ends with
+ * its own exit code, as `git log | head` ends without a word. Never a stack trace.
  */
 import { formatProblem, type Problem } from "../core/errors.js";
 export interface Out {
@@ -13,9 +17,32 @@ export function makeOut(opts: { noColor?: boolean } = {}): Out {
     !opts.noColor && !process.env.NO_COLOR && process.stdout.isTTY === true && process.env.TERM !== "dumb";
   return {
     color,
-    write: (s) => process.stdout.write(s),
-    err: (s) => process.stderr.write(s),
+    write: (s) => writeTo(process.stdout, s),
+    err: (s) => writeTo(process.stderr, s),
   };
+}
+
+/** Write unless the stream is gone (a closed pipe destroys it: nothing more can be said there). */
+function writeTo(stream: NodeJS.WriteStream, s: string): void {
+  if (stream.writable) stream.write(s);
+}
+
+let pipesGuarded = false;
+
+/**
+ * Make a closed stdout or stderr pipe (EPIPE) end the output quietly instead of crashing the
+ * process with an unhandled 'error' event. Any other error on them stays fatal. Call once, at
+ * the start of the CLI.
+ */
+export function quietOnClosedPipes(): void {
+  if (pipesGuarded) return;
+  pipesGuarded = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") return;
+      throw err;
+    });
+  }
 }
 
 const CODES: Record<string, [number, number]> = {

@@ -28,6 +28,8 @@ export interface ServerDeps {
     plan: Plan,
     scope: ScopeRequest,
     planLabel: string,
+    /** Where the revision's `hosts` is written, for errors about the pattern. */
+    hostsAt?: { line: number; column: number },
   ) => Promise<{ hosts: Host[]; inventory: string }>;
   metrics?: Metrics;
   /** Called after the API created, resumed or retried something, so a coordinator picks it up now. */

@@ -15,7 +15,7 @@ import { z } from "zod";
 import { ROLES, TOKEN_NAME, TOKEN_NAME_RULE } from "../core/access/roles.js";
 import { InputError, NameTakenError, NotFoundError, SafetyRefusal } from "../core/errors.js";
 import { compilePlan, type Plan } from "../core/plan/compile.js";
-import { parsePlanText } from "../core/plan/load.js";
+import { parsePlan, parsePlanText } from "../core/plan/load.js";
 import { REPORT_FORMATS, renderReport } from "../core/report/index.js";
 import { reportOfRun } from "../engine/report-of-run.js";
 import { summarize } from "../engine/run-summary.js";
@@ -199,7 +199,8 @@ export const ROUTES = [
           message: "this service has no inventory (start `overhaul serve` with -i INVENTORY to start runs)",
         });
       }
-      const plan = compilePlan(parsePlanText(rev.body, `${rev.name}@${rev.revision}`));
+      const parsed = parsePlan(rev.body, `${rev.name}@${rev.revision}`);
+      const plan = compilePlan(parsed.spec);
       const { hosts, inventory } = await deps.resolveHosts(
         plan,
         {
@@ -209,6 +210,7 @@ export const ROUTES = [
           ...(body.confirm !== undefined ? { confirm: body.confirm } : {}),
         },
         `${rev.name}@${rev.revision}`,
+        parsed.hostsAt,
       );
       const run = await createRun(
         { store: deps.store, clock: deps.clock, random: deps.random },

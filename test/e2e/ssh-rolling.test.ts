@@ -63,7 +63,7 @@ steps:
   - name: reboot
     kind: reboot
     timeout: 10s
-    interval: 250ms
+    interval: 1s
     retry: { attempts: 3, backoff: { initial: 200ms, max: 500ms } }
   - name: verify
     kind: command

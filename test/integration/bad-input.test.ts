@@ -112,7 +112,7 @@ const CASES: Case[] = [
   {
     name: "plan scope matches nothing",
     plan: "name: p\nhosts: db\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
-    expect: ["hosts", '"db"'],
+    expect: ['plan.yaml:2:8: hosts: pattern part(s) "db" match no host'],
   },
   {
     name: "wave with both count and percent",
@@ -123,6 +123,25 @@ const CASES: Case[] = [
     name: "zero global concurrency",
     plan: `${GOOD_PLAN}concurrency: { global: 0 }\n`,
     expect: ["concurrency.global", "at least 1"],
+  },
+  {
+    name: "misspelt failure-domain kind (it would cap nothing)",
+    plan: `${GOOD_PLAN}concurrency: { global: 4, perFailureDomain: { racks: 1 } }\n`,
+    expect: [
+      "plan.yaml:5:47: concurrency.perFailureDomain.racks",
+      'unknown key "racks" (did you mean "rack"?)',
+      "rack, power, switch",
+    ],
+  },
+  {
+    name: "zero step timeout (the step would end in doubt at once)",
+    plan: "name: p\nhosts: web\nsteps:\n  - { name: a, kind: command, run: sleep 0.3, timeout: 0s }\n",
+    expect: ["plan.yaml:4:56: steps[0].timeout", '"0s" is shorter than 1s', "at least 1s"],
+  },
+  {
+    name: "zero polling interval (the probe would run in a tight loop)",
+    plan: "name: p\nhosts: web\nsteps:\n  - { name: up, kind: wait-healthy, run: 'true', interval: 0s }\n",
+    expect: ["plan.yaml:4:60: steps[0].interval", '"0s" is shorter than 1s', "at least 1s between probes"],
   },
   {
     name: "percent over 100",
@@ -155,7 +174,17 @@ const CASES: Case[] = [
   {
     name: "invalid regex in the plan's hosts",
     plan: "name: p\nhosts: '~web('\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
-    expect: ["plan.yaml: hosts:", "invalid regular expression"],
+    expect: ["plan.yaml:2:8: hosts:", "invalid regular expression"],
+  },
+  {
+    name: "stray bracket in the plan's hosts",
+    plan: "name: p\ndescription: x\nhosts: 'web:~['\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
+    expect: ["plan.yaml:3:8: hosts:", 'has a "[" outside a complete'],
+  },
+  {
+    name: "plan's hosts select no host",
+    plan: "name: p\nhosts: 'web:!web'\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n",
+    expect: ["plan.yaml:2:8: hosts:", `the plan's hosts ("web:!web") select no host`],
   },
   {
     name: "unknown host in --limit",
@@ -398,6 +427,54 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
     expect(table.stdout).not.toContain("web02");
   });
 
+  it("validate -i refuses the host variables a run of the plan refuses (same problems), and says what a wide run must confirm", async () => {
+    const dir = join(root, "validate-hosts");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "plan.yaml"), GOOD_PLAN);
+    writeFileSync(
+      join(dir, "bad.ini"),
+      "[web]\nw1 ansible_connection=local overhaul_role=leader ansible_port=99999\n",
+    );
+    const validate = await runCli(["validate", "plan.yaml", "-i", "bad.ini", "--json"], { cwd: dir });
+    const run = await runCli(
+      ["--db", join(dir, "db.sqlite"), "run", "plan.yaml", "-i", "bad.ini", "--limit", "w1"],
+      { cwd: dir, env: { OVERHAUL_LOG_DIR: join(dir, "logs") } },
+    );
+    expect(validate.code, validate.stderr).toBe(2);
+    expect(run.code, run.stderr).toBe(2);
+    const { valid, problems } = JSON.parse(validate.stdout) as { valid: boolean; problems: unknown[] };
+    expect(valid).toBe(false);
+    expect(problems).toEqual([
+      expect.objectContaining({ file: "bad.ini", line: 2, path: "w1.ansible_port" }),
+      expect.objectContaining({ file: "bad.ini", line: 2, path: "w1.overhaul_role" }),
+    ]);
+    expect(validate.stderr).toBe(run.stderr);
+    expect(validate.stderr).toContain("ansible_port must be an integer from 1 to 65535, got 99999");
+    expect(validate.stderr).toContain('overhaul_role "leader" is not a role');
+
+    // A good inventory over two regions: valid, and the count --confirm would need is said.
+    writeFileSync(
+      join(dir, "two.ini"),
+      "[web]\nweb01 overhaul_region=eu\nweb02 overhaul_region=us\n[web:vars]\nansible_connection=local\n",
+    );
+    const ok = await runCli(["validate", "plan.yaml", "-i", "two.ini"], { cwd: dir });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(
+      'is valid (1 steps, 2 host(s) in 2 region(s) in scope of "web"; a run on all 2 needs --all or --confirm 2)',
+    );
+    const json = await runCli(["validate", "plan.yaml", "-i", "two.ini", "--json"], { cwd: dir });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      valid: true,
+      hosts: ["web01", "web02"],
+      regions: ["eu", "us"],
+      confirm: 2,
+    });
+    // One region, few hosts: nothing to confirm.
+    writeFileSync(join(dir, "one.ini"), GOOD_INV);
+    const one = await runCli(["validate", "plan.yaml", "-i", "one.ini", "--json"], { cwd: dir });
+    expect(JSON.parse(one.stdout)).toMatchObject({ valid: true, regions: ["default"], confirm: null });
+  });
+
   it("validate --json: an invalid plan is a document on stdout too (valid false, each problem), exit 2", async () => {
     const dir = join(root, "json");
     mkdirSync(dir, { recursive: true });
@@ -416,6 +493,28 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
       ],
     });
     expect(r.stderr).toContain('plan.yaml:4:22: steps[0].kind: unknown kind "rebot"');
+    // An error about the hosts pattern (found against the inventory) has its line and column too.
+    writeFileSync(
+      join(dir, "typo.yaml"),
+      'name: p\n\nhosts: "web:dbb"\nsteps:\n  - { name: a, kind: sleep, duration: 1s }\n',
+    );
+    writeFileSync(join(dir, "inventory.ini"), GOOD_INV);
+    const typo = await runCli(["validate", "typo.yaml", "-i", "inventory.ini", "--json"], { cwd: dir });
+    expect(typo.code).toBe(2);
+    expect(JSON.parse(typo.stdout)).toEqual({
+      valid: false,
+      problems: [
+        {
+          file: "typo.yaml",
+          line: 3,
+          column: 8,
+          path: "hosts",
+          message: 'pattern part(s) "dbb" match no host or group in inventory.ini',
+          expected: "host names, group names or patterns that exist in the inventory",
+        },
+      ],
+    });
+    expect(typo.stderr).toContain('typo.yaml:3:8: hosts: pattern part(s) "dbb" match no host');
     const missing = await runCli(["validate", "nope.yaml", "--json"], { cwd: dir });
     expect(missing.code).toBe(2);
     expect(JSON.parse(missing.stdout)).toMatchObject({ valid: false, problems: [{ file: "nope.yaml" }] });

@@ -108,6 +108,24 @@ describe("API", () => {
     expect(pauses).toEqual(expect.arrayContaining([401, 403, 400]));
   });
 
+  it("a stored plan whose hosts pattern names no host of the service's inventory: 400 at its line and column", async () => {
+    const saved = await post("/api/plans", "operator", {
+      body: 'name: typo\ndescription: x\nhosts: "web:dbb"\nsteps:\n  - { name: a, kind: command, run: "true" }\n',
+    });
+    expect(saved.status).toBe(201);
+    const r = await post("/api/runs", "operator", { plan: "typo", revision: saved.body.revision, all: true });
+    expect(r.status).toBe(400);
+    expect(r.body.problems).toEqual([
+      expect.objectContaining({
+        file: `typo@${String(saved.body.revision)}`,
+        line: 3,
+        column: 8,
+        path: "hosts",
+        message: expect.stringContaining('"dbb" match no host'),
+      }),
+    ]);
+  });
+
   it("refuses a run without an explicit scope (409, safety rule) and creates one with it", async () => {
     const none = await post("/api/runs", "operator", { plan: "api-test", revision: 1 });
     expect(none.status).toBe(409);

@@ -4,10 +4,12 @@
 import { loadInventory } from "../../adapters/inventory-files/index.js";
 import { InputError } from "../../core/errors.js";
 import { matchPattern, toAnsibleListJson, toFleetHosts } from "../../core/inventory/index.js";
+import { type Host, regionsOf } from "../../core/model/fleet.js";
 import { formatDuration } from "../../core/plan/duration.js";
 import { loadPlanFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, table, warnAll } from "../output.js";
+import { DEFAULT_MAX_HOSTS, hostsPlace, isWide, planScope } from "../scope.js";
 
 export async function validateCommand(
   planFile: string,
@@ -30,31 +32,27 @@ async function validated(
   opts: { inventory?: string; json?: boolean },
   out: Out,
 ): Promise<number> {
-  const { plan, hash } = await loadPlanFile(planFile);
-  let hosts: string[] | undefined;
+  const { plan, hash, hostsAt } = await loadPlanFile(planFile);
+  let scope: Host[] | undefined;
   if (opts.inventory) {
     const inv = await loadInventory(opts.inventory);
     warnAll(out, inv.warnings);
-    const m = matchPattern(inv, plan.hosts, { file: planFile, path: "hosts" });
-    if (m.unmatched.length > 0) {
-      throw new InputError({
-        file: planFile,
-        path: "hosts",
-        message: `pattern part(s) ${m.unmatched.map((u) => `"${u}"`).join(", ")} match no host or group in ${opts.inventory}`,
-        expected: "host names, group names or patterns that exist in the inventory",
-      });
-    }
-    hosts = m.hosts;
+    // As `run` would take them: the same errors for the pattern and for the hosts' variables.
+    scope = planScope(inv, plan.hosts, hostsPlace(planFile, hostsAt), opts.inventory);
   }
+  const hosts = scope?.map((h) => h.name);
+  // A run on every host of a wide scope needs --all, or --limit with this count typed back.
+  const confirm = scope && isWide(scope, DEFAULT_MAX_HOSTS) ? scope.length : undefined;
   if (opts.json) {
     out.write(
-      `${JSON.stringify({ valid: true, plan: plan.name, hash, steps: plan.steps.map((s) => ({ name: s.name, kind: s.kind, timeoutMs: s.timeoutMs, attempts: s.retry.attempts, idempotent: s.idempotent, pointOfNoReturn: s.pointOfNoReturn })), hosts }, null, 2)}\n`,
+      `${JSON.stringify({ valid: true, plan: plan.name, hash, steps: plan.steps.map((s) => ({ name: s.name, kind: s.kind, timeoutMs: s.timeoutMs, attempts: s.retry.attempts, idempotent: s.idempotent, pointOfNoReturn: s.pointOfNoReturn })), hosts, ...(scope ? { regions: regionsOf(scope), confirm: confirm ?? null } : {}) }, null, 2)}\n`,
     );
     return EXIT.ok;
   }
-  out.write(
-    `${planFile}: plan "${plan.name}" is valid (${plan.steps.length} steps${hosts ? `, ${hosts.length} host(s) in scope of "${plan.hosts}"` : ""})\n`,
-  );
+  const where = scope
+    ? `, ${scope.length} host(s) in ${regionsOf(scope).length} region(s) in scope of "${plan.hosts}"${confirm !== undefined ? `; a run on all ${confirm} needs --all or --confirm ${confirm}` : ""}`
+    : "";
+  out.write(`${planFile}: plan "${plan.name}" is valid (${plan.steps.length} steps${where})\n`);
   for (const s of plan.steps) {
     const flags = [
       s.idempotent ? "idempotent" : "not idempotent",

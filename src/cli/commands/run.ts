@@ -99,6 +99,7 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
     confirm: opts.confirm,
     maxHosts: opts.maxHosts,
     planFile,
+    hostsAt: loaded.hostsAt,
   });
   // Settings that cannot work stop the run before it exists, not at the host that needs them.
   await checkHosts(hosts, opts, opts.inventory);

@@ -93,10 +93,10 @@ function renamePaths(err: unknown): unknown {
 
 /** Scope a plan against the service's inventory, as `overhaul run` does (errors name body fields). */
 export function inventoryResolver(inventory: string, ssh: SshFlags): NonNullable<ServerDeps["resolveHosts"]> {
-  return async (plan, scope, planLabel) => {
+  return async (plan, scope, planLabel, hostsAt) => {
     try {
       const inv = await loadInventory(inventory);
-      const hosts = resolveScope(inv, plan.hosts, { ...scope, planFile: planLabel });
+      const hosts = resolveScope(inv, plan.hosts, { ...scope, planFile: planLabel, hostsAt });
       await checkHosts(hosts, ssh, inventory);
       return { hosts: splitSecrets(hosts).hosts, inventory };
     } catch (err) {

@@ -11,14 +11,14 @@
  * - Pure: no I/O.
  */
 import { InputError, type Problem } from "../errors.js";
-import type { Capacity, Connection, Host, HostRole } from "../model/fleet.js";
+import type { Capacity, Connection, FailureDomainKind, Host, HostRole } from "../model/fleet.js";
 import type { Origin } from "./data.js";
 import type { Inventory, InventoryHost } from "./resolve.js";
 
 const ROLES: readonly HostRole[] = ["worker", "holdover", "control"];
 const SSH_CONNECTIONS = new Set(["ssh", "paramiko", "paramiko_ssh", "smart"]);
 /** Failure-domain kinds and the variables that set them, most specific first. */
-export const FAILURE_DOMAIN_VARS: Readonly<Record<string, readonly string[]>> = {
+export const FAILURE_DOMAIN_VARS: Readonly<Record<FailureDomainKind, readonly string[]>> = {
   rack: ["overhaul_rack", "rack"],
   power: ["overhaul_power", "power_circuit"],
   switch: ["overhaul_switch", "switch"],

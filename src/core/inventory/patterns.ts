@@ -44,8 +44,8 @@ export function splitHostPattern(pattern: string): string[] {
   return parts.map(pyStrip).filter((p) => p !== "");
 }
 
-/** Where a pattern came from, for its errors: `{ path: "--limit" }` or `{ file, path: "hosts" }`. */
-export type PatternPlace = Pick<Problem, "file" | "path">;
+/** Where a pattern came from, for its errors: `{ path: "--limit" }` or `{ file, line, column, path: "hosts" }`. */
+export type PatternPlace = Pick<Problem, "file" | "line" | "column" | "path">;
 
 /** Evaluate a host pattern against the inventory. */
 export function matchPattern(inv: Inventory, pattern: string, place: PatternPlace = {}): PatternMatch {

@@ -9,6 +9,13 @@
 
 export type HostRole = "worker" | "holdover" | "control";
 
+/**
+ * The failure-domain kinds a host can have: the one list of them. The inventory sets them
+ * (core/inventory/fleet-hosts.ts) and a plan may cap each (`concurrency.perFailureDomain`).
+ */
+export const FAILURE_DOMAIN_KINDS = ["rack", "power", "switch"] as const;
+export type FailureDomainKind = (typeof FAILURE_DOMAIN_KINDS)[number];
+
 export interface Capacity {
   cpu: number;
   memoryMb: number;

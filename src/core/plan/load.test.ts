@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InputError, type Problem } from "../errors.js";
 import { compilePlan } from "./compile.js";
-import { parsePlanText } from "./load.js";
+import { parsePlan, parsePlanText } from "./load.js";
 import { MAX_PROBLEMS } from "./yaml-problems.js";
 
 const HEAD = "name: nightly\nhosts: web\n";
@@ -177,6 +177,57 @@ const bad: BadCase[] = [
     expected: "10m",
   },
   {
+    name: "zero step timeout (the step would end in doubt before its command could answer)",
+    text: withSteps(`${CMD}    timeout: 0s\n`),
+    path: "steps[0].timeout",
+    line: 7,
+    column: 14,
+    message: '"0s" is shorter than 1s',
+    expected: "a timeout of at least 1s",
+  },
+  {
+    name: "sub-millisecond step timeout",
+    text: withSteps(`${CMD}    timeout: 0.4ms\n`),
+    path: "steps[0].timeout",
+    line: 7,
+    message: '"0.4ms" is shorter than 1s',
+    expected: "at least 1s",
+  },
+  {
+    name: "plan timeout in seconds that rounds to zero",
+    text: withSteps(CMD, "timeout: 0.0001\n"),
+    path: "timeout",
+    line: 7,
+    column: 10,
+    message: "0.0001 seconds is shorter than 1s",
+    expected: "a timeout of at least 1s",
+  },
+  {
+    name: "zero polling interval of wait-healthy (a probe in a tight loop)",
+    text: withSteps("  - name: up\n    kind: wait-healthy\n    interval: 0s\n    timeout: 2s\n"),
+    path: "steps[0].interval",
+    line: 6,
+    column: 15,
+    message: '"0s" is shorter than 1s',
+    expected: "an interval of at least 1s between probes",
+  },
+  {
+    name: "sub-second polling interval of a gate",
+    text: withSteps("  - name: fleet-ok\n    kind: gate\n    run: check-fleet\n    interval: 500ms\n"),
+    path: "steps[0].interval",
+    line: 7,
+    column: 15,
+    message: '"500ms" is shorter than 1s',
+  },
+  {
+    name: "zero polling interval of a reboot, in seconds",
+    text: withSteps("  - name: boot\n    kind: reboot\n    interval: 0\n"),
+    path: "steps[0].interval",
+    line: 6,
+    column: 15,
+    message: "0 seconds is shorter than 1s",
+  },
+  {
     name: "empty scope",
     text: `name: nightly\nhosts: ""\nsteps:\n${CMD}`,
     path: "hosts",
@@ -242,7 +293,27 @@ const bad: BadCase[] = [
     path: "steps[0]",
     line: 4,
     column: 5,
-    message: "a gate needs either `run`",
+    message:
+      "a gate needs `run` (a health gate: a command polled until it exits 0) or `approval: true` (a manual gate); it has neither",
+    expected: "run: COMMAND, or approval: true",
+  },
+  {
+    name: "gate with approval: false and no run says it has neither",
+    text: withSteps("  - name: g\n    kind: gate\n    approval: false\n"),
+    path: "steps[0]",
+    line: 4,
+    column: 5,
+    message: "it has neither",
+    expected: "run: COMMAND, or approval: true",
+  },
+  {
+    name: "gate with both run and approval",
+    text: withSteps("  - name: g\n    kind: gate\n    run: check-fleet\n    approval: true\n"),
+    path: "steps[0]",
+    line: 4,
+    column: 5,
+    message: "a gate is a health gate (`run`) or a manual gate (`approval: true`), not both",
+    expected: "either run: COMMAND or approval: true, without the other",
   },
   {
     name: "wave with both count and percent",
@@ -280,13 +351,31 @@ const bad: BadCase[] = [
     expected: "an integer of at least 1",
   },
   {
+    name: "misspelt failure-domain kind (a cap on nothing) suggests the kind",
+    text: withSteps(CMD, "concurrency:\n  global: 4\n  perFailureDomain: { racks: 1 }\n"),
+    path: "concurrency.perFailureDomain.racks",
+    line: 9,
+    column: 23,
+    message: 'unknown key "racks" (did you mean "rack"?)',
+    expected: "one of rack, power, switch",
+  },
+  {
+    name: "failure-domain kind no host has",
+    text: withSteps(CMD, "concurrency:\n  perFailureDomain:\n    pdu: 2\n"),
+    path: "concurrency.perFailureDomain.pdu",
+    line: 9,
+    column: 5,
+    message: 'unknown key "pdu"',
+    expected: "one of rack, power, switch",
+  },
+  {
     name: "empty failure-domain kind",
     text: withSteps(CMD, 'concurrency:\n  perFailureDomain: { "": 2 }\n'),
     path: 'concurrency.perFailureDomain[""]',
     line: 8,
     column: 23,
-    message: 'invalid key ""',
-    expected: "a non-empty string",
+    message: 'unknown key ""',
+    expected: "one of rack, power, switch",
   },
   {
     name: "idempotent written as yes/no text",
@@ -666,7 +755,7 @@ describe("parsePlanText accepts good plans", () => {
         "  - { name: healthy, kind: wait-healthy, run: curl -f localhost, interval: 10s }",
         "  - { name: fleet-ok, kind: gate, run: check-fleet, interval: 1m }",
         "waves: [{ count: 1, name: canary }, { percent: 10 }, { percent: 100 }]",
-        "concurrency: { global: 20, perRegion: 5, perFailureDomain: { rack: 2, power: 4 } }",
+        "concurrency: { global: 20, perRegion: 5, perFailureDomain: { rack: 2, power: 4, switch: 6 } }",
         "stagger: { interval: 30s, jitter: 10s }",
         "failureBudget: { maxFailedPercent: 5, maxFailed: 3 }",
       ].join("\n"),
@@ -674,13 +763,52 @@ describe("parsePlanText accepts good plans", () => {
     );
     expect(plan.steps.map((s) => s.kind)).toEqual(["command", "gate", "reboot", "wait-healthy", "gate"]);
     expect(plan.waves).toEqual([{ count: 1, name: "canary" }, { percent: 10 }, { percent: 100 }]);
-    expect(plan.concurrency).toEqual({ global: 20, perRegion: 5, perFailureDomain: { rack: 2, power: 4 } });
+    expect(plan.concurrency).toEqual({
+      global: 20,
+      perRegion: 5,
+      perFailureDomain: { rack: 2, power: 4, switch: 6 },
+    });
     expect(plan.stagger).toEqual({ interval: 30_000, jitter: 10_000 });
     expect(plan.seed).toBe(42);
     const gate = plan.steps[4];
     expect(gate?.kind === "gate" && gate.interval).toBe(60_000);
     const manual = plan.steps[1];
     expect(manual?.kind === "gate" && manual.approval).toBe(true);
+  });
+
+  it("allows zero where it means none (sleep, stagger, backoff), and 1s timeouts and intervals", () => {
+    const plan = compilePlan(
+      parsePlanText(
+        [
+          "name: p",
+          "hosts: web",
+          "timeout: 1s",
+          "stagger: { interval: 0s, jitter: 0 }",
+          "steps:",
+          "  - { name: nap, kind: sleep, duration: 0s }",
+          "  - { name: a, kind: command, run: x, retry: { attempts: 3, backoff: { initial: 0, max: 0s } } }",
+          "  - { name: up, kind: wait-healthy, interval: 1s, timeout: 1s }",
+        ].join("\n"),
+        "plan.yaml",
+      ),
+    );
+    expect(plan.stagger).toEqual({ intervalMs: 0, jitterMs: 0 });
+    const [nap, a, up] = plan.steps;
+    expect(nap?.durationMs).toBe(0);
+    expect(a?.timeoutMs).toBe(1_000);
+    expect(a?.retry).toMatchObject({ initialMs: 0, maxMs: 0 });
+    expect(up).toMatchObject({ intervalMs: 1_000, timeoutMs: 1_000 });
+  });
+
+  it("says where the hosts pattern is written, for errors found later against an inventory", () => {
+    const at = (text: string) => parsePlan(text, "plan.yaml").hostsAt;
+    expect(at(`name: p\n\nhosts: "web:dbb"\nsteps:\n${CMD}`)).toEqual({ line: 3, column: 8 });
+    expect(at(`{ name: p, steps: [{ name: a, kind: sleep, duration: 1s }],\n  hosts: web }\n`)).toEqual({
+      line: 2,
+      column: 10,
+    });
+    // Through an alias: where the pattern's text is written (as other errors through aliases).
+    expect(at(`name: p\ndescription: &h web\nhosts: *h\nsteps:\n${CMD}`)).toEqual({ line: 2, column: 17 });
   });
 
   it("resolves anchors and merge keys", () => {

@@ -10,19 +10,35 @@
  */
 import { InputError } from "../errors.js";
 import { type PlanSpec, planSchema } from "./schema.js";
+import { type Position, positionOf } from "./yaml-locate.js";
 import { zodIssuesToProblems } from "./yaml-problems.js";
 import { readYamlMapping } from "./yaml-read.js";
 import { plainErrorMap } from "./zod-messages.js";
 
 const TOP_LEVEL = "a mapping with at least name, hosts and steps";
 
+/** A valid plan and where its parts that are checked later (against an inventory) are written. */
+export interface ParsedPlan {
+  spec: PlanSpec;
+  /** The `hosts` pattern's value: errors about it (a part matching no host) point here. */
+  hostsAt?: Position;
+}
+
 /** Parse and validate plan text; `file` is used only to label problems. */
-export function parsePlanText(text: string, file: string): PlanSpec {
+export function parsePlan(text: string, file: string): ParsedPlan {
   const source = readYamlMapping(text, file, { what: "plan", expected: TOP_LEVEL });
   const result = planSchema.safeParse(source.value, { error: plainErrorMap });
-  if (result.success) return result.data;
+  if (result.success) {
+    const hostsAt = positionOf(source.doc, source.lineCounter, ["hosts"]);
+    return hostsAt ? { spec: result.data, hostsAt } : { spec: result.data };
+  }
   const problems = zodIssuesToProblems(result.error.issues, source.doc, source.lineCounter, file, {
     schema: planSchema,
   });
   throw new InputError(problems);
+}
+
+/** Parse and validate plan text, for callers that need only the plan. */
+export function parsePlanText(text: string, file: string): PlanSpec {
+  return parsePlan(text, file).spec;
 }

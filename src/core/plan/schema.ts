@@ -7,7 +7,8 @@
  * - `hosts` (the scope pattern) is required and never empty: there is no implicit "all".
  */
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
+import { FAILURE_DOMAIN_KINDS, type FailureDomainKind } from "../model/fleet.js";
+import { formatDuration, parseDuration } from "./duration.js";
 
 /** What a person may write for a duration; `expected` is the hint shown with a type error. */
 const durationInput = z
@@ -17,37 +18,69 @@ const durationInput = z
 /** The longest duration a plan or scenario may name: a year. Anything longer is a typo. */
 export const MAX_DURATION_MS = 366 * 86_400_000;
 
-/** A duration as people write it (`30s`, `10m`, `1h30m`, or seconds), compiled to milliseconds. */
-export const duration = durationInput.transform((v, ctx) => {
-  if (typeof v === "number") {
-    if (!Number.isFinite(v) || v < 0) {
+/**
+ * A duration as people write it (`30s`, `10m`, `1h30m`, or seconds), compiled to milliseconds.
+ * Zero is allowed: where a duration may be zero it means "none" (no stagger, no wait).
+ */
+export const duration = durationSchema();
+
+/**
+ * The shortest step timeout and polling interval. A shorter timeout cannot be kept over SSH (the
+ * host enforces it in whole seconds) and ends a step in doubt before its command could answer; a
+ * shorter interval probes the host in a tight loop (a new command, over SSH a new session, each time).
+ */
+export const MIN_TIMEOUT_MS = 1_000;
+export const MIN_INTERVAL_MS = 1_000;
+
+/** A step timeout (of one step, or the plan's default): at least `MIN_TIMEOUT_MS`. */
+const timeout = durationSchema({ ms: MIN_TIMEOUT_MS, expected: "a timeout of at least 1s, e.g. 30s, 10m" });
+/** How often a polling step (gate, reboot, wait-healthy) asks the host: at least `MIN_INTERVAL_MS`. */
+const interval = durationSchema({
+  ms: MIN_INTERVAL_MS,
+  expected: "an interval of at least 1s between probes, e.g. 2s, 10s",
+});
+
+function durationSchema(min?: { ms: number; expected: string }) {
+  return durationInput.transform((v, ctx) => {
+    const written = typeof v === "number" ? `${v} seconds` : `"${v}"`;
+    if (typeof v === "number") {
+      if (!Number.isFinite(v) || v < 0) {
+        ctx.addIssue({
+          code: "custom",
+          message: "must be a non-negative duration",
+          params: { expected: min?.expected ?? "e.g. 30s, 10m, 1h30m" },
+        });
+        return z.NEVER;
+      }
+    }
+    const ms = typeof v === "number" ? Math.round(v * 1000) : parseDuration(v);
+    if (ms === undefined) {
       ctx.addIssue({
         code: "custom",
-        message: "must be a non-negative duration",
-        params: { expected: "e.g. 30s, 10m, 1h30m" },
+        message: `"${v}" is not a duration`,
+        params: { expected: min?.expected ?? "e.g. 500ms, 30s, 10m, 1h30m" },
       });
       return z.NEVER;
     }
-  }
-  const ms = typeof v === "number" ? Math.round(v * 1000) : parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: "custom",
-      message: `"${v}" is not a duration`,
-      params: { expected: "e.g. 500ms, 30s, 10m, 1h30m" },
-    });
-    return z.NEVER;
-  }
-  if (ms > MAX_DURATION_MS) {
-    ctx.addIssue({
-      code: "custom",
-      message: `${typeof v === "number" ? `${v} seconds` : `"${v}"`} is longer than a year`,
-      params: { expected: "at most 366d" },
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+    if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${written} is longer than a year`,
+        params: { expected: "at most 366d" },
+      });
+      return z.NEVER;
+    }
+    if (min && ms < min.ms) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${written} is shorter than ${formatDuration(min.ms)}`,
+        params: { expected: min.expected },
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
 
 const command = z.string().trim().min(1, "must be a non-empty shell command");
 const name = z
@@ -85,7 +118,7 @@ const common = {
   name,
   description: z.string().optional(),
   retry: retrySchema.optional(),
-  timeout: duration.optional(),
+  timeout: timeout.optional(),
   idempotent: z.boolean().optional(),
   pointOfNoReturn: z.boolean().default(false),
   check: command.optional(),
@@ -102,13 +135,25 @@ const gateStep = z
     kind: z.literal("gate"),
     /** A health gate: a command that must succeed; polled until it does or the timeout passes. */
     run: command.optional(),
-    interval: duration.default(5_000),
+    interval: interval.default(5_000),
     /** A manual gate: the run pauses here until an operator resumes it. */
     approval: z.boolean().default(false),
   })
   .strict()
-  .refine((g) => g.approval !== (g.run !== undefined), {
-    message: "a gate needs either `run` (health gate) or `approval: true` (manual gate), not both",
+  .superRefine((g, ctx) => {
+    if (g.approval && g.run !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        message: "a gate is a health gate (`run`) or a manual gate (`approval: true`), not both",
+        params: { expected: "either run: COMMAND or approval: true, without the other" },
+      });
+    else if (!g.approval && g.run === undefined)
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "a gate needs `run` (a health gate: a command polled until it exits 0) or `approval: true` (a manual gate); it has neither",
+        params: { expected: "run: COMMAND, or approval: true" },
+      });
   });
 const rebootStep = z
   .object({
@@ -117,7 +162,7 @@ const rebootStep = z
     /** Command that reboots the host; default `systemctl reboot`, or the host's `overhaul_reboot_command`. */
     run: command.optional(),
     /** How often to look for the host coming back. */
-    interval: duration.default(2_000),
+    interval: interval.default(2_000),
   })
   .strict();
 const waitHealthyStep = z
@@ -126,7 +171,7 @@ const waitHealthyStep = z
     kind: z.literal("wait-healthy"),
     /** The probe; without it, the host's health check (see docs/plan-format.md). */
     run: command.optional(),
-    interval: duration.default(2_000),
+    interval: interval.default(2_000),
   })
   .strict();
 /** Move every workload off the host (hold-overs first). Its revert is `reinstate`. */
@@ -169,12 +214,24 @@ const waveSchema = z
 
 const capSchema = z.number().int().min(1, "must be at least 1");
 
+/**
+ * A cap per failure-domain kind, e.g. `{ rack: 2, power: 4 }`: only the kinds hosts can have
+ * (`FAILURE_DOMAIN_KINDS`), so a misspelt kind is an unknown key rather than a cap on nothing.
+ */
+const perFailureDomainSchema = z
+  .object(
+    Object.fromEntries(FAILURE_DOMAIN_KINDS.map((kind) => [kind, capSchema.optional()])) as Record<
+      FailureDomainKind,
+      z.ZodOptional<typeof capSchema>
+    >,
+  )
+  .strict();
+
 const concurrencySchema = z
   .object({
     global: capSchema.default(10),
     perRegion: capSchema.optional(),
-    /** Per failure-domain kind, e.g. `{ rack: 2, power: 4 }`. */
-    perFailureDomain: z.record(z.string().min(1), capSchema).default({}),
+    perFailureDomain: perFailureDomainSchema.default({}),
   })
   .strict();
 
@@ -204,7 +261,7 @@ export const planSchema = z
     stagger: staggerSchema.default({ interval: 0, jitter: 0 }),
     failureBudget: failureBudgetSchema.default({}),
     /** Default step timeout. */
-    timeout: duration.default(600_000),
+    timeout: timeout.default(600_000),
     /** Seed for stagger jitter and backoff jitter; runs are reproducible from it. */
     seed: z.number().int().optional(),
   })
