@@ -3,10 +3,25 @@
  * file's current content (rollback means "run revision N", never "edit and re-run"), with the caps
  * of the schedule the run follows, if any; `runOpensAt` gives that schedule's window openings.
  */
+import { InputError } from "../core/errors.js";
 import { compilePlan, type Plan } from "../core/plan/compile.js";
 import { parsePlanText } from "../core/plan/load.js";
 import { scheduledPlan, scheduleOpensAt } from "../core/planner/run-schedule.js";
-import type { RunRecord, Store } from "../ports/store.js";
+import type { PlanRevisionRecord, RunRecord, Store } from "../ports/store.js";
+
+/**
+ * A stored revision's plan for showing a run (status, summaries, reports, the API): undefined when
+ * it no longer validates (a later version checks plans more strictly), so an old run can always
+ * be looked at. Driving it again needs `loadRunPlan`, which says why it cannot.
+ */
+export function planOfRevision(rev: PlanRevisionRecord | undefined): Plan | undefined {
+  if (!rev) return undefined;
+  try {
+    return compilePlan(parsePlanText(rev.body, rev.name));
+  } catch {
+    return undefined;
+  }
+}
 
 export async function loadRunPlan(store: Store, run: RunRecord): Promise<Plan> {
   const rev = await store.getPlanRevision(run.planName, run.planRevision);
@@ -14,11 +29,23 @@ export async function loadRunPlan(store: Store, run: RunRecord): Promise<Plan> {
     throw new Error(
       `plan ${run.planName} revision ${run.planRevision} of run ${run.id} is missing from the store`,
     );
+  let plan: Plan;
+  try {
+    plan = compilePlan(parsePlanText(rev.body, `${run.planName}@${run.planRevision}`));
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    // Stored by an earlier version that checked plans less strictly: it is run as written or not
+    // at all, never reinterpreted.
+    throw new InputError(
+      e.problems.map((p) => ({
+        ...p,
+        message: `${p.message} (the plan revision this run pins no longer validates: finish the run with the version that started it, or abort it)`,
+      })),
+      { cause: e },
+    );
+  }
   // A run that follows a schedule also keeps the schedule's caps (see core/planner/run-schedule.ts).
-  return scheduledPlan(
-    compilePlan(parsePlanText(rev.body, `${run.planName}@${run.planRevision}`)),
-    run.options,
-  );
+  return scheduledPlan(plan, run.options);
 }
 
 /** Region -> when its window opens (epoch ms) for a run that follows a schedule with windows. */

@@ -1,11 +1,6 @@
-/**
- * Everything a report needs for one run, read from the store (used by `overhaul report` and the
- * coordinator service). Reads only; nothing is written.
- */
-import { compilePlan } from "../core/plan/compile.js";
-import { parsePlanText } from "../core/plan/load.js";
 import { buildReport, downtimeSamples, type Report } from "../core/report/index.js";
 import type { EventRecord, RunRecord, Store } from "../ports/store.js";
+import { planOfRevision } from "./plan-of-run.js";
 
 async function allEvents(store: Store, runId: string): Promise<EventRecord[]> {
   const page = 10_000;
@@ -26,14 +21,8 @@ export async function reportOfRun(store: Store, run: RunRecord): Promise<Report>
     allEvents(store, run.id),
     store.getPlanRevision(run.planName, run.planRevision),
   ]);
-  let steps: string[] | undefined;
-  if (rev) {
-    try {
-      steps = compilePlan(parsePlanText(rev.body, rev.name)).steps.map((s) => s.name);
-    } catch {
-      // A stored revision that no longer compiles (schema moved on): stages come from the data.
-    }
-  }
+  // A stored revision that no longer compiles (schema moved on): stages come from the data.
+  const steps = planOfRevision(rev)?.steps.map((s) => s.name);
   return buildReport({
     run,
     hosts,

@@ -3,9 +3,10 @@
  * A host's `stage` is the name of the step it is on (or its state once finished), so a fleet grid
  * can be drawn by region and stage without knowing the plan.
  */
+
 import { isTerminalHost } from "../core/flow/states.js";
-import { compilePlan, type Plan } from "../core/plan/compile.js";
-import { parsePlanText } from "../core/plan/load.js";
+import type { Plan } from "../core/plan/compile.js";
+import { planOfRevision } from "../engine/plan-of-run.js";
 import type { TokenRecord } from "../ports/access.js";
 import type { AttemptRecord, HostFlowRecord, PlanRevisionRecord, RunRecord, Store } from "../ports/store.js";
 
@@ -17,12 +18,7 @@ const compiled = new Map<string, Plan | undefined>();
 export function planOf(rev: PlanRevisionRecord): Plan | undefined {
   const key = `${rev.name}\u0000${rev.hash}`;
   if (compiled.has(key)) return compiled.get(key);
-  let plan: Plan | undefined;
-  try {
-    plan = compilePlan(parsePlanText(rev.body, rev.name));
-  } catch {
-    plan = undefined;
-  }
+  const plan = planOfRevision(rev);
   if (compiled.size > 1000) compiled.clear();
   compiled.set(key, plan);
   return plan;

@@ -3,9 +3,9 @@
  * stored run. Each writes one compare-and-set change and one audit event; the coordinator driving
  * the run (if any) picks it up within a second.
  */
+
 import { systemClock } from "../../adapters/clock/system-clock.js";
-import { compilePlan } from "../../core/plan/compile.js";
-import { parsePlanText } from "../../core/plan/load.js";
+import { planOfRevision } from "../../engine/plan-of-run.js";
 import { type HostAction, hostAction, type RunAction, requireRun, runAction } from "../../engine/runs.js";
 import { openStore, operatorName } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
@@ -58,7 +58,7 @@ export async function statusCommand(
     }
     const run = await requireRun(store, runId);
     const rev = await store.getPlanRevision(run.planName, run.planRevision);
-    const plan = rev ? compilePlan(parsePlanText(rev.body, rev.name)) : undefined;
+    const plan = planOfRevision(rev);
     const s = await summarize(store, run, systemClock().now(), plan);
     if (opts.json) out.write(`${JSON.stringify(s, null, 2)}\n`);
     else out.write(renderSummary(out, s, { hosts: opts.hosts ?? s.hosts.length <= 40 }));

@@ -11,13 +11,13 @@ import { randomSource, systemClock } from "../../adapters/clock/system-clock.js"
 import { loadInventory } from "../../adapters/inventory-files/index.js";
 import { InputError, SafetyRefusal } from "../../core/errors.js";
 import { checkUtcOffsets } from "../../core/model/utc-offset.js";
-import { compilePlan, type Plan } from "../../core/plan/compile.js";
+import type { Plan } from "../../core/plan/compile.js";
 import { parseDuration } from "../../core/plan/duration.js";
-import { parsePlanText } from "../../core/plan/load.js";
 import { WORKLOAD_STEP_KINDS } from "../../core/plan/schema.js";
 import { runScheduleOf } from "../../core/planner/run-schedule.js";
 import { Coordinator, type DriveResult } from "../../engine/coordinator.js";
 import { DEFAULT_COORDINATOR_OPTIONS, nullNotifier } from "../../engine/deps.js";
+import { planOfRevision } from "../../engine/plan-of-run.js";
 import { createRun, requireRun, runAction } from "../../engine/runs.js";
 import type { EventSink } from "../../ports/events.js";
 import type { Store } from "../../ports/store.js";
@@ -263,7 +263,7 @@ async function drive(
     await log.close();
   }
   const rev = await store.getPlanRevision(result.run.planName, result.run.planRevision);
-  const plan = rev ? compilePlan(parsePlanText(rev.body, rev.name)) : undefined;
+  const plan = planOfRevision(rev);
   const summary = await summarize(store, result.run, clock.now(), plan);
   if (opts.json) out.write(`${JSON.stringify({ outcome: result.outcome, ...summary }, null, 2)}\n`);
   else {
