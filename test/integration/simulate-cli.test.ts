@@ -365,7 +365,7 @@ describe("overhaul simulate: bad input is refused with where it is wrong (exit 2
     [
       "a plan whose hosts pattern matches nothing in the fleet",
       ["--fleet", "regions=2"],
-      [/nowhere\.yaml: hosts: pattern part\(s\) "r09" match no host or group of the simulated fleet/],
+      [/nowhere\.yaml:2:8: hosts: pattern part\(s\) "r09" match no host or group of the simulated fleet/],
     ],
   ];
 

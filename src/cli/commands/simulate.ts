@@ -18,6 +18,7 @@
  *   files, or the old ones untouched). A late write failure never hides the run's outcome: 3 and
  *   5 stand, 0 becomes 2.
  */
+
 import { createHash } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -51,6 +52,7 @@ import { makeOut, type Out, paint, warnAll } from "../output.js";
 import { parseOrder, scheduleFor } from "../planning.js";
 import { Progress } from "../progress.js";
 import { prepareReportDir, removeCreated, writeFileSet } from "../report-files.js";
+import { hostsPlace } from "../scope.js";
 import { type SimulationInput, type SimulationResult, simulateRun } from "../simulate/runner.js";
 import { checkWindowFlags, chooseWindows, plannerWindows, type WindowFlags } from "../windows.js";
 
@@ -149,11 +151,11 @@ function checkWorkloadsFlag(n: number | undefined): void {
 
 /** The plan's `hosts` pattern, narrowed by `--limit`; nothing matching is an input error. */
 export function simScope(fleet: SimulatedFleet, loaded: LoadedPlan, limit?: string): Host[] {
-  const fromPlan = matchPattern(fleet.inventory, loaded.plan.hosts, { file: loaded.file, path: "hosts" });
+  const place = hostsPlace(loaded.file, loaded.hostsAt);
+  const fromPlan = matchPattern(fleet.inventory, loaded.plan.hosts, place);
   if (fromPlan.unmatched.length > 0) {
     throw new InputError({
-      file: loaded.file,
-      path: "hosts",
+      ...place,
       message: `pattern part(s) ${fromPlan.unmatched.map((u) => `"${u}"`).join(", ")} match no host or group of the simulated fleet`,
       expected: "host names, group names (regions, workers, holdovers) or patterns that exist in the fleet",
     });
