@@ -64,7 +64,7 @@ import {
   emptyCounts,
   nextOpening,
 } from "../core/policy/admission.js";
-import { budgetExceeded, countsAsFailed } from "../core/policy/budget.js";
+import { budgetExceeded, budgetExceededReason, countsAsFailed, tally } from "../core/policy/budget.js";
 import type { AttemptRecord, HostFlowRecord, NewEvent, RunRecord } from "../ports/store.js";
 import { AbortFanout } from "./abort-fanout.js";
 import type { CoordinatorOptions, EngineDeps } from "./deps.js";
@@ -507,7 +507,10 @@ export class Coordinator {
     if (this.run.state !== "running") return;
     const failed = this.failedCount();
     if (budgetExceeded(this.plan.failureBudget, this.view.size, failed)) {
-      const reason = `failure budget exceeded: ${failed} of ${this.view.size} hosts failed (${describeBudget(this.plan)})`;
+      const reason = budgetExceededReason(
+        this.plan.failureBudget,
+        tally([...this.view.values()].map((h) => h.state)),
+      );
       if (await this.setRun("halting", { reason })) {
         await this.deps.notifier
           .notify({ runId: this.runId, severity: "critical", summary: `run ${this.runId} halted: ${reason}` })
@@ -828,11 +831,3 @@ const TAKEOVER_POLL_MS = 1_000;
 
 /** A failed lease renewal is tried again this soon (or at a tenth of the TTL, if shorter). */
 const RENEW_RETRY_MS = 1_000;
-
-function describeBudget(plan: Plan): string {
-  const b = plan.failureBudget;
-  const parts: string[] = [];
-  if (b.maxFailed !== undefined) parts.push(`maxFailed ${b.maxFailed}`);
-  if (b.maxFailedPercent !== undefined) parts.push(`maxFailedPercent ${b.maxFailedPercent}`);
-  return parts.join(", ");
-}

@@ -3,7 +3,8 @@
  * failed hosts EXCEEDS the budget (maxFailed: 3 tolerates 3 failures and halts on the 4th;
  * maxFailedPercent: 10 of 50 hosts tolerates 5). It is counted over the whole scope, not per batch,
  * so it has none of the per-batch rounding surprises of Ansible's max_fail_percentage.
- * In-doubt hosts count as failed: nobody knows they are fine.
+ * In-doubt hosts count as failed: nobody knows they are fine. Messages say "failed or in doubt"
+ * and give both numbers, so a run halted by hosts in doubt does not read as one with failures.
  */
 import type { HostState } from "../flow/states.js";
 import type { FailureBudget } from "../plan/compile.js";
@@ -17,4 +18,54 @@ export function budgetExceeded(budget: FailureBudget, total: number, failed: num
   if (budget.maxFailedPercent !== undefined && total > 0 && (failed * 100) / total > budget.maxFailedPercent)
     return true;
   return false;
+}
+
+/** How many hosts may be failed or in doubt before the budget is exceeded. */
+export function budgetAllows(budget: FailureBudget, total: number): number {
+  let n = Number.POSITIVE_INFINITY;
+  if (budget.maxFailed !== undefined) n = Math.min(n, budget.maxFailed);
+  if (budget.maxFailedPercent !== undefined)
+    n = Math.min(n, Math.floor((budget.maxFailedPercent * total) / 100));
+  return n;
+}
+
+/** `maxFailed 0`, `maxFailedPercent 10`, or both. */
+export function describeBudget(budget: FailureBudget): string {
+  const parts: string[] = [];
+  if (budget.maxFailed !== undefined) parts.push(`maxFailed ${budget.maxFailed}`);
+  if (budget.maxFailedPercent !== undefined) parts.push(`maxFailedPercent ${budget.maxFailedPercent}`);
+  return parts.join(", ");
+}
+
+/** The hosts of a run by what the budget and `mayGoOn` look at. */
+export interface Tally {
+  total: number;
+  failed: number;
+  inDoubt: number;
+  /** Not started yet (or retried): admitted only while the run runs within its budget. */
+  pending: number;
+  /** Running or reverting: driven to their end even while the run halts. */
+  active: number;
+}
+
+export function tally(states: Iterable<HostState>): Tally {
+  const t: Tally = { total: 0, failed: 0, inDoubt: 0, pending: 0, active: 0 };
+  for (const s of states) {
+    t.total++;
+    if (s === "failed") t.failed++;
+    else if (s === "in_doubt") t.inDoubt++;
+    else if (s === "pending") t.pending++;
+    else if (s === "running" || s === "reverting") t.active++;
+  }
+  return t;
+}
+
+/** `2 of 4 hosts failed or in doubt (0 failed, 2 in doubt; maxFailed 0)`. */
+export function describeFailures(budget: FailureBudget, t: Tally): string {
+  return `${t.failed + t.inDoubt} of ${t.total} hosts failed or in doubt (${t.failed} failed, ${t.inDoubt} in doubt; ${describeBudget(budget)})`;
+}
+
+/** The reason a run halts with. */
+export function budgetExceededReason(budget: FailureBudget, t: Tally): string {
+  return `failure budget exceeded: ${describeFailures(budget, t)}`;
 }
