@@ -1,8 +1,8 @@
 /**
  * The run summary shown at the end of `run` and by `status`, in text and JSON (same data).
  *
- * Invariant: the next step it suggests for failed and in-doubt hosts is one the run accepts (an
- * aborted run takes no retry and no resume).
+ * Invariant: the next step it suggests is the summary's `next` (engine/run-summary.ts), one the run
+ * accepts, naming the run.
  */
 import type { HostState } from "../core/flow/states.js";
 import { formatDuration } from "../core/plan/duration.js";
@@ -53,16 +53,7 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
     lines.push(paint(out, "bold", "  failures:"));
     for (const f of s.failures)
       lines.push(`    ${paint(out, "red", f.host)} (${f.state}): ${f.reason ?? ""}`);
-    // An aborted run is never driven again (retry and resume are refused): the hosts are the
-    // operator's to look at, an in-doubt one with a step that may be half done.
-    if (r.state === "aborted" || r.state === "aborting")
-      lines.push(
-        "  next: the run is aborted and cannot be resumed: look at these hosts (an in-doubt host's step may be half done), then start a new run for them",
-      );
-    else
-      lines.push(
-        `  next: \`overhaul retry HOST\` or \`overhaul skip HOST\`, then \`overhaul resume ${r.id}\``,
-      );
   }
+  if (s.next) lines.push(`  next: ${s.next}`);
   return `${lines.join("\n")}\n`;
 }

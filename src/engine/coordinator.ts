@@ -296,6 +296,16 @@ export class Coordinator {
   private async reloadView(): Promise<void> {
     this.viewStale = false;
     const all = await this.deps.store.getHosts(this.runId);
+    // A flow whose lease token the store has moved on from (an operator's skip of a host we held,
+    // or a lease taken over) is stale: the stored record is the host's state, so a skipped failure
+    // no longer counts against the budget. A unit in flight settles first (it is fenced).
+    for (const h of all) {
+      const f = this.flows.get(h.host);
+      if (f !== undefined && f.rec.leaseToken !== h.leaseToken && !this.busy.has(h.host)) {
+        this.flows.delete(h.host);
+        this.heldVersion++;
+      }
+    }
     this.view = new Map(all.map((h) => [h.host, this.flows.get(h.host)?.rec ?? h]));
     this.viewOrder = undefined;
     this.maxWave = all.reduce((m, h) => Math.max(m, h.wave), 0);

@@ -8,9 +8,14 @@
  *   opens, whether it has, and how many of its hosts are still pending; a pending host of a region
  *   whose window has not opened says so (`waiting: "window"`), so a run that is quiet on purpose
  *   does not look stuck. Empty for a run without windows, and for a finished run.
+ * - `next` is the command(s) an operator runs next, each naming the run (`--run RUN`), and only
+ *   ones the run accepts: an aborted run takes no retry and no resume; a failed run whose hosts
+ *   wait to start says whether `resume` carries on or the failure budget holds them, and how many
+ *   failed or in-doubt hosts must be retried or skipped first.
  */
 import { HOST_STATES, type HostState, isTerminalRun } from "../core/flow/states.js";
-import type { Plan } from "../core/plan/compile.js";
+import type { FailureBudget, Plan } from "../core/plan/compile.js";
+import { mayGoOn, tally } from "../core/policy/budget.js";
 import type { HostFlowRecord, RunRecord, Store } from "../ports/store.js";
 import { runOpensAt } from "./plan-of-run.js";
 
@@ -44,6 +49,34 @@ export interface RunSummary {
     waiting: "window" | null;
   }[];
   failures: { host: string; state: HostState; reason: string | null }[];
+  /** What to do next (commands naming the run), or null when there is nothing to do. */
+  next: string | null;
+}
+
+/** The operator's next step (see the header); `budget` is unknown when the plan is. */
+export function nextStep(
+  run: Pick<RunRecord, "id" | "state">,
+  states: readonly HostState[],
+  budget?: FailureBudget,
+): string | null {
+  const t = tally(states);
+  const bad = t.failed + t.inDoubt;
+  const id = run.id;
+  const retryOrSkip = `\`overhaul retry HOST --run ${id}\` or \`overhaul skip HOST --run ${id}\``;
+  if (run.state === "aborted" || run.state === "aborting") {
+    // An aborted run is never driven again (retry and resume are refused): the hosts are the
+    // operator's to look at, an in-doubt one with a step that may be half done.
+    return bad > 0
+      ? "the run is aborted and cannot be resumed: look at these hosts (an in-doubt host's step may be half done), then start a new run for them"
+      : null;
+  }
+  if (run.state === "failed" && budget !== undefined) {
+    const d = mayGoOn(budget, t);
+    if (d.go) return `\`overhaul resume ${id}\` (${t.pending + t.active} host(s) not finished)`;
+    if (d.why === "budget")
+      return `${retryOrSkip} for ${d.fewer} more of the failed or in-doubt hosts (the failure budget holds ${t.pending} host(s) that have not started), then \`overhaul resume ${id}\``;
+  }
+  return bad > 0 ? `${retryOrSkip}, then \`overhaul resume ${id}\`` : null;
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -99,5 +132,10 @@ export async function summarize(store: Store, run: RunRecord, now: number, plan?
     failures: hosts
       .filter((h) => h.state === "failed" || h.state === "in_doubt")
       .map((h) => ({ host: h.host, state: h.state, reason: h.reason })),
+    next: nextStep(
+      run,
+      hosts.map((h) => h.state),
+      plan?.failureBudget,
+    ),
   };
 }

@@ -300,14 +300,21 @@ export const ROUTES = [
             `run ${run.id} is a simulation: retrying a host would reopen a run nobody drives; simulate the plan again instead`,
           );
         }
-        const h = await hostAction(
+        const r = await hostAction(
           { store: deps.store, clock: deps.clock },
           run,
           params.host,
           action,
           actorOf(principal?.token.name ?? "unknown"),
         );
-        return { run: run.id, host: h.host, state: h.state };
+        return {
+          run: run.id,
+          host: r.host.host,
+          state: r.host.state,
+          runState: r.runState,
+          reopened: r.reopened,
+          held: r.held,
+        };
       },
     }),
   ),

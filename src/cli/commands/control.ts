@@ -92,6 +92,13 @@ export async function runActionCommand(
   }
 }
 
+/** What a retry or skip did to the run (absent from an older server's answer). */
+export interface HostActionOutcome {
+  runState?: string;
+  reopened?: boolean;
+  held?: string | null;
+}
+
 /** What `retry` / `skip` print, locally and with --server. */
 export function writeHostAction(
   out: Out,
@@ -100,15 +107,26 @@ export function writeHostAction(
   runId: string,
   host: string,
   state: string,
+  outcome: HostActionOutcome = {},
 ): void {
-  if (json) out.write(`${JSON.stringify({ run: runId, host, state })}\n`);
-  else {
-    out.write(`run ${runId}: host ${host} -> ${state}\n`);
-    if (action === "retry")
-      out.write(
-        `continue the run with \`overhaul resume ${runId}\` (a coordinator already driving it picks this up)\n`,
-      );
+  if (json) {
+    const { runState, reopened, held } = outcome;
+    out.write(`${JSON.stringify({ run: runId, host, state, runState, reopened, held })}\n`);
+    return;
   }
+  out.write(`run ${runId}: host ${host} -> ${state}\n`);
+  if (outcome.held) {
+    out.write(
+      `run ${runId} stays ${outcome.runState}: ${outcome.held}: \`overhaul retry HOST --run ${runId}\` or \`overhaul skip HOST --run ${runId}\`, then \`overhaul resume ${runId}\`\n`,
+    );
+  } else if (outcome.reopened) {
+    out.write(
+      `run ${runId} goes on: continue it with \`overhaul resume ${runId}\` (a coordinator already driving it picks this up)\n`,
+    );
+  } else if (action === "retry")
+    out.write(
+      `continue the run with \`overhaul resume ${runId}\` (a coordinator already driving it picks this up)\n`,
+    );
 }
 
 export async function hostActionCommand(
@@ -120,14 +138,14 @@ export async function hostActionCommand(
   const store = await openStore(opts.db);
   try {
     const run = await requireRun(store, opts.run);
-    const h = await hostAction(
+    const r = await hostAction(
       { store, clock: systemClock() },
       run,
       host,
       action,
       `operator:${operatorName()}`,
     );
-    writeHostAction(out, opts.json, action, run.id, host, h.state);
+    writeHostAction(out, opts.json, action, run.id, host, r.host.state, r);
     return EXIT.ok;
   } finally {
     await store.close();

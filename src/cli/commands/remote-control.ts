@@ -12,7 +12,7 @@ import { makeOut, paint, stateColor, table } from "../output.js";
 import { Progress } from "../progress.js";
 import { call, followRun, type Remote, remoteRunId } from "../remote.js";
 import { type RunSummary, renderSummary } from "../summary.js";
-import { writeHostAction } from "./control.js";
+import { type HostActionOutcome, writeHostAction } from "./control.js";
 
 interface Common {
   json?: boolean;
@@ -96,12 +96,12 @@ export async function remoteHostAction(
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
   const id = await remoteRunId(r, opts.run);
-  const h = await call<{ run: string; host: string; state: string }>(
+  const h = await call<{ run: string; host: string; state: string } & HostActionOutcome>(
     r,
     "POST",
     `/api/runs/${encodeURIComponent(id)}/hosts/${encodeURIComponent(host)}/${action}`,
   );
-  writeHostAction(out, opts.json, action, h.run, host, h.state);
+  writeHostAction(out, opts.json, action, h.run, host, h.state, h);
   return EXIT.ok;
 }
 

@@ -17,7 +17,7 @@ import { WORKLOAD_STEP_KINDS } from "../../core/plan/schema.js";
 import { runScheduleOf } from "../../core/planner/run-schedule.js";
 import { Coordinator, type DriveResult } from "../../engine/coordinator.js";
 import { DEFAULT_COORDINATOR_OPTIONS, nullNotifier } from "../../engine/deps.js";
-import { createRun, requireRun, runAction } from "../../engine/runs.js";
+import { createRun, requireRun, resumeRun } from "../../engine/runs.js";
 import type { EventSink } from "../../ports/events.js";
 import type { Store } from "../../ports/store.js";
 import { coordinatorId, loadPlanFile, openStore, operatorName } from "../compose.js";
@@ -177,10 +177,13 @@ export async function resumeCommand(
         `run ${run.id} is a simulation (overhaul simulate / demo): it is never driven against real hosts; simulate the plan again instead`,
       );
     }
-    if (run.state === "paused" || run.state === "halting") {
-      run = await runAction({ store, clock: systemClock() }, run, "resume", `operator:${operatorName()}`);
-      if (!opts.json) out.err(`run ${run.id} resumed\n`);
-    }
+    // A finished run that cannot go on, or one that only a driving coordinator can take further,
+    // is refused with what would let it go on (engine/runs.ts `resumeRun`).
+    const before = run.state;
+    run = await resumeRun({ store, clock: systemClock() }, run, `operator:${operatorName()}`, {
+      drive: !opts.detach,
+    });
+    if (run.state !== before && !opts.json) out.err(`run ${run.id} resumed\n`);
     if (opts.detach) return EXIT.ok;
     return await drive(store, run.id, ttl, out, opts, await secretsFromInventory(run.options.inventory));
   } finally {

@@ -5,6 +5,9 @@
  * so it has none of the per-batch rounding surprises of Ansible's max_fail_percentage.
  * In-doubt hosts count as failed: nobody knows they are fine. Messages say "failed or in doubt"
  * and give both numbers, so a run halted by hosts in doubt does not read as one with failures.
+ *
+ * Whether a finished (or halting) run may go on after an operator's retry or skip is decided here
+ * too (`mayGoOn`): only when some host is left to drive and the budget allows starting it.
  */
 import type { HostState } from "../flow/states.js";
 import type { FailureBudget } from "../plan/compile.js";
@@ -68,4 +71,33 @@ export function describeFailures(budget: FailureBudget, t: Tally): string {
 /** The reason a run halts with. */
 export function budgetExceededReason(budget: FailureBudget, t: Tally): string {
   return `failure budget exceeded: ${describeFailures(budget, t)}`;
+}
+
+export type GoOn =
+  | { go: true }
+  /** Nothing is left to drive: every host is finished. */
+  | { go: false; why: "nothing-left" }
+  /**
+   * Hosts wait to start, but the budget is still exceeded: `fewer` of the failed or in-doubt
+   * hosts must be retried or skipped first.
+   */
+  | { go: false; why: "budget"; fewer: number; message: string };
+
+/**
+ * May a run that is halting or finished go on (be set running again)? Yes when a host is running or
+ * reverting (a retried in-doubt host: it is driven to its end, even if the run halts again), or
+ * when hosts wait to start and the budget allows starting them.
+ */
+export function mayGoOn(budget: FailureBudget, t: Tally): GoOn {
+  if (t.active > 0) return { go: true };
+  if (t.pending === 0) return { go: false, why: "nothing-left" };
+  const bad = t.failed + t.inDoubt;
+  if (!budgetExceeded(budget, t.total, bad)) return { go: true };
+  const fewer = bad - budgetAllows(budget, t.total);
+  return {
+    go: false,
+    why: "budget",
+    fewer,
+    message: `the failure budget is still exceeded: ${describeFailures(budget, t)}; ${t.pending} host(s) wait to start until ${fewer} more of the failed or in-doubt hosts are retried or skipped`,
+  };
 }

@@ -1,0 +1,126 @@
+/**
+ * A run's life after it halts or stops, on virtual time with the memory store: operators' retry and
+ * skip let a halted run go on only within its failure budget (and say what holds it otherwise),
+ * and `resume` refuses a run that cannot go on.
+ */
+import { describe, expect, it } from "vitest";
+import { hostAction, resumeRun } from "../../src/engine/runs.js";
+import { type Setup, setup, states } from "../support/engine-harness.js";
+
+/** failone.yaml of the review: one host at a time, no failure budget (maxFailed 0), h02 fails. */
+const FAIL_ONE = `
+name: failone
+hosts: all
+concurrency: { global: 1 }
+steps:
+  - { name: mark, kind: command, run: "mark", idempotent: true }
+  - { name: maybe, kind: command, run: "maybe", idempotent: true }
+`;
+
+const failsOn =
+  (...bad: string[]) =>
+  (h: string, c: string) =>
+    c === "maybe" && bad.includes(h) ? { exitCode: 1 } : undefined;
+
+const act = (t: Setup, host: string, action: "retry" | "skip") =>
+  t.store
+    .getRun(t.run.id)
+    .then((run) => hostAction({ store: t.store, clock: t.clock }, run!, host, action, "op"));
+
+describe("a halted run after an operator's skip or retry", () => {
+  it("skipping the failed host lets the run go on: the hosts it never started run on resume", async () => {
+    const t = await setup(FAIL_ONE, 4, failsOn("h02"));
+    const first = await t.coordinator().drive();
+    expect(first.run.state).toBe("failed");
+    expect(await states(t)).toEqual({ h01: "succeeded", h02: "failed", h03: "pending", h04: "pending" });
+
+    const r = await act(t, "h02", "skip");
+    expect(r).toMatchObject({ runState: "running", reopened: true, held: null });
+    expect(r.host.state).toBe("skipped");
+    const again = await t.coordinator("c2").drive();
+    expect(again.run.state).toBe("succeeded");
+    expect(await states(t)).toEqual({ h01: "succeeded", h02: "skipped", h03: "succeeded", h04: "succeeded" });
+    expect(t.transport.count("h03", "mark")).toBe(1);
+  });
+
+  it("a skip that leaves the budget exceeded keeps the run failed and says how many must go first", async () => {
+    const t = await setup(
+      FAIL_ONE.replace("concurrency: { global: 1 }", "concurrency: { global: 2 }"),
+      5,
+      failsOn("h01", "h02"),
+    );
+    expect((await t.coordinator().drive()).run.state).toBe("failed");
+    expect((await states(t)).h03).toBe("pending");
+    const r = await act(t, "h01", "skip");
+    expect(r.runState).toBe("failed");
+    expect(r.reopened).toBe(false);
+    expect(r.held).toBe(
+      "the failure budget is still exceeded: 1 of 5 hosts failed or in doubt (1 failed, 0 in doubt; maxFailed 0); 3 host(s) wait to start until 1 more of the failed or in-doubt hosts are retried or skipped",
+    );
+    const run = (await t.store.getRun(t.run.id))!;
+    await expect(resumeRun({ store: t.store, clock: t.clock }, run, "op", { drive: true })).rejects.toThrow(
+      /cannot resume run .*: it is failed; the failure budget is still exceeded.*`overhaul skip HOST --run /,
+    );
+    // The second failure handled too: the run goes on.
+    expect((await act(t, "h02", "retry")).reopened).toBe(true);
+    expect((await t.coordinator("c2").drive()).run.state).toBe("failed"); // h02 fails again
+    expect((await states(t)).h02).toBe("failed");
+  });
+
+  it("a retry that leaves another failure over the budget does not reopen the run (nothing would start)", async () => {
+    const t = await setup(FAIL_ONE.replace("global: 1", "global: 2"), 3, failsOn("h01", "h02"));
+    expect((await t.coordinator().drive()).run.state).toBe("failed");
+    const r = await act(t, "h01", "retry");
+    expect(r).toMatchObject({ runState: "failed", reopened: false });
+    expect(r.host.state).toBe("pending");
+    expect(r.held).toMatch(/until 1 more of the failed or in-doubt hosts are retried or skipped/);
+    expect((await act(t, "h02", "skip")).reopened).toBe(true);
+  });
+
+  it("a skip while the run halts (hosts in flight) lets the live coordinator go on", async () => {
+    const plan = `
+name: p
+hosts: all
+concurrency: { global: 2 }
+steps:
+  - { name: s, kind: command, run: "x", idempotent: true }
+  - { name: wait, kind: sleep, duration: 10m }
+`;
+    const t = await setup(plan, 4, (h, c) => (h === "h01" && c === "x" ? { exitCode: 1 } : undefined));
+    const drive = t.coordinator().drive();
+    for (let i = 0; (await t.store.getRun(t.run.id))?.state !== "halting"; i++) {
+      if (i > 1000) throw new Error("never halted");
+      await t.clock.sleep(500);
+    }
+    expect((await act(t, "h01", "skip")).runState).toBe("running");
+    const res = await drive;
+    expect(res.run.state).toBe("succeeded");
+    expect(await states(t)).toEqual({ h01: "skipped", h02: "succeeded", h03: "succeeded", h04: "succeeded" });
+  });
+
+  it("a failed host skipped under a live coordinator no longer counts against the budget", async () => {
+    const plan = `
+name: p
+hosts: all
+concurrency: { global: 1 }
+failureBudget: { maxFailed: 1 }
+steps:
+  - { name: s, kind: command, run: "x", idempotent: true }
+  - { name: wait, kind: sleep, duration: 1s }
+`;
+    const t = await setup(plan, 4, (h, c) =>
+      (h === "h01" || h === "h03") && c === "x" ? { exitCode: 1 } : undefined,
+    );
+    const drive = t.coordinator().drive();
+    for (let i = 0; (await t.store.getHost(t.run.id, "h01"))?.state !== "failed"; i++) {
+      if (i > 1000) throw new Error("h01 never failed");
+      await t.clock.sleep(500);
+    }
+    expect((await act(t, "h01", "skip")).runState).toBe("running");
+    // h03 fails a moment later (before the coordinator renews its leases, which would also notice
+    // the skip): one failure, within maxFailed 1, so h04 still runs.
+    const res = await drive;
+    expect(await states(t)).toEqual({ h01: "skipped", h02: "succeeded", h03: "failed", h04: "succeeded" });
+    expect(res.run.reason).toBe("1 host(s) failed, 0 in doubt");
+  });
+});
