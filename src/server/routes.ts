@@ -19,7 +19,7 @@ import { parsePlanText } from "../core/plan/load.js";
 import { REPORT_FORMATS, renderReport } from "../core/report/index.js";
 import { reportOfRun } from "../engine/report-of-run.js";
 import { summarize } from "../engine/run-summary.js";
-import { createRun, hostAction, requireRun, runAction } from "../engine/runs.js";
+import { createRun, hostAction, requireRun, resumeRun, runAction } from "../engine/runs.js";
 import type { RunRecord, Store } from "../ports/store.js";
 import { route } from "./route-def.js";
 import { mintToken } from "./tokens.js";
@@ -268,13 +268,14 @@ export const ROUTES = [
       target: (p) => p.id,
       async handler({ deps, params, body, principal }) {
         const run = await findRun(deps.store, params.id);
-        const after = await runAction(
-          { store: deps.store, clock: deps.clock },
-          run,
-          action,
-          actorOf(principal?.token.name ?? "unknown"),
-          body?.reason,
-        );
+        const actor = actorOf(principal?.token.name ?? "unknown");
+        const ops = { store: deps.store, clock: deps.clock };
+        // The service's coordinator drives every unfinished run: resume only sets the state, and
+        // refuses a run that cannot go on, as `overhaul resume --detach` does (and one that runs).
+        const after =
+          action === "resume" && run.state !== "running"
+            ? await resumeRun(ops, run, actor, { drive: false })
+            : await runAction(ops, run, action, actor, body?.reason);
         return { run: after.id, from: run.state, state: after.state };
       },
     }),

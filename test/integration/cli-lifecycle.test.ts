@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { runCli, startCli } from "../support/cli.js";
 
 let work: string;
 beforeAll(() => {
@@ -27,6 +27,36 @@ function sandbox(name: string, files: Record<string, string>): { dir: string; cl
   const env = { OVERHAUL_LOG_DIR: join(dir, "logs") };
   return { dir, cli: (args, o = {}) => runCli(args, { cwd: dir, env, ...o }) };
 }
+
+const OK = `name: ok
+hosts: web
+concurrency: { global: 2 }
+steps:
+  - { name: hello, kind: command, run: "echo hi", idempotent: true }
+`;
+
+/** Canary h1, then a manual gate: the run pauses until \`overhaul resume\`. */
+const GATE = `name: gate
+hosts: web
+waves:
+  - { name: canary, count: 1 }
+  - { percent: 100 }
+concurrency: { global: 2 }
+steps:
+  - { name: work, kind: command, run: "true", idempotent: true }
+  - { name: canary-ok, kind: gate, approval: true }
+`;
+
+async function until(pred: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await pred()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("condition not met in time");
+}
+
+const runIdOf = (text: string) => /run (r-[\w-]+)/.exec(text)?.[1] as string;
 
 /** One host at a time, no failure budget: h2 fails its second step. */
 const FAIL_ONE = (ledger: string) => `name: failone
@@ -62,4 +92,75 @@ describe("a run halted by its failure budget", () => {
     expect(s.counts).toMatchObject({ succeeded: 3, skipped: 1, pending: 0 });
     expect(readFileSync(ledger, "utf8").trim().split("\n")).toEqual(["h1", "h2", "h3", "h4"]);
   }, 60_000);
+});
+
+describe("resume of a run that cannot go on", () => {
+  it("is refused (exit 2) with --detach too, saying what would let it go on; --json gives run and state", async () => {
+    const { dir, cli } = sandbox("resume-refused", { "ok.yaml": OK, "gate.yaml": GATE });
+    writeFileSync(join(dir, "failone.yaml"), FAIL_ONE(join(dir, "ledger")));
+
+    const failed = runIdOf((await cli(["run", "failone.yaml", "-i", "inv.ini", "--all", "-q"])).stdout);
+    for (const args of [
+      ["resume", failed, "--detach"],
+      ["resume", failed, "--detach", "--json"],
+    ]) {
+      const r = await cli(args);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toContain(
+        `cannot resume run ${failed}: it is failed; the failure budget is still exceeded`,
+      );
+      expect(r.stderr).toContain(`\`overhaul skip HOST --run ${failed}\``);
+    }
+
+    const ok = await cli(["run", "ok.yaml", "-i", "inv.ini", "--all", "-q"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const succeeded = runIdOf(ok.stdout);
+    for (const args of [
+      ["resume", succeeded, "--detach"],
+      ["resume", succeeded],
+    ]) {
+      const r = await cli(args);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`cannot resume run ${succeeded}: it is succeeded`);
+    }
+
+    // Paused at its gate, driven by another process: --detach --json approves and says so.
+    const gated = startCli(["run", "gate.yaml", "-i", "inv.ini", "--all", "-q"], {
+      cwd: dir,
+      env: { OVERHAUL_LOG_DIR: join(dir, "logs") },
+    });
+    let gateRun = "";
+    await until(async () => {
+      const s = await cli(["status", "--json"]);
+      if (s.code !== 0) return false;
+      const j = JSON.parse(s.stdout);
+      gateRun = j.run.id;
+      return j.run.plan === "gate" && j.run.state === "paused";
+    });
+    const detach = await cli(["resume", gateRun, "--detach", "--json"]);
+    expect(detach.code, detach.stderr).toBe(0);
+    expect(JSON.parse(detach.stdout)).toEqual({ run: gateRun, state: "running" });
+    expect((await gated.done).code).toBe(0);
+
+    // Aborted: never driven again.
+    const gated2 = startCli(["run", "gate.yaml", "-i", "inv.ini", "--all", "-q"], {
+      cwd: dir,
+      env: { OVERHAUL_LOG_DIR: join(dir, "logs") },
+    });
+    let aborted = "";
+    await until(async () => {
+      const s = await cli(["status", "--json"]);
+      const j = JSON.parse(s.stdout);
+      aborted = j.run.id;
+      return aborted !== gateRun && j.run.state === "paused";
+    });
+    expect((await cli(["abort", aborted])).code).toBe(0);
+    expect((await gated2.done).code).toBe(3);
+    const r = await cli(["resume", aborted, "--detach"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(
+      `cannot resume run ${aborted}: it is aborted; an aborted run is never driven again`,
+    );
+  }, 90_000);
 });

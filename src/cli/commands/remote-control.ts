@@ -146,11 +146,26 @@ export async function remoteResume(
   const out = makeOut({ noColor: opts.noColor });
   const id = await remoteRunId(r, runId);
   const s = await summaryOf(r, id);
-  if (s.run.state === "paused" || s.run.state === "halting") {
-    await call(r, "POST", `/api/runs/${encodeURIComponent(id)}/resume`, {});
-    if (!opts.json) out.err(`run ${id} resumed\n`);
+  let state = s.run.state;
+  // Running: nothing to set. Aborting or halting without --detach: watch the service finish the
+  // abort, or the hosts in flight (a retry or skip that brings the failures back within the budget
+  // has set it running already). Anything else is the server's to resume or refuse (a run that
+  // cannot go on), as the local command does.
+  const watchOnly = !opts.detach && (state === "aborting" || state === "halting");
+  if (state !== "running" && !watchOnly) {
+    const a = await call<{ from: string; state: string }>(
+      r,
+      "POST",
+      `/api/runs/${encodeURIComponent(id)}/resume`,
+      {},
+    );
+    state = a.state;
+    if (a.from !== a.state && !opts.json) out.err(`run ${id} resumed\n`);
   }
-  if (opts.detach) return EXIT.ok;
+  if (opts.detach) {
+    if (opts.json) out.write(`${JSON.stringify({ run: id, state })}\n`);
+    return EXIT.ok;
+  }
   return watch(r, id, opts);
 }
 

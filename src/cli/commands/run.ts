@@ -184,7 +184,10 @@ export async function resumeCommand(
       drive: !opts.detach,
     });
     if (run.state !== before && !opts.json) out.err(`run ${run.id} resumed\n`);
-    if (opts.detach) return EXIT.ok;
+    if (opts.detach) {
+      if (opts.json) out.write(`${JSON.stringify({ run: run.id, state: run.state })}\n`);
+      return EXIT.ok;
+    }
     return await drive(store, run.id, ttl, out, opts, await secretsFromInventory(run.options.inventory));
   } finally {
     await store.close();
