@@ -9,7 +9,8 @@
  *   allows it (core/policy/budget.ts `mayGoOn`): a retry or skip that makes it so reopens it, and
  *   `resume` of one that cannot go on is refused with what would let it.
  */
-import { NotFoundError, OverhaulError } from "../core/errors.js";
+import { InputError, NotFoundError, OverhaulError } from "../core/errors.js";
+import { chooseRunForHost, type RunWithHost } from "../core/flow/host-run.js";
 import { buildFlows, makeRunId, NOT_STARTED } from "../core/flow/run-setup.js";
 import {
   HOST_TRANSITIONS,
@@ -101,6 +102,46 @@ export async function requireRun(store: Store, runId?: string): Promise<RunRecor
   const [latest] = await store.listRuns(1);
   if (!latest) throw new NotFoundError("there are no runs in this database yet");
   return latest;
+}
+
+/** How many of the newest runs (besides every unfinished one) a host action without a run looks at. */
+export const HOST_RUNS_LOOKED_AT = 100;
+
+/**
+ * The runs a host is in, newest first: every unfinished run and the newest HOST_RUNS_LOOKED_AT,
+ * each with the host's state there (what `retry HOST` / `skip HOST` without --run choose from).
+ */
+export async function runsOfHost(store: Store, host: string): Promise<RunWithHost[]> {
+  const byId = new Map<string, RunRecord>();
+  for (const r of [
+    ...(await store.listRuns(undefined, { unfinished: true })),
+    ...(await store.listRuns(HOST_RUNS_LOOKED_AT)),
+  ])
+    byId.set(r.id, r);
+  const runs = [...byId.values()].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+  const out: RunWithHost[] = [];
+  for (const r of runs) {
+    const h = await store.getHost(r.id, host);
+    if (h) out.push({ run: r.id, runState: r.state, host: h.state });
+  }
+  return out;
+}
+
+/** The run `retry HOST` / `skip HOST` acts on when none is named (core/flow/host-run.ts). */
+export function runIdForHost(host: string, runs: readonly RunWithHost[]): string {
+  const c = chooseRunForHost(runs);
+  if ("run" in c) return c.run;
+  if ("none" in c)
+    throw new NotFoundError(
+      `host "${host}" is in none of the runs looked at (every unfinished run and the newest ${HOST_RUNS_LOOKED_AT}): name its run with --run RUN`,
+    );
+  throw new InputError({
+    path: "--run",
+    message: `host ${host} is unfinished in ${c.ambiguous.length} runs: ${c.ambiguous
+      .map((r) => `${r.run} (${r.runState}; ${host} ${r.host})`)
+      .join(", ")}`,
+    expected: `the run to act on: --run ${c.ambiguous[0]?.run ?? "RUN"}`,
+  });
 }
 
 export type RunAction = "pause" | "resume" | "abort";

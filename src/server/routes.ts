@@ -19,7 +19,7 @@ import { parsePlanText } from "../core/plan/load.js";
 import { REPORT_FORMATS, renderReport } from "../core/report/index.js";
 import { reportOfRun } from "../engine/report-of-run.js";
 import { summarize } from "../engine/run-summary.js";
-import { createRun, hostAction, requireRun, resumeRun, runAction } from "../engine/runs.js";
+import { createRun, hostAction, requireRun, resumeRun, runAction, runsOfHost } from "../engine/runs.js";
 import type { RunRecord, Store } from "../ports/store.js";
 import { route } from "./route-def.js";
 import { mintToken } from "./tokens.js";
@@ -321,6 +321,17 @@ export const ROUTES = [
   ),
 
   // ---- hosts ----
+  route({
+    method: "GET",
+    url: "/api/hosts/:host/runs",
+    access: "viewer",
+    summary:
+      "The runs a host is in (every unfinished run and the newest 100), newest first, with its state in each: what `retry HOST` / `skip HOST` without a run choose from.",
+    params: z.object({ host: z.string().min(1).max(255) }),
+    async handler({ deps, params }) {
+      return runsOfHost(deps.store, params.host);
+    },
+  }),
   route({
     method: "GET",
     url: "/api/runs/:id/hosts",

@@ -164,3 +164,50 @@ describe("resume of a run that cannot go on", () => {
     );
   }, 90_000);
 });
+
+describe("host actions when runs share hosts", () => {
+  it("advice names the run; without --run the run that has the host is used, and two unfinished ones are refused", async () => {
+    const { dir, cli } = sandbox("shared-hosts", { "ok.yaml": OK, "gate.yaml": GATE });
+    writeFileSync(join(dir, "failone.yaml"), FAIL_ONE(join(dir, "ledger")));
+    const a = runIdOf((await cli(["run", "failone.yaml", "-i", "inv.ini", "--all", "-q"])).stdout);
+    const b = await cli(["run", "ok.yaml", "-i", "inv.ini", "--limit", "h1", "-q"]);
+    expect(b.code, b.stderr).toBe(0);
+    // C waits at its gate (h1 there, h2 pending), driven by another process.
+    const c = startCli(["run", "gate.yaml", "-i", "inv.ini", "--all", "-q"], {
+      cwd: dir,
+      env: { OVERHAUL_LOG_DIR: join(dir, "logs") },
+    });
+    let cId = "";
+    await until(async () => {
+      const j = JSON.parse((await cli(["status", "--json"])).stdout);
+      cId = j.run.id;
+      return j.run.plan === "gate" && j.run.state === "paused";
+    });
+    try {
+      const status = await cli(["status", a]);
+      expect(status.stdout).toContain(`\`overhaul skip HOST --run ${a}\``);
+
+      const skip = await cli(["skip", "h2"]);
+      expect(skip.code).toBe(2);
+      expect(skip.stderr).toContain(
+        `host h2 is unfinished in 2 runs: ${cId} (paused; h2 pending), ${a} (failed; h2 failed)`,
+      );
+      expect(skip.stderr).toContain("--run");
+      expect(JSON.parse((await cli(["status", cId, "--json"])).stdout).counts.skipped).toBe(0);
+
+      const skipA = await cli(["skip", "h2", "--run", a]);
+      expect(skipA.code, skipA.stderr).toBe(0);
+      expect(skipA.stdout).toContain(`run ${a}: host h2 -> skipped`);
+
+      // Now h2 is unfinished in C only: that is the run, and the refusal names it.
+      const retry = await cli(["retry", "h2"]);
+      expect(retry.code).toBe(2);
+      expect(retry.stderr).toContain(`cannot retry host h2 in run ${cId}: it is pending`);
+      // h3 is pending in C and in A (which goes on again): refused too.
+      expect((await cli(["skip", "h3"])).code).toBe(2);
+    } finally {
+      await cli(["abort", cId]);
+      await c.done;
+    }
+  }, 90_000);
+});

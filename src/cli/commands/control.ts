@@ -6,7 +6,15 @@
 import { systemClock } from "../../adapters/clock/system-clock.js";
 import { compilePlan } from "../../core/plan/compile.js";
 import { parsePlanText } from "../../core/plan/load.js";
-import { type HostAction, hostAction, type RunAction, requireRun, runAction } from "../../engine/runs.js";
+import {
+  type HostAction,
+  hostAction,
+  type RunAction,
+  requireRun,
+  runAction,
+  runIdForHost,
+  runsOfHost,
+} from "../../engine/runs.js";
 import { openStore, operatorName } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, paint, stateColor, table } from "../output.js";
@@ -137,7 +145,8 @@ export async function hostActionCommand(
   const out = makeOut({ noColor: opts.noColor });
   const store = await openStore(opts.db);
   try {
-    const run = await requireRun(store, opts.run);
+    // Without --run: the run that has the host, refused when it waits in more than one.
+    const run = await requireRun(store, opts.run ?? runIdForHost(host, await runsOfHost(store, host)));
     const r = await hostAction(
       { store, clock: systemClock() },
       run,

@@ -4,8 +4,9 @@
  * control.ts. The service's own coordinator drives the run; these commands create, act and watch.
  */
 import { setMaxListeners } from "node:events";
+import type { RunWithHost } from "../../core/flow/host-run.js";
 import type { HostState } from "../../core/flow/states.js";
-import type { HostAction, RunAction } from "../../engine/runs.js";
+import { type HostAction, type RunAction, runIdForHost } from "../../engine/runs.js";
 import { readUserFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, paint, stateColor, table } from "../output.js";
@@ -95,7 +96,10 @@ export async function remoteHostAction(
   opts: Common & { run?: string },
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
-  const id = await remoteRunId(r, opts.run);
+  // Without --run: the run that has the host, refused when it waits in more than one (as locally).
+  const id =
+    opts.run ??
+    runIdForHost(host, await call<RunWithHost[]>(r, "GET", `/api/hosts/${encodeURIComponent(host)}/runs`));
   const h = await call<{ run: string; host: string; state: string } & HostActionOutcome>(
     r,
     "POST",
