@@ -8,6 +8,10 @@
  *   opens, whether it has, and how many of its hosts are still pending; a pending host of a region
  *   whose window has not opened says so (`waiting: "window"`), so a run that is quiet on purpose
  *   does not look stuck. Empty for a run without windows, and for a finished run.
+ * - `coordinators` are the holders of the run's unexpired leases (each with when its leases expire
+ *   unless renewed): an unfinished run with none is driven by nobody, and says so (`overhaul resume`
+ *   carries it on). `elapsedMs` is the time since the run was created, up to now for an unfinished
+ *   run and up to its last change for a finished one.
  * - `next` is the command(s) an operator runs next, each naming the run (`--run RUN`), and only
  *   ones the run accepts: an aborted run takes no retry and no resume; a failed run whose hosts
  *   wait to start says whether `resume` carries on or the failure budget holds them, and how many
@@ -33,6 +37,10 @@ export interface RunSummary {
     updatedAt: string;
     options: Record<string, unknown>;
   };
+  /** Since creation: up to now for an unfinished run, up to its last change for a finished one. */
+  elapsedMs: number;
+  /** Coordinators holding the run's leases now, and until when (unless they renew them). */
+  coordinators: LeaseHolder[];
   counts: Record<HostState, number>;
   windows: { region: string; opensAt: string; open: boolean; pending: number }[];
   hosts: {
@@ -51,6 +59,26 @@ export interface RunSummary {
   failures: { host: string; state: HostState; reason: string | null }[];
   /** What to do next (commands naming the run), or null when there is nothing to do. */
   next: string | null;
+}
+
+export interface LeaseHolder {
+  owner: string;
+  until: string;
+}
+
+/** The owners of unexpired leases among `hosts` at `now`, with their latest expiry. */
+export function leaseHolders(
+  hosts: readonly Pick<HostFlowRecord, "leaseOwner" | "leaseExpiresAt">[],
+  now: number,
+): LeaseHolder[] {
+  const until = new Map<string, number>();
+  for (const h of hosts) {
+    if (h.leaseOwner === null || h.leaseExpiresAt === null || h.leaseExpiresAt <= now) continue;
+    until.set(h.leaseOwner, Math.max(until.get(h.leaseOwner) ?? 0, h.leaseExpiresAt));
+  }
+  return [...until]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([owner, at]) => ({ owner, until: new Date(at).toISOString() }));
 }
 
 /** The operator's next step (see the header); `budget` is unknown when the plan is. */
@@ -115,6 +143,8 @@ export async function summarize(store: Store, run: RunRecord, now: number, plan?
       updatedAt: iso(run.updatedAt) as string,
       options: run.options,
     },
+    elapsedMs: Math.max(0, (isTerminalRun(run.state) ? run.updatedAt : now) - run.createdAt),
+    coordinators: leaseHolders(hosts, now),
     counts,
     windows,
     hosts: hosts.map((h) => ({

@@ -3,7 +3,7 @@
  * halted by its failure budget, runs that share hosts, a run nobody drives, `resume` of a run that
  * cannot go on.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -210,4 +210,48 @@ describe("host actions when runs share hosts", () => {
       await c.done;
     }
   }, 90_000);
+});
+
+describe("a run left with no coordinator", () => {
+  const SLOW = (marks: string) => `name: slow
+hosts: web
+concurrency: { global: 1 }
+steps:
+  - { name: nap, kind: command, run: "touch ${marks}/$OVERHAUL_HOST; sleep 1", idempotent: true }
+`;
+
+  it("Ctrl-C'd: status says nobody holds it and how long it has been; abort finishes it at once", async () => {
+    const { dir, cli } = sandbox("unheld", {});
+    const marks = join(dir, "marks");
+    mkdirSync(marks);
+    writeFileSync(join(dir, "slow.yaml"), SLOW(marks));
+    const p = startCli(["run", "slow.yaml", "-i", "inv.ini", "--all", "-q"], {
+      cwd: dir,
+      env: { OVERHAUL_LOG_DIR: join(dir, "logs") },
+    });
+    await until(async () => readdirSync(marks).length > 0);
+    p.child.kill("SIGINT");
+    expect((await p.done).code).toBe(130);
+    await new Promise((r) => setTimeout(r, 1_100));
+
+    const status = await cli(["status"]);
+    expect(status.stdout).toMatch(/RUNNING/);
+    expect(status.stdout).toMatch(/\d+(\.\d+)?s since start/);
+    const id = runIdOf(status.stdout);
+    expect(status.stdout).toContain(
+      `no coordinator holds this run: nothing runs; \`overhaul resume ${id}\` carries it on`,
+    );
+    const json = JSON.parse((await cli(["status", "--json"])).stdout);
+    expect(json.coordinators).toEqual([]);
+    expect(json.elapsedMs).toBeGreaterThanOrEqual(1_000);
+
+    const abort = await cli(["abort", id]);
+    expect(abort.code, abort.stderr).toBe(0);
+    expect(abort.stdout).toContain(`run ${id}: running -> aborted`);
+    expect(abort.stdout).toContain(`no coordinator held run ${id}: the abort is finished here`);
+    const after = JSON.parse((await cli(["status", id, "--json"])).stdout);
+    expect(after.run.state).toBe("aborted");
+    expect(after.counts.in_doubt).toBe(0);
+    expect(after.counts.aborted + after.counts.succeeded).toBe(4);
+  }, 60_000);
 });

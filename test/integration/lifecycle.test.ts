@@ -4,8 +4,11 @@
  * and `resume` refuses a run that cannot go on.
  */
 import { describe, expect, it } from "vitest";
-import { hostAction, resumeRun } from "../../src/engine/runs.js";
-import { type Setup, setup, states } from "../support/engine-harness.js";
+import { renderSummary } from "../../src/cli/summary.js";
+import { finishUnheldAbort } from "../../src/engine/abort-unheld.js";
+import { summarize } from "../../src/engine/run-summary.js";
+import { hostAction, resumeRun, runAction } from "../../src/engine/runs.js";
+import { leaveInDoubt, type Setup, setup, states } from "../support/engine-harness.js";
 
 /** failone.yaml of the review: one host at a time, no failure budget (maxFailed 0), h02 fails. */
 const FAIL_ONE = `
@@ -122,5 +125,64 @@ steps:
     const res = await drive;
     expect(await states(t)).toEqual({ h01: "skipped", h02: "succeeded", h03: "failed", h04: "succeeded" });
     expect(res.run.reason).toBe("1 host(s) failed, 0 in doubt");
+  });
+});
+
+describe("a run no coordinator holds", () => {
+  const PLAN = `
+name: p
+hosts: all
+concurrency: { global: 1 }
+steps:
+  - { name: once, kind: command, run: "once" }
+  - { name: after, kind: command, run: "after", idempotent: true }
+`;
+
+  it("status says who holds it and until when, or that nobody does; elapsed time runs on", async () => {
+    const t = await setup(PLAN, 2, () => undefined);
+    const s0 = await summarize(t.store, t.run, t.run.createdAt + 90_000);
+    expect(s0.coordinators).toEqual([]);
+    expect(s0.elapsedMs).toBe(90_000);
+    const at = t.clock.now();
+    await t.store.acquireLeases(t.run.id, "host:42:abc", at, 30_000);
+    const s1 = await summarize(t.store, t.run, at + 1_000);
+    expect(s1.coordinators).toEqual([{ owner: "host:42:abc", until: new Date(at + 30_000).toISOString() }]);
+    const text = renderSummary({ color: false, write: () => {}, err: () => {} }, s1);
+    expect(text).toContain(`coordinator: host:42:abc (lease until `);
+    // Its leases expired: nobody drives it.
+    const s2 = await summarize(t.store, t.run, at + 31_000);
+    expect(s2.coordinators).toEqual([]);
+    expect(renderSummary({ color: false, write: () => {}, err: () => {} }, s2)).toContain(
+      `no coordinator holds this run: nothing runs; \`overhaul resume ${t.run.id}\` carries it on`,
+    );
+  });
+
+  it("an abort is finished at once: the host whose step was cut off is in doubt, the others aborted", async () => {
+    const t = await setup(PLAN, 3, () => undefined);
+    await leaveInDoubt(t, "once", null); // a dead coordinator's attempt on h01, its lease expired
+    const run = await runAction(
+      { store: t.store, clock: t.clock },
+      (await t.store.getRun(t.run.id))!,
+      "abort",
+      "op",
+    );
+    expect(run.state).toBe("aborting");
+    const done = await finishUnheldAbort({ store: t.store, clock: t.clock }, t.run.id, "cli");
+    expect(done).toMatchObject({ finished: true, inDoubt: ["h01"] });
+    expect((await t.store.getRun(t.run.id))?.state).toBe("aborted");
+    expect(await states(t)).toEqual({ h01: "in_doubt", h02: "aborted", h03: "aborted" });
+    expect((await t.store.getAttempts(t.run.id)).map((a) => a.state)).toEqual(["unknown"]);
+    expect(t.transport.calls).toEqual([]); // nothing ran on any host
+    expect((await t.store.getHosts(t.run.id)).every((h) => h.leaseOwner === null)).toBe(true);
+  });
+
+  it("a run whose coordinator still holds a lease is left to it", async () => {
+    const t = await setup(PLAN, 2, () => undefined);
+    await t.store.acquireLeases(t.run.id, "alive", t.clock.now(), 30_000);
+    await runAction({ store: t.store, clock: t.clock }, (await t.store.getRun(t.run.id))!, "abort", "op");
+    const r = await finishUnheldAbort({ store: t.store, clock: t.clock }, t.run.id, "cli");
+    expect(r).toMatchObject({ finished: false, holders: [{ owner: "alive" }] });
+    expect((await t.store.getRun(t.run.id))?.state).toBe("aborting");
+    expect(await states(t)).toEqual({ h01: "pending", h02: "pending" });
   });
 });

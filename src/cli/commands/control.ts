@@ -6,6 +6,8 @@
 import { systemClock } from "../../adapters/clock/system-clock.js";
 import { compilePlan } from "../../core/plan/compile.js";
 import { parsePlanText } from "../../core/plan/load.js";
+import { finishUnheldAbort } from "../../engine/abort-unheld.js";
+import { leaseHolders } from "../../engine/run-summary.js";
 import {
   type HostAction,
   hostAction,
@@ -15,10 +17,10 @@ import {
   runIdForHost,
   runsOfHost,
 } from "../../engine/runs.js";
-import { openStore, operatorName } from "../compose.js";
+import { coordinatorId, openStore, operatorName } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, paint, stateColor, table } from "../output.js";
-import { renderSummary, summarize } from "../summary.js";
+import { renderSummary, summarize, utc } from "../summary.js";
 
 interface Common {
   db?: string;
@@ -85,15 +87,44 @@ export async function runActionCommand(
   const store = await openStore(opts.db);
   try {
     const run = await requireRun(store, runId);
-    const after = await runAction(
-      { store, clock: systemClock() },
-      run,
-      action,
-      `operator:${operatorName()}`,
-      opts.reason,
-    );
+    const clock = systemClock();
+    // Aborting already (its coordinator gone): abort again finishes it, when nobody holds it.
+    let after =
+      action === "abort" && run.state === "aborting"
+        ? run
+        : await runAction({ store, clock }, run, action, `operator:${operatorName()}`, opts.reason);
+    const notes: string[] = [];
+    // A run no coordinator holds does not move: say so, and finish an abort here when that is safe
+    // (engine/abort-unheld.ts: nothing runs, steps left in doubt stay in doubt).
+    const holders = leaseHolders(await store.getHosts(after.id), clock.now());
+    if (holders.length > 0) {
+      const who = holders.map((h) => `${h.owner} (lease until ${utc(h.until)})`).join(", ");
+      if (after.state === "aborting")
+        notes.push(
+          `coordinator ${who} carries out the abort; if it is gone, \`overhaul abort ${after.id}\` finishes it once that lease has expired`,
+        );
+    } else if (after.state === "aborting") {
+      const done = await finishUnheldAbort({ store, clock }, after.id, coordinatorId());
+      if (done.finished) {
+        after = done.run;
+        notes.push(
+          `no coordinator held run ${after.id}: the abort is finished here${
+            done.inDoubt.length > 0
+              ? `; in doubt (a step of theirs may be half done, look at them): ${done.inDoubt.join(", ")}`
+              : ""
+          }`,
+        );
+      } else notes.push(`a coordinator took run ${after.id} meanwhile: it carries out the abort`);
+    } else if (after.state === "paused") {
+      notes.push(
+        `no coordinator holds run ${after.id}: nothing runs; \`overhaul resume ${after.id}\` continues it`,
+      );
+    }
     if (opts.json) out.write(`${JSON.stringify({ run: after.id, state: after.state })}\n`);
-    else out.write(`run ${after.id}: ${run.state} -> ${after.state}\n`);
+    else {
+      out.write(`run ${after.id}: ${run.state} -> ${after.state}\n`);
+      for (const n of notes) out.write(`${n}\n`);
+    }
     return EXIT.ok;
   } finally {
     await store.close();
