@@ -11,6 +11,14 @@ import { type Out, paint, stateColor, table } from "./output.js";
 
 export { type RunSummary, summarize } from "../engine/run-summary.js";
 
+/** The STEP column: the step, `after STEP` between steps, `not started`, or why it waits. */
+function stepColumn(h: RunSummary["hosts"][number]): string {
+  if (h.step) return h.step;
+  if (h.after) return `after ${h.after}`;
+  if (h.waiting === "window") return "(waiting for its window)";
+  return h.state === "running" || h.state === "aborted" ? "not started" : "-";
+}
+
 /** `2026-11-22 10:43:00 UTC` from an ISO time. */
 export const utc = (iso: string): string => iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
 
@@ -62,7 +70,7 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
         h.host,
         paint(out, stateColor(h.state), h.state),
         String(h.wave),
-        h.step ?? (h.waiting === "window" ? "(waiting for its window)" : "-"),
+        stepColumn(h),
         String(h.attempts),
         h.reason ?? "",
       ]);

@@ -17,6 +17,7 @@
  *   wait to start says whether `resume` carries on or the failure budget holds them, and how many
  *   failed or in-doubt hosts must be retried or skipped first.
  */
+import { placedByPosition, positionOf } from "../core/flow/position.js";
 import { HOST_STATES, type HostState, isTerminalRun } from "../core/flow/states.js";
 import type { FailureBudget, Plan } from "../core/plan/compile.js";
 import { mayGoOn, tally } from "../core/policy/budget.js";
@@ -48,7 +49,10 @@ export interface RunSummary {
     region: string | null;
     state: HostState;
     wave: number;
+    /** The step it is at (an attempt of it began), or null (between steps, not started, done). */
     step: string | null;
+    /** A running or aborted host between steps: the last step it finished. */
+    after: string | null;
     attempts: number;
     reason: string | null;
     startedAt: string | null;
@@ -129,6 +133,14 @@ export async function summarize(store: Store, run: RunRecord, now: number, plan?
     }));
   const stepName = (h: HostFlowRecord) =>
     plan ? (plan.steps[h.stepIndex]?.name ?? null) : String(h.stepIndex);
+  const names = plan
+    ? plan.steps.map((s) => s.name)
+    : Array.from({ length: Math.max(0, ...hosts.map((h) => h.stepIndex + 1)) }, (_, i) => String(i));
+  // A running or aborted host may sit between steps, or never have started (core/flow/position.ts).
+  const where = (h: HostFlowRecord): { step: string | null; after: string | null } =>
+    placedByPosition(h.state)
+      ? positionOf(h, names)
+      : { step: h.state === "succeeded" || h.state === "pending" ? null : stepName(h), after: null };
   return {
     run: {
       id: run.id,
@@ -152,7 +164,7 @@ export async function summarize(store: Store, run: RunRecord, now: number, plan?
       region: regionOf(h),
       state: h.state,
       wave: h.wave + 1,
-      step: h.state === "succeeded" || h.state === "pending" ? null : stepName(h),
+      ...where(h),
       attempts: h.attempts,
       reason: h.reason,
       startedAt: iso(h.startedAt),

@@ -5,7 +5,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { renderSummary } from "../../src/cli/summary.js";
+import { compilePlan } from "../../src/core/plan/compile.js";
+import { parsePlanText } from "../../src/core/plan/load.js";
+import { renderReport } from "../../src/core/report/index.js";
 import { finishUnheldAbort } from "../../src/engine/abort-unheld.js";
+import { reportOfRun } from "../../src/engine/report-of-run.js";
 import { summarize } from "../../src/engine/run-summary.js";
 import { hostAction, resumeRun, runAction } from "../../src/engine/runs.js";
 import { leaveInDoubt, type Setup, setup, states } from "../support/engine-harness.js";
@@ -184,5 +188,67 @@ steps:
     expect(r).toMatchObject({ finished: false, holders: [{ owner: "alive" }] });
     expect((await t.store.getRun(t.run.id))?.state).toBe("aborting");
     expect(await states(t)).toEqual({ h01: "pending", h02: "pending" });
+  });
+});
+
+describe("where stopped hosts are reported", () => {
+  /** slow.yaml of the review: two 3 s steps, two hosts at a time. */
+  const SLOW = `
+name: slow
+hosts: all
+concurrency: { global: 2 }
+steps:
+  - { name: nap, kind: command, run: "nap" }
+  - { name: nap2, kind: command, run: "nap2", idempotent: true }
+`;
+  async function stoppedAt(action: "abort" | "pause") {
+    let clock: Setup["clock"] | undefined;
+    const t = await setup(SLOW, 4, async () => {
+      await clock?.sleep(3_000);
+      return undefined;
+    });
+    clock = t.clock;
+    const drive = t.coordinator().drive();
+    await t.clock.sleep(2_500);
+    await runAction({ store: t.store, clock: t.clock }, (await t.store.getRun(t.run.id))!, action, "op");
+    if (action === "abort") await drive;
+    else await t.clock.sleep(5_000); // nap ends; nothing new starts
+    const plan = compilePlan(parsePlanText(SLOW, "slow.yaml"));
+    const s = await summarize(t.store, (await t.store.getRun(t.run.id))!, t.clock.now(), plan);
+    return { t, s, drive };
+  }
+  const at = (s: Awaited<ReturnType<typeof summarize>>) =>
+    Object.fromEntries(s.hosts.map((h) => [h.host, [h.state, h.step, h.after]]));
+
+  it("aborted: between steps is `after nap`, never started is `not started` (status and report)", async () => {
+    const { t, s } = await stoppedAt("abort");
+    expect(at(s)).toEqual({
+      h01: ["aborted", null, "nap"],
+      h02: ["aborted", null, "nap"],
+      h03: ["aborted", null, null],
+      h04: ["aborted", null, null],
+    });
+    const text = renderSummary({ color: false, write: () => {}, err: () => {} }, s, { hosts: true });
+    expect(text).toMatch(/h01 +aborted +1 +after nap +0/);
+    expect(text).toMatch(/h03 +aborted +1 +not started +0/);
+    const report = await reportOfRun(t.store, (await t.store.getRun(t.run.id))!);
+    expect(report.failures.map((f) => [f.host, f.step, f.after])).toEqual([
+      ["h01", null, "nap"],
+      ["h02", null, "nap"],
+      ["h03", null, null],
+      ["h04", null, null],
+    ]);
+    const txt = renderReport(report, "text");
+    expect(txt).toContain("h01 (aborted, r1, after nap)");
+    expect(txt).toContain("h03 (aborted, r1, not started)");
+  });
+
+  it("paused between steps: `after nap` with no attempt of nap2 counted", async () => {
+    const { t, s, drive } = await stoppedAt("pause");
+    expect(at(s)).toMatchObject({ h01: ["running", null, "nap"], h03: ["pending", null, null] });
+    const text = renderSummary({ color: false, write: () => {}, err: () => {} }, s, { hosts: true });
+    expect(text).toMatch(/h01 +running +1 +after nap +0/);
+    await runAction({ store: t.store, clock: t.clock }, (await t.store.getRun(t.run.id))!, "abort", "op");
+    await drive;
   });
 });
