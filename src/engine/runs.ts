@@ -96,7 +96,9 @@ export async function requireRun(store: Store, runId?: string): Promise<RunRecor
   if (runId) {
     const r = await store.getRun(runId);
     if (!r)
-      throw new NotFoundError(`no run "${runId}" in this database (see \`overhaul status\` for the runs)`);
+      throw new NotFoundError(
+        `no run "${runId}" in this database (see \`overhaul status --runs\` for the runs)`,
+      );
     return r;
   }
   const [latest] = await store.listRuns(1);

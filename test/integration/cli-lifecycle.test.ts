@@ -3,7 +3,15 @@
  * halted by its failure budget, runs that share hosts, a run nobody drives, `resume` of a run that
  * cannot go on.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -254,4 +262,40 @@ steps:
     expect(after.counts.in_doubt).toBe(0);
     expect(after.counts.aborted + after.counts.succeeded).toBe(4);
   }, 60_000);
+});
+
+describe("pointing at the wrong database or run", () => {
+  it("a read or control command on a database that does not exist says so and creates nothing", async () => {
+    const { dir, cli } = sandbox("no-database", {});
+    const db = join(dir, "nonexist/dir/n.db");
+    for (const args of [
+      ["status"],
+      ["status", "--runs"],
+      ["report"],
+      ["pause"],
+      ["abort"],
+      ["resume", "--detach"],
+      ["retry", "h1"],
+      ["skip", "h1", "--run", "r-x"],
+    ]) {
+      const r = await cli(["--db", db, ...args]);
+      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(`--db: no database at ${db}`);
+    }
+    const env = await cli(["status"], { env: { OVERHAUL_DB: db, OVERHAUL_LOG_DIR: join(dir, "logs") } });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain(`OVERHAUL_DB: no database at ${db}`);
+    expect(existsSync(join(dir, "nonexist"))).toBe(false);
+    expect(existsSync(join(dir, ".overhaul"))).toBe(false);
+  }, 60_000);
+
+  it("an unknown run points at the list of runs", async () => {
+    const { cli } = sandbox("unknown-run", { "ok.yaml": OK });
+    expect((await cli(["run", "ok.yaml", "-i", "inv.ini", "--limit", "h1", "-q"])).code).toBe(0);
+    const r = await cli(["status", "r-nope"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'no run "r-nope" in this database (see `overhaul status --runs` for the runs)',
+    );
+  }, 30_000);
 });

@@ -33,7 +33,7 @@ export async function statusCommand(
   opts: Common & { hosts?: boolean; runs?: boolean },
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
-  const store = await openStore(opts.db);
+  const store = await openStore(opts.db, { existing: true });
   try {
     if (opts.runs) {
       const runs = await store.listRuns(50);
@@ -84,7 +84,7 @@ export async function runActionCommand(
   opts: Common & { reason?: string },
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
-  const store = await openStore(opts.db);
+  const store = await openStore(opts.db, { existing: true });
   try {
     const run = await requireRun(store, runId);
     const clock = systemClock();
@@ -174,7 +174,7 @@ export async function hostActionCommand(
   opts: Common & { run?: string },
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
-  const store = await openStore(opts.db);
+  const store = await openStore(opts.db, { existing: true });
   try {
     // Without --run: the run that has the host, refused when it waits in more than one.
     const run = await requireRun(store, opts.run ?? runIdForHost(host, await runsOfHost(store, host)));

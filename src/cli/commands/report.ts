@@ -51,7 +51,7 @@ export function formatOf(opts: ReportOptions): ReportFormat {
 export async function reportCommand(runId: string | undefined, opts: ReportOptions): Promise<number> {
   const format = formatOf(opts);
   const out = makeOut({ noColor: opts.noColor || opts.output !== undefined });
-  const store = await openStore(opts.db);
+  const store = await openStore(opts.db, { existing: true });
   let text: string;
   try {
     const run = await requireRun(store, runId);

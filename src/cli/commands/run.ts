@@ -168,7 +168,7 @@ export async function resumeCommand(
   const out = makeOut({ noColor: opts.noColor });
   const ttl = leaseTtlMs(opts.leaseTtl);
   sshOptions(opts); // bad --ssh-* flags fail before anything is touched
-  const store = await openStore(opts.db);
+  const store = await openStore(opts.db, { existing: true });
   try {
     let run = await requireRun(store, runId);
     if (run.options.simulated === true) {
