@@ -142,7 +142,7 @@ export function runIdForHost(host: string, runs: readonly RunWithHost[]): string
     message: `host ${host} is unfinished in ${c.ambiguous.length} runs: ${c.ambiguous
       .map((r) => `${r.run} (${r.runState}; ${host} ${r.host})`)
       .join(", ")}`,
-    expected: `the run to act on: --run ${c.ambiguous[0]?.run ?? "RUN"}`,
+    expected: "--run RUN naming the one to act on",
   });
 }
 
