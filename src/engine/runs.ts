@@ -330,12 +330,13 @@ export async function hostAction(
 }
 
 /**
- * What `resume` does to the run's state before a coordinator drives it (`drive`) or, with
+ * What `resume` does to the run's state, before a coordinator drives it (`drive`) or, with
  * `--detach`, instead of that. Paused: running (approving the manual gate it waits at). Halting or
- * failed: running when it may go on (a host left to drive, the failure budget allowing it);
- * otherwise refused, except that a halting run is still driven (its hosts in flight finish).
- * Aborting: driven to the end of the abort, never set running. Succeeded or aborted: refused.
- * Refusals are OverhaulErrors that say what would let the run go on.
+ * failed: running when it may go on (a host left to drive, the failure budget allowing it).
+ * Otherwise the run is left as it is: driven, a halting run's hosts in flight finish, an aborting
+ * run's abort is finished, and a finished run is only shown (its summary says what would let it go
+ * on). Without `drive` (`--detach`, the API), a run that cannot go on is refused with an
+ * OverhaulError that says why and what would let it.
  */
 export async function resumeRun(
   deps: { store: Store; clock: Clock },
@@ -343,35 +344,31 @@ export async function resumeRun(
   actor: string,
   opts: { drive: boolean },
 ): Promise<RunRecord> {
-  const refuse = (more: string) =>
-    new OverhaulError(`cannot resume run ${run.id}: it is ${run.state}${more ? `; ${more}` : ""}`);
+  let why = "";
   switch (run.state) {
     case "running":
       return run;
     case "paused":
       return runAction(deps, run, "resume", actor);
     case "aborting":
-      if (opts.drive) return run;
-      throw refuse(
-        `its coordinator finishes the abort (if none holds it, \`overhaul resume ${run.id}\` without --detach does)`,
-      );
+      why = `its coordinator finishes the abort (if none holds it, \`overhaul abort ${run.id}\` or \`overhaul resume ${run.id}\` without --detach does)`;
+      break;
     case "halting":
     case "failed": {
       const d = await goOnOf(deps.store, run);
       if (d.go) return runAction(deps, run, "resume", actor);
-      if (run.state === "halting" && opts.drive) return run;
       if (d.why === "budget")
-        throw refuse(
-          `${d.message}: \`overhaul retry HOST --run ${run.id}\` or \`overhaul skip HOST --run ${run.id}\`, then \`overhaul resume ${run.id}\``,
-        );
-      throw refuse(
-        run.state === "failed"
-          ? `no host is left to run (\`overhaul retry HOST --run ${run.id}\` runs a failed or in-doubt host again)`
-          : "",
-      );
+        why = `${d.message}: \`overhaul retry HOST --run ${run.id}\` or \`overhaul skip HOST --run ${run.id}\`, then \`overhaul resume ${run.id}\``;
+      else if (run.state === "failed")
+        why = `no host is left to run (\`overhaul retry HOST --run ${run.id}\` runs a failed or in-doubt host again)`;
+      break;
     }
-    case "succeeded":
     case "aborted":
-      throw refuse(run.state === "aborted" ? "an aborted run is never driven again: start a new run" : "");
+      why = "an aborted run is never driven again: start a new run";
+      break;
+    case "succeeded":
+      break;
   }
+  if (opts.drive) return run;
+  throw new OverhaulError(`cannot resume run ${run.id}: it is ${run.state}${why ? `; ${why}` : ""}`);
 }

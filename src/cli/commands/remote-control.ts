@@ -4,6 +4,7 @@
  * control.ts. The service's own coordinator drives the run; these commands create, act and watch.
  */
 import { setMaxListeners } from "node:events";
+import { OverhaulError } from "../../core/errors.js";
 import type { RunWithHost } from "../../core/flow/host-run.js";
 import type { HostState } from "../../core/flow/states.js";
 import { type HostAction, type RunAction, runIdForHost } from "../../engine/runs.js";
@@ -153,18 +154,25 @@ export async function remoteResume(
   let state = s.run.state;
   // Running: nothing to set. Aborting or halting without --detach: watch the service finish the
   // abort, or the hosts in flight (a retry or skip that brings the failures back within the budget
-  // has set it running already). Anything else is the server's to resume or refuse (a run that
-  // cannot go on), as the local command does.
-  const watchOnly = !opts.detach && (state === "aborting" || state === "halting");
+  // has set it running already); succeeded or aborted: show it. Anything else is the server's to resume, or to refuse when the
+  // run cannot go on: --detach says so (exit 2); without it the run is shown, as locally.
+  const watchOnly =
+    !opts.detach &&
+    (state === "aborting" || state === "halting" || state === "succeeded" || state === "aborted");
   if (state !== "running" && !watchOnly) {
-    const a = await call<{ from: string; state: string }>(
-      r,
-      "POST",
-      `/api/runs/${encodeURIComponent(id)}/resume`,
-      {},
-    );
-    state = a.state;
-    if (a.from !== a.state && !opts.json) out.err(`run ${id} resumed\n`);
+    try {
+      const a = await call<{ from: string; state: string }>(
+        r,
+        "POST",
+        `/api/runs/${encodeURIComponent(id)}/resume`,
+        {},
+      );
+      state = a.state;
+      if (a.from !== a.state && !opts.json) out.err(`run ${id} resumed\n`);
+    } catch (e) {
+      const refused = e instanceof OverhaulError && e.name === "OverhaulError";
+      if (opts.detach || !refused) throw e;
+    }
   }
   if (opts.detach) {
     if (opts.json) out.write(`${JSON.stringify({ run: id, state })}\n`);
