@@ -228,7 +228,9 @@ async function reopenAfter(
   for (let tries = 0; ; tries++) {
     const run = await deps.store.getRun(runId);
     if (!run) throw new NotFoundError(`run ${runId} vanished`);
-    if (!REOPENABLE.includes(run.state)) return { runState: run.state, reopened: false, held: null };
+    // A simulation is driven by `overhaul simulate` only: reopened, nobody would ever drive it.
+    if (!REOPENABLE.includes(run.state) || run.options.simulated === true)
+      return { runState: run.state, reopened: false, held: null };
     const d = await goOnOf(deps.store, run);
     if (!d.go) return { runState: run.state, reopened: false, held: d.why === "budget" ? d.message : null };
     const now = deps.clock.now();
@@ -355,6 +357,10 @@ export async function resumeRun(
       break;
     case "halting":
     case "failed": {
+      if (run.options.simulated === true) {
+        why = "a simulated run is driven by `overhaul simulate` only: simulate the plan again";
+        break;
+      }
       const d = await goOnOf(deps.store, run);
       if (d.go) return runAction(deps, run, "resume", actor);
       if (d.why === "budget")

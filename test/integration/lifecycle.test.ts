@@ -86,6 +86,12 @@ describe("a halted run after an operator's skip or retry", () => {
     expect((await act(t, "h02", "skip")).reopened).toBe(true);
   });
 
+  it("a simulated run is not reopened (only `overhaul simulate` drives it)", async () => {
+    const t = await setup(FAIL_ONE, 4, failsOn("h02"), {}, { simulated: true });
+    expect((await t.coordinator().drive()).run.state).toBe("failed");
+    expect(await act(t, "h02", "skip")).toMatchObject({ runState: "failed", reopened: false });
+  });
+
   it("a skip while the run halts (hosts in flight) lets the live coordinator go on", async () => {
     const plan = `
 name: p
