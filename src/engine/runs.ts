@@ -7,7 +7,8 @@
  *   event with the operator as actor. Host actions also fence out the coordinator that held the host.
  * - A halted or failed run goes on again only when a host is left to drive and its failure budget
  *   allows it (core/policy/budget.ts `mayGoOn`): a retry or skip that makes it so reopens it, and
- *   `resume` of one that cannot go on is refused with what would let it.
+ *   `resume --detach` of one that cannot go on is refused with what would let it. A simulated run
+ *   is never reopened (only `overhaul simulate` drives it).
  */
 import { InputError, NotFoundError, OverhaulError } from "../core/errors.js";
 import { chooseRunForHost, type RunWithHost } from "../core/flow/host-run.js";

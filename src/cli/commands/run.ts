@@ -177,8 +177,9 @@ export async function resumeCommand(
         `run ${run.id} is a simulation (overhaul simulate / demo): it is never driven against real hosts; simulate the plan again instead`,
       );
     }
-    // A finished run that cannot go on, or one that only a driving coordinator can take further,
-    // is refused with what would let it go on (engine/runs.ts `resumeRun`).
+    // A paused run, or a halted or failed one that may go on, is set running; with --detach, one
+    // that cannot go on is refused with what would let it (engine/runs.ts `resumeRun`); without
+    // it, such a run is driven as it is (a finished one is only shown).
     const before = run.state;
     run = await resumeRun({ store, clock: systemClock() }, run, `operator:${operatorName()}`, {
       drive: !opts.detach,
