@@ -7,6 +7,7 @@
  * - Files the user names are read here; a missing or unreadable file is an InputError naming it.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { decodeText } from "../adapters/inventory-files/index.js";
@@ -40,13 +41,35 @@ export function dbLocation(flag?: string): string {
   return where;
 }
 
-export async function openStore(flag?: string): Promise<Store> {
+/**
+ * Open the database. `existing`: for commands that only act on runs already stored (status,
+ * report, pause, resume, abort, retry, skip): a SQLite file that does not exist is an InputError
+ * ("no database at PATH") and nothing is created — a mistyped --db would otherwise leave a new
+ * directory and an empty database behind, and answer "no runs". `run`, `simulate`, `serve` and
+ * `token` create it.
+ */
+export async function openStore(flag?: string, opts: { existing?: boolean } = {}): Promise<Store> {
   const where = dbLocation(flag);
-  const store = /^postgres(ql)?:\/\//.test(where)
-    ? await openPostgresStore(where)
-    : await openSqliteStore(where);
+  const postgres = /^postgres(ql)?:\/\//.test(where);
+  if (!postgres && opts.existing) requireDatabaseFile(where, flag);
+  const store = postgres ? await openPostgresStore(where) : await openSqliteStore(where);
   await store.migrate();
   return store;
+}
+
+function requireDatabaseFile(where: string, flag: string | undefined): void {
+  try {
+    statSync(where);
+  } catch (e) {
+    // Anything but "not there" (a path below a file, no permission) the SQLite store names itself.
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") return;
+    const from = flag === undefined && process.env.OVERHAUL_DB !== undefined ? "OVERHAUL_DB" : "--db";
+    throw new InputError({
+      path: from,
+      message: `no database at ${where}`,
+      expected: `the database the run was started with (\`overhaul run --db PATH\`, OVERHAUL_DB; default ${DEFAULT_DB})`,
+    });
+  }
 }
 
 export async function readUserFile(path: string, what: string): Promise<string> {

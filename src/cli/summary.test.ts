@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { hostFlowRecord, runRecord } from "../../test/support/records.js";
 import { MemoryStore } from "../adapters/store-memory/memory-store.js";
+import { nextStep } from "../engine/run-summary.js";
 import { renderSummary, summarize } from "./summary.js";
 
 const T0 = Date.UTC(2026, 10, 21, 20, 0);
@@ -80,8 +81,30 @@ describe("run summary (status): failures", () => {
     expect(text).not.toContain("overhaul retry");
   });
 
-  it("a failed run suggests retry or skip, then resume", async () => {
+  it("a failed run suggests retry or skip of a host of this run, then resume", async () => {
     const { text } = await runWith("failed");
-    expect(text).toContain("next: `overhaul retry HOST` or `overhaul skip HOST`, then `overhaul resume r1`");
+    expect(text).toContain(
+      "next: `overhaul retry HOST --run r1` or `overhaul skip HOST --run r1`, then `overhaul resume r1`",
+    );
+  });
+});
+
+describe("run summary (status): the next step of a failed run with hosts that never started", () => {
+  const run = { id: "r1", state: "failed" as const };
+  it("its failures skipped, within the budget: resume carries on", () => {
+    expect(nextStep(run, ["succeeded", "skipped", "pending", "pending"], { maxFailed: 0 })).toBe(
+      "`overhaul resume r1` (2 host(s) not finished)",
+    );
+  });
+
+  it("over the budget: how many failed or in-doubt hosts to retry or skip first, naming the run", () => {
+    expect(nextStep(run, ["failed", "in_doubt", "pending"], { maxFailed: 1 })).toBe(
+      "`overhaul retry HOST --run r1` or `overhaul skip HOST --run r1` for 1 more of the failed or in-doubt hosts (the failure budget holds 1 host(s) that have not started), then `overhaul resume r1`",
+    );
+  });
+
+  it("a run with nothing left to do suggests nothing", () => {
+    expect(nextStep(run, ["succeeded", "skipped"], { maxFailed: 0 })).toBeNull();
+    expect(nextStep({ id: "r1", state: "aborted" }, ["aborted", "succeeded"], { maxFailed: 0 })).toBeNull();
   });
 });

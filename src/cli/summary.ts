@@ -1,15 +1,34 @@
 /**
  * The run summary shown at the end of `run` and by `status`, in text and JSON (same data).
  *
- * Invariant: the next step it suggests for failed and in-doubt hosts is one the run accepts (an
- * aborted run takes no retry and no resume).
+ * Invariant: the next step it suggests is the summary's `next` (engine/run-summary.ts), one the run
+ * accepts, naming the run.
  */
-import type { HostState } from "../core/flow/states.js";
+import { type HostState, isTerminalRun, type RunState } from "../core/flow/states.js";
 import { formatDuration } from "../core/plan/duration.js";
 import type { RunSummary } from "../engine/run-summary.js";
 import { type Out, paint, stateColor, table } from "./output.js";
 
 export { type RunSummary, summarize } from "../engine/run-summary.js";
+
+/** The STEP column: the step, `after STEP` between steps, `not started`, or why it waits. */
+function stepColumn(h: RunSummary["hosts"][number]): string {
+  if (h.step) return h.step;
+  if (h.after) return `after ${h.after}`;
+  if (h.waiting === "window") return "(waiting for its window)";
+  return h.state === "running" || h.state === "aborted" ? "not started" : "-";
+}
+
+/** `2026-11-22 10:43:00 UTC` from an ISO time. */
+export const utc = (iso: string): string => iso.replace("T", " ").replace(/\.\d+Z$/, " UTC");
+
+/** What `overhaul resume` does for an unfinished run that no coordinator holds. */
+function unheld(id: string, state: string): string {
+  if (state === "aborting")
+    return `\`overhaul abort ${id}\` (or \`overhaul resume ${id}\`) finishes the abort`;
+  if (state === "paused") return `nothing runs; \`overhaul resume ${id}\` continues it`;
+  return `nothing runs; \`overhaul resume ${id}\` carries it on`;
+}
 
 export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean } = {}): string {
   const r = s.run;
@@ -21,10 +40,19 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
   const counts = (Object.entries(s.counts) as [HostState, number][])
     .filter(([, n]) => n > 0)
     .map(([st, n]) => paint(out, stateColor(st), `${st} ${n}`));
-  const took = Date.parse(r.updatedAt) - Date.parse(r.createdAt);
+  const finished = isTerminalRun(r.state as RunState);
+  const elapsed = formatDuration(s.elapsedMs);
   lines.push(
-    `  hosts: ${counts.join(", ")}  (total ${s.hosts.length})  ${paint(out, "gray", `${formatDuration(took)} since start`)}`,
+    `  hosts: ${counts.join(", ")}  (total ${s.hosts.length})  ${paint(out, "gray", finished ? `took ${elapsed}` : `${elapsed} since start`)}`,
   );
+  // Who drives an unfinished run: a run nobody holds does not move until someone resumes it.
+  if (!finished) {
+    if (s.coordinators.length > 0)
+      lines.push(
+        `  coordinator: ${s.coordinators.map((c) => `${c.owner} (lease until ${utc(c.until)})`).join(", ")}`,
+      );
+    else lines.push(`  ${paint(out, "yellow", "no coordinator holds this run")}: ${unheld(r.id, r.state)}`);
+  }
   // A run that waits for its regions' windows is quiet on purpose: say what it waits for.
   const closed = s.windows.filter((w) => !w.open);
   if (closed.length > 0) {
@@ -42,7 +70,7 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
         h.host,
         paint(out, stateColor(h.state), h.state),
         String(h.wave),
-        h.step ?? (h.waiting === "window" ? "(waiting for its window)" : "-"),
+        stepColumn(h),
         String(h.attempts),
         h.reason ?? "",
       ]);
@@ -53,16 +81,7 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
     lines.push(paint(out, "bold", "  failures:"));
     for (const f of s.failures)
       lines.push(`    ${paint(out, "red", f.host)} (${f.state}): ${f.reason ?? ""}`);
-    // An aborted run is never driven again (retry and resume are refused): the hosts are the
-    // operator's to look at, an in-doubt one with a step that may be half done.
-    if (r.state === "aborted" || r.state === "aborting")
-      lines.push(
-        "  next: the run is aborted and cannot be resumed: look at these hosts (an in-doubt host's step may be half done), then start a new run for them",
-      );
-    else
-      lines.push(
-        `  next: \`overhaul retry HOST\` or \`overhaul skip HOST\`, then \`overhaul resume ${r.id}\``,
-      );
   }
+  if (s.next) lines.push(`  next: ${s.next}`);
   return `${lines.join("\n")}\n`;
 }

@@ -68,7 +68,7 @@ import {
   emptyCounts,
   nextOpening,
 } from "../core/policy/admission.js";
-import { budgetExceeded, countsAsFailed } from "../core/policy/budget.js";
+import { budgetExceeded, budgetExceededReason, countsAsFailed, tally } from "../core/policy/budget.js";
 import type { AttemptRecord, HostFlowRecord, NewEvent, RunRecord } from "../ports/store.js";
 import { AbortFanout } from "./abort-fanout.js";
 import type { CoordinatorOptions, EngineDeps } from "./deps.js";
@@ -306,6 +306,16 @@ export class Coordinator {
   private async reloadView(): Promise<void> {
     this.viewStale = false;
     const all = await this.deps.store.getHosts(this.runId);
+    // A flow whose lease token the store has moved on from (an operator's skip of a host we held,
+    // or a lease taken over) is stale: the stored record is the host's state, so a skipped failure
+    // no longer counts against the budget. A unit in flight settles first (it is fenced).
+    for (const h of all) {
+      const f = this.flows.get(h.host);
+      if (f !== undefined && f.rec.leaseToken !== h.leaseToken && !this.busy.has(h.host)) {
+        this.flows.delete(h.host);
+        this.heldVersion++;
+      }
+    }
     this.view = new Map(all.map((h) => [h.host, this.flows.get(h.host)?.rec ?? h]));
     this.viewOrder = undefined;
     this.maxWave = all.reduce((m, h) => Math.max(m, h.wave), 0);
@@ -562,7 +572,10 @@ export class Coordinator {
     if (this.run.state !== "running") return;
     const failed = this.failedCount();
     if (budgetExceeded(this.plan.failureBudget, this.view.size, failed)) {
-      const reason = `failure budget exceeded: ${failed} of ${this.view.size} hosts failed (${describeBudget(this.plan)})`;
+      const reason = budgetExceededReason(
+        this.plan.failureBudget,
+        tally([...this.view.values()].map((h) => h.state)),
+      );
       if (await this.setRun("halting", { reason })) {
         await this.deps.notifier
           .notify({ runId: this.runId, severity: "critical", summary: `run ${this.runId} halted: ${reason}` })
@@ -883,11 +896,3 @@ const TAKEOVER_POLL_MS = 1_000;
 
 /** A failed lease renewal is tried again this soon (or at a tenth of the TTL, if shorter). */
 const RENEW_RETRY_MS = 1_000;
-
-function describeBudget(plan: Plan): string {
-  const b = plan.failureBudget;
-  const parts: string[] = [];
-  if (b.maxFailed !== undefined) parts.push(`maxFailed ${b.maxFailed}`);
-  if (b.maxFailedPercent !== undefined) parts.push(`maxFailedPercent ${b.maxFailedPercent}`);
-  return parts.join(", ");
-}

@@ -43,6 +43,7 @@
  *   next coordinator, which re-runs it (the step is idempotent).
  */
 import { TransportError } from "../core/errors.js";
+import { positionOf } from "../core/flow/position.js";
 import { assertHostTransition, type HostState } from "../core/flow/states.js";
 import type { Host } from "../core/model/fleet.js";
 import { hasRevert, type Plan, type Step } from "../core/plan/compile.js";
@@ -278,10 +279,13 @@ export class HostFlow {
       });
       io.result = { seq: p.seq, state: "failed", finishedAt: now, result: { reason: why } };
     }
-    events.push({
-      type: "host.aborted",
-      data: { reason, step: this.cx.plan.steps[this.rec.stepIndex]?.name ?? null },
-    });
+    // Where it stopped: at a step one of whose attempts began, after the last one it finished, or
+    // not started (core/flow/position.ts). A chained intent closed here never began.
+    const where = positionOf(
+      p === undefined ? this.rec : { ...this.rec, attempts: 0 },
+      this.cx.plan.steps.map((s) => s.name),
+    );
+    events.push({ type: "host.aborted", data: { reason, step: where.step, after: where.after } });
     await this.commit({ state: "aborted", finishedAt: now, reason }, events, io);
   }
 
@@ -570,7 +574,7 @@ export class HostFlow {
       { state: "aborted", finishedAt: now, reason, notBefore: null },
       [
         { type: "attempt.failed", data: { step: step.name, attempt: n, reason, final: true } },
-        { type: "host.aborted", data: { reason, step: step.name } },
+        { type: "host.aborted", data: { reason, step: step.name, after: null } },
       ],
       { result: { seq, state: "failed", finishedAt: now, result: { reason } } },
     );

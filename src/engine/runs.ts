@@ -7,8 +7,13 @@
  *   see `Store.createRun`), except a simulated one (`exclusive: false`).
  * - Operator actions are compare-and-set writes checked against the transition tables; each is an
  *   event with the operator as actor. Host actions also fence out the coordinator that held the host.
+ * - A halted or failed run goes on again only when a host is left to drive and its failure budget
+ *   allows it (core/policy/budget.ts `mayGoOn`): a retry or skip that makes it so reopens it, and
+ *   `resume --detach` of one that cannot go on is refused with what would let it. A simulated run
+ *   is never reopened (only `overhaul simulate` drives it).
  */
-import { NotFoundError, OverhaulError } from "../core/errors.js";
+import { InputError, NotFoundError, OverhaulError } from "../core/errors.js";
+import { chooseRunForHost, type RunWithHost } from "../core/flow/host-run.js";
 import { buildFlows, makeRunId, NOT_STARTED } from "../core/flow/run-setup.js";
 import {
   HOST_TRANSITIONS,
@@ -20,9 +25,11 @@ import {
 import type { Host } from "../core/model/fleet.js";
 import type { Plan } from "../core/plan/compile.js";
 import { optionsWithSchedule, type RunSchedule } from "../core/planner/run-schedule.js";
+import { type GoOn, mayGoOn, tally } from "../core/policy/budget.js";
 import type { Clock } from "../ports/clock.js";
 import type { Random } from "../ports/random.js";
 import type { HostFlowRecord, NewEvent, RunRecord, Store } from "../ports/store.js";
+import { loadRunPlan } from "./plan-of-run.js";
 
 export interface CreateRunInput {
   plan: Plan;
@@ -97,12 +104,54 @@ export async function requireRun(store: Store, runId?: string): Promise<RunRecor
   if (runId) {
     const r = await store.getRun(runId);
     if (!r)
-      throw new NotFoundError(`no run "${runId}" in this database (see \`overhaul status\` for the runs)`);
+      throw new NotFoundError(
+        `no run "${runId}" in this database (see \`overhaul status --runs\` for the runs)`,
+      );
     return r;
   }
   const [latest] = await store.listRuns(1);
   if (!latest) throw new NotFoundError("there are no runs in this database yet");
   return latest;
+}
+
+/** How many of the newest runs (besides every unfinished one) a host action without a run looks at. */
+export const HOST_RUNS_LOOKED_AT = 100;
+
+/**
+ * The runs a host is in, newest first: every unfinished run and the newest HOST_RUNS_LOOKED_AT,
+ * each with the host's state there (what `retry HOST` / `skip HOST` without --run choose from).
+ */
+export async function runsOfHost(store: Store, host: string): Promise<RunWithHost[]> {
+  const byId = new Map<string, RunRecord>();
+  for (const r of [
+    ...(await store.listRuns(undefined, { unfinished: true })),
+    ...(await store.listRuns(HOST_RUNS_LOOKED_AT)),
+  ])
+    byId.set(r.id, r);
+  const runs = [...byId.values()].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+  const out: RunWithHost[] = [];
+  for (const r of runs) {
+    const h = await store.getHost(r.id, host);
+    if (h) out.push({ run: r.id, runState: r.state, host: h.state });
+  }
+  return out;
+}
+
+/** The run `retry HOST` / `skip HOST` acts on when none is named (core/flow/host-run.ts). */
+export function runIdForHost(host: string, runs: readonly RunWithHost[]): string {
+  const c = chooseRunForHost(runs);
+  if ("run" in c) return c.run;
+  if ("none" in c)
+    throw new NotFoundError(
+      `host "${host}" is in none of the runs looked at (every unfinished run and the newest ${HOST_RUNS_LOOKED_AT}): name its run with --run RUN`,
+    );
+  throw new InputError({
+    path: "--run",
+    message: `host ${host} is unfinished in ${c.ambiguous.length} runs: ${c.ambiguous
+      .map((r) => `${r.run} (${r.runState}; ${host} ${r.host})`)
+      .join(", ")}`,
+    expected: "--run RUN naming the one to act on",
+  });
 }
 
 export type RunAction = "pause" | "resume" | "abort";
@@ -149,14 +198,85 @@ export async function runAction(
 
 export type HostAction = "retry" | "skip";
 
-/** Retry: a failed host starts its flow again (after its last point of no return); an in-doubt host re-runs the doubtful step (forward or revert). Skip: the host leaves the run. Retry is refused in an aborted run. */
+/** What a retry or skip did: the host's new record, and the run's state after it. */
+export interface HostActionResult {
+  host: HostFlowRecord;
+  /** The run's state after the action: a retry or skip may have let a halted or finished run go on. */
+  runState: RunState;
+  /** The run was set running again by this action. */
+  reopened: boolean;
+  /**
+   * Why a halting or failed run with hosts waiting to start does not go on yet (its failure budget
+   * is still exceeded, and by how many hosts); null otherwise.
+   */
+  held: string | null;
+}
+
+/** The run's hosts against its failure budget: may it go on (core/policy/budget.ts `mayGoOn`)? */
+export async function goOnOf(store: Store, run: RunRecord): Promise<GoOn> {
+  const plan = await loadRunPlan(store, run);
+  const hosts = await store.getHosts(run.id);
+  return mayGoOn(plan.failureBudget, tally(hosts.map((h) => h.state)));
+}
+
+/** Run states an operator's retry or skip (or resume) may set running again, when it may go on. */
+const REOPENABLE: readonly RunState[] = ["halting", "failed", "succeeded"];
+
+/**
+ * After a retry or skip: a halting or finished run goes on (running) when a host is left to drive
+ * and the failure budget allows it. Compare-and-set on the state read; read again if a coordinator
+ * changed it meanwhile (a halting run it just finished as failed is reopened all the same).
+ */
+async function reopenAfter(
+  deps: { store: Store; clock: Clock },
+  runId: string,
+  actor: string,
+  why: { action: HostAction; host: string },
+): Promise<{ runState: RunState; reopened: boolean; held: string | null }> {
+  for (let tries = 0; ; tries++) {
+    const run = await deps.store.getRun(runId);
+    if (!run) throw new NotFoundError(`run ${runId} vanished`);
+    // A simulation is driven by `overhaul simulate` only: reopened, nobody would ever drive it.
+    if (!REOPENABLE.includes(run.state) || run.options.simulated === true)
+      return { runState: run.state, reopened: false, held: null };
+    const d = await goOnOf(deps.store, run);
+    if (!d.go) return { runState: run.state, reopened: false, held: d.why === "budget" ? d.message : null };
+    const now = deps.clock.now();
+    const ev: NewEvent = {
+      runId,
+      host: null,
+      at: now,
+      type: "run.running",
+      actor,
+      data: { from: run.state, action: why.action, host: why.host },
+    };
+    if (
+      await deps.store.updateRun(runId, [run.state], { state: "running", updatedAt: now, reason: null }, [ev])
+    )
+      return { runState: "running", reopened: true, held: null };
+    // The host's change stands; a run that keeps changing under us is left to `resume`.
+    if (tries >= 5)
+      return {
+        runState: run.state,
+        reopened: false,
+        held: `the run changed meanwhile: \`overhaul resume ${runId}\``,
+      };
+  }
+}
+
+/**
+ * Retry: a failed host starts its flow again (after its last point of no return); an in-doubt host
+ * re-runs the doubtful step (forward or revert). Skip: the host leaves the run. Retry is refused in
+ * an aborted run. Either lets a halted or failed run go on when a host is left to drive and the
+ * failure budget then allows it (`reopenAfter`); otherwise the result says what holds it.
+ */
 export async function hostAction(
   deps: { store: Store; clock: Clock },
   run: RunRecord,
   host: string,
   action: HostAction,
   actor: string,
-): Promise<HostFlowRecord> {
+): Promise<HostActionResult> {
   const { store, clock } = deps;
   const h = await store.getHost(run.id, host);
   if (!h) throw new NotFoundError(`host "${host}" is not part of run ${run.id}`);
@@ -197,7 +317,7 @@ export async function hostAction(
   }
   if (!predecessors(HOST_TRANSITIONS, to).includes(h.state)) {
     throw new OverhaulError(
-      `cannot ${action} host ${host}: it is ${h.state} (possible from ${predecessors(HOST_TRANSITIONS, to).join(", ")})`,
+      `cannot ${action} host ${host} in run ${run.id}: it is ${h.state} (possible from ${predecessors(HOST_TRANSITIONS, to).join(", ")})`,
     );
   }
   const ev: NewEvent = {
@@ -209,21 +329,60 @@ export async function hostAction(
     data: { from: h.state },
   };
   const ok = await store.operatorHost(run.id, host, [h.state], patch, [ev]);
-  if (!ok) throw new OverhaulError(`host ${host} changed while ${action} was being applied; try again`);
-  // A finished run with a retried host is open again. Read the run after the host changed: a
-  // coordinator may have finished it since the caller loaded it.
-  const after = (await store.getRun(run.id))?.state ?? run.state;
-  if (action === "retry" && (after === "failed" || after === "succeeded")) {
-    await store.updateRun(run.id, [after], { state: "running", updatedAt: now, reason: null }, [
-      {
-        runId: run.id,
-        host: null,
-        at: now,
-        type: "run.running",
-        actor,
-        data: { from: after, action: "retry", host },
-      },
-    ]);
+  if (!ok)
+    throw new OverhaulError(
+      `host ${host} in run ${run.id} changed while ${action} was being applied; try again`,
+    );
+  // Read the run after the host changed: a coordinator may have finished it since the caller
+  // loaded it.
+  const after = await reopenAfter(deps, run.id, actor, { action, host });
+  return { host: { ...h, ...patch }, ...after };
+}
+
+/**
+ * What `resume` does to the run's state, before a coordinator drives it (`drive`) or, with
+ * `--detach`, instead of that. Paused: running (approving the manual gate it waits at). Halting or
+ * failed: running when it may go on (a host left to drive, the failure budget allowing it).
+ * Otherwise the run is left as it is: driven, a halting run's hosts in flight finish, an aborting
+ * run's abort is finished, and a finished run is only shown (its summary says what would let it go
+ * on). Without `drive` (`--detach`, the API), a run that cannot go on is refused with an
+ * OverhaulError that says why and what would let it.
+ */
+export async function resumeRun(
+  deps: { store: Store; clock: Clock },
+  run: RunRecord,
+  actor: string,
+  opts: { drive: boolean },
+): Promise<RunRecord> {
+  let why = "";
+  switch (run.state) {
+    case "running":
+      return run;
+    case "paused":
+      return runAction(deps, run, "resume", actor);
+    case "aborting":
+      why = `its coordinator finishes the abort (if none holds it, \`overhaul abort ${run.id}\` or \`overhaul resume ${run.id}\` without --detach does)`;
+      break;
+    case "halting":
+    case "failed": {
+      if (run.options.simulated === true) {
+        why = "a simulated run is driven by `overhaul simulate` only: simulate the plan again";
+        break;
+      }
+      const d = await goOnOf(deps.store, run);
+      if (d.go) return runAction(deps, run, "resume", actor);
+      if (d.why === "budget")
+        why = `${d.message}: \`overhaul retry HOST --run ${run.id}\` or \`overhaul skip HOST --run ${run.id}\`, then \`overhaul resume ${run.id}\``;
+      else if (run.state === "failed")
+        why = `no host is left to run (\`overhaul retry HOST --run ${run.id}\` runs a failed or in-doubt host again)`;
+      break;
+    }
+    case "aborted":
+      why = "an aborted run is never driven again: start a new run";
+      break;
+    case "succeeded":
+      break;
   }
-  return { ...h, ...patch };
+  if (opts.drive) return run;
+  throw new OverhaulError(`cannot resume run ${run.id}: it is ${run.state}${why ? `; ${why}` : ""}`);
 }

@@ -19,7 +19,7 @@ import { parsePlan, parsePlanText } from "../core/plan/load.js";
 import { REPORT_FORMATS, renderReport } from "../core/report/index.js";
 import { reportOfRun } from "../engine/report-of-run.js";
 import { summarize } from "../engine/run-summary.js";
-import { createRun, hostAction, requireRun, runAction } from "../engine/runs.js";
+import { createRun, hostAction, requireRun, resumeRun, runAction, runsOfHost } from "../engine/runs.js";
 import type { RunRecord, Store } from "../ports/store.js";
 import { route } from "./route-def.js";
 import { mintToken } from "./tokens.js";
@@ -270,13 +270,14 @@ export const ROUTES = [
       target: (p) => p.id,
       async handler({ deps, params, body, principal }) {
         const run = await findRun(deps.store, params.id);
-        const after = await runAction(
-          { store: deps.store, clock: deps.clock },
-          run,
-          action,
-          actorOf(principal?.token.name ?? "unknown"),
-          body?.reason,
-        );
+        const actor = actorOf(principal?.token.name ?? "unknown");
+        const ops = { store: deps.store, clock: deps.clock };
+        // The service's coordinator drives every unfinished run: resume only sets the state, and
+        // refuses a run that cannot go on, as `overhaul resume --detach` does (and one that runs).
+        const after =
+          action === "resume" && run.state !== "running"
+            ? await resumeRun(ops, run, actor, { drive: false })
+            : await runAction(ops, run, action, actor, body?.reason);
         return { run: after.id, from: run.state, state: after.state };
       },
     }),
@@ -302,19 +303,37 @@ export const ROUTES = [
             `run ${run.id} is a simulation: retrying a host would reopen a run nobody drives; simulate the plan again instead`,
           );
         }
-        const h = await hostAction(
+        const r = await hostAction(
           { store: deps.store, clock: deps.clock },
           run,
           params.host,
           action,
           actorOf(principal?.token.name ?? "unknown"),
         );
-        return { run: run.id, host: h.host, state: h.state };
+        return {
+          run: run.id,
+          host: r.host.host,
+          state: r.host.state,
+          runState: r.runState,
+          reopened: r.reopened,
+          held: r.held,
+        };
       },
     }),
   ),
 
   // ---- hosts ----
+  route({
+    method: "GET",
+    url: "/api/hosts/:host/runs",
+    access: "viewer",
+    summary:
+      "The runs a host is in (every unfinished run and the newest 100), newest first, with its state in each: what `retry HOST` / `skip HOST` without a run choose from.",
+    params: z.object({ host: z.string().min(1).max(255) }),
+    async handler({ deps, params }) {
+      return runsOfHost(deps.store, params.host);
+    },
+  }),
   route({
     method: "GET",
     url: "/api/runs/:id/hosts",

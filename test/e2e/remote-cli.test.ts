@@ -80,7 +80,7 @@ describe("CLI --server", () => {
 
     const skip = await remote(["skip", "web01", "--run", id]);
     expect(skip.code).toBe(2);
-    expect(skip.stderr).toMatch(/cannot skip host web01: it is succeeded/);
+    expect(skip.stderr).toContain(`cannot skip host web01 in run ${id}: it is succeeded`);
 
     const retry = await remote(["retry", "web03", "--run", id]);
     expect(retry.code).toBe(0);
@@ -90,7 +90,15 @@ describe("CLI --server", () => {
     expect(watched.code).toBe(3);
     expect(JSON.parse(watched.stdout).failures.map((f: { host: string }) => f.host)).toEqual(["web03"]);
     const skipped = await remote(["skip", "web03", "--run", id, "--json"]);
-    expect(JSON.parse(skipped.stdout)).toEqual({ run: id, host: "web03", state: "skipped" });
+    // Nothing left to run: the run stays failed, and says nothing holds it.
+    expect(JSON.parse(skipped.stdout)).toEqual({
+      run: id,
+      host: "web03",
+      state: "skipped",
+      runState: "failed",
+      reopened: false,
+      held: null,
+    });
   }, 60_000);
 
   it("refuses a viewer (exit 6) and a missing token (exit 2), and names an unknown run", async () => {

@@ -165,6 +165,21 @@ failureBudget: { maxFailed: 1 }
     });
   });
 
+  it("a run halted by hosts in doubt says so, not that they failed", async () => {
+    const plan = `
+name: p
+hosts: all
+steps: [{ name: s, kind: command, run: "x", timeout: 5s }]
+concurrency: { global: 1 }
+`;
+    const t = await setup(plan, 3, (h, _c, req) => (h === "h01" ? never(req) : undefined));
+    const res = await t.coordinator().drive();
+    expect(await states(t.store, t.run.id)).toEqual({ h01: "in_doubt", h02: "pending", h03: "pending" });
+    expect(res.run.reason).toBe(
+      "failure budget exceeded: 1 of 3 hosts failed or in doubt (0 failed, 1 in doubt; maxFailed 0)",
+    );
+  });
+
   it("a check that passes skips the step", async () => {
     const plan = `
 name: p

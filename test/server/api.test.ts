@@ -254,6 +254,13 @@ describe("API", () => {
     }
   });
 
+  it("lists the runs a host is in, with its state in each (what retry/skip without a run choose from)", async () => {
+    const r = await get("/api/hosts/web01/runs");
+    expect(r.status).toBe(200);
+    expect(r.body).toContainEqual({ run: t.run.id, runState: "running", host: "pending" });
+    expect((await get("/api/hosts/nowhere/runs")).body).toEqual([]);
+  });
+
   it("operator actions are the engine's: state changes, 409 when not possible, audited", async () => {
     expect((await post(`/api/runs/${t.run.id}/resume`, "operator")).status).toBe(409);
     const skip = await post(`/api/runs/${t.run.id}/hosts/web02/skip`, "operator");

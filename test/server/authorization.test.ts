@@ -95,6 +95,7 @@ const POLICY: Record<string, RouteDef["access"]> = {
   "POST /api/runs/:id/abort": "admin",
   "POST /api/runs/:id/hosts/:host/retry": "operator",
   "POST /api/runs/:id/hosts/:host/skip": "operator",
+  "GET /api/hosts/:host/runs": "viewer",
   "GET /api/runs/:id/hosts": "viewer",
   "GET /api/runs/:id/hosts/:host": "viewer",
   "GET /api/runs/:id/hosts/:host/runbook": "viewer",

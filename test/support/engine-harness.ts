@@ -19,6 +19,8 @@ export async function setup(
   hostsN: number,
   handler: Handler,
   hostOpts: Parameters<typeof makeHosts>[1] = {},
+  /** The run's options (e.g. `{ simulated: true }`). */
+  options: Record<string, unknown> = {},
 ) {
   const clock = new VirtualClock();
   const store = new MemoryStore();
@@ -32,7 +34,7 @@ export async function setup(
       planBody: planYaml,
       planHash: "h",
       hosts: makeHosts(hostsN, hostOpts),
-      options: {},
+      options,
       actor: "test",
     },
   );

@@ -5,12 +5,22 @@
  */
 
 import { systemClock } from "../../adapters/clock/system-clock.js";
+import { finishUnheldAbort } from "../../engine/abort-unheld.js";
 import { planOfRevision } from "../../engine/plan-of-run.js";
-import { type HostAction, hostAction, type RunAction, requireRun, runAction } from "../../engine/runs.js";
-import { openStore, operatorName } from "../compose.js";
+import { leaseHolders } from "../../engine/run-summary.js";
+import {
+  type HostAction,
+  hostAction,
+  type RunAction,
+  requireRun,
+  runAction,
+  runIdForHost,
+  runsOfHost,
+} from "../../engine/runs.js";
+import { coordinatorId, openStore, operatorName } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, paint, stateColor, table } from "../output.js";
-import { renderSummary, summarize } from "../summary.js";
+import { renderSummary, summarize, utc } from "../summary.js";
 
 interface Common {
   db?: string;
@@ -23,7 +33,7 @@ export async function statusCommand(
   opts: Common & { hosts?: boolean; runs?: boolean },
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
-  const store = await openStore(opts.db);
+  const store = await openStore(opts.db, { existing: true });
   try {
     if (opts.runs) {
       const runs = await store.listRuns(50);
@@ -74,22 +84,58 @@ export async function runActionCommand(
   opts: Common & { reason?: string },
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
-  const store = await openStore(opts.db);
+  const store = await openStore(opts.db, { existing: true });
   try {
     const run = await requireRun(store, runId);
-    const after = await runAction(
-      { store, clock: systemClock() },
-      run,
-      action,
-      `operator:${operatorName()}`,
-      opts.reason,
-    );
+    const clock = systemClock();
+    // Aborting already (its coordinator gone): abort again finishes it, when nobody holds it.
+    let after =
+      action === "abort" && run.state === "aborting"
+        ? run
+        : await runAction({ store, clock }, run, action, `operator:${operatorName()}`, opts.reason);
+    const notes: string[] = [];
+    // A run no coordinator holds does not move: say so, and finish an abort here when that is safe
+    // (engine/abort-unheld.ts: nothing runs, steps left in doubt stay in doubt).
+    const holders = leaseHolders(await store.getHosts(after.id), clock.now());
+    if (holders.length > 0) {
+      const who = holders.map((h) => `${h.owner} (lease until ${utc(h.until)})`).join(", ");
+      if (after.state === "aborting")
+        notes.push(
+          `coordinator ${who} carries out the abort; if it is gone, \`overhaul abort ${after.id}\` finishes it once that lease has expired`,
+        );
+    } else if (after.state === "aborting") {
+      const done = await finishUnheldAbort({ store, clock }, after.id, coordinatorId());
+      if (done.finished) {
+        after = done.run;
+        notes.push(
+          `no coordinator held run ${after.id}: the abort is finished here${
+            done.inDoubt.length > 0
+              ? `; in doubt (a step of theirs may be half done, look at them): ${done.inDoubt.join(", ")}`
+              : ""
+          }`,
+        );
+      } else notes.push(`a coordinator took run ${after.id} meanwhile: it carries out the abort`);
+    } else if (after.state === "paused") {
+      notes.push(
+        `no coordinator holds run ${after.id}: nothing runs; \`overhaul resume ${after.id}\` continues it`,
+      );
+    }
     if (opts.json) out.write(`${JSON.stringify({ run: after.id, state: after.state })}\n`);
-    else out.write(`run ${after.id}: ${run.state} -> ${after.state}\n`);
+    else {
+      out.write(`run ${after.id}: ${run.state} -> ${after.state}\n`);
+      for (const n of notes) out.write(`${n}\n`);
+    }
     return EXIT.ok;
   } finally {
     await store.close();
   }
+}
+
+/** What a retry or skip did to the run (absent from an older server's answer). */
+export interface HostActionOutcome {
+  runState?: string;
+  reopened?: boolean;
+  held?: string | null;
 }
 
 /** What `retry` / `skip` print, locally and with --server. */
@@ -100,15 +146,26 @@ export function writeHostAction(
   runId: string,
   host: string,
   state: string,
+  outcome: HostActionOutcome = {},
 ): void {
-  if (json) out.write(`${JSON.stringify({ run: runId, host, state })}\n`);
-  else {
-    out.write(`run ${runId}: host ${host} -> ${state}\n`);
-    if (action === "retry")
-      out.write(
-        `continue the run with \`overhaul resume ${runId}\` (a coordinator already driving it picks this up)\n`,
-      );
+  if (json) {
+    const { runState, reopened, held } = outcome;
+    out.write(`${JSON.stringify({ run: runId, host, state, runState, reopened, held })}\n`);
+    return;
   }
+  out.write(`run ${runId}: host ${host} -> ${state}\n`);
+  if (outcome.held) {
+    out.write(
+      `run ${runId} stays ${outcome.runState}: ${outcome.held}: \`overhaul retry HOST --run ${runId}\` or \`overhaul skip HOST --run ${runId}\`, then \`overhaul resume ${runId}\`\n`,
+    );
+  } else if (outcome.reopened) {
+    out.write(
+      `run ${runId} goes on: continue it with \`overhaul resume ${runId}\` (a coordinator already driving it picks this up)\n`,
+    );
+  } else if (action === "retry")
+    out.write(
+      `continue the run with \`overhaul resume ${runId}\` (a coordinator already driving it picks this up)\n`,
+    );
 }
 
 export async function hostActionCommand(
@@ -117,17 +174,18 @@ export async function hostActionCommand(
   opts: Common & { run?: string },
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
-  const store = await openStore(opts.db);
+  const store = await openStore(opts.db, { existing: true });
   try {
-    const run = await requireRun(store, opts.run);
-    const h = await hostAction(
+    // Without --run: the run that has the host, refused when it waits in more than one.
+    const run = await requireRun(store, opts.run ?? runIdForHost(host, await runsOfHost(store, host)));
+    const r = await hostAction(
       { store, clock: systemClock() },
       run,
       host,
       action,
       `operator:${operatorName()}`,
     );
-    writeHostAction(out, opts.json, action, run.id, host, h.state);
+    writeHostAction(out, opts.json, action, run.id, host, r.host.state, r);
     return EXIT.ok;
   } finally {
     await store.close();

@@ -4,15 +4,17 @@
  * control.ts. The service's own coordinator drives the run; these commands create, act and watch.
  */
 import { setMaxListeners } from "node:events";
+import { OverhaulError } from "../../core/errors.js";
+import type { RunWithHost } from "../../core/flow/host-run.js";
 import type { HostState, RunState } from "../../core/flow/states.js";
-import type { HostAction, RunAction } from "../../engine/runs.js";
+import { type HostAction, type RunAction, runIdForHost } from "../../engine/runs.js";
 import { readUserFile } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, paint, stateColor, table } from "../output.js";
 import { Progress } from "../progress.js";
 import { call, followRun, type Remote, remoteRunId } from "../remote.js";
 import { type RunSummary, renderSummary } from "../summary.js";
-import { writeHostAction } from "./control.js";
+import { type HostActionOutcome, writeHostAction } from "./control.js";
 
 interface Common {
   json?: boolean;
@@ -95,13 +97,16 @@ export async function remoteHostAction(
   opts: Common & { run?: string },
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
-  const id = await remoteRunId(r, opts.run);
-  const h = await call<{ run: string; host: string; state: string }>(
+  // Without --run: the run that has the host, refused when it waits in more than one (as locally).
+  const id =
+    opts.run ??
+    runIdForHost(host, await call<RunWithHost[]>(r, "GET", `/api/hosts/${encodeURIComponent(host)}/runs`));
+  const h = await call<{ run: string; host: string; state: string } & HostActionOutcome>(
     r,
     "POST",
     `/api/runs/${encodeURIComponent(id)}/hosts/${encodeURIComponent(host)}/${action}`,
   );
-  writeHostAction(out, opts.json, action, h.run, host, h.state);
+  writeHostAction(out, opts.json, action, h.run, host, h.state, h);
   return EXIT.ok;
 }
 
@@ -146,11 +151,33 @@ export async function remoteResume(
   const out = makeOut({ noColor: opts.noColor });
   const id = await remoteRunId(r, runId);
   const s = await summaryOf(r, id);
-  if (s.run.state === "paused" || s.run.state === "halting") {
-    await call(r, "POST", `/api/runs/${encodeURIComponent(id)}/resume`, {});
-    if (!opts.json) out.err(`run ${id} resumed\n`);
+  let state = s.run.state;
+  // Running: nothing to set. Aborting or halting without --detach: watch the service finish the
+  // abort, or the hosts in flight (a retry or skip that brings the failures back within the budget
+  // has set it running already); succeeded or aborted: show it. Anything else is the server's to resume, or to refuse when the
+  // run cannot go on: --detach says so (exit 2); without it the run is shown, as locally.
+  const watchOnly =
+    !opts.detach &&
+    (state === "aborting" || state === "halting" || state === "succeeded" || state === "aborted");
+  if (state !== "running" && !watchOnly) {
+    try {
+      const a = await call<{ from: string; state: string }>(
+        r,
+        "POST",
+        `/api/runs/${encodeURIComponent(id)}/resume`,
+        {},
+      );
+      state = a.state;
+      if (a.from !== a.state && !opts.json) out.err(`run ${id} resumed\n`);
+    } catch (e) {
+      const refused = e instanceof OverhaulError && e.name === "OverhaulError";
+      if (opts.detach || !refused) throw e;
+    }
   }
-  if (opts.detach) return EXIT.ok;
+  if (opts.detach) {
+    if (opts.json) out.write(`${JSON.stringify({ run: id, state })}\n`);
+    return EXIT.ok;
+  }
   return watch(r, id, opts);
 }
 

@@ -75,7 +75,7 @@ export async function reportCommand(runId: string | undefined, opts: ReportOptio
   const format = formatOf(opts);
   const out = makeOut({ noColor: opts.noColor || opts.output !== undefined });
   const dest = opts.output !== undefined ? await prepareOutput(opts.output) : undefined;
-  const store = await openStore(opts.db);
+  const store = await openStore(opts.db, { existing: true });
   let text: string;
   try {
     const run = await requireRun(store, runId);

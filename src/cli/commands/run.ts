@@ -18,7 +18,7 @@ import { runScheduleOf } from "../../core/planner/run-schedule.js";
 import { Coordinator, type DriveResult } from "../../engine/coordinator.js";
 import { DEFAULT_COORDINATOR_OPTIONS, nullNotifier } from "../../engine/deps.js";
 import { planOfRevision } from "../../engine/plan-of-run.js";
-import { createRun, requireRun, runAction } from "../../engine/runs.js";
+import { createRun, requireRun, resumeRun } from "../../engine/runs.js";
 import type { EventSink } from "../../ports/events.js";
 import type { Store } from "../../ports/store.js";
 import { coordinatorId, loadPlanFile, openStore, operatorName } from "../compose.js";
@@ -178,7 +178,7 @@ export async function resumeCommand(
   const out = makeOut({ noColor: opts.noColor });
   const ttl = leaseTtlMs(opts.leaseTtl);
   sshOptions(opts); // bad --ssh-* flags fail before anything is touched
-  const store = await openStore(opts.db);
+  const store = await openStore(opts.db, { existing: true });
   try {
     let run = await requireRun(store, runId);
     if (run.options.simulated === true) {
@@ -187,11 +187,18 @@ export async function resumeCommand(
         `run ${run.id} is a simulation (overhaul simulate / demo): it is never driven against real hosts; simulate the plan again instead`,
       );
     }
-    if (run.state === "paused" || run.state === "halting") {
-      run = await runAction({ store, clock: systemClock() }, run, "resume", `operator:${operatorName()}`);
-      if (!opts.json) out.err(`run ${run.id} resumed\n`);
+    // A paused run, or a halted or failed one that may go on, is set running; with --detach, one
+    // that cannot go on is refused with what would let it (engine/runs.ts `resumeRun`); without
+    // it, such a run is driven as it is (a finished one is only shown).
+    const before = run.state;
+    run = await resumeRun({ store, clock: systemClock() }, run, `operator:${operatorName()}`, {
+      drive: !opts.detach,
+    });
+    if (run.state !== before && !opts.json) out.err(`run ${run.id} resumed\n`);
+    if (opts.detach) {
+      if (opts.json) out.write(`${JSON.stringify({ run: run.id, state: run.state })}\n`);
+      return EXIT.ok;
     }
-    if (opts.detach) return EXIT.ok;
     return await drive(store, run.id, ttl, out, opts, await secretsFromInventory(run.options.inventory));
   } finally {
     await store.close();

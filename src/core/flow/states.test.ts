@@ -42,6 +42,8 @@ describe("state tables", () => {
     ["aborted", "running", false],
     ["aborting", "running", false],
     ["halting", "failed", true],
+    ["halting", "running", true],
+    ["failed", "running", true],
   ] as const)("run %s -> %s allowed: %s", (from, to, ok) => {
     if (ok) expect(() => assertRunTransition(from, to)).not.toThrow();
     else expect(() => assertRunTransition(from, to)).toThrow(IllegalTransitionError);

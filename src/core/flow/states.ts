@@ -41,10 +41,14 @@ type Table<S extends string> = Readonly<Record<S, readonly S[]>>;
 export const RUN_TRANSITIONS: Table<RunState> = {
   running: ["paused", "halting", "aborting", "succeeded", "failed"],
   paused: ["running", "aborting"],
-  // Failure budget exceeded: no new hosts start; hosts in flight finish their flow.
-  halting: ["failed", "aborting", "paused"],
+  // Failure budget exceeded: no new hosts start; hosts in flight finish their flow. An operator's
+  // retry or skip that brings the failures back within the budget (or a resume after one) lets it
+  // run again.
+  halting: ["failed", "aborting", "paused", "running"],
   aborting: ["aborted"],
   succeeded: ["running"], // reopened by an operator's `retry HOST`
+  // Reopened by an operator's `retry HOST` or `skip HOST` (or `resume`) when it may go on:
+  // a host is left to drive and the failure budget allows it (core/policy/budget.ts `mayGoOn`).
   failed: ["running"],
   aborted: [],
 };

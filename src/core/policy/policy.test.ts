@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ACTIVE_HOST_STATES, HOST_STATES, type HostState } from "../flow/states.js";
 import type { Step } from "../plan/compile.js";
 import { type AdmissionHost, admit, nextOpening } from "./admission.js";
-import { budgetExceeded } from "./budget.js";
+import { budgetAllows, budgetExceeded, budgetExceededReason, mayGoOn, tally } from "./budget.js";
 import { backoffMs, decideAfterFailure, resolveDoubt, revertOrder } from "./retry.js";
 import { assignWaves } from "./waves.js";
 
@@ -122,6 +122,43 @@ describe("failure budget (SSM-style: halt when exceeded)", () => {
     [{ maxFailedPercent: 100 }, 5, 5, false],
   ])("%j with %i hosts and %i failed -> exceeded %s", (b, total, failed, out) => {
     expect(budgetExceeded(b, total, failed)).toBe(out);
+  });
+
+  it.each([
+    [{ maxFailed: 0 }, 10, 0],
+    [{ maxFailed: 3 }, 10, 3],
+    [{ maxFailedPercent: 10 }, 25, 2],
+    [{ maxFailedPercent: 10, maxFailed: 1 }, 50, 1],
+  ])("%j with %i hosts allows %i failed or in doubt (the most that does not exceed it)", (b, total, n) => {
+    expect(budgetAllows(b, total)).toBe(n);
+    expect(budgetExceeded(b, total, n)).toBe(false);
+    expect(budgetExceeded(b, total, n + 1)).toBe(true);
+  });
+
+  it("says failed or in doubt, with both numbers (in-doubt hosts are not failures)", () => {
+    const t = tally(["in_doubt", "in_doubt", "pending", "succeeded"]);
+    expect(budgetExceededReason({ maxFailed: 0 }, t)).toBe(
+      "failure budget exceeded: 2 of 4 hosts failed or in doubt (0 failed, 2 in doubt; maxFailed 0)",
+    );
+  });
+
+  const S = (...s: HostState[]) => tally(s);
+  it.each([
+    ["a skipped failure leaves pending hosts within the budget", S("succeeded", "skipped", "pending"), true],
+    ["hosts pending, the budget still exceeded", S("failed", "pending", "pending"), false],
+    ["nothing left to drive", S("succeeded", "skipped", "failed"), false],
+    ["a retried in-doubt host runs even over the budget", S("failed", "running", "pending"), true],
+    ["a retried failed host is pending; others over the budget hold it", S("failed", "pending"), false],
+  ] as const)("may go on: %s -> %s", (_what, t, go) => {
+    expect(mayGoOn({ maxFailed: 0 }, t).go).toBe(go);
+  });
+
+  it("a run held by its budget says how many failures stand in the way", () => {
+    const d = mayGoOn({ maxFailed: 1 }, S("failed", "in_doubt", "failed", "pending", "pending"));
+    expect(d).toMatchObject({ go: false, why: "budget", fewer: 2 });
+    expect(d.go === false && d.why === "budget" && d.message).toBe(
+      "the failure budget is still exceeded: 3 of 5 hosts failed or in doubt (2 failed, 1 in doubt; maxFailed 1); 2 host(s) wait to start until 2 more of the failed or in-doubt hosts are retried or skipped",
+    );
   });
 });
 

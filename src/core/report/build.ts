@@ -120,6 +120,7 @@ export function buildReport(input: ReportInput): Report {
           region,
           state: rec.state,
           step: track.failedStep,
+          after: track.stoppedAfter,
           reason: rec.reason,
           at: track.lastFinish === null ? null : iso(track.lastFinish),
         }),

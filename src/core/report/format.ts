@@ -8,6 +8,13 @@ import { formatDuration } from "../plan/duration.js";
 export const dash = (v: string | number | null | undefined): string =>
   v === null || v === undefined ? "-" : String(v);
 
+/** A failure's step: the step, `after STEP` (stopped between steps), `not started`, or "-". */
+export function failureStep(f: { state: string; step: string | null; after: string | null }): string {
+  if (f.step !== null) return f.step;
+  if (f.after !== null) return `after ${f.after}`;
+  return f.state === "aborted" ? "not started" : "-";
+}
+
 /** `850ms`, `1.2s`, `59.9s`, then whole seconds: `1m30s`, `2h5m`. */
 export function duration(ms: number | null): string {
   if (ms === null) return "-";

@@ -97,8 +97,10 @@ export interface FailureReport {
   host: string;
   region: string;
   state: string;
-  /** The step the host failed at, when the events name it. */
+  /** The step the host failed or stopped at, when the events name it (null: between steps, or not started). */
   step: string | null;
+  /** An aborted host that stopped between steps: the last step it finished. */
+  after: string | null;
   reason: string | null;
   at: string | null;
 }

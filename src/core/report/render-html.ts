@@ -10,7 +10,7 @@
  * - Every text from the data goes through `esc`.
  * - Deterministic: the same report gives the same bytes (no generation time in the page).
  */
-import { dash, duration, instant, offset, when } from "./format.js";
+import { duration, failureStep, instant, offset, when } from "./format.js";
 import { esc } from "./html-escape.js";
 import type { Figures, Report } from "./model.js";
 import { DOUBT, FAIL, REVERT, stageCss } from "./palette.js";
@@ -115,7 +115,7 @@ export function renderHtml(r: Report): string {
   const failures = r.failures
     .map(
       (f) =>
-        `<tr><td class="l">${esc(f.host)}</td><td class="l">${esc(f.region)}</td><td class="l">${esc(f.state.replace("_", " "))}</td><td class="l">${esc(dash(f.step))}</td><td class="l">${esc(when(f.at))}</td><td class="reason">${esc(f.reason ?? "")}</td></tr>`,
+        `<tr><td class="l">${esc(f.host)}</td><td class="l">${esc(f.region)}</td><td class="l">${esc(f.state.replace("_", " "))}</td><td class="l">${esc(failureStep(f))}</td><td class="l">${esc(when(f.at))}</td><td class="reason">${esc(f.reason ?? "")}</td></tr>`,
     )
     .join("\n");
   return `<!doctype html>

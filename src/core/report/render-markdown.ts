@@ -6,7 +6,7 @@
  * `mdCell`, so a `|` cannot break a table and `<`, `*`, `_`, `` ` ``, `[` cannot become markup or
  * HTML in a renderer that allows inline HTML.
  */
-import { dash, duration, instant, offset, oneLine, when } from "./format.js";
+import { duration, failureStep, instant, offset, oneLine, when } from "./format.js";
 import type { Figures, Report } from "./model.js";
 
 export function mdCell(s: string): string {
@@ -90,7 +90,7 @@ export function renderMarkdown(r: Report): string {
           mdCell(f.host),
           mdCell(f.region),
           f.state,
-          mdCell(dash(f.step)),
+          mdCell(failureStep(f)),
           when(f.at),
           mdCell(f.reason ?? ""),
         ]),

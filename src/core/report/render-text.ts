@@ -4,7 +4,7 @@
  * Invariants: pure; colour only through the caller's `paint` (the CLI decides whether the
  * terminal wants colour, NO_COLOR included); without it the output is plain text.
  */
-import { columns, dash, duration, instant, offset, oneLine } from "./format.js";
+import { columns, duration, failureStep, instant, offset, oneLine } from "./format.js";
 import type { Figures, Report } from "./model.js";
 
 export type Style = "bold" | "red" | "green" | "yellow" | "magenta" | "gray";
@@ -63,7 +63,7 @@ export function renderText(r: Report, paint: Paint = plain): string {
     L.push(paint("bold", `failures (${r.failures.length}):`));
     for (const f of r.failures)
       L.push(
-        `  ${paint(stateStyle(f.state), f.host)} (${f.state}, ${f.region}, step ${dash(f.step)}): ${oneLine(f.reason, 400)}`,
+        `  ${paint(stateStyle(f.state), f.host)} (${f.state}, ${f.region}, ${f.step !== null ? `step ${f.step}` : failureStep(f)}): ${oneLine(f.reason, 400)}`,
       );
   }
   const d = r.workloadDowntime;

@@ -29,6 +29,11 @@ export interface HostTrack {
   marks: Mark[];
   /** The step the host last failed / stopped at (its final failed attempt, else its latest step). */
   failedStep: string | null;
+  /**
+   * An aborted host that stopped between steps: the last step it finished (`failedStep` is then
+   * null; both null: it never started one). From the abort's own record of where the host was.
+   */
+  stoppedAfter: string | null;
 }
 
 const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
@@ -49,6 +54,7 @@ export function trackHost(
     segments: [],
     marks: [],
     failedStep: null,
+    stoppedAfter: null,
   };
   const rel = (at: number) => at - origin;
   let open: Segment | null = null;
@@ -133,7 +139,11 @@ export function trackHost(
           e.type === "host.failed" ? "failed" : e.type === "host.in_doubt" ? "in_doubt" : "aborted";
         close(e.at, kind === "failed" ? "failed" : "unknown", reason);
         endRevert(e.at);
-        t.failedStep = step ?? finalStep ?? lastStep;
+        // An abort records where the host was (`after` set: between steps; both null: not started).
+        // Older aborts named the step at its index, begun or not: their latest attempt's is kept.
+        const placed = kind === "aborted" && "after" in e.data;
+        t.failedStep = placed ? step : (step ?? finalStep ?? lastStep);
+        t.stoppedAfter = placed ? str(e.data.after) : null;
         mark(kind, e.at, t.failedStep, reason);
         finish(e.at);
         break;
@@ -147,6 +157,7 @@ export function trackHost(
         break;
       case "host.retried":
         mark("retried", e.at, null, null);
+        t.stoppedAfter = null;
         lastKey = null;
         finalStep = null;
         t.lastFinish = null;
