@@ -23,6 +23,11 @@ describe("parseVarsFiles", () => {
     ["- a\n", /must be a mapping/],
     ["a: [1\n", /YAML: /],
     ["$ANSIBLE_VAULT;1.1;AES256\n6162\n", /ansible-vault/],
+    [
+      "a: 1\nb: 2\na: 3\n",
+      /^group_vars\/g\.yml:3:1: a: key "a" appears twice .*first at group_vars\/g\.yml:1:1/,
+    ],
+    ["b:\n  c: 1\n  c: 2\n", /^group_vars\/g\.yml:3:3: b\.c: key "c" appears twice/],
   ])("rejects %j", (text, message) => {
     expect(() => parseVarsFiles([vf(text)])).toThrow(InputError);
     expect(() => parseVarsFiles([vf(text)])).toThrow(message);

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../errors.js";
 import { parseYamlInventory } from "./yaml-inventory.js";
-import { loadYaml, toValue } from "./yaml-load.js";
+import { loadYaml, refuseDuplicateKeys, toValue } from "./yaml-load.js";
 
 function value(text: string): unknown {
   const src = loadYaml(`v: ${text}\n`, "x.yml");
@@ -52,11 +52,12 @@ describe("YAML scalars as Ansible (PyYAML, YAML 1.1) reads them", () => {
     expect(toValue(src, src.root)).toEqual({ v: 100000, w: "x" });
   });
 
-  it("keeps the first position and the last value of a repeated key, and merges <<", () => {
-    const src = loadYaml("base: &b {a: 1, b: 2}\nm:\n  c: 0\n  <<: *b\n  b: 3\n  c: 4\n", "x.yml");
+  it("merges << first, an own key replacing a merged one in its position", () => {
+    const src = loadYaml("base: &b {a: 1, b: 2}\nm:\n  c: 0\n  <<: *b\n  b: 3\n", "x.yml");
     const m = (toValue(src, src.root) as { m: Record<string, number> }).m;
-    expect(m).toEqual({ a: 1, b: 3, c: 4 });
+    expect(m).toEqual({ a: 1, b: 3, c: 0 });
     expect(Object.keys(m)).toEqual(["a", "b", "c"]);
+    expect(() => refuseDuplicateKeys(src)).not.toThrow();
   });
 
   it.each([
@@ -95,6 +96,58 @@ describe("parseYamlInventory", () => {
       'skipping "bad": not a valid group definition',
     ]);
     expect(d.groups.has("bad")).toBe(false);
+  });
+
+  // Ansible warns "found a duplicate dict key (web). Using last defined value only." and drops the
+  // first web's hosts; Overhaul refuses, naming both places.
+  it.each([
+    [
+      "all:\n  children:\n    web:\n      hosts: {w1: }\n    db:\n    web:\n      hosts: {w3: }\n",
+      "all.children.web",
+      6,
+      3,
+    ],
+    [
+      "all:\n  hosts:\n    h:\n      ansible_host: a\n      x: 1\n      ansible_host: b\n",
+      "all.hosts.h.ansible_host",
+      6,
+      4,
+    ],
+    ["g:\n  vars:\n    v: {1: a, 1.0: b}\n", "g.vars.v.1.0", 3, 3],
+    ["g:\n  hosts:\n  hosts:\n", "g.hosts", 3, 2],
+    ['{"all": {"hosts": {"a": null, "a": {"x": 1}}}}', "all.hosts.a", 1, 1],
+  ])("refuses a key written twice (%#)", (text, path, line, firstLine) => {
+    const file = text.startsWith("{") ? "inv.json" : "inv.yml";
+    let err: unknown;
+    try {
+      parseYamlInventory(text, file);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    const p = (err as InputError).problems[0];
+    expect(p).toMatchObject({ file, line, path });
+    expect(p?.message).toMatch(
+      new RegExp(`appears twice in this mapping \\(first at ${file}:${firstLine}:\\d+\\)`),
+    );
+  });
+
+  it("lists every repeated key, and lets a mapping override what a << merge brings in", () => {
+    let err: unknown;
+    try {
+      parseYamlInventory("a:\nb:\na:\nb:\n", "inv.yml");
+    } catch (e) {
+      err = e;
+    }
+    expect((err as InputError).problems.map((p) => [p.path, p.line])).toEqual([
+      ["a", 3],
+      ["b", 4],
+    ]);
+    const d = parseYamlInventory(
+      "all:\n  vars:\n    base: &b {a: 1, b: 2}\n    over:\n      <<: [*b, {a: 5, c: 6}]\n      a: 3\n  hosts:\n    h:\n",
+      "inv.yml",
+    );
+    expect(d.group("all").vars).toEqual({ base: { a: 1, b: 2 }, over: { a: 3, b: 2, c: 6 } });
   });
 
   it.each([

@@ -9,6 +9,8 @@
  *   any other non-mapping section is an error; an unknown key or a non-mapping group is skipped
  *   with a warning, as Ansible does.
  * - Host keys must be strings (ranges and `host:port` allowed); host values are mappings or empty.
+ * - A key written twice in one mapping is an error naming both places (Ansible warns and keeps the
+ *   last, silently dropping e.g. a group's first list of hosts).
  * - Errors are `InputError`s with file, line, column and the YAML path.
  * - Pure: no I/O.
  */
@@ -24,6 +26,7 @@ import {
   originOf,
   type Pair,
   pairsOf,
+  refuseDuplicateKeys,
   toValue,
   type YamlSource,
 } from "./yaml-load.js";
@@ -64,6 +67,7 @@ export function parseYamlInventorySource(src: YamlSource, data = new InventoryDa
       expected: "a static YAML or INI inventory",
     });
   }
+  refuseDuplicateKeys(src);
   for (const p of top) parseGroup(src, data, p, "");
   return data;
 }
