@@ -79,6 +79,22 @@ describe("loadInventory", () => {
     expect(inv.warnings.map((w) => w.message)).toEqual(["is not a directory; skipped"]);
   });
 
+  it("refuses an alias bomb in a group_vars file, naming it, instead of expanding it for minutes", async () => {
+    const levels = [1, 2, 3, 4, 5].map(
+      (i) =>
+        `l${i}: &l${i} [${Array(10)
+          .fill(`*l${i - 1}`)
+          .join(", ")}]`,
+    );
+    const dir = tree("vars-bomb", {
+      "inventory.ini": "[g]\nh\n",
+      "group_vars/g.yml": `l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n${levels.join("\n")}\n`,
+    });
+    const err = await failure(join(dir, "inventory.ini"));
+    expect(err.problems[0]).toMatchObject({ file: join(dir, "group_vars", "g.yml"), line: 6 });
+    expect(err.problems[0]?.message).toMatch(/expands too many aliases/);
+  });
+
   it("names the vars file with the syntax error", async () => {
     const dir = tree("vars-bad", {
       "inventory.ini": "[g]\nh\n",

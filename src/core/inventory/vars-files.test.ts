@@ -19,6 +19,14 @@ describe("parseVarsFiles", () => {
   it("reads JSON", () => {
     expect(parseVarsFiles([vf('{"x": 1e2}', "host_vars/h.json")]).vars).toEqual({ x: 100 });
   });
+  it("refuses aliases that stand for more than a million values (an alias bomb)", () => {
+    const levels = [1, 2].map((i) => `l${i}: &l${i} [${`*l${i - 1},`.repeat(99)}*l${i - 1}]`);
+    const text = `l0: &l0 [${"x,".repeat(99)}x]\n${levels.join("\n")}\n`;
+    expect(() => parseVarsFiles([vf(text)])).toThrow(
+      /^group_vars\/g\.yml:3:\d+: the YAML expands too many aliases/,
+    );
+  });
+
   it.each([
     ["- a\n", /must be a mapping/],
     ["a: [1\n", /YAML: /],

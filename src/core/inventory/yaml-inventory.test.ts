@@ -1,8 +1,11 @@
 /**
  * YAML scalars as PyYAML (YAML 1.1) reads them, and the YAML inventory structure with its errors.
  */
-import { describe, expect, it } from "vitest";
+
+import { describe, expect, it, vi } from "vitest";
+import { Alias } from "yaml";
 import { InputError } from "../errors.js";
+import { aliasBudget, MAX_ALIAS_VALUES } from "./yaml-aliases.js";
 import { parseYamlInventory } from "./yaml-inventory.js";
 import { loadYaml, refuseDuplicateKeys, toValue } from "./yaml-load.js";
 
@@ -148,6 +151,76 @@ describe("parseYamlInventory", () => {
       "inv.yml",
     );
     expect(d.group("all").vars).toEqual({ base: { a: 1, b: 2 }, over: { a: 3, b: 2, c: 6 } });
+  });
+
+  /** `levels` levels of lists, each holding ten aliases to the one before: 10^levels values. */
+  const bomb = (levels: number) =>
+    [
+      "all:",
+      "  vars:",
+      "    l0: &l0 [x, x, x, x, x, x, x, x, x, x]",
+      ...Array.from(
+        { length: levels - 1 },
+        (_, i) => `    l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(", ")}]`,
+      ),
+      "  hosts:",
+      "    h1:",
+      "",
+    ].join("\n");
+
+  it("refuses aliases that stand for more values than the budget, at the alias that passes it", () => {
+    // Six levels are 1,111,110 values: this took seconds; eight (577 bytes) never finished.
+    for (const levels of [6, 8]) {
+      let err: unknown;
+      try {
+        parseYamlInventory(bomb(levels), "inv.yml");
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as InputError).problems[0]).toMatchObject({
+        file: "inv.yml",
+        line: 8,
+        column: 49,
+        message:
+          "the YAML expands too many aliases (*name): up to here they stand for more than 1,000,000 values (*l4 alone for 111,111)",
+      });
+    }
+    expect(parseYamlInventory(bomb(5), "inv.yml").group("all").vars.l4).toHaveLength(10);
+  });
+
+  it("lets the alias budget grow with the file, so every host may merge shared vars", () => {
+    expect(aliasBudget(10)).toBe(MAX_ALIAS_VALUES);
+    expect(aliasBudget(100_000)).toBe(2_000_000);
+    const hosts = Array.from({ length: 3000 }, (_, i) => `    h${i}:\n      <<: *d\n      n: ${i}`);
+    const d = parseYamlInventory(
+      `all:\n  vars:\n    d: &d {a: 1, b: 2}\n  hosts:\n${hosts.join("\n")}\n`,
+      "inv.yml",
+    );
+    expect(d.hosts.get("h2999")?.vars).toEqual({ a: 1, b: 2, n: 2999 });
+  });
+
+  it("resolves each alias once, not by walking the document every time (which made big inventories take minutes)", () => {
+    const resolve = vi.spyOn(Alias.prototype, "resolve");
+    try {
+      const d = parseYamlInventory(
+        "all:\n  vars:\n    a: &x 1\n    b: *x\n    c: &x 2\n    d: *x\n",
+        "inv.yml",
+      );
+      expect(d.group("all").vars).toEqual({ a: 1, b: 1, c: 2, d: 2 });
+      expect(resolve).not.toHaveBeenCalled();
+    } finally {
+      resolve.mockRestore();
+    }
+  });
+
+  it("refuses an alias inside its own anchor, even where nothing reads it", () => {
+    expect(() => parseYamlInventory("all:\n  vars:\n    a: &a [1, *a]\n", "inv.yml")).toThrow(
+      /^inv\.yml:3:15: YAML alias \*a is inside its own anchor/,
+    );
+    expect(() => parseYamlInventory("g:\n  skipped: &a {x: [*a]}\n", "inv.yml")).toThrow(
+      /inside its own anchor/,
+    );
   });
 
   it.each([

@@ -10,11 +10,24 @@
  *   as in Python) is an `InputError` naming both places. Ansible warns and keeps the last value,
  *   which silently drops what the first defined (a whole group's hosts); the inventory readers call
  *   it on every document. Keys a merge brings in and the mapping overrides are not duplicates.
+ * - An alias stands for the last node before it with that anchor; all aliases are resolved in one
+ *   pass at load (`anchors`), never by walking the document per alias. How much aliases may expand
+ *   is `yaml-aliases.ts`'s budget, which the readers check before reading values.
  * - Every syntax problem, unknown tag or unhashable key is an `InputError` with file, line and
  *   column; nothing here throws anything else for bad input.
  * - Pure: no I/O.
  */
-import { isAlias, isMap, isScalar, isSeq, type Node, parseDocument, type Scalar, visit } from "yaml";
+import {
+  type Alias,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  type Node,
+  parseDocument,
+  type Scalar,
+  visit,
+} from "yaml";
 import { InputError, type Problem } from "../errors.js";
 import type { Origin } from "./data.js";
 import { pyFloatRepr } from "./py-literal.js";
@@ -27,6 +40,8 @@ export interface YamlSource {
   readonly doc: ReturnType<typeof parseDocument>;
   /** The top node, or null for an empty document. */
   readonly root: Node | null;
+  /** Each alias's anchored node (the last node with its anchor before it), found in one pass. */
+  readonly anchors: ReadonlyMap<Alias, Node>;
 }
 
 export interface Pair {
@@ -70,13 +85,23 @@ export function loadYaml(text: string, file: string): YamlSource {
           }),
     });
   }
-  const src: YamlSource = { file, lines, doc, root: (doc.contents as Node | null) ?? null };
-  // libyaml (which Ansible uses) only accepts letters, digits, `-` and `_` in anchor names.
+  const anchors = new Map<Alias, Node>();
+  const src: YamlSource = { file, lines, doc, root: (doc.contents as Node | null) ?? null, anchors };
+  // `Alias.resolve` walks the whole document on every call, which made a 5,000-host inventory
+  // with `<<: *defaults` per host take a minute: resolve every alias once, in document order.
+  const current = new Map<string, Node>();
   visit(doc, {
     Node(_key, node) {
       const name = isAlias(node) ? node.source : node.anchor;
+      // libyaml (which Ansible uses) only accepts letters, digits, `-` and `_` in anchor names.
       if (name !== undefined && !/^[A-Za-z0-9_-]+$/.test(name)) {
         fail(src, node, `YAML anchor or alias name "${name}" may use only letters, digits, - and _`);
+      }
+      if (isAlias(node)) {
+        const target = current.get(node.source);
+        if (target) anchors.set(node, target);
+      } else if (name !== undefined) {
+        current.set(name, node);
       }
     },
   });
@@ -158,7 +183,7 @@ export function deref(src: YamlSource, node: Node | null): Node | null {
   let n = node;
   for (let hops = 0; n && isAlias(n); hops++) {
     if (hops > MAX_DEPTH) fail(src, node, "YAML alias loop");
-    n = (n.resolve(src.doc) as Node | undefined) ?? fail(src, node, `YAML alias *${n.source} has no anchor`);
+    n = src.anchors.get(n) ?? fail(src, node, `YAML alias *${n.source} has no anchor`);
   }
   return n;
 }
