@@ -67,6 +67,37 @@ describe("loadInventory", () => {
     expect(err.problems[0]).toMatchObject({ file: join(bad, "hosts"), line: 2 });
   });
 
+  it("tolerates them on indented INI comment lines too, as Ansible does", async () => {
+    const latin1 = (text: string) => Uint8Array.from([...Buffer.from(text, "latin1")]);
+    const dir = tree("latin1-indented", {
+      "x.ini": latin1("[web]\nw1\n  # caf\xe9\n\t; caf\xe9\nw2\n"),
+      hosts: latin1("[web]\nw1\n  # caf\xe9\n"),
+    });
+    expect((await loadInventory(join(dir, "x.ini"))).groups.get("web")?.hosts).toEqual(["w1", "w2"]);
+    expect((await loadInventory(join(dir, "hosts"))).groups.get("web")?.hosts).toEqual(["w1"]);
+  });
+
+  it.each([
+    // Ansible's YAML plugin and its vars loader fail on any byte that is not UTF-8; blanking the
+    // line would also silently change a block scalar (motd below).
+    ["c.yml", "all:\n  hosts:\n    h1:\n  # caf\xe9\n", "c.yml", 4],
+    ["b.yml", "all:\n  hosts:\n    h1:\n      motd: |\n        # caf\xe9\n", "b.yml", 5],
+    ["hosts", "all:\n  hosts:\n    h1:\n# caf\xe9\n", "hosts", 4],
+    ["g.ini", "[g]\nh\n", "group_vars/g.yml", 2],
+  ])("refuses such bytes outside INI: %s", async (name, text, file, line) => {
+    const latin1 = (t: string) => Uint8Array.from([...Buffer.from(t, "latin1")]);
+    const dir = tree(`latin1-yaml-${name}`, {
+      [name]: latin1(text),
+      "group_vars/g.yml": latin1("a: 1\n  # caf\xe9\n"),
+    });
+    const err = await failure(join(dir, name));
+    expect(err.problems[0]).toMatchObject({
+      file: join(dir, file),
+      line,
+      message: "the line is not valid UTF-8",
+    });
+  });
+
   it("warns when group_vars is a file, and uses only the first of NAME, NAME.yml, NAME.yaml, NAME.json", async () => {
     const dir = tree("vars-choice", {
       "inventory.ini": "[g]\nh\n",
