@@ -2,7 +2,7 @@
  * The inventory-files adapter on a real file system: what it reads, what it skips, and that every
  * bad input is an InputError naming the file (never a raw fs error).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -124,6 +124,39 @@ describe("loadInventory", () => {
     const err = await failure(join(dir, "inventory.ini"));
     expect(err.problems[0]).toMatchObject({ file: join(dir, "group_vars", "g.yml"), line: 6 });
     expect(err.problems[0]?.message).toMatch(/expands too many aliases/);
+  });
+
+  it("stops at a symbolic link back into the inventory directory, naming it (not ELOOP 40 levels down)", async () => {
+    const dir = tree("dir-loop", { hosts: "[web]\nw1\n" });
+    symlinkSync(".", join(dir, "loop"));
+    const err = await failure(dir);
+    expect(err.problems[0]).toMatchObject({
+      file: join(dir, "loop"),
+      message: `this directory is ${dir} again: a symbolic link loop`,
+    });
+  });
+
+  it("refuses two links to one directory of the inventory, naming the first", async () => {
+    const dir = tree("dir-twice", { "a/hosts": "[web]\nw1\n" });
+    symlinkSync("a", join(dir, "b"));
+    const err = await failure(dir);
+    expect(err.problems[0]?.file).toBe(join(dir, "b"));
+    expect(err.problems[0]?.message).toMatch(
+      /already read as .*dir-twice\/a( \(both are .*\))?: two paths lead to it/,
+    );
+  });
+
+  it("stops at a symbolic link loop inside a group_vars folder, but lets two groups share one folder", async () => {
+    const dir = tree("vars-loop", {
+      "inventory.ini": "[web]\nw1\n[db]\nd1\n",
+      "group_vars/web/a.yml": "a: 1\n",
+    });
+    symlinkSync("web", join(dir, "group_vars", "db"));
+    expect((await loadInventory(join(dir, "inventory.ini"))).hosts.get("d1")?.vars).toEqual({ a: 1 });
+    symlinkSync(".", join(dir, "group_vars", "web", "loop"));
+    const err = await failure(join(dir, "inventory.ini"));
+    expect(err.problems[0]).toMatchObject({ file: join(dir, "group_vars", "web", "loop") });
+    expect(err.problems[0]?.message).toMatch(/symbolic link loop/);
   });
 
   it("names the vars file with the syntax error", async () => {

@@ -6,7 +6,8 @@
  * - A directory is read as Ansible reads it: entries sorted by name, recursively, skipping hidden
  *   names, `group_vars`, `host_vars`, `vars_plugins` and Ansible's ignored extensions (`.ini`,
  *   `.cfg`, `.retry`, `.orig`, `.md`, `.txt`, `.rst`, `.bak`, `.swp`, `.pyc`, `.pyo`, `.rpm`, `~`).
- *   All files feed one inventory.
+ *   All files feed one inventory. A directory met twice (by real path: a symbolic link loop) is an
+ *   `InputError` naming it, not `ELOOP` forty levels down.
  * - `group_vars/` and `host_vars/` are looked up beside a file, or inside a directory.
  * - Files are UTF-8; an inventory file whose only other bytes are on INI comment lines is read as
  *   INI alone, as Ansible's YAML plugin fails on such a file and its INI plugin does not.
@@ -25,6 +26,7 @@ import {
   resolveInventory,
 } from "../../core/inventory/index.js";
 import { decode, decodeIni, readBytes } from "./read-text.js";
+import { SeenDirs } from "./seen-dirs.js";
 import { findVarsFiles, isDirectory } from "./vars-dirs.js";
 
 const IGNORED_NAMES = /^\.|^host_vars$|^group_vars$|^vars_plugins$/;
@@ -65,7 +67,7 @@ export async function loadInventory(path: string): Promise<Inventory> {
     );
   }
   const data = new InventoryData();
-  if (isDir) await parseDirectory(path, data);
+  if (isDir) await parseDirectory(path, data, new SeenDirs());
   else await parseFile(path, data);
 
   const base = isDir ? path : dirname(path);
@@ -81,13 +83,14 @@ export async function loadInventory(path: string): Promise<Inventory> {
   return resolveInventory(data, { groupVars, hostVars });
 }
 
-async function parseDirectory(dir: string, data: InventoryData): Promise<void> {
+async function parseDirectory(dir: string, data: InventoryData, seen: SeenDirs): Promise<void> {
+  await seen.enter(dir);
   const entries: Dirent[] = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   for (const e of entries) {
     if (isIgnoredInDirectory(e.name)) continue;
     const full = join(dir, e.name);
-    if (await isDirectory(full)) await parseDirectory(full, data);
+    if (await isDirectory(full)) await parseDirectory(full, data, seen);
     else await parseFile(full, data);
   }
 }
