@@ -192,6 +192,23 @@ const BAD_CASES: BadCase[] = [
     ansibleRejects: true,
   },
   {
+    // Ansible warns and keeps the second web only, dropping web01 and web02.
+    name: "yaml-duplicate-group",
+    file: "inventory.yml",
+    line: 10,
+    message: /key "web" appears twice in this mapping \(first at .*inventory\.yml:3:5\)/,
+    stage: "load",
+    ansibleRejects: false,
+  },
+  {
+    name: "group-vars-duplicate",
+    file: "group_vars/web.yml",
+    line: 3,
+    message: /key "ntp" appears twice/,
+    stage: "load",
+    ansibleRejects: false,
+  },
+  {
     name: "yaml-plugin-config",
     file: "inventory.yml",
     line: 1,

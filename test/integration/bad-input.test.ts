@@ -166,6 +166,11 @@ const CASES: Case[] = [
     expect: ["--limit", '"~["', "outside a complete [...]"],
   },
   {
+    name: "--limit with the removed [x-y] subscript (Ansible reads web[1-2] as positions 1..2, not names)",
+    args: ["--limit", "web[1-2]"],
+    expect: ["--limit", '"web[1-2]"', "[x-y] subscript", "web[1:2]", "web[1-2]*"],
+  },
+  {
     // (.*)* takes exponential time on a name that does not match: the run would hang at scoping.
     name: "--limit regex with nested repetition",
     args: ["--limit", "~(.*)*x$"],

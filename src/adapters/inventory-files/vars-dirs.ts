@@ -6,7 +6,8 @@
  * - For each name, the first of `NAME`, `NAME.yml`, `NAME.yaml`, `NAME.json` that exists is used
  *   (only one). If it is a folder, every file inside is used, recursively, sorted by name; hidden
  *   entries, names ending in `~`, files with other extensions and subfolders with an extension
- *   are skipped.
+ *   are skipped. A folder met twice in one such walk (by real path: a symbolic link loop) is an
+ *   `InputError` naming it.
  * - Names starting with `/` (Ansible skips them) or containing `/` or `..` (which would leave the
  *   folder) get no vars files.
  * - Only reads; errors are `InputError`s naming the path.
@@ -16,6 +17,7 @@ import { readdir, stat } from "node:fs/promises";
 import { extname, join } from "node:path";
 import type { VarsFile } from "../../core/inventory/index.js";
 import { readText } from "./read-text.js";
+import { SeenDirs } from "./seen-dirs.js";
 
 const EXTENSIONS = [".yml", ".yaml", ".json"];
 
@@ -35,7 +37,9 @@ export async function findVarsFiles(
       if (!entries.has(candidate)) continue;
       const full = join(dir, candidate);
       const shown = join(shownDir, candidate);
-      const paths = (await isDirectory(full)) ? await listDir(full, shown) : [{ full, shown }];
+      const paths = (await isDirectory(full))
+        ? await listDir(full, shown, new SeenDirs())
+        : [{ full, shown }];
       const files: VarsFile[] = [];
       for (const p of paths) files.push({ file: p.shown, text: await readText(p.full, p.shown) });
       out.set(name, files);
@@ -45,7 +49,12 @@ export async function findVarsFiles(
   return out;
 }
 
-async function listDir(full: string, shown: string): Promise<{ full: string; shown: string }[]> {
+async function listDir(
+  full: string,
+  shown: string,
+  seen: SeenDirs,
+): Promise<{ full: string; shown: string }[]> {
+  await seen.enter(full, shown);
   const entries: Dirent[] = await readdir(full, { withFileTypes: true });
   entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   const out: { full: string; shown: string }[] = [];
@@ -55,7 +64,7 @@ async function listDir(full: string, shown: string): Promise<{ full: string; sho
     const childFull = join(full, e.name);
     const childShown = join(shown, e.name);
     const isDir = e.isDirectory() || (e.isSymbolicLink() && (await isDirectory(childFull)));
-    if (isDir && !ext) out.push(...(await listDir(childFull, childShown)));
+    if (isDir && !ext) out.push(...(await listDir(childFull, childShown, seen)));
     else if (!isDir && (ext === "" || EXTENSIONS.includes(ext)))
       out.push({ full: childFull, shown: childShown });
   }

@@ -31,6 +31,18 @@ describe("toFleetHosts", () => {
     ["ansible_port=2222", { port: 2222 }],
     ["ansible_port=\"'2222'\"", { port: 2222 }],
     ["ansible_user=ops", { user: "ops" }],
+    // Ansible's ssh plugin also reads the old names and, when both are set, uses them
+    // (checked with ansible 2.14 -vvv and ansible_ssh_executable=/bin/echo).
+    [
+      "ansible_ssh_host=192.0.2.10 ansible_ssh_port=2222 ansible_ssh_user=deploy",
+      { address: "192.0.2.10", port: 2222, user: "deploy" },
+    ],
+    ["ansible_host=10.0.0.1 ansible_ssh_host=10.0.0.2", { address: "10.0.0.2" }],
+    ["ansible_ssh_host=10.0.0.2 ansible_host=10.0.0.1", { address: "10.0.0.2" }],
+    [
+      "ansible_port=1001 ansible_ssh_port=1002 ansible_user=u1 ansible_ssh_user=u2",
+      { port: 1002, user: "u2" },
+    ],
     ["ansible_connection=local", { connection: "local" }],
     ["ansible_connection=ssh", { connection: "ssh" }],
     ["region=eu", { region: "eu" }],
@@ -57,6 +69,21 @@ describe("toFleetHosts", () => {
     expect(h?.groups).toEqual(["c", "p"]);
   });
 
+  it("takes ansible_ssh_host/port/user over ansible_host/port/user wherever each is set, as Ansible does", () => {
+    const [h] = hostsOf(
+      "[g]\nh ansible_host=10.0.0.1 ansible_port=1001 ansible_user=u1\n[g:vars]\nansible_ssh_host=10.9.9.9\nansible_ssh_port=2000\nansible_ssh_user=grp\n",
+    );
+    expect(h).toMatchObject({ address: "10.9.9.9", port: 2000, user: "grp" });
+    const yaml = (vars: string) =>
+      toFleetHosts(resolveInventory(parseYamlInventory(`all:\n  hosts:\n    h:\n${vars}`, "i.yml")))[0];
+    // A null old name is unset (Ansible falls back to the new one).
+    expect(
+      yaml(
+        "      ansible_host: 10.0.0.1\n      ansible_ssh_host: null\n      ansible_ssh_port: ~\n      ansible_port: 1001\n",
+      ),
+    ).toMatchObject({ address: "10.0.0.1", port: 1001 });
+  });
+
   it("unwraps !unsafe text", () => {
     const inv = resolveInventory(
       parseYamlInventory("all:\n  hosts:\n    h:\n      region: !unsafe eu\n", "i.yml"),
@@ -68,6 +95,10 @@ describe("toFleetHosts", () => {
     ["overhaul_role=leader", 2, 3, /overhaul_role "leader" is not a role/],
     ["ansible_port=70000", 2, 3, /ansible_port must be an integer from 1 to 65535/],
     ["ansible_port=abc", 2, 3, /ansible_port must be an integer/],
+    ["ansible_ssh_port=0", 2, 3, /ansible_ssh_port must be an integer from 1 to 65535/],
+    ["ansible_port=22 ansible_ssh_port=abc", 2, 19, /ansible_ssh_port must be an integer/],
+    ["ansible_ssh_host=[1]", 2, 3, /ansible_ssh_host must be a non-empty name/],
+    ["ansible_ssh_user=\"''\"", 2, 3, /ansible_ssh_user must be a non-empty name/],
     ["ansible_connection=winrm", 2, 3, /not a connection Overhaul can use/],
     ["region=[1,2]", 2, 3, /region must be a non-empty name/],
     ["overhaul_cpu=4", 2, 3, /overhaul_memory_mb and overhaul_disk_gb are not/],

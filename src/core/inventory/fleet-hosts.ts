@@ -5,6 +5,11 @@
  * - Read only from the host's variables after Ansible's precedence, so what `ansible-inventory`
  *   shows for a host is exactly what Overhaul uses.
  * - `overhaul_*` names win over the generic names (`overhaul_region` over `region`, ...).
+ * - Address, port and user are read as Ansible's ssh connection plugin reads them: from
+ *   `ansible_host`/`ansible_port`/`ansible_user` and the older `ansible_ssh_host`/`ansible_ssh_port`/
+ *   `ansible_ssh_user`; when both names of a pair are set (not null), the `ansible_ssh_*` one wins,
+ *   wherever each was set (the plugin takes the last set name of its list after precedence). The
+ *   winning name is validated and named in errors.
  * - A bad value (unknown role, port out of range, half a capacity, a list where a name belongs) is
  *   an `InputError` naming the host, the variable and the file and line that set it; nothing is
  *   defaulted or clamped silently. Absent values take the documented defaults.
@@ -23,6 +28,15 @@ export const FAILURE_DOMAIN_VARS: Readonly<Record<FailureDomainKind, readonly st
   power: ["overhaul_power", "power_circuit"],
   switch: ["overhaul_switch", "switch"],
 };
+/**
+ * Where to connect, from the ssh plugin's `vars:` lists (ansible-core 2.14
+ * `plugins/connection/ssh.py`: host, port, remote_user); the last name that is set wins.
+ */
+export const CONNECTION_VARS = {
+  address: ["ansible_host", "ansible_ssh_host"],
+  port: ["ansible_port", "ansible_ssh_port"],
+  user: ["ansible_user", "ansible_ssh_user"],
+} as const satisfies Record<string, readonly string[]>;
 const CAPACITY_VARS = ["overhaul_cpu", "overhaul_memory_mb", "overhaul_disk_gb"] as const;
 
 /** Every inventory host as a fleet `Host`, in inventory order. Throws one InputError listing all problems. */
@@ -63,6 +77,14 @@ function toFleetHost(h: InventoryHost, problems: Problem[]): Host {
     }
     return undefined;
   };
+  /** The name whose value Ansible's ssh plugin uses: the last of `names` that is set. */
+  const lastSet = (names: readonly string[]): string => {
+    const set = names.filter((n) => {
+      const v = unwrap(h.vars[n]);
+      return v !== undefined && v !== null;
+    });
+    return set[set.length - 1] ?? (names[0] as string);
+  };
   const int = (name: string, min: number, max: number): number | undefined => {
     const v = unwrap(h.vars[name]);
     if (v === undefined || v === null) return undefined;
@@ -78,8 +100,8 @@ function toFleetHost(h: InventoryHost, problems: Problem[]): Host {
     return n;
   };
 
-  const port = int("ansible_port", 1, 65535);
-  const user = text("ansible_user");
+  const port = int(lastSet(CONNECTION_VARS.port), 1, 65535);
+  const user = text(lastSet(CONNECTION_VARS.user));
   const conn = text("ansible_connection");
   let connection: Connection = "ssh";
   if (conn === "local") connection = "local";
@@ -101,7 +123,7 @@ function toFleetHost(h: InventoryHost, problems: Problem[]): Host {
   }
   const host: Host = {
     name: h.name,
-    address: text("ansible_host") ?? h.name,
+    address: text(lastSet(CONNECTION_VARS.address)) ?? h.name,
     connection,
     region: firstText(["overhaul_region", "region"]) ?? "default",
     failureDomains,

@@ -15,6 +15,7 @@ export { parseIniInventory } from "./ini.js";
 export { type AnsibleListJson, toAnsibleListJson } from "./list-json.js";
 export { hostsOfGroup, matchPattern, type PatternMatch, splitHostPattern } from "./patterns.js";
 export { parseIniValue } from "./py-literal.js";
+export { pyStrip } from "./pytext.js";
 export { expandHostnameRange, expandHostPattern } from "./ranges.js";
 export {
   INTERNAL_VARS,

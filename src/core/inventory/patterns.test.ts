@@ -107,6 +107,39 @@ describe("matchPattern", () => {
     },
   );
 
+  // Ansible reads `web[0-1]` as positions 0..1 of web (warning "[x-y] ... has been removed"), which
+  // looks like a glob over names: `db[1-3]` over db1..db4 selects db2, db3, db4.
+  it.each(["web[0-1]", "web[1-]", "!web[0-1]", "db:&web[0-1]", "web0[1-3]"])(
+    "refuses the removed [x-y] subscript in %j",
+    (pattern) => {
+      expect(() => matchPattern(inv, pattern, { path: "--limit" })).toThrow(
+        /^--limit: host pattern "web0?\[[0-9]-[0-9]?\]" uses the \[x-y\] subscript, which Ansible removed/,
+      );
+    },
+  );
+
+  it("says what to write instead of [x-y], for positions and for names", () => {
+    let err: unknown;
+    try {
+      matchPattern(inv, "web0[1-3]", { path: "--limit" });
+    } catch (e) {
+      err = e;
+    }
+    expect((err as InputError).problems[0]).toEqual({
+      path: "--limit",
+      message:
+        'host pattern "web0[1-3]" uses the [x-y] subscript, which Ansible removed: it would select the hosts of "web0" at positions 1 to 3, not host names',
+      expected:
+        'web0[1:3] to select the hosts of "web0" by position, counting from 0, or web0[1-3]* or ~^web0[1-3]$ to match host names',
+    });
+    expect(() => matchPattern(inv, "web[1-]")).toThrow(
+      /expected web\[1:\] to select the hosts of "web" by position/,
+    );
+    // Both suggestions select names (checked against Ansible 2.14).
+    expect(matchPattern(inv, "web0[1-2]*").hosts).toEqual(["web01", "web02"]);
+    expect(matchPattern(inv, "~^web0[1-2]$").hosts).toEqual(["web01", "web02"]);
+  });
+
   it("keeps complete brackets: subscripts, globs and regex classes", () => {
     expect(matchPattern(inv, "web[0:1]:~^db[0-9]$").hosts).toEqual(["web01", "web02", "db1"]);
   });

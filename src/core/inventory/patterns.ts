@@ -11,6 +11,9 @@
  *   enforcing "no implicit all" can refuse it.
  * - `unmatched` lists every part that selects no host on its own (a typo, an empty group, a
  *   subscript out of range), so a caller can refuse instead of silently doing less.
+ * - `group[x-y]`, Ansible's removed subscript form (Ansible reads it as positions x..y with only a
+ *   warning, though it looks like a glob over names), is an `InputError` suggesting `group[x:y]`
+ *   for positions and `group[x-y]*` or `~^group[x-y]$` for names.
  * - An empty pattern, an invalid regex, or a `[` / `]` outside a complete subscript is an
  *   `InputError` at the caller's place (`--limit`, or the plan's `hosts`). Ansible drops a stray
  *   bracket without a word (`~[` becomes `~`, every host); Overhaul refuses it. The `@file` form is
@@ -62,7 +65,7 @@ export function matchPattern(inv: Inventory, pattern: string, place: PatternPlac
     throw new InputError({
       ...place,
       message: `host pattern "${pattern}" has a "${stray}" outside a complete [...]; Ansible would drop it and select other hosts`,
-      expected: "brackets in pairs, e.g. web[0:2], web0[1-3], ~^web[0-9]+ (quote the pattern in the shell)",
+      expected: "brackets in pairs, e.g. web[0:2], web0[1-3]*, ~^web[0-9]+ (quote the pattern in the shell)",
     });
   }
   const plain = parts.filter((p) => p[0] !== "&" && p[0] !== "!");
@@ -113,6 +116,7 @@ function matchOne(inv: Inventory, pattern: string, place: PatternPlace): string[
   const m = pattern[0] === "~" ? null : SUBSCRIPT.exec(pattern);
   if (m) {
     expr = m[1] as string;
+    if (m[4] === "-") throw removedSubscript(pattern, expr, m[3] as string, m[5] as string, place);
     sub =
       m[2] !== undefined ? { start: Number(m[2]) } : { start: Number(m[3]), end: m[5] ? Number(m[5]) : -1 };
   }
@@ -125,6 +129,30 @@ function matchOne(inv: Inventory, pattern: string, place: PatternPlace): string[
   const index = sub.start < 0 ? hosts.length + sub.start : sub.start;
   const host = hosts[index];
   return host === undefined || index < 0 ? undefined : [host];
+}
+
+/**
+ * `group[x-y]` is Ansible's removed subscript form: Ansible still reads it as positions x to y (with
+ * only a warning), which users mistake for a glob over names (`db[1-3]` selects db2, db3, db4 of
+ * db1..db4). Overhaul refuses it and says what to write for either meaning.
+ */
+function removedSubscript(
+  pattern: string,
+  expr: string,
+  start: string,
+  end: string,
+  place: PatternPlace,
+): InputError {
+  const range = end === "" ? `from ${start} to the end` : `${start} to ${end}`;
+  const names = [`${pattern}*`];
+  if (/^[\w.-]+$/.test(expr)) names.push(`~^${expr.replaceAll(".", "\\.")}[${start}-${end}]$`);
+  return new InputError({
+    ...place,
+    message: `host pattern "${pattern}" uses the [x-y] subscript, which Ansible removed: it would select the hosts of "${expr}" at positions ${range}, not host names`,
+    expected:
+      `${expr}[${start}:${end}] to select the hosts of "${expr}" by position, counting from 0` +
+      (end === "" ? "" : `, or ${names.join(" or ")} to match host names`),
+  });
 }
 
 function enumerate(inv: Inventory, pattern: string, place: PatternPlace): string[] {

@@ -58,6 +58,19 @@ describe("parseInventorySource", () => {
     );
   });
 
+  it("reads a file that is not all UTF-8 as INI only, the UTF-8 error standing for YAML's", () => {
+    const notUtf8 = new InputError({ file: "f", line: 4, message: "the line is not valid UTF-8" });
+    const yamlText = "all:\n  hosts:\n    a:\n\n";
+    expect(parseInventorySource("[g]\na\n\n", "hosts.yml", new InventoryData(), { notUtf8 })).toBe("ini");
+    expect(() => parseInventorySource(yamlText, "hosts.yml", new InventoryData(), { notUtf8 })).toThrow(
+      notUtf8,
+    );
+    expect(() => parseInventorySource(yamlText, "hosts", new InventoryData(), { notUtf8 })).toThrow(notUtf8);
+    expect(() => parseInventorySource("[g]\na b\n\n", "hosts", new InventoryData(), { notUtf8 })).toThrow(
+      /expected key=value/,
+    );
+  });
+
   it("leaves the data unchanged when a format fails half-way", () => {
     const data = new InventoryData();
     expect(() => parseInventorySource("[g]\na\n[h]\nb c\n", "x.ini", data)).toThrow(InputError);

@@ -7,6 +7,9 @@
  *   `script`, `host_list` and `toml` are not supported: Overhaul runs no inventory code).
  * - When both fail, the error shown is the one of the format the file most looks like: the YAML
  *   error for YAML names or for text that parses as a YAML mapping, else the INI error.
+ * - A file that is not all UTF-8 (`notUtf8`: its INI comment lines holding other bytes are blank
+ *   in `text`) is read as INI only, as Ansible's YAML plugin fails on it; when INI fails too, the
+ *   error shown follows the rule above, the UTF-8 error standing for YAML's.
  * - A failed attempt leaves `data` unchanged (each attempt parses into a copy).
  * - Pure: no I/O.
  */
@@ -41,12 +44,33 @@ export function formatsFor(path: string): InventoryFormat[] {
   return ext === "" || YAML_EXTENSIONS.includes(ext) ? ["yaml", "ini"] : ["ini"];
 }
 
+export interface SourceOptions {
+  /**
+   * The file's bytes were not all UTF-8 and `text` has the INI comment lines holding them blanked:
+   * YAML is not tried (Ansible's YAML plugin fails on such a file), and this error, naming the
+   * first such line, is the YAML error.
+   */
+  readonly notUtf8?: InputError;
+}
+
 /** Parse one inventory file into `data`, choosing the format as Ansible does; returns the format used. */
-export function parseInventorySource(text: string, file: string, data: InventoryData): InventoryFormat {
+export function parseInventorySource(
+  text: string,
+  file: string,
+  data: InventoryData,
+  options: SourceOptions = {},
+): InventoryFormat {
   const formats = formatsFor(file);
   let yamlError: unknown;
   let yamlSource: YamlSource | undefined;
-  if (formats.includes("yaml")) {
+  if (formats.includes("yaml") && options.notUtf8) {
+    yamlError = options.notUtf8;
+    try {
+      yamlSource = loadYaml(text, file); // only to judge which error to show
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e; // not YAML-like either
+    }
+  } else if (formats.includes("yaml")) {
     const attempt = data.clone();
     try {
       yamlSource = loadYaml(text, file);

@@ -7,6 +7,8 @@
  *   non-mapping document is an error, as it is for Ansible ("failed to combine variables").
  * - Files are applied in the order given (the adapter lists them as Ansible does: sorted,
  *   recursively for folders); later files replace earlier values.
+ * - A key written twice in one mapping is an error naming both places (Ansible keeps the last), and
+ *   aliases may stand for only so many values (`refuseAliasBombs`).
  * - Vault-encrypted files are refused with a clear error: Overhaul holds no vault password.
  * - Pure: no I/O.
  */
@@ -14,7 +16,8 @@ import { isMap, isScalar, isSeq } from "yaml";
 import { InputError } from "../errors.js";
 import type { Origin, Vars } from "./data.js";
 import { setOwn } from "./pytext.js";
-import { deref, keyString, loadYaml, originOf, pairsOf, toValue } from "./yaml-load.js";
+import { refuseAliasBombs } from "./yaml-aliases.js";
+import { deref, keyString, loadYaml, originOf, pairsOf, refuseDuplicateKeys, toValue } from "./yaml-load.js";
 
 /** One vars file as read from disk: its path (as shown to the user) and its text. */
 export interface VarsFile {
@@ -45,6 +48,8 @@ export function parseVarsFile(vf: VarsFile, into: VarBag = { vars: {}, origins: 
     });
   }
   const src = loadYaml(vf.text, vf.file);
+  refuseAliasBombs(src);
+  refuseDuplicateKeys(src);
   const root = deref(src, src.root);
   if (root === null) return into;
   if (isMap(root)) {

@@ -1,10 +1,13 @@
 /**
  * YAML scalars as PyYAML (YAML 1.1) reads them, and the YAML inventory structure with its errors.
  */
-import { describe, expect, it } from "vitest";
+
+import { describe, expect, it, vi } from "vitest";
+import { Alias } from "yaml";
 import { InputError } from "../errors.js";
+import { aliasBudget, MAX_ALIAS_VALUES } from "./yaml-aliases.js";
 import { parseYamlInventory } from "./yaml-inventory.js";
-import { loadYaml, toValue } from "./yaml-load.js";
+import { loadYaml, refuseDuplicateKeys, toValue } from "./yaml-load.js";
 
 function value(text: string): unknown {
   const src = loadYaml(`v: ${text}\n`, "x.yml");
@@ -52,11 +55,12 @@ describe("YAML scalars as Ansible (PyYAML, YAML 1.1) reads them", () => {
     expect(toValue(src, src.root)).toEqual({ v: 100000, w: "x" });
   });
 
-  it("keeps the first position and the last value of a repeated key, and merges <<", () => {
-    const src = loadYaml("base: &b {a: 1, b: 2}\nm:\n  c: 0\n  <<: *b\n  b: 3\n  c: 4\n", "x.yml");
+  it("merges << first, an own key replacing a merged one in its position", () => {
+    const src = loadYaml("base: &b {a: 1, b: 2}\nm:\n  c: 0\n  <<: *b\n  b: 3\n", "x.yml");
     const m = (toValue(src, src.root) as { m: Record<string, number> }).m;
-    expect(m).toEqual({ a: 1, b: 3, c: 4 });
+    expect(m).toEqual({ a: 1, b: 3, c: 0 });
     expect(Object.keys(m)).toEqual(["a", "b", "c"]);
+    expect(() => refuseDuplicateKeys(src)).not.toThrow();
   });
 
   it.each([
@@ -95,6 +99,128 @@ describe("parseYamlInventory", () => {
       'skipping "bad": not a valid group definition',
     ]);
     expect(d.groups.has("bad")).toBe(false);
+  });
+
+  // Ansible warns "found a duplicate dict key (web). Using last defined value only." and drops the
+  // first web's hosts; Overhaul refuses, naming both places.
+  it.each([
+    [
+      "all:\n  children:\n    web:\n      hosts: {w1: }\n    db:\n    web:\n      hosts: {w3: }\n",
+      "all.children.web",
+      6,
+      3,
+    ],
+    [
+      "all:\n  hosts:\n    h:\n      ansible_host: a\n      x: 1\n      ansible_host: b\n",
+      "all.hosts.h.ansible_host",
+      6,
+      4,
+    ],
+    ["g:\n  vars:\n    v: {1: a, 1.0: b}\n", "g.vars.v.1.0", 3, 3],
+    ["g:\n  hosts:\n  hosts:\n", "g.hosts", 3, 2],
+    ['{"all": {"hosts": {"a": null, "a": {"x": 1}}}}', "all.hosts.a", 1, 1],
+  ])("refuses a key written twice (%#)", (text, path, line, firstLine) => {
+    const file = text.startsWith("{") ? "inv.json" : "inv.yml";
+    let err: unknown;
+    try {
+      parseYamlInventory(text, file);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    const p = (err as InputError).problems[0];
+    expect(p).toMatchObject({ file, line, path });
+    expect(p?.message).toMatch(
+      new RegExp(`appears twice in this mapping \\(first at ${file}:${firstLine}:\\d+\\)`),
+    );
+  });
+
+  it("lists every repeated key, and lets a mapping override what a << merge brings in", () => {
+    let err: unknown;
+    try {
+      parseYamlInventory("a:\nb:\na:\nb:\n", "inv.yml");
+    } catch (e) {
+      err = e;
+    }
+    expect((err as InputError).problems.map((p) => [p.path, p.line])).toEqual([
+      ["a", 3],
+      ["b", 4],
+    ]);
+    const d = parseYamlInventory(
+      "all:\n  vars:\n    base: &b {a: 1, b: 2}\n    over:\n      <<: [*b, {a: 5, c: 6}]\n      a: 3\n  hosts:\n    h:\n",
+      "inv.yml",
+    );
+    expect(d.group("all").vars).toEqual({ base: { a: 1, b: 2 }, over: { a: 3, b: 2, c: 6 } });
+  });
+
+  /** `levels` levels of lists, each holding ten aliases to the one before: 10^levels values. */
+  const bomb = (levels: number) =>
+    [
+      "all:",
+      "  vars:",
+      "    l0: &l0 [x, x, x, x, x, x, x, x, x, x]",
+      ...Array.from(
+        { length: levels - 1 },
+        (_, i) => `    l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(", ")}]`,
+      ),
+      "  hosts:",
+      "    h1:",
+      "",
+    ].join("\n");
+
+  it("refuses aliases that stand for more values than the budget, at the alias that passes it", () => {
+    // Six levels are 1,111,110 values: this took seconds; eight (577 bytes) never finished.
+    for (const levels of [6, 8]) {
+      let err: unknown;
+      try {
+        parseYamlInventory(bomb(levels), "inv.yml");
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as InputError).problems[0]).toMatchObject({
+        file: "inv.yml",
+        line: 8,
+        column: 49,
+        message:
+          "the YAML expands too many aliases (*name): up to here they stand for more than 1,000,000 values (*l4 alone for 111,111)",
+      });
+    }
+    expect(parseYamlInventory(bomb(5), "inv.yml").group("all").vars.l4).toHaveLength(10);
+  });
+
+  it("lets the alias budget grow with the file, so every host may merge shared vars", () => {
+    expect(aliasBudget(10)).toBe(MAX_ALIAS_VALUES);
+    expect(aliasBudget(100_000)).toBe(2_000_000);
+    const hosts = Array.from({ length: 3000 }, (_, i) => `    h${i}:\n      <<: *d\n      n: ${i}`);
+    const d = parseYamlInventory(
+      `all:\n  vars:\n    d: &d {a: 1, b: 2}\n  hosts:\n${hosts.join("\n")}\n`,
+      "inv.yml",
+    );
+    expect(d.hosts.get("h2999")?.vars).toEqual({ a: 1, b: 2, n: 2999 });
+  });
+
+  it("resolves each alias once, not by walking the document every time (which made big inventories take minutes)", () => {
+    const resolve = vi.spyOn(Alias.prototype, "resolve");
+    try {
+      const d = parseYamlInventory(
+        "all:\n  vars:\n    a: &x 1\n    b: *x\n    c: &x 2\n    d: *x\n",
+        "inv.yml",
+      );
+      expect(d.group("all").vars).toEqual({ a: 1, b: 1, c: 2, d: 2 });
+      expect(resolve).not.toHaveBeenCalled();
+    } finally {
+      resolve.mockRestore();
+    }
+  });
+
+  it("refuses an alias inside its own anchor, even where nothing reads it", () => {
+    expect(() => parseYamlInventory("all:\n  vars:\n    a: &a [1, *a]\n", "inv.yml")).toThrow(
+      /^inv\.yml:3:15: YAML alias \*a is inside its own anchor/,
+    );
+    expect(() => parseYamlInventory("g:\n  skipped: &a {x: [*a]}\n", "inv.yml")).toThrow(
+      /inside its own anchor/,
+    );
   });
 
   it.each([

@@ -9,6 +9,9 @@
  *   any other non-mapping section is an error; an unknown key or a non-mapping group is skipped
  *   with a warning, as Ansible does.
  * - Host keys must be strings (ranges and `host:port` allowed); host values are mappings or empty.
+ * - Aliases may stand for only so many values (`refuseAliasBombs`), checked before anything is read.
+ * - A key written twice in one mapping is an error naming both places (Ansible warns and keeps the
+ *   last, silently dropping e.g. a group's first list of hosts).
  * - Errors are `InputError`s with file, line, column and the YAML path.
  * - Pure: no I/O.
  */
@@ -17,6 +20,7 @@ import { isMap, isScalar, isSeq } from "yaml";
 import { InputError } from "../errors.js";
 import { InventoryData } from "./data.js";
 import { expandHostPattern, RANGE_EXPECTED, RangeSyntaxError } from "./ranges.js";
+import { refuseAliasBombs } from "./yaml-aliases.js";
 import {
   deref,
   keyString,
@@ -24,6 +28,7 @@ import {
   originOf,
   type Pair,
   pairsOf,
+  refuseDuplicateKeys,
   toValue,
   type YamlSource,
 } from "./yaml-load.js";
@@ -40,6 +45,7 @@ export function looksLikeYamlInventory(src: YamlSource): boolean {
 }
 
 export function parseYamlInventorySource(src: YamlSource, data = new InventoryData()): InventoryData {
+  refuseAliasBombs(src);
   const root = deref(src, src.root);
   if (root === null || isFalsy(src, root)) {
     throw new InputError({
@@ -64,6 +70,7 @@ export function parseYamlInventorySource(src: YamlSource, data = new InventoryDa
       expected: "a static YAML or INI inventory",
     });
   }
+  refuseDuplicateKeys(src);
   for (const p of top) parseGroup(src, data, p, "");
   return data;
 }

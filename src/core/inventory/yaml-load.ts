@@ -4,14 +4,31 @@
  * Invariants:
  * - Text that is valid JSON is read as JSON (Ansible tries `json.loads` first, so `1e5` is a
  *   number there and a string in YAML 1.1); anything else is YAML 1.1 with PyYAML's scalar rules.
- * - Mappings behave like Python dicts: a repeated key keeps its first position and its last
- *   value; `<<` merge keys are flattened before the node's own keys, as PyYAML does.
+ * - Mappings behave like Python dicts: `<<` merge keys are flattened before the node's own keys,
+ *   as PyYAML does, and an own key replaces a merged one in its first position with its value.
+ * - `refuseDuplicateKeys`: a key written twice in one mapping (`1`, `1.0` and `true` are one key,
+ *   as in Python) is an `InputError` naming both places. Ansible warns and keeps the last value,
+ *   which silently drops what the first defined (a whole group's hosts); the inventory readers call
+ *   it on every document. Keys a merge brings in and the mapping overrides are not duplicates.
+ * - An alias stands for the last node before it with that anchor; all aliases are resolved in one
+ *   pass at load (`anchors`), never by walking the document per alias. How much aliases may expand
+ *   is `yaml-aliases.ts`'s budget, which the readers check before reading values.
  * - Every syntax problem, unknown tag or unhashable key is an `InputError` with file, line and
  *   column; nothing here throws anything else for bad input.
  * - Pure: no I/O.
  */
-import { isAlias, isMap, isScalar, isSeq, type Node, parseDocument, type Scalar, visit } from "yaml";
-import { InputError } from "../errors.js";
+import {
+  type Alias,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  type Node,
+  parseDocument,
+  type Scalar,
+  visit,
+} from "yaml";
+import { InputError, type Problem } from "../errors.js";
 import type { Origin } from "./data.js";
 import { pyFloatRepr } from "./py-literal.js";
 import { LineIndex, pyKeyIdentity, setOwn } from "./pytext.js";
@@ -23,6 +40,8 @@ export interface YamlSource {
   readonly doc: ReturnType<typeof parseDocument>;
   /** The top node, or null for an empty document. */
   readonly root: Node | null;
+  /** Each alias's anchored node (the last node with its anchor before it), found in one pass. */
+  readonly anchors: ReadonlyMap<Alias, Node>;
 }
 
 export interface Pair {
@@ -66,13 +85,23 @@ export function loadYaml(text: string, file: string): YamlSource {
           }),
     });
   }
-  const src: YamlSource = { file, lines, doc, root: (doc.contents as Node | null) ?? null };
-  // libyaml (which Ansible uses) only accepts letters, digits, `-` and `_` in anchor names.
+  const anchors = new Map<Alias, Node>();
+  const src: YamlSource = { file, lines, doc, root: (doc.contents as Node | null) ?? null, anchors };
+  // `Alias.resolve` walks the whole document on every call, which made a 5,000-host inventory
+  // with `<<: *defaults` per host take a minute: resolve every alias once, in document order.
+  const current = new Map<string, Node>();
   visit(doc, {
     Node(_key, node) {
       const name = isAlias(node) ? node.source : node.anchor;
+      // libyaml (which Ansible uses) only accepts letters, digits, `-` and `_` in anchor names.
       if (name !== undefined && !/^[A-Za-z0-9_-]+$/.test(name)) {
         fail(src, node, `YAML anchor or alias name "${name}" may use only letters, digits, - and _`);
+      }
+      if (isAlias(node)) {
+        const target = current.get(node.source);
+        if (target) anchors.set(node, target);
+      } else if (name !== undefined) {
+        current.set(name, node);
       }
     },
   });
@@ -100,12 +129,61 @@ function fail(src: YamlSource, node: Node | null | undefined, message: string, e
   throw new InputError({ ...originOf(src, node), message, ...(expected ? { expected } : {}) });
 }
 
+/**
+ * Throw one InputError listing every key written twice in the same mapping, anywhere in the
+ * document (aliases are checked where their anchor is, not again where they are used).
+ */
+export function refuseDuplicateKeys(src: YamlSource): void {
+  const problems: Problem[] = [];
+  const stack: { node: Node | null; path: string }[] = [{ node: src.root, path: "" }];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const { node, path } = next;
+    if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        stack.push({ node: item as Node, path: `${path}[${i}]` });
+      });
+    } else if (isMap(node)) {
+      const seen = new Map<unknown, Node>();
+      const children: { node: Node | null; path: string }[] = [];
+      for (const item of node.items) {
+        const keyNode = item.key as Node | null;
+        const key = keyNode ? deref(src, keyNode) : null;
+        const scalarKey = isScalar(key) && key.value !== MERGE_KEY;
+        const name = scalarKey ? String(key.value === VALUE_KEY ? "=" : (key.source ?? key.value)) : "";
+        const at = scalarKey ? `${path}${path === "" ? "" : "."}${name}` : path;
+        if (scalarKey) {
+          const id = pyKeyIdentity(key.value === VALUE_KEY ? "=" : key.value);
+          const first = seen.get(id);
+          if (first === undefined) seen.set(id, keyNode as Node);
+          else problems.push(duplicateKey(src, name, at, first, keyNode as Node));
+        }
+        children.push({ node: (item.value as Node | null) ?? null, path: at });
+      }
+      stack.push(...children.reverse());
+    }
+  }
+  if (problems.length > 0) {
+    const pos = (p: Problem) => (p.line ?? 0) * 1e6 + (p.column ?? 0);
+    throw new InputError(problems.sort((a, b) => pos(a) - pos(b)));
+  }
+}
+
+function duplicateKey(src: YamlSource, name: string, path: string, first: Node, again: Node): Problem {
+  const was = originOf(src, first);
+  return {
+    ...originOf(src, again),
+    path,
+    message: `key "${name}" appears twice in this mapping (first at ${src.file}:${was.line}:${was.column}); Ansible keeps only the last and silently drops what the first defines`,
+    expected: "each key once per mapping: merge the two entries into one",
+  };
+}
+
 /** Follow aliases to the anchored node. */
 export function deref(src: YamlSource, node: Node | null): Node | null {
   let n = node;
   for (let hops = 0; n && isAlias(n); hops++) {
     if (hops > MAX_DEPTH) fail(src, node, "YAML alias loop");
-    n = (n.resolve(src.doc) as Node | undefined) ?? fail(src, node, `YAML alias *${n.source} has no anchor`);
+    n = src.anchors.get(n) ?? fail(src, node, `YAML alias *${n.source} has no anchor`);
   }
   return n;
 }
