@@ -64,7 +64,7 @@ export interface HostInRun {
  * each drain, reboot or change it without knowing of the other, and neither run's caps would count
  * the other's hosts.
  */
-export function hostsInOtherRuns(busy: readonly HostInRun[]): SafetyRefusal {
+export function hostsInOtherRuns(busy: readonly HostInRun[], what = "refusing to start"): SafetyRefusal {
   const shown = busy
     .slice(0, 5)
     .map((b) => `${b.host} (run ${b.runId}, ${b.runState}; host ${b.hostState})`)
@@ -72,7 +72,7 @@ export function hostsInOtherRuns(busy: readonly HostInRun[]): SafetyRefusal {
   const more = busy.length > 5 ? ` and ${busy.length - 5} more` : "";
   return new SafetyRefusal(
     "hosts-in-another-run",
-    `refusing to start: ${busy.length} host(s) belong to a run that is not finished: ${shown}${more}. ` +
+    `${what}: ${busy.length} host(s) belong to a run that is not finished: ${shown}${more}. ` +
       "Two runs on one host would each act on it without knowing of the other: finish or abort that run, " +
       "or take the host out of it (`overhaul skip HOST --run RUN`)",
   );

@@ -12,15 +12,23 @@
  *   `resume --detach` of one that cannot go on is refused with what would let it. A simulated run
  *   is never reopened (only `overhaul simulate` drives it).
  */
-import { InputError, NotFoundError, OverhaulError } from "../core/errors.js";
+import {
+  type HostInRun,
+  hostsInOtherRuns,
+  InputError,
+  NotFoundError,
+  OverhaulError,
+} from "../core/errors.js";
 import { chooseRunForHost, type RunWithHost } from "../core/flow/host-run.js";
 import { buildFlows, makeRunId, NOT_STARTED } from "../core/flow/run-setup.js";
 import {
+  CLAIMING_HOST_STATES,
   HOST_TRANSITIONS,
   type HostState,
   predecessors,
   RUN_TRANSITIONS,
   type RunState,
+  TERMINAL_RUN_STATES,
 } from "../core/flow/states.js";
 import type { Host } from "../core/model/fleet.js";
 import type { Plan } from "../core/plan/compile.js";
@@ -219,6 +227,32 @@ export async function goOnOf(store: Store, run: RunRecord): Promise<GoOn> {
   return mayGoOn(plan.failureBudget, tally(hosts.map((h) => h.state)));
 }
 
+/**
+ * The hosts of `run` that another unfinished run holds now (a flow that can still change there):
+ * a finished run that set them going again would act on them beside that run (see createRun's
+ * `exclusive`). Asked before a finished run is reopened; the runs started since are few.
+ */
+export async function heldElsewhere(
+  store: Store,
+  run: RunRecord,
+  hosts?: readonly string[],
+): Promise<HostInRun[]> {
+  const mine =
+    hosts ??
+    (await store.getHosts(run.id)).filter((h) => CLAIMING_HOST_STATES.includes(h.state)).map((h) => h.host);
+  if (mine.length === 0) return [];
+  const out: HostInRun[] = [];
+  for (const other of await store.listRuns(undefined, { unfinished: true })) {
+    if (other.id === run.id || other.options.simulated === true) continue;
+    for (const host of mine) {
+      const h = await store.getHost(other.id, host);
+      if (h && CLAIMING_HOST_STATES.includes(h.state))
+        out.push({ host, runId: other.id, runState: other.state, hostState: h.state });
+    }
+  }
+  return out;
+}
+
 /** Run states an operator's retry or skip (or resume) may set running again, when it may go on. */
 const REOPENABLE: readonly RunState[] = ["halting", "failed", "succeeded"];
 
@@ -241,6 +275,14 @@ async function reopenAfter(
       return { runState: run.state, reopened: false, held: null };
     const d = await goOnOf(deps.store, run);
     if (!d.go) return { runState: run.state, reopened: false, held: d.why === "budget" ? d.message : null };
+    // Finished, its hosts were free for other runs: it goes on only if none has taken one since.
+    const taken = TERMINAL_RUN_STATES.includes(run.state) ? await heldElsewhere(deps.store, run) : [];
+    if (taken.length > 0)
+      return {
+        runState: run.state,
+        reopened: false,
+        held: hostsInOtherRuns(taken, `run ${runId} does not go on`).message,
+      };
     const now = deps.clock.now();
     const ev: NewEvent = {
       runId,
@@ -285,6 +327,12 @@ export async function hostAction(
   const current = (await store.getRun(run.id))?.state ?? run.state;
   if (action === "retry" && (current === "aborted" || current === "aborting")) {
     throw new OverhaulError(`cannot retry host ${host}: run ${run.id} is ${current}`);
+  }
+  // A finished run's hosts were free for other runs: a retry there must not set one going that
+  // another unfinished run holds now.
+  if (action === "retry" && TERMINAL_RUN_STATES.includes(current)) {
+    const taken = await heldElsewhere(store, run, [host]);
+    if (taken.length > 0) throw hostsInOtherRuns(taken, `refusing to retry ${host} in run ${run.id}`);
   }
   const now = clock.now();
   let to: HostState;

@@ -7,12 +7,14 @@ import { describe, expect, it } from "vitest";
 import { renderSummary } from "../../src/cli/summary.js";
 import { compilePlan } from "../../src/core/plan/compile.js";
 import { parsePlanText } from "../../src/core/plan/load.js";
+import { seededRandom } from "../../src/core/policy/random.js";
 import { renderReport } from "../../src/core/report/index.js";
 import { finishUnheldAbort } from "../../src/engine/abort-unheld.js";
 import { reportOfRun } from "../../src/engine/report-of-run.js";
 import { summarize } from "../../src/engine/run-summary.js";
-import { hostAction, resumeRun, runAction } from "../../src/engine/runs.js";
+import { createRun, hostAction, resumeRun, runAction } from "../../src/engine/runs.js";
 import { leaveInDoubt, type Setup, setup, states } from "../support/engine-harness.js";
+import { makeHosts } from "../support/scripted-transport.js";
 
 /** failone.yaml of the review: one host at a time, no failure budget (maxFailed 0), h02 fails. */
 const FAIL_ONE = `
@@ -84,6 +86,32 @@ describe("a halted run after an operator's skip or retry", () => {
     expect(r.host.state).toBe("pending");
     expect(r.held).toMatch(/until 1 more of the failed or in-doubt hosts are retried or skipped/);
     expect((await act(t, "h02", "skip")).reopened).toBe(true);
+  });
+
+  it("a finished run whose hosts another run has taken since does not go on, and does not retry them", async () => {
+    const t = await setup(FAIL_ONE, 4, failsOn("h02"));
+    expect((await t.coordinator().drive()).run.state).toBe("failed");
+    // Its hosts were free once it failed: another run takes h02 (failed there) and h03 (never started).
+    const deps = { store: t.store, clock: t.clock, random: seededRandom(2) };
+    const plan = compilePlan(parsePlanText(FAIL_ONE, "plan.yaml"));
+    const other = await createRun(deps, {
+      plan,
+      planBody: FAIL_ONE,
+      planHash: "h",
+      hosts: makeHosts(4).filter((h) => h.name === "h02" || h.name === "h03"),
+      options: {},
+      actor: "test",
+    });
+    await expect(act(t, "h02", "retry")).rejects.toThrow(
+      `refusing to retry h02 in run ${t.run.id}: 1 host(s) belong to a run that is not finished: h02 (run ${other.id}, running; host pending)`,
+    );
+    expect((await states(t)).h02).toBe("failed");
+    const r = await act(t, "h02", "skip");
+    expect(r).toMatchObject({ runState: "failed", reopened: false });
+    expect(r.held).toContain(
+      `run ${t.run.id} does not go on: 1 host(s) belong to a run that is not finished: h03 (run ${other.id}`,
+    );
+    expect((await t.store.getRun(t.run.id))?.state).toBe("failed");
   });
 
   it("a simulated run is not reopened (only `overhaul simulate` drives it)", async () => {
