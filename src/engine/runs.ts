@@ -418,6 +418,9 @@ export async function resumeRun(
         break;
       }
       const d = await goOnOf(deps.store, run);
+      // A failed run's hosts were free for other runs: it goes on only if none has taken one since.
+      const taken = d.go && run.state === "failed" ? await heldElsewhere(deps.store, run) : [];
+      if (taken.length > 0) throw hostsInOtherRuns(taken, `cannot resume run ${run.id}`);
       if (d.go) return runAction(deps, run, "resume", actor);
       if (d.why === "budget")
         why = `${d.message}: \`overhaul retry HOST --run ${run.id}\` or \`overhaul skip HOST --run ${run.id}\`, then \`overhaul resume ${run.id}\``;
