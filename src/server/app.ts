@@ -283,38 +283,41 @@ function auditEntry(
   };
 }
 
-/** The line the service prints when an entry cannot be written (`then`: what happened to the request). */
-function writeFailed(e: Entry, then: string, err: unknown): string {
-  return `AUDIT LOG WRITE FAILED: ${e.action} on ${e.target ?? "-"} by ${e.actor} from ${e.remote} (${then}): ${
-    err instanceof Error ? err.message : String(err)
-  }`;
-}
-
-/** Write `entry` (best effort): a failure is printed on the log, never turned into the answer. */
-async function audit(deps: ServerDeps, entry: Entry | undefined): Promise<void> {
-  if (!entry) return;
+/**
+ * Write `entry` stamped now; a failure is printed on the log as `AUDIT LOG WRITE FAILED ... (then)`
+ * and returned (undefined: written).
+ */
+async function write(deps: ServerDeps, entry: Entry, then: string): Promise<unknown> {
   entry.at = deps.clock.now();
   try {
     await deps.store.access.appendAudit(entry);
+    return undefined;
   } catch (e) {
-    // The action (or the refusal) stands, and is answered as it is: a 500 for an action that
-    // happened would have the client do it again. The operator is told, loudly.
-    deps.log?.(writeFailed(entry, `status ${entry.status}`, e));
+    const why = e instanceof Error ? e.message : String(e);
+    deps.log?.(
+      `AUDIT LOG WRITE FAILED: ${entry.action} on ${entry.target ?? "-"} by ${entry.actor} from ${entry.remote} (${then}): ${why}`,
+    );
+    return e ?? why;
   }
+}
+
+/**
+ * Write `entry` (best effort): a failure is printed on the log, never turned into the answer. The
+ * action (or the refusal) stands, and is answered as it is: a 500 for an action that happened
+ * would have the client do it again.
+ */
+async function audit(deps: ServerDeps, entry: Entry | undefined): Promise<void> {
+  if (entry) await write(deps, entry, `status ${entry.status}`);
 }
 
 /** Strict mode: write the `requested` entry of an action before it is done, or refuse it (503). */
 async function requested(deps: ServerDeps, entry: Entry | undefined): Promise<void> {
   if (!entry) return;
-  entry.at = deps.clock.now();
-  try {
-    await deps.store.access.appendAudit(entry);
-  } catch (e) {
-    deps.log?.(writeFailed(entry, "refused: strict audit mode", e));
-    throw new HttpError(503, {
-      error: `the audit log cannot be written, and this service runs with --audit-mode strict: nothing was done (${
-        e instanceof Error ? e.message : String(e)
-      })`,
-    });
-  }
+  const failed = await write(deps, entry, "refused: strict audit mode");
+  if (failed === undefined) return;
+  throw new HttpError(503, {
+    error: `the audit log cannot be written, and this service runs with --audit-mode strict: nothing was done (${
+      failed instanceof Error ? failed.message : String(failed)
+    })`,
+  });
 }

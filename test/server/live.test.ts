@@ -48,6 +48,32 @@ async function within(p: Promise<unknown>, ms: number): Promise<"ended" | "open"
   }
 }
 
+/** A run `runId` of `n` events of ~50 kB each (the last typed `big.last`), stored in `server`'s store. */
+async function bigRun(server: TestServer, runId: string, n: number): Promise<void> {
+  const filler = "x".repeat(50_000);
+  const events = Array.from({ length: n }, (_, i) => ({
+    runId,
+    host: null,
+    at: server.run.createdAt + i,
+    type: i === n - 1 ? "big.last" : "big.filler",
+    actor: "test",
+    data: { i, filler },
+  }));
+  await server.store.createRun({ ...server.run, id: runId }, [], events);
+}
+
+/** A raw HTTP client that asks for the run's live stream with `token` and then never reads a byte. */
+async function stuckClient(server: TestServer, runId: string, token: string): Promise<Socket> {
+  const stuck = connect(Number(new URL(server.url).port), "127.0.0.1");
+  stuck.on("error", () => {});
+  await new Promise<void>((r) => stuck.once("connect", () => r()));
+  stuck.write(
+    `GET /api/runs/${runId}/events/stream HTTP/1.1\r\nhost: 127.0.0.1\r\n` +
+      `authorization: Bearer ${token}\r\naccept: text/event-stream\r\n\r\n`,
+  );
+  return stuck;
+}
+
 describe("live streams", () => {
   it("a stream ends soon after its token is revoked; a stream of another token carries on", async () => {
     const made = await call("POST", "/api/tokens", t.tokens.admin, { name: "watcher", role: "viewer" });
@@ -84,16 +110,8 @@ describe("live streams", () => {
   it("a client that never reads has at most the cap (plus one event) waiting, then is dropped; a reader gets everything", async () => {
     // About 16 MB of events: far more than the loopback socket buffers of a client that reads nothing.
     const runId = "r-big-stream";
-    const filler = "x".repeat(50_000);
-    const events = Array.from({ length: 320 }, (_, i) => ({
-      runId,
-      host: null,
-      at: t.run.createdAt + i,
-      type: i === 319 ? "big.last" : "big.filler",
-      actor: "test",
-      data: { i, filler },
-    }));
-    await t.store.createRun({ ...t.run, id: runId }, [], events);
+    const filler = 50_000;
+    await bigRun(t, runId, 320);
     const url = `${t.url}/api/runs/${runId}/events/stream`;
 
     const sockets: Socket[] = [];
@@ -103,15 +121,8 @@ describe("live streams", () => {
     const sampler = setInterval(() => {
       for (const s of sockets) most = Math.max(most, s.writableLength);
     }, 5);
-    // A raw HTTP client that sends its request and then never reads a byte.
-    const stuck = connect(Number(new URL(t.url).port), "127.0.0.1");
-    stuck.on("error", () => {});
+    const stuck = await stuckClient(t, runId, t.tokens.viewer);
     try {
-      await new Promise<void>((r) => stuck.once("connect", () => r()));
-      stuck.write(
-        `GET /api/runs/${runId}/events/stream HTTP/1.1\r\nhost: 127.0.0.1\r\n` +
-          `authorization: Bearer ${t.tokens.viewer}\r\naccept: text/event-stream\r\n\r\n`,
-      );
       const reader = await openSse(url, bearer(t.tokens.viewer));
       try {
         await reader.until((f) => f.data.type === "big.last", 60_000);
@@ -124,7 +135,7 @@ describe("live streams", () => {
         expect(t.server.live.clients).toBe(1);
         expect(notices.some((n) => n.startsWith(`live stream of run ${runId} dropped:`))).toBe(true);
         expect(most).toBeGreaterThan(0);
-        expect(most).toBeLessThan(CAP + 2 * filler.length);
+        expect(most).toBeLessThan(CAP + 2 * filler);
       } finally {
         reader.close();
       }
@@ -144,16 +155,7 @@ describe("live streams", () => {
       log: (line) => lines.push(line),
     });
     const runId = "r-revoked-stuck";
-    const filler = "y".repeat(50_000);
-    const events = Array.from({ length: 200 }, (_, i) => ({
-      runId,
-      host: null,
-      at: u.run.createdAt + i,
-      type: "big.filler",
-      actor: "test",
-      data: { i, filler },
-    }));
-    await u.store.createRun({ ...u.run, id: runId }, [], events);
+    await bigRun(u, runId, 200);
     const made = await fetch(`${u.url}/api/tokens`, {
       method: "POST",
       headers: { ...bearer(u.tokens.admin), "content-type": "application/json" },
@@ -162,14 +164,8 @@ describe("live streams", () => {
     const secret = ((await made.json()) as { token: string }).token;
     const sockets: Socket[] = [];
     u.server.app.server.on("connection", (s: Socket) => sockets.push(s));
-    const stuck = connect(Number(new URL(u.url).port), "127.0.0.1");
-    stuck.on("error", () => {});
+    const stuck = await stuckClient(u, runId, secret);
     try {
-      await new Promise<void>((r) => stuck.once("connect", () => r()));
-      stuck.write(
-        `GET /api/runs/${runId}/events/stream HTTP/1.1\r\nhost: 127.0.0.1\r\n` +
-          `authorization: Bearer ${secret}\r\naccept: text/event-stream\r\n\r\n`,
-      );
       // Wait until the service holds bytes for it that it does not take.
       const deadline = Date.now() + 10_000;
       while (!sockets.some((s) => s.writableLength > 0) && Date.now() < deadline)
