@@ -180,6 +180,7 @@ export class Coordinator {
     extra: { reason?: string | null; currentWave?: number } = {},
     data: Record<string, unknown> = {},
     type?: string,
+    opts: { exclusive?: boolean } = {},
   ): Promise<boolean> {
     const from = this.run.state;
     if (from !== to) assertRunTransition(from, to);
@@ -189,7 +190,7 @@ export class Coordinator {
       ...data,
       ...(extra.reason ? { reason: extra.reason } : {}),
     });
-    const ok = await this.deps.store.updateRun(this.runId, [from], patch, [ev]);
+    const ok = await this.deps.store.updateRun(this.runId, [from], patch, [ev], opts);
     if (ok) {
       Object.assign(this.run, patch);
       this.deps.sink.emit(ev);
@@ -806,8 +807,15 @@ export class Coordinator {
       .filter((h) => !isTerminalHost(h.state) && isTerminalHost(this.view.get(h.host)?.state ?? "pending"))
       .map((h) => h.host);
     if (open.length === 0 || (this.run.state !== "failed" && this.run.state !== "succeeded")) return false;
-    // Lost to the operator's own reopening, this still reads the run as it is now.
-    await this.setRun("running", { reason: null }, { reopened: open });
+    // Lost to the operator's own reopening, this still reads the run as it is now. Finished, its
+    // hosts were free for other runs: the store refuses to reopen it while another holds one (the
+    // retried host then waits in the finished run, as its status says).
+    try {
+      await this.setRun("running", { reason: null }, { reopened: open }, undefined, { exclusive: true });
+    } catch (e) {
+      if (e instanceof SafetyRefusal && e.rule === "hosts-in-another-run") return false;
+      throw e;
+    }
     if (isTerminalRun(this.run.state)) return false;
     this.viewChanged(true);
     return true;

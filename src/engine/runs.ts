@@ -18,6 +18,7 @@ import {
   InputError,
   NotFoundError,
   OverhaulError,
+  SafetyRefusal,
 } from "../core/errors.js";
 import { chooseRunForHost, type RunWithHost } from "../core/flow/host-run.js";
 import { buildFlows, makeRunId, NOT_STARTED } from "../core/flow/run-setup.js";
@@ -199,7 +200,10 @@ export async function runAction(
     updatedAt: now,
     reason: action === "resume" ? null : (reason ?? `${action} by ${actor}`),
   };
-  const ok = await deps.store.updateRun(run.id, [run.state], patch, events);
+  // A finished run's hosts were free for other runs: the store refuses to set it going again while
+  // another holds one (in the transaction that decides creates too).
+  const exclusive = to === "running" && TERMINAL_RUN_STATES.includes(run.state);
+  const ok = await deps.store.updateRun(run.id, [run.state], patch, events, { exclusive });
   if (!ok) throw new OverhaulError(`run ${run.id} changed while ${action} was being applied; try again`);
   return { ...run, ...patch };
 }
@@ -243,7 +247,7 @@ export async function heldElsewhere(
   if (mine.length === 0) return [];
   const out: HostInRun[] = [];
   for (const other of await store.listRuns(undefined, { unfinished: true })) {
-    if (other.id === run.id || other.options.simulated === true) continue;
+    if (other.id === run.id) continue;
     for (const host of mine) {
       const h = await store.getHost(other.id, host);
       if (h && CLAIMING_HOST_STATES.includes(h.state))
@@ -273,16 +277,16 @@ async function reopenAfter(
     // A simulation is driven by `overhaul simulate` only: reopened, nobody would ever drive it.
     if (!REOPENABLE.includes(run.state) || run.options.simulated === true)
       return { runState: run.state, reopened: false, held: null };
-    const d = await goOnOf(deps.store, run);
+    let d: GoOn;
+    try {
+      d = await goOnOf(deps.store, run);
+    } catch (e) {
+      // Its pinned plan no longer validates (loadRunPlan says why): the host's change stands and is
+      // the answer; the run is not driven again by this version.
+      if (e instanceof InputError) return { runState: run.state, reopened: false, held: e.message };
+      throw e;
+    }
     if (!d.go) return { runState: run.state, reopened: false, held: d.why === "budget" ? d.message : null };
-    // Finished, its hosts were free for other runs: it goes on only if none has taken one since.
-    const taken = TERMINAL_RUN_STATES.includes(run.state) ? await heldElsewhere(deps.store, run) : [];
-    if (taken.length > 0)
-      return {
-        runState: run.state,
-        reopened: false,
-        held: hostsInOtherRuns(taken, `run ${runId} does not go on`).message,
-      };
     const now = deps.clock.now();
     const ev: NewEvent = {
       runId,
@@ -292,10 +296,23 @@ async function reopenAfter(
       actor,
       data: { from: run.state, action: why.action, host: why.host },
     };
-    if (
-      await deps.store.updateRun(runId, [run.state], { state: "running", updatedAt: now, reason: null }, [ev])
-    )
-      return { runState: "running", reopened: true, held: null };
+    // Finished, its hosts were free for other runs: it goes on only if none has taken one since,
+    // which the store decides with the same lock as creates (`exclusive`).
+    let set: boolean;
+    try {
+      set = await deps.store.updateRun(
+        runId,
+        [run.state],
+        { state: "running", updatedAt: now, reason: null },
+        [ev],
+        { exclusive: TERMINAL_RUN_STATES.includes(run.state) },
+      );
+    } catch (e) {
+      if (e instanceof SafetyRefusal && e.rule === "hosts-in-another-run")
+        return { runState: run.state, reopened: false, held: e.message };
+      throw e;
+    }
+    if (set) return { runState: "running", reopened: true, held: null };
     // The host's change stands; a run that keeps changing under us is left to `resume`.
     if (tries >= 5)
       return {
@@ -418,9 +435,8 @@ export async function resumeRun(
         break;
       }
       const d = await goOnOf(deps.store, run);
-      // A failed run's hosts were free for other runs: it goes on only if none has taken one since.
-      const taken = d.go && run.state === "failed" ? await heldElsewhere(deps.store, run) : [];
-      if (taken.length > 0) throw hostsInOtherRuns(taken, `cannot resume run ${run.id}`);
+      // A failed run's hosts were free for other runs: runAction's store write refuses to set it
+      // going while another run holds one.
       if (d.go) return runAction(deps, run, "resume", actor);
       if (d.why === "budget")
         why = `${d.message}: \`overhaul retry HOST --run ${run.id}\` or \`overhaul skip HOST --run ${run.id}\`, then \`overhaul resume ${run.id}\``;

@@ -183,13 +183,17 @@ export interface Store {
 
   /**
    * Compare-and-set on the run's state: applies `patch` only while the run's state is one of
-   * `expect`. Returns false (and writes nothing) otherwise.
+   * `expect`. Returns false (and writes nothing) otherwise. `exclusive` (setting a finished run
+   * going again): also refuses (SafetyRefusal `hosts-in-another-run`, nothing written) when
+   * another unfinished run holds any of this run's hosts that can still change, decided in the
+   * same transaction as `createRun`'s exclusive check, so a reopen and a create never both win.
    */
   updateRun(
     runId: string,
     expect: readonly RunState[],
     patch: Partial<Pick<RunRecord, "state" | "currentWave" | "reason" | "updatedAt">>,
     events: NewEvent[],
+    opts?: { exclusive?: boolean },
   ): Promise<boolean>;
 
   /**

@@ -300,6 +300,50 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(made).toHaveLength(1);
       });
 
+      it("an exclusive updateRun does not set a finished run going while another run holds its hosts; a reopen and a create never both win", async () => {
+        const { run } = await newRun(store, { hosts: 0 });
+        const second = await openMore();
+        for (let round = 0; round < 4; round++) {
+          const host = uid("h");
+          const a = uid("run");
+          await store.createRun({ ...run, id: a, state: "failed" }, [{ ...hostFlow(a, 0), host }], []);
+          const b = uid("run");
+          // Reopen A and create B on its host at once, through two stores (two coordinators), each
+          // asked first in turn.
+          const reopen = () =>
+            (round % 2 === 0 ? store : second).updateRun(a, ["failed"], { state: "running" }, [], {
+              exclusive: true,
+            });
+          const create = () =>
+            (round % 2 === 0 ? second : store).createRun(
+              { ...run, id: b },
+              [{ ...hostFlow(b, 0), host }],
+              [],
+              {
+                exclusive: true,
+              },
+            );
+          const [r, c] = round < 2 ? [reopen(), create()] : [undefined, create()];
+          const out = await Promise.allSettled([r ?? reopen(), c]);
+          const reopened = out[0].status === "fulfilled" && out[0].value === true;
+          const created = out[1].status === "fulfilled";
+          expect(reopened !== created, `round ${round}: reopened ${reopened}, created ${created}`).toBe(true);
+          for (const o of out)
+            if (o.status === "rejected")
+              expect((o.reason as SafetyRefusal).rule).toBe("hosts-in-another-run");
+          expect((await store.getRun(a))?.state).toBe(reopened ? "running" : "failed");
+          expect(await store.getRun(b)).toEqual(created ? expect.anything() : undefined);
+        }
+        // Not exclusive (the coordinator finishing its own run, an operator's pause): not checked.
+        const c = uid("run");
+        await store.createRun(
+          { ...run, id: c, state: "failed" },
+          [{ ...hostFlow(c, 0), host: uid("h") }],
+          [],
+        );
+        expect(await store.updateRun(c, ["failed"], { state: "running" }, [])).toBe(true);
+      });
+
       it("createRun takes many hosts at once", async () => {
         const { run } = await newRun(store, { hosts: 1234 });
         const got = await store.getHosts(run.id);

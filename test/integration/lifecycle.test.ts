@@ -116,7 +116,7 @@ describe("a halted run after an operator's skip or retry", () => {
     const run = (await t.store.getRun(t.run.id))!;
     for (const drive of [true, false])
       await expect(resumeRun({ store: t.store, clock: t.clock }, run, "op", { drive })).rejects.toThrow(
-        `cannot resume run ${t.run.id}: 1 host(s) belong to a run that is not finished: h03 (run ${other.id}`,
+        `run ${t.run.id} does not go on: 1 host(s) belong to a run that is not finished: h03 (run ${other.id}`,
       );
     expect((await t.store.getRun(t.run.id))?.state).toBe("failed");
   });

@@ -21,6 +21,7 @@ steps:
 const dir = mkdtempSync(join(tmpdir(), "overhaul-old-rev-"));
 const db = join(dir, "o.db");
 const runId = "r-20260101-000000-oldr";
+const failedId = "r-20260101-000000-oldf";
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
@@ -40,6 +41,16 @@ beforeAll(async () => {
       ],
       [{ runId, host: null, at: 1, type: "run.created", actor: "test", data: {} }],
     );
+    // A failed run of the same revision: web03 failed, web04 never started.
+    const failed = runRecord({ id: failedId, planName: rev.name, planRevision: rev.revision, createdAt: 2 });
+    await store.createRun(
+      { ...failed, state: "failed", reason: "failure budget exceeded" },
+      [
+        hostFlowRecord({ runId: failedId, host: "web03", order: 0, state: "failed", data: {} }),
+        hostFlowRecord({ runId: failedId, host: "web04", order: 1, data: {} }),
+      ],
+      [],
+    );
   } finally {
     await store.close();
   }
@@ -52,6 +63,19 @@ describe("a run pinned to a plan revision this version no longer accepts", () =>
     expect(JSON.parse(s.stdout).run).toMatchObject({ id: runId, plan: "old-poll" });
     const r = await runCli(["--db", db, "report", runId, "--format", "json"], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
+  });
+
+  it("a skip there is done and answered as done; the run is not driven again", async () => {
+    const r = await runCli(["--db", db, "skip", "web03", "--run", failedId], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(`${r.stdout}${r.stderr}`).toContain("no longer validates");
+    const store = await openSqliteStore(db);
+    try {
+      expect((await store.getHost(failedId, "web03"))?.state).toBe("skipped");
+      expect((await store.getRun(failedId))?.state).toBe("failed");
+    } finally {
+      await store.close();
+    }
   });
 
   it("resume refuses it, saying why and what to do", async () => {

@@ -171,17 +171,7 @@ export class MemoryStore implements Store {
     opts: { exclusive?: boolean } = {},
   ): Promise<void> {
     if (this.runs.has(run.id)) throw new Error(`run ${run.id} exists`);
-    if (opts.exclusive) {
-      const busy: HostInRun[] = [];
-      for (const h of hosts)
-        for (const [runId, flows] of this.hosts) {
-          const other = this.runs.get(runId);
-          const f = flows.get(h.host);
-          if (other && f && !isTerminalRun(other.state) && CLAIMING_HOST_STATES.includes(f.state))
-            busy.push({ host: h.host, runId, runState: other.state, hostState: f.state });
-        }
-      if (busy.length > 0) throw hostsInOtherRuns(busy);
-    }
+    if (opts.exclusive) this.refuseHeldHosts(hosts.map((h) => h.host));
     if (new Set(hosts.map((h) => h.host)).size !== hosts.length)
       throw new Error(`run ${run.id} lists a host twice`);
     if (hosts.some((h) => h.runId !== run.id))
@@ -282,14 +272,35 @@ export class MemoryStore implements Store {
     return out;
   }
 
+  /** The exclusive check of `createRun` / `updateRun` (see the port), the SQL store's in memory. */
+  private refuseHeldHosts(hosts: readonly string[], self?: string, what?: string): void {
+    const busy: HostInRun[] = [];
+    for (const host of hosts)
+      for (const [runId, flows] of this.hosts) {
+        const other = this.runs.get(runId);
+        const f = flows.get(host);
+        if (runId === self || !other || !f) continue;
+        if (!isTerminalRun(other.state) && CLAIMING_HOST_STATES.includes(f.state))
+          busy.push({ host, runId, runState: other.state, hostState: f.state });
+      }
+    if (busy.length > 0) throw hostsInOtherRuns(busy, what);
+  }
+
   async updateRun(
     runId: string,
     expect: readonly RunRecord["state"][],
     patch: Partial<Pick<RunRecord, "state" | "currentWave" | "reason" | "updatedAt">>,
     events: NewEvent[],
+    opts: { exclusive?: boolean } = {},
   ): Promise<boolean> {
     const r = this.runs.get(runId);
     if (!r || !expect.includes(r.state)) return false;
+    if (opts.exclusive) {
+      const mine = [...(this.hosts.get(runId)?.values() ?? [])]
+        .filter((h) => CLAIMING_HOST_STATES.includes(h.state))
+        .map((h) => h.host);
+      this.refuseHeldHosts(mine, runId, `run ${runId} does not go on`);
+    }
     Object.assign(r, clone(patch));
     this.push(events);
     return true;

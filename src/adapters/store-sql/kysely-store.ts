@@ -297,11 +297,16 @@ export class KyselyStore implements Store {
    * creates take one transaction-scoped advisory lock first, so two of them never both see the
    * hosts free.
    */
-  private async refuseHeldHosts(trx: Kysely<DB>, hosts: readonly NewHostFlow[]): Promise<void> {
+  private async refuseHeldHosts(
+    trx: Kysely<DB>,
+    hosts: readonly { host: string }[],
+    self?: string,
+    what?: string,
+  ): Promise<void> {
     if (!this.sqlite) await sql`select pg_advisory_xact_lock(${CREATE_RUN_LOCK})`.execute(trx);
     const busy = [];
     for (const part of chunks([...hosts])) {
-      const rows = await trx
+      let q = trx
         .selectFrom("host_flows")
         .innerJoin("runs", "runs.id", "host_flows.run_id")
         .select([
@@ -316,12 +321,11 @@ export class KyselyStore implements Store {
           part.map((h) => h.host),
         )
         .where("runs.state", "not in", [...TERMINAL_RUN_STATES])
-        .where("host_flows.state", "in", [...CLAIMING_HOST_STATES])
-        .orderBy(this.byText("host"))
-        .execute();
-      busy.push(...rows);
+        .where("host_flows.state", "in", [...CLAIMING_HOST_STATES]);
+      if (self !== undefined) q = q.where("runs.id", "<>", self);
+      busy.push(...(await q.orderBy(this.byText("host")).execute()));
     }
-    if (busy.length > 0) throw hostsInOtherRuns(busy);
+    if (busy.length > 0) throw hostsInOtherRuns(busy, what);
   }
 
   /** The prepared reads, when this store has them and no write transaction is open. */
@@ -461,6 +465,7 @@ export class KyselyStore implements Store {
     expect: readonly RunState[],
     patch: Partial<Pick<RunRecord, "state" | "currentWave" | "reason" | "updatedAt">>,
     events: NewEvent[],
+    opts: { exclusive?: boolean } = {},
   ): Promise<boolean> {
     if (expect.length === 0) return false;
     const set: { state?: string; current_wave?: number; reason?: string | null; updated_at?: number } = {};
@@ -469,6 +474,17 @@ export class KyselyStore implements Store {
     if (patch.reason !== undefined) set.reason = patch.reason;
     if (patch.updatedAt !== undefined) set.updated_at = patch.updatedAt;
     return this.write(async (trx) => {
+      if (opts.exclusive) {
+        const run = await trx.selectFrom("runs").select("state").where("id", "=", runId).executeTakeFirst();
+        if (!run || !expect.includes(run.state as RunState)) return false;
+        const mine = await trx
+          .selectFrom("host_flows")
+          .select("host")
+          .where("run_id", "=", runId)
+          .where("state", "in", [...CLAIMING_HOST_STATES])
+          .execute();
+        if (mine.length > 0) await this.refuseHeldHosts(trx, mine, runId, `run ${runId} does not go on`);
+      }
       const res = await trx
         .updateTable("runs")
         .set((eb) => (Object.keys(set).length > 0 ? set : { state: eb.ref("state") }))
