@@ -232,27 +232,17 @@ export async function goOnOf(store: Store, run: RunRecord): Promise<GoOn> {
 }
 
 /**
- * The hosts of `run` that another unfinished run holds now (a flow that can still change there):
- * a finished run that set them going again would act on them beside that run (see createRun's
- * `exclusive`). Asked before a finished run is reopened; the runs started since are few.
+ * The other unfinished runs that hold `host` now (its flow there can still change): the stores'
+ * exclusive rule (`Store.createRun`), asked before a retry in a finished run, whose hosts were free
+ * for other runs, sets the host going again.
  */
-export async function heldElsewhere(
-  store: Store,
-  run: RunRecord,
-  hosts?: readonly string[],
-): Promise<HostInRun[]> {
-  const mine =
-    hosts ??
-    (await store.getHosts(run.id)).filter((h) => CLAIMING_HOST_STATES.includes(h.state)).map((h) => h.host);
-  if (mine.length === 0) return [];
+async function holdersOf(store: Store, run: RunRecord, host: string): Promise<HostInRun[]> {
   const out: HostInRun[] = [];
   for (const other of await store.listRuns(undefined, { unfinished: true })) {
     if (other.id === run.id) continue;
-    for (const host of mine) {
-      const h = await store.getHost(other.id, host);
-      if (h && CLAIMING_HOST_STATES.includes(h.state))
-        out.push({ host, runId: other.id, runState: other.state, hostState: h.state });
-    }
+    const h = await store.getHost(other.id, host);
+    if (h && CLAIMING_HOST_STATES.includes(h.state))
+      out.push({ host, runId: other.id, runState: other.state, hostState: h.state });
   }
   return out;
 }
@@ -348,7 +338,7 @@ export async function hostAction(
   // A finished run's hosts were free for other runs: a retry there must not set one going that
   // another unfinished run holds now.
   if (action === "retry" && TERMINAL_RUN_STATES.includes(current)) {
-    const taken = await heldElsewhere(store, run, [host]);
+    const taken = await holdersOf(store, run, host);
     if (taken.length > 0) throw hostsInOtherRuns(taken, `refusing to retry ${host} in run ${run.id}`);
   }
   const now = clock.now();
