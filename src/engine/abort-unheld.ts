@@ -11,6 +11,8 @@
  * - It is the coordinator's own abort (`HostFlow.abort`): nothing runs on any host; an attempt a
  *   stopped coordinator left open is closed as unknown and its host parked `in_doubt` (its step
  *   may be half done), never reported as aborted as if the step had not begun or had finished.
+ * - Needs only the steps' names (where each host stopped): a run whose pinned plan revision this
+ *   version no longer accepts is aborted with that revision's skeleton (`loadAbortPlan`).
  * - Fenced like any coordinator's writes; the leases are released at the end either way.
  */
 import { OverhaulError } from "../core/errors.js";
@@ -22,7 +24,7 @@ import type { AttemptRecord, RunRecord, Store } from "../ports/store.js";
 import type { Transport } from "../ports/transport.js";
 import { nullNotifier, nullSink } from "./deps.js";
 import { HostFlow } from "./host-flow.js";
-import { loadRunPlan } from "./plan-of-run.js";
+import { loadAbortPlan } from "./plan-of-run.js";
 import { type LeaseHolder, leaseHolders } from "./run-summary.js";
 
 /** An abort runs nothing on a host: a transport that is never used, and says so if it were. */
@@ -56,7 +58,7 @@ export async function finishUnheldAbort(
       clock.now(),
     );
     if (others.length > 0) return { finished: false, holders: others };
-    const plan = await loadRunPlan(store, run);
+    const plan = await loadAbortPlan(store, run);
     const byHost = new Map<string, AttemptRecord[]>();
     for (const a of await store.getAttempts(runId)) byHost.set(a.host, [...(byHost.get(a.host) ?? []), a]);
     const reason = run.reason ?? "run aborted by an operator";

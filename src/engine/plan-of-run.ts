@@ -6,6 +6,7 @@
 import { InputError } from "../core/errors.js";
 import { compilePlan, type Plan } from "../core/plan/compile.js";
 import { parsePlanText } from "../core/plan/load.js";
+import { skeletonPlan, stepNamesOfText } from "../core/plan/skeleton.js";
 import { scheduledPlan, scheduleOpensAt } from "../core/planner/run-schedule.js";
 import type { PlanRevisionRecord, RunRecord, Store } from "../ports/store.js";
 
@@ -46,6 +47,25 @@ export async function loadRunPlan(store: Store, run: RunRecord): Promise<Plan> {
   }
   // A run that follows a schedule also keeps the schedule's caps (see core/planner/run-schedule.ts).
   return scheduledPlan(plan, run.options);
+}
+
+/**
+ * The plan for finishing an abort, which runs nothing and needs only the steps' names in order: the
+ * run's plan, or, when its pinned revision no longer validates, that revision's skeleton
+ * (core/plan/skeleton.ts), so a run this version cannot drive can still be aborted and its hosts
+ * set free. Without even readable step names, `loadRunPlan`'s error.
+ */
+export async function loadAbortPlan(store: Store, run: RunRecord): Promise<Plan> {
+  try {
+    return await loadRunPlan(store, run);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    const rev = await store.getPlanRevision(run.planName, run.planRevision);
+    const names = rev === undefined ? undefined : stepNamesOfText(rev.body);
+    const skeleton = names === undefined ? undefined : skeletonPlan(run.planName, names);
+    if (skeleton === undefined) throw e;
+    return skeleton;
+  }
 }
 
 /** Region -> when its window opens (epoch ms) for a run that follows a schedule with windows. */

@@ -20,8 +20,18 @@ steps:
 
 const dir = mkdtempSync(join(tmpdir(), "overhaul-old-rev-"));
 const db = join(dir, "o.db");
+// Stored by an earlier YAML reader that let a repeated key through (the last one won).
+const DUP_PLAN = `name: old-dup
+hosts: web
+steps:
+  - { name: nap, kind: sleep, duration: 1s, duration: 2s }
+  - { name: check, kind: command, run: "true", idempotent: true }
+`;
+
 const runId = "r-20260101-000000-oldr";
 const failedId = "r-20260101-000000-oldf";
+const abortId = "r-20260101-000000-olda";
+const dupId = "r-20260101-000000-oldd";
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
@@ -48,6 +58,34 @@ beforeAll(async () => {
       [
         hostFlowRecord({ runId: failedId, host: "web03", order: 0, state: "failed", data: {} }),
         hostFlowRecord({ runId: failedId, host: "web04", order: 1, data: {} }),
+      ],
+      [],
+    );
+    // Two runs to abort: one paused between steps, one (its YAML no longer accepted at all) whose
+    // host was at its second step.
+    const paused = runRecord({ id: abortId, planName: rev.name, planRevision: rev.revision, createdAt: 3 });
+    await store.createRun(
+      { ...paused, state: "paused" },
+      [
+        hostFlowRecord({ runId: abortId, host: "web05", order: 0, state: "running", startedAt: 3, data: {} }),
+        hostFlowRecord({ runId: abortId, host: "web06", order: 1, data: {} }),
+      ],
+      [],
+    );
+    const dup = await store.savePlanRevision({ name: "old-dup", hash: "dup", body: DUP_PLAN, createdAt: 4 });
+    const dupRun = runRecord({ id: dupId, planName: dup.name, planRevision: dup.revision, createdAt: 4 });
+    await store.createRun(
+      { ...dupRun, state: "paused" },
+      [
+        hostFlowRecord({
+          runId: dupId,
+          host: "web07",
+          order: 0,
+          state: "running",
+          startedAt: 4,
+          stepIndex: 1,
+          data: {},
+        }),
       ],
       [],
     );
@@ -86,5 +124,43 @@ describe("a run pinned to a plan revision this version no longer accepts", () =>
       "the plan revision this run pins no longer validates: finish the run with the version that started it, or abort it",
     );
     expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+  });
+
+  it("abort finishes it, as the refusal says: its hosts stop where they are and are free again", async () => {
+    for (const [id, expected] of [
+      [abortId, { web05: "not started", web06: "not started" }],
+      [dupId, { web07: "after nap" }],
+    ] as const) {
+      const r = await runCli(["--db", db, "abort", id], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+      const s = await runCli(["--db", db, "status", id, "--json"], { cwd: dir });
+      const status = JSON.parse(s.stdout) as {
+        run: { state: string };
+        hosts: { host: string; state: string; step: string | null; after?: string | null }[];
+      };
+      expect(status.run.state).toBe("aborted");
+      for (const h of status.hosts) expect(h.state, h.host).toBe("aborted");
+      const store = await openSqliteStore(db);
+      try {
+        for (const [host, where] of Object.entries(expected)) {
+          const events = await store.listEvents(id);
+          const aborted = events.find((e) => e.host === host && e.type === "host.aborted");
+          const at = aborted?.data as { step: string | null; after: string | null } | undefined;
+          expect(
+            at === undefined
+              ? undefined
+              : at.step !== null
+                ? `step ${at.step}`
+                : at.after !== null
+                  ? `after ${at.after}`
+                  : "not started",
+            host,
+          ).toBe(where);
+        }
+      } finally {
+        await store.close();
+      }
+    }
   });
 });
