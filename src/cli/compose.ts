@@ -29,6 +29,15 @@ export function dbLocation(flag?: string): string {
   const env = process.env.OVERHAUL_DB;
   const [where, from] =
     flag !== undefined ? [flag, "--db"] : env !== undefined ? [env, "OVERHAUL_DB"] : [DEFAULT_DB, "--db"];
+  const scheme = urlScheme(where);
+  if (scheme !== undefined && scheme !== "postgres" && scheme !== "postgresql")
+    // A mistyped URL would otherwise be a SQLite file in a directory named after it (with any
+    // password in the path), a database of its own beside the one the other coordinators use.
+    throw new InputError({
+      path: from,
+      message: `is a ${scheme}:// URL, which is not a database Overhaul can open`,
+      expected: `a SQLite file path (default ${DEFAULT_DB}) or a postgres:// (postgresql://) URL`,
+    });
   if (where.trim() === "" || where === ":memory:")
     throw new InputError({
       path: from,
@@ -41,6 +50,11 @@ export function dbLocation(flag?: string): string {
   return where;
 }
 
+/** The scheme of a `scheme://...` URL (lower case), or undefined for anything else (a file path). */
+export function urlScheme(where: string): string | undefined {
+  return /^([a-z][a-z0-9+.-]*):\/\//i.exec(where)?.[1]?.toLowerCase();
+}
+
 /**
  * Open the database. `existing`: for commands that only act on runs already stored (status,
  * report, pause, resume, abort, retry, skip): a SQLite file that does not exist is an InputError
@@ -50,7 +64,7 @@ export function dbLocation(flag?: string): string {
  */
 export async function openStore(flag?: string, opts: { existing?: boolean } = {}): Promise<Store> {
   const where = dbLocation(flag);
-  const postgres = /^postgres(ql)?:\/\//.test(where);
+  const postgres = urlScheme(where) !== undefined;
   if (!postgres && opts.existing) requireDatabaseFile(where, flag);
   const store = postgres ? await openPostgresStore(where) : await openSqliteStore(where);
   await store.migrate();

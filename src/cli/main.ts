@@ -335,7 +335,10 @@ export function program(setCode: (n: number) => void): Command {
     p.command(name)
       .description(desc)
       .argument("<host>", "host name")
-      .option("--run <id>", "run id (default: the newest run)")
+      .option(
+        "--run <id>",
+        "run id (default: the run that has the host unfinished, else the newest that has it)",
+      )
       .option("--json", "machine-readable output")
       .action(async (host: string, o, cmd: Command) => {
         const r = remote(cmd);

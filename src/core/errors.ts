@@ -60,6 +60,13 @@ export interface HostInRun {
 }
 
 /**
+ * Host states `overhaul skip` takes a host out of its run from: the transition table's predecessors
+ * of `skipped` (core/flow/states.ts imports this module, so they are written here; a test keeps
+ * them equal).
+ */
+export const SKIPPABLE: readonly string[] = ["pending", "failed", "in_doubt"];
+
+/**
  * The refusal to start a run on hosts that unfinished runs still hold: two runs on one host would
  * each drain, reboot or change it without knowing of the other, and neither run's caps would count
  * the other's hosts.
@@ -70,11 +77,21 @@ export function hostsInOtherRuns(busy: readonly HostInRun[], what = "refusing to
     .map((b) => `${b.host} (run ${b.runId}, ${b.runState}; host ${b.hostState})`)
     .join(", ");
   const more = busy.length > 5 ? ` and ${busy.length - 5} more` : "";
+  // `skip` takes only a host that is not at a step (pending, failed, in doubt); one that is there
+  // (running, reverting, or paused at a manual gate) is held until it finishes or its run is aborted.
+  const skippable = busy.some((b) => SKIPPABLE.includes(b.hostState));
+  const held = busy.some((b) => !SKIPPABLE.includes(b.hostState));
+  const ways = [
+    "finish or abort that run",
+    ...(skippable
+      ? ["take a pending, failed or in-doubt host out of it (`overhaul skip HOST --run RUN`)"]
+      : []),
+    ...(held ? ["wait for a host at a step there to finish it"] : []),
+  ];
   return new SafetyRefusal(
     "hosts-in-another-run",
     `${what}: ${busy.length} host(s) belong to a run that is not finished: ${shown}${more}. ` +
-      "Two runs on one host would each act on it without knowing of the other: finish or abort that run, " +
-      "or take the host out of it (`overhaul skip HOST --run RUN`)",
+      `Two runs on one host would each act on it without knowing of the other: ${ways.join(", or ")}`,
   );
 }
 

@@ -10,7 +10,8 @@
  * - A halted or failed run goes on again only when a host is left to drive and its failure budget
  *   allows it (core/policy/budget.ts `mayGoOn`): a retry or skip that makes it so reopens it, and
  *   `resume --detach` of one that cannot go on is refused with what would let it. A simulated run
- *   is never reopened (only `overhaul simulate` drives it).
+ *   is never reopened, nor are its hosts retried or skipped (only `overhaul simulate` drives it,
+ *   and its stored events are the record of that dry run).
  */
 import {
   type HostInRun,
@@ -329,6 +330,14 @@ export async function hostAction(
   const { store, clock } = deps;
   const h = await store.getHost(run.id, host);
   if (!h) throw new NotFoundError(`host "${host}" is not part of run ${run.id}`);
+  // A simulation's database is the record of one dry run, and only `overhaul simulate` drives it:
+  // a retried host would wait forever, a skipped one would make its stored report say what the
+  // simulation never did.
+  if (run.options.simulated === true)
+    throw new SafetyRefusal(
+      "simulated-run",
+      `run ${run.id} is a simulation: a ${action} would change the record of a dry run that nothing drives again; simulate the plan again instead (e.g. with another --seed or scenario)`,
+    );
   // An aborted run is never driven again (and cannot be reopened): a retried host would stay
   // non-terminal forever.
   const current = (await store.getRun(run.id))?.state ?? run.state;

@@ -13,9 +13,10 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ROLES, TOKEN_NAME, TOKEN_NAME_RULE } from "../core/access/roles.js";
-import { InputError, NameTakenError, NotFoundError, SafetyRefusal } from "../core/errors.js";
+import { InputError, NameTakenError, NotFoundError } from "../core/errors.js";
 import { compilePlan, type Plan } from "../core/plan/compile.js";
 import { parsePlan, parsePlanText } from "../core/plan/load.js";
+import { MAX_SEED } from "../core/policy/random.js";
 import { REPORT_FORMATS, renderReport } from "../core/report/index.js";
 import { reportOfRun } from "../engine/report-of-run.js";
 import { summarize } from "../engine/run-summary.js";
@@ -176,12 +177,7 @@ export const ROUTES = [
         all: z.boolean().optional(),
         confirm: z.number().int().min(0).optional(),
         maxHosts: z.number().int().min(1).optional(),
-        seed: z
-          .number()
-          .int()
-          .min(0)
-          .max(2 ** 31)
-          .optional(),
+        seed: z.number().int().min(0).max(MAX_SEED).optional(),
       })
       .strict(),
     target: (_p, b) => `${b.plan}@${b.revision}`,
@@ -296,13 +292,6 @@ export const ROUTES = [
       target: (p) => `${p.id}/${p.host}`,
       async handler({ deps, params, principal }) {
         const run = await findRun(deps.store, params.id);
-        if (action === "retry" && run.options.simulated === true) {
-          // Nothing would drive it again: simulations run inside `overhaul simulate` / `demo` only.
-          throw new SafetyRefusal(
-            "simulated-run",
-            `run ${run.id} is a simulation: retrying a host would reopen a run nobody drives; simulate the plan again instead`,
-          );
-        }
         const r = await hostAction(
           { store: deps.store, clock: deps.clock },
           run,

@@ -377,7 +377,7 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
     expect(readdirSync(join(dir, "a-directory"))).toEqual([]);
   });
 
-  it("a database that would keep nothing (--db '', --db :memory:, OVERHAUL_DB='') is refused before anything runs", async () => {
+  it("a database that would keep nothing (--db '', --db :memory:, OVERHAUL_DB='') or cannot be opened (a mistyped URL) is refused before anything runs", async () => {
     const dir = join(root, "db-keeps-nothing");
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "plan.yaml"), GOOD_PLAN);
@@ -390,10 +390,23 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
       [run, { OVERHAUL_DB: "" }, "OVERHAUL_DB: is empty"],
       [["--db", "", "token", "create", "--role", "viewer", "--name", "x"], {}, "--db: is empty"],
       [["simulate", "sim.yaml", "--fleet", "regions=1,hosts=3", "--db", " "], {}, "--db: is empty"],
+      // A mistyped URL is not a SQLite file in a directory named after it (password and all).
+      [
+        ["--db", "postgress://ops:hunter2@127.0.0.1:5432/fleet", "token", "list"],
+        {},
+        "--db: is a postgress:// URL, which is not a database Overhaul can open",
+      ],
+      [run, { OVERHAUL_DB: "mysql://ops:hunter2@127.0.0.1/fleet" }, "OVERHAUL_DB: is a mysql:// URL"],
+      [
+        ["simulate", "sim.yaml", "--fleet", "regions=1,hosts=3", "--db", "sqlite://x.db"],
+        {},
+        "--db: simulations run on SQLite or in memory, not on a sqlite:// URL",
+      ],
     ] as const) {
       const r = await runCli([...args], { cwd: dir, env: { OVERHAUL_LOG_DIR: join(dir, "logs"), ...env } });
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toContain(place);
+      expect(r.stderr).not.toContain("hunter2");
       expect(r.stdout).toBe("");
     }
     // Nothing ran: no host was touched, no database or log was written.

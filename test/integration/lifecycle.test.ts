@@ -121,10 +121,14 @@ describe("a halted run after an operator's skip or retry", () => {
     expect((await t.store.getRun(t.run.id))?.state).toBe("failed");
   });
 
-  it("a simulated run is not reopened (only `overhaul simulate` drives it)", async () => {
+  it("a simulated run's hosts are neither retried nor skipped (only `overhaul simulate` drives it)", async () => {
     const t = await setup(FAIL_ONE, 4, failsOn("h02"), {}, { simulated: true });
     expect((await t.coordinator().drive()).run.state).toBe("failed");
-    expect(await act(t, "h02", "skip")).toMatchObject({ runState: "failed", reopened: false });
+    const before = await states(t);
+    for (const action of ["retry", "skip"] as const)
+      await expect(act(t, "h02", action)).rejects.toMatchObject({ rule: "simulated-run" });
+    expect(await states(t)).toEqual(before);
+    expect((await t.store.getRun(t.run.id))?.state).toBe("failed");
   });
 
   it("a skip while the run halts (hosts in flight) lets the live coordinator go on", async () => {

@@ -139,10 +139,24 @@ describe("API", () => {
     // Once it is finished they are free (set directly: no coordinator drives it in these tests).
     const before = await t.store.getRun(t.run.id);
     expect(await t.store.updateRun(t.run.id, ["running"], { state: "aborted" }, [])).toBe(true);
-    const ok = await post("/api/runs", "operator", { plan: "api-test", revision: 1, all: true, seed: 5 });
+    // Seeds are 32-bit, as on the command line (--seed 0..4294967295).
+    const big = await post("/api/runs", "operator", {
+      plan: "api-test",
+      revision: 1,
+      all: true,
+      seed: 2 ** 32,
+    });
+    expect(big.status).toBe(400);
+    expect(JSON.stringify(big.body.problems)).toContain("body.seed");
+    const ok = await post("/api/runs", "operator", {
+      plan: "api-test",
+      revision: 1,
+      all: true,
+      seed: 2 ** 32 - 1,
+    });
     await t.store.updateRun(t.run.id, ["aborted"], { state: before?.state ?? "running" }, []);
     expect(ok.status).toBe(201);
-    expect(ok.body).toMatchObject({ plan: "api-test", revision: 1, state: "running", seed: 5 });
+    expect(ok.body).toMatchObject({ plan: "api-test", revision: 1, state: "running", seed: 2 ** 32 - 1 });
     const hosts = await get(`/api/runs/${String(ok.body.id)}/hosts`);
     expect(
       (hosts.body as { host: string; region: string; stage: string }[]).map((h) => [

@@ -46,7 +46,7 @@ import {
 import { unreachableFailures } from "../../core/sim/scenario-reach.js";
 import { generateWorkloads, MAX_PER_HOST } from "../../core/sim/workload-gen.js";
 import type { RunRecord, Store } from "../../ports/store.js";
-import { type LoadedPlan, loadPlanFile, readUserFile } from "../compose.js";
+import { type LoadedPlan, loadPlanFile, readUserFile, urlScheme } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, paint, warnAll } from "../output.js";
 import { parseOrder, scheduleFor } from "../planning.js";
@@ -225,10 +225,10 @@ export async function openSimStore(
       message: "is empty",
       expected: `a SQLite file (default ${SIM_DIR}/<id>.db) or :memory:`,
     });
-  if (db !== undefined && /^postgres(ql)?:\/\//.test(db)) {
+  if (db !== undefined && urlScheme(db) !== undefined) {
     throw new InputError({
       path: "--db",
-      message: "simulations run on SQLite or in memory",
+      message: `simulations run on SQLite or in memory, not on a ${urlScheme(db)}:// URL`,
       expected: `a SQLite file (default ${SIM_DIR}/<id>.db) or :memory:`,
     });
   }

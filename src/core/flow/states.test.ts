@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { IllegalTransitionError } from "../errors.js";
+import { hostsInOtherRuns, IllegalTransitionError, SKIPPABLE } from "../errors.js";
 import {
   assertHostTransition,
   assertRunTransition,
   HOST_STATES,
   HOST_TRANSITIONS,
+  predecessors,
   RUN_STATES,
   RUN_TRANSITIONS,
   TERMINAL_HOST_STATES,
@@ -54,5 +55,20 @@ describe("state tables", () => {
       expect(TERMINAL_HOST_STATES).toContain(s);
       expect(HOST_TRANSITIONS[s]).toEqual([]);
     }
+  });
+});
+
+describe("the hosts-in-another-run refusal's advice", () => {
+  it("offers skip exactly for the states the table lets a host be skipped from", () => {
+    expect([...SKIPPABLE].sort()).toEqual([...predecessors(HOST_TRANSITIONS, "skipped")].sort());
+  });
+
+  const busy = (hostState: string) => ({ host: "w1", runId: "r-1", runState: "paused", hostState });
+
+  it("suggests skip for a failed host, and not for one at a step (a manual gate)", () => {
+    expect(hostsInOtherRuns([busy("failed")]).message).toContain("overhaul skip HOST --run RUN");
+    const running = hostsInOtherRuns([busy("running")]).message;
+    expect(running).not.toContain("overhaul skip");
+    expect(running).toContain("finish or abort that run, or wait for a host at a step there to finish it");
   });
 });
