@@ -9,6 +9,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { formatProblem, InputError, OverhaulError } from "../core/errors.js";
+import { terminalSafe } from "../core/output/visible.js";
 import { MAX_SEED } from "../core/policy/random.js";
 import { hostActionCommand, runActionCommand, statusCommand } from "./commands/control.js";
 import { demoCommand } from "./commands/demo.js";
@@ -421,7 +422,7 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT.ok;
       return EXIT.invalidInput;
     }
-    process.stderr.write(`${describe(err)}\n`);
+    process.stderr.write(terminalSafe(`${describe(err)}\n`));
     return exitCodeOf(err);
   }
 }

@@ -1,11 +1,15 @@
 /**
  * Terminal output helpers: colour only on a TTY and never when NO_COLOR is set (no-color.org).
+ * Everything written goes through `terminalSafe` (core/output/visible.ts): control characters in
+ * it (from a host's output, quoted in a reason) are shown, not obeyed; only Overhaul's own colours
+ * and the live display's redraw pass.
  *
  * A reader that stops reading (`overhaul status | head -1`) ends the output, not the command:
  * once stdout (or stderr) is a closed pipe, writes to it stop quietly and the command ends with
  * its own exit code, as `git log | head` ends without a word. Never a stack trace.
  */
 import { formatProblem, type Problem } from "../core/errors.js";
+import { terminalSafe } from "../core/output/visible.js";
 export interface Out {
   color: boolean;
   write(s: string): void;
@@ -24,7 +28,7 @@ export function makeOut(opts: { noColor?: boolean } = {}): Out {
 
 /** Write unless the stream is gone (a closed pipe destroys it: nothing more can be said there). */
 function writeTo(stream: NodeJS.WriteStream, s: string): void {
-  if (stream.writable) stream.write(s);
+  if (stream.writable) stream.write(terminalSafe(s));
 }
 
 let pipesGuarded = false;

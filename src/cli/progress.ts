@@ -18,6 +18,7 @@
  *   included, so it never leaves parts of an old block behind.
  */
 import { type HostState, RUN_STATES, type RunState } from "../core/flow/states.js";
+import { visible } from "../core/output/visible.js";
 import type { EventSink } from "../ports/events.js";
 import type { EventRecord } from "../ports/store.js";
 import { type Out, paint, stateColor } from "./output.js";
@@ -85,7 +86,7 @@ export class Progress implements EventSink {
     run?: RunStatus,
   ) {
     for (const h of hosts) this.state.set(h.host, h.state);
-    this.run = { state: run?.state, detail: run?.reason ? ` — ${run.reason}` : "" };
+    this.run = { state: run?.state, detail: run?.reason ? ` — ${visible(run.reason)}` : "" };
     this.tty = process.stderr.isTTY === true && !quiet;
     if (this.tty) {
       this.timer = setInterval(() => this.draw(), 250);
@@ -108,7 +109,7 @@ export class Progress implements EventSink {
     if (e.type === "attempt.started" && e.host) this.step.set(e.host, String(e.data.step));
     if (e.type === "wave.started") this.wave = Number(e.data.wave);
     if ((e.type === "host.failed" || e.type === "host.in_doubt") && e.host) {
-      this.failures.push({ host: e.host, reason: String(e.data.reason) });
+      this.failures.push({ host: e.host, reason: visible(String(e.data.reason)) });
     }
     // An operator dealt with the host (retry, skip): its failure is no longer one to look at.
     if ((e.type === "host.retried" || e.type === "host.skipped") && e.host) {
@@ -139,19 +140,19 @@ export class Progress implements EventSink {
         text = paint(this.out, "green", "succeeded");
         break;
       case "host.failed":
-        text = `${paint(this.out, "red", "FAILED")}: ${String(d.reason)}`;
+        text = `${paint(this.out, "red", "FAILED")}: ${visible(String(d.reason))}`;
         break;
       case "host.in_doubt":
-        text = `${paint(this.out, "magenta", "IN DOUBT")}: ${String(d.reason)}`;
+        text = `${paint(this.out, "magenta", "IN DOUBT")}: ${visible(String(d.reason))}`;
         break;
       case "host.reverting":
-        text = `${paint(this.out, "magenta", "reverting")}: ${String(d.reason)}`;
+        text = `${paint(this.out, "magenta", "reverting")}: ${visible(String(d.reason))}`;
         break;
       case "attempt.failed":
-        text = `step ${String(d.step)} attempt ${String(d.attempt)} failed: ${String(d.reason)}${d.retryInMs !== undefined ? ` (retry in ${Math.round(Number(d.retryInMs) / 1000)}s)` : ""}`;
+        text = `step ${String(d.step)} attempt ${String(d.attempt)} failed: ${visible(String(d.reason))}${d.retryInMs !== undefined ? ` (retry in ${Math.round(Number(d.retryInMs) / 1000)}s)` : ""}`;
         break;
       case "attempt.unknown":
-        text = `step ${String(d.step)} attempt ${String(d.attempt)} outcome unknown (${String(d.reason)}); resolution: ${String(d.resolution)}`;
+        text = `step ${String(d.step)} attempt ${String(d.attempt)} outcome unknown (${visible(String(d.reason))}); resolution: ${String(d.resolution)}`;
         break;
       case "step.confirmed":
         text = `step ${String(d.step)} confirmed done by ${String(d.by)}`;
@@ -196,7 +197,7 @@ export class Progress implements EventSink {
         text = `step ${String(d.step)} attempt ${String(d.attempt)}: its command still runs on the host; waiting for it to end (up to ${Math.round(Number(d.waitingUpToMs) / 1000)}s) before checking or running it again`;
         break;
       default:
-        text = `${e.type}${d.reason ? `: ${String(d.reason)}` : ""}`;
+        text = `${e.type}${d.reason ? `: ${visible(String(d.reason))}` : ""}`;
     }
     this.out.err(`${paint(this.out, "gray", this.elapsed(e.at))} ${who}${text}\n`);
   }
@@ -270,8 +271,8 @@ function runStateOf(e: Ev): RunState | undefined {
 function describeRun(e: Ev): string {
   const reason = typeof e.data.reason === "string" && e.data.reason !== "" ? e.data.reason : undefined;
   const action = typeof e.data.action === "string" ? e.data.action : undefined;
-  if (action === undefined) return reason ? ` — ${reason}` : "";
-  return reason ? ` by ${e.actor} — ${reason}` : ` by ${e.actor}`;
+  if (action === undefined) return reason ? ` — ${visible(reason)}` : "";
+  return reason ? ` by ${e.actor} — ${visible(reason)}` : ` by ${e.actor}`;
 }
 
 /**

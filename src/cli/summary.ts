@@ -5,6 +5,7 @@
  * accepts, naming the run.
  */
 import { type HostState, isTerminalRun, type RunState } from "../core/flow/states.js";
+import { visible } from "../core/output/visible.js";
 import { formatDuration } from "../core/plan/duration.js";
 import type { RunSummary } from "../engine/run-summary.js";
 import { type Out, paint, stateColor, table } from "./output.js";
@@ -36,7 +37,7 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
   lines.push(
     `${paint(out, "bold", `run ${r.id}`)}  ${paint(out, stateColor(r.state), r.state.toUpperCase())}  plan ${r.plan}@${r.revision}  wave ${r.wave}`,
   );
-  if (r.reason) lines.push(`  ${r.reason}`);
+  if (r.reason) lines.push(`  ${visible(r.reason)}`);
   const counts = (Object.entries(s.counts) as [HostState, number][])
     .filter(([, n]) => n > 0)
     .map(([st, n]) => paint(out, stateColor(st), `${st} ${n}`));
@@ -72,7 +73,7 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
         String(h.wave),
         stepColumn(h),
         String(h.attempts),
-        h.reason ?? "",
+        visible(h.reason ?? ""),
       ]);
     }
     lines.push(table(rows, out).replace(/^/gm, "  "));
@@ -80,7 +81,7 @@ export function renderSummary(out: Out, s: RunSummary, opts: { hosts?: boolean }
   if (s.failures.length > 0) {
     lines.push(paint(out, "bold", "  failures:"));
     for (const f of s.failures)
-      lines.push(`    ${paint(out, "red", f.host)} (${f.state}): ${f.reason ?? ""}`);
+      lines.push(`    ${paint(out, "red", f.host)} (${f.state}): ${visible(f.reason ?? "")}`);
   }
   if (s.next) lines.push(`  next: ${s.next}`);
   return `${lines.join("\n")}\n`;

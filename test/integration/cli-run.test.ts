@@ -124,6 +124,38 @@ steps:
     expect(version("eu-web03")).toBe("2.0");
   });
 
+  it("a host's output quoting terminal control sequences is shown, never obeyed (run, status, report)", async () => {
+    const dir = sandbox("escapes");
+    // A title (OSC 0), a clipboard write (OSC 52), a screen clear, a colour, a right-to-left override.
+    const evil = String.raw`\033]0;PWNED\007\033]52;c;ZXZpbA==\007\033[2J\033[31mRED\342\200\256txt.exe`;
+    writeFileSync(join(dir, "say.sh"), `printf '${evil}' >&2; exit 1\n`);
+    writeFileSync(
+      join(dir, "plan.yaml"),
+      `name: noisy\nhosts: eu-web01\nsteps:\n  - { name: say, kind: command, run: "sh ${join(dir, "say.sh")}", idempotent: true }\n`,
+    );
+    const runs = [
+      await runCli(["run", "plan.yaml", "-i", "examples/quickstart/inventory.ini", "--limit", "eu-web01"], {
+        cwd: dir,
+      }),
+    ];
+    expect(runs[0]?.code, runs[0]?.stderr).toBe(3);
+    for (const args of [["status"], ["status", "--hosts"], ["report"], ["report", "--format", "md"]])
+      runs.push(await runCli(args, { cwd: dir }));
+    const list = await runCli(["status", "--runs"], { cwd: dir });
+    for (const r of [...runs, list]) {
+      const all = `${r.stdout}${r.stderr}`;
+      // No control character reaches the terminal (no colour either: not a TTY).
+      expect(all).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+      // Markdown escapes the backslash and the bracket, which render as the same text.
+      const shown =
+        r === runs.at(-1) ? String.raw`\\u001b\]0;PWNED\\u0007` : String.raw`\u001b]0;PWNED\u0007`;
+      if (r !== list) expect(all).toContain(shown);
+    }
+    // What is stored is what the host said: the JSON form gives it back unchanged.
+    const s = await status(dir);
+    expect(s.hosts[0].reason).toContain("\u001b]52;c;ZXZpbA==\u0007\u001b[2J\u001b[31mRED\u202etxt.exe");
+  });
+
   it("a step timeout longer than a Node timer holds (~24.8 days) does not fire at once", async () => {
     const dir = join(work, "long-timeout");
     mkdirSync(dir, { recursive: true });

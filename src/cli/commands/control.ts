@@ -5,6 +5,7 @@
  */
 
 import { systemClock } from "../../adapters/clock/system-clock.js";
+import { visible } from "../../core/output/visible.js";
 import { finishUnheldAbort } from "../../engine/abort-unheld.js";
 import { planOfRevision } from "../../engine/plan-of-run.js";
 import { leaseHolders } from "../../engine/run-summary.js";
@@ -60,7 +61,7 @@ export async function statusCommand(
             paint(out, stateColor(r.state), r.state),
             `${r.planName}@${r.planRevision}`,
             new Date(r.createdAt).toISOString(),
-            r.reason ?? "",
+            visible(r.reason ?? ""),
           ]);
         out.write(`${table(rows, out)}\n`);
       }

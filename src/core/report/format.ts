@@ -3,6 +3,8 @@
  *
  * Invariants: pure; `null` (a figure the data cannot give) always prints as "-", never as 0.
  */
+
+import { visible } from "../output/visible.js";
 import { formatDuration } from "../plan/duration.js";
 
 export const dash = (v: string | number | null | undefined): string =>
@@ -38,10 +40,10 @@ export const when = (isoTime: string | null): string =>
 export const instant = (isoTime: string | null): string =>
   isoTime === null ? "-" : isoTime.replace("T", " ");
 
-/** A reason on one line, at most `max` characters. */
+/** A reason on one line, at most `max` characters, its control characters shown (output/visible.ts). */
 export function oneLine(s: string | null, max = 200): string {
   if (s === null) return "";
-  const flat = s.replace(/\s+/g, " ").trim();
+  const flat = visible(s.replace(/\s+/g, " ").trim());
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
