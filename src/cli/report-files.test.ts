@@ -31,7 +31,7 @@ function contents(d = dir): Record<string, string> {
 }
 
 /** The real file system, with the `n`-th call of `op` (1-based) failing like a full disk. */
-function failing(op: "writeFile" | "rename", n: number): ReportFs {
+function failing(op: "writeFile" | "rename" | "link", n: number): ReportFs {
   let calls = 0;
   const enospc = () => Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
   return {
@@ -47,6 +47,11 @@ function failing(op: "writeFile" | "rename", n: number): ReportFs {
       if (op === "rename" && ++calls === n) throw enospc();
       await fsp.rename(a, b);
     },
+    link: async (a, b) => {
+      if (op === "link" && ++calls === n) throw enospc();
+      await fsp.link(a, b);
+    },
+    copyFile: (a, b) => fsp.copyFile(a, b),
   };
 }
 
@@ -62,10 +67,11 @@ describe("writeFileSet", () => {
   const OLD = { "report.json": "old json", "report.html": "old html", "report.txt": "old txt" };
   const cases: [string, ReportFs][] = [
     ["writing the third new file fails", failing("writeFile", 3)],
-    ["moving the first old file aside fails", failing("rename", 1)],
-    // Renames: json aside, json in, md in (no old md), html aside, html in <- fails.
-    ["moving the third new file in place fails, after two are replaced", failing("rename", 5)],
-    ["moving the last new file in place fails", failing("rename", 7)],
+    ["keeping the first old file fails", failing("link", 1)],
+    ["keeping the third old file fails, after two are replaced", failing("link", 3)],
+    // Renames: json in, md in (no old md), html in <- fails.
+    ["moving the third new file in place fails, after two are replaced", failing("rename", 3)],
+    ["moving the last new file in place fails", failing("rename", 4)],
   ];
   for (const [what, fs] of cases) {
     it(`${what}: every old file is back, no new or temporary file is left`, async () => {
@@ -79,6 +85,69 @@ describe("writeFileSet", () => {
       expect(contents()).toEqual(OLD);
     });
   }
+});
+
+describe("writeFileSet: a report file that existed is never missing", () => {
+  /** The real file system, checking before and after every operation that `names` all exist. */
+  function watching(names: readonly string[], seen: string[]): ReportFs {
+    const check = async (when: string) => {
+      for (const n of names)
+        await fsp.lstat(join(dir, n)).catch(() => {
+          seen.push(`${n} missing ${when}`);
+        });
+    };
+    const op =
+      <A extends unknown[], R>(name: string, f: (...a: A) => Promise<R>) =>
+      async (...a: A): Promise<R> => {
+        await check(`before ${name}`);
+        const r = await f(...a);
+        await check(`after ${name}`);
+        return r;
+      };
+    return {
+      mkdir: (p, o) => fsp.mkdir(p, o),
+      stat: (p) => fsp.stat(p),
+      lstat: (p) => fsp.lstat(p),
+      rm: op("rm", (p: string, o: { force: true }) => fsp.rm(p, o)),
+      writeFile: op("writeFile", (p: string, t: string) => fsp.writeFile(p, t)),
+      rename: op("rename", (a: string, b: string) => fsp.rename(a, b)),
+      link: op("link", (a: string, b: string) => fsp.link(a, b)),
+      copyFile: op("copyFile", (a: string, b: string) => fsp.copyFile(a, b)),
+    };
+  }
+
+  it("while it is replaced, and while a failed replacement is undone", async () => {
+    const names = ["report.json", "report.html"];
+    for (const n of names) writeFileSync(join(dir, n), `old ${n}`);
+    const seen: string[] = [];
+    await writeFileSet({ flag: "-o", dir }, NEW, watching(names, seen));
+    expect(contents()).toEqual(Object.fromEntries(NEW));
+    for (const n of names) writeFileSync(join(dir, n), `old ${n}`);
+    for (const extra of NEW.map(([n]) => n).filter((n) => !names.includes(n))) rmSync(join(dir, extra));
+    const broken = watching(names, seen);
+    let renames = 0;
+    const rename = broken.rename;
+    broken.rename = async (a, b) => {
+      // The third new file's move in place fails: the two before it are undone.
+      if (++renames === 3) throw Object.assign(new Error("ENOSPC"), { code: "ENOSPC" });
+      await rename(a, b);
+    };
+    await expect(writeFileSet({ flag: "-o", dir }, NEW, broken)).rejects.toBeInstanceOf(InputError);
+    expect(contents()).toEqual(Object.fromEntries(names.map((n) => [n, `old ${n}`])));
+    expect(seen).toEqual([]);
+  });
+
+  it("on a file system without hard links, the old file is kept as a copy", async () => {
+    writeFileSync(join(dir, "report.json"), "old json");
+    const noLinks: ReportFs = {
+      ...failing("writeFile", 0),
+      link: async () => {
+        throw Object.assign(new Error("EPERM: operation not permitted, link"), { code: "EPERM" });
+      },
+    };
+    await writeFileSet({ flag: "-o", dir }, NEW, noLinks);
+    expect(contents()).toEqual(Object.fromEntries(NEW));
+  });
 });
 
 describe("prepareReportDir", () => {

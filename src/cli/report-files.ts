@@ -6,11 +6,14 @@
  * - `prepareReportDir` runs before the work that produces the reports: the directory is created
  *   (with its parents), must be a directory the process can write to, and each report name in it
  *   must be absent or a regular file. Bad input is an `InputError` naming the flag and the path.
- * - `writeFileSet` writes every file to a temporary file in the same directory first, then moves
- *   each old file aside and the new one in its place (renames within one directory). If anything
- *   fails, what was done is undone in reverse order: every old file is back, no new one is left,
- *   no temporary file remains. So the set is either all new or exactly as it was.
- * - The old files moved aside are removed only once every new file is in place.
+ * - `writeFileSet` writes every file to a temporary file in the same directory first, then keeps
+ *   each old file under a second name (a hard link, or a copy where links are not supported) and
+ *   renames the new one over it: a report file that existed exists at every instant, old or new,
+ *   never missing (a reader polling it, a browser reloading it). If anything fails, what was done
+ *   is undone in reverse order (each kept old file renamed back over its name, each new file that
+ *   had no old one removed): every old file is back, no new one is left, no temporary file
+ *   remains. So the set is either all new or exactly as it was.
+ * - The kept old files are removed only once every new file is in place.
  */
 import * as fsp from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
@@ -23,6 +26,8 @@ export interface ReportFs {
   lstat(path: string): Promise<{ isFile(): boolean; isDirectory(): boolean }>;
   writeFile(path: string, text: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
+  link(existing: string, path: string): Promise<void>;
+  copyFile(from: string, to: string): Promise<void>;
   rm(path: string, opts: { force: true }): Promise<void>;
 }
 
@@ -32,6 +37,8 @@ const nodeFs: ReportFs = {
   lstat: (p) => fsp.lstat(p),
   writeFile: (p, t) => fsp.writeFile(p, t),
   rename: (a, b) => fsp.rename(a, b),
+  link: (a, b) => fsp.link(a, b),
+  copyFile: (a, b) => fsp.copyFile(a, b),
   rm: (p, o) => fsp.rm(p, o),
 };
 
@@ -102,7 +109,7 @@ export async function writeFileSet(
   const temp = (name: string) => join(dir, `.${name}.${tag}.new`);
   const old = (name: string) => join(dir, `.${name}.${tag}.old`);
   const written: string[] = [];
-  /** Renames done, to undo in reverse: [name, whether an old file was moved aside]. */
+  /** Names replaced or being replaced, to undo in reverse: [name, whether an old file was kept]. */
   const swapped: [string, boolean][] = [];
   try {
     for (const [name, text] of files) {
@@ -114,7 +121,7 @@ export async function writeFileSet(
         () => true,
         () => false,
       );
-      if (had) await fs.rename(join(dir, name), old(name));
+      if (had) await keep(fs, join(dir, name), old(name));
       swapped.push([name, had]);
       await fs.rename(temp(name), join(dir, name));
     }
@@ -148,14 +155,37 @@ async function undo(
   for (const [name, had] of [...swapped].reverse()) {
     const file = join(dir, name);
     try {
-      // The new file (if it got in place) goes back to its temporary name, to be removed.
-      await fs.rename(file, temp(name)).catch(() => undefined);
-      if (had) await fs.rename(old(name), file);
+      // The old file goes back over its name (whichever is there now); a new file that had no
+      // old one goes back to its temporary name, to be removed.
+      if (had) {
+        await fs.rename(old(name), file);
+        // Still the same file (the new one never got in): then rename does nothing (POSIX), and
+        // the second name goes.
+        await fs.rm(old(name), { force: true });
+      } else await fs.rename(file, temp(name)).catch(() => undefined);
     } catch {
       kept.push(name);
     }
   }
   return kept;
+}
+
+/** Keep `file` also as `as` (a hard link; a copy where the file system has none), leaving it in place. */
+async function keep(fs: ReportFs, file: string, as: string): Promise<void> {
+  try {
+    await fs.link(file, as);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (
+      code !== "EPERM" &&
+      code !== "ENOTSUP" &&
+      code !== "EOPNOTSUPP" &&
+      code !== "EXDEV" &&
+      code !== "EMLINK"
+    )
+      throw e;
+    await fs.copyFile(file, as);
+  }
 }
 
 /** `dir/name` as `{dir, name}` for a single file (`report -o FILE`). */
