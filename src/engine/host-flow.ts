@@ -748,21 +748,22 @@ export class HostFlow {
       type: "attempt.unknown",
       data: { step: step.name, attempt: n, phase, reason, resolution: how },
     };
-    if (how === "park") {
-      return this.park(
-        `outcome of step "${step.name}" (${phase}) is unknown (${reason}); it is not idempotent and has no check`,
-        [ev],
-        { result },
-      );
-    }
     // Neither a check nor a re-run while the attempt's command may still run on the host (a
     // dropped connection, a crashed coordinator): its effect could land after the check said
-    // "not done", or run twice at once.
+    // "not done", or run twice at once. Nor parking it for an operator (who may retry it) while it
+    // runs: parked once it has ended, the host is as the command left it.
     const still = await this.untilCommandEnded(step, phase, n, result.seq);
     if (still !== undefined) {
       return this.park(
         `outcome of step "${step.name}" (${phase}) is unknown (${reason}), and its command still runs on the host ${still}`,
         [{ ...ev, data: { ...ev.data, resolution: "park" } }],
+        { result },
+      );
+    }
+    if (how === "park") {
+      return this.park(
+        `outcome of step "${step.name}" (${phase}) is unknown (${reason}); it is not idempotent and has no check`,
+        [ev],
         { result },
       );
     }

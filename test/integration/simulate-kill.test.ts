@@ -163,6 +163,46 @@ describe("coordinator kills", () => {
     for (const d of doubts) expect(d.actor).toBe("sim-coordinator-2");
   });
 
+  it("a command its killed coordinator left running goes on; the next coordinator waits for its end, never runs it twice", async () => {
+    // One host at a time; each one's `slow` (not idempotent, no check) runs 10 minutes. The kill
+    // comes 5 minutes into the first.
+    const plan = `
+name: slow-kill
+hosts: workers
+concurrency: { global: 1 }
+failureBudget: { maxFailedPercent: 100 }
+steps:
+  - { name: slow, kind: command, run: sleep 600, timeout: 20m }
+`;
+    const r = await simulateCase({ plan, scenario: killScenario([300_000]) });
+    expect(r.coordinators).toBe(2);
+    expect(r.invariants.violations).toEqual([]);
+    const first = r.events.find((e) => e.type === "host.started")?.host as string;
+    const began = r.events.find((e) => e.host === first && e.type === "attempt.started")?.at as number;
+    expect(began).toBeLessThan(START + 300_000);
+    // Run once, by the killed coordinator: it ended its 10 minutes (and a call's latency) later,
+    // after the kill, and took effect.
+    const slow = ran(r.ledger, first, "slow");
+    expect(slow.map((e) => [e.outcome, e.applied])).toEqual([
+      ["exit 0 (after its coordinator was killed)", true],
+    ]);
+    const ended = slow[0]?.at as number;
+    expect(ended).toBeGreaterThanOrEqual(began + 600_000);
+    expect(ended).toBeLessThanOrEqual(began + 600_200);
+    // The next coordinator asked, was told it still ran, and waited until it had ended; with no
+    // check to say whether it did its work, the host is left for an operator, not run again.
+    const waited = r.events.filter((e) => e.host === first && e.type === "attempt.still-running");
+    expect(waited.length).toBeGreaterThan(0);
+    const parked = r.events.find((e) => e.host === first && e.type === "host.in_doubt");
+    expect(parked?.at).toBeGreaterThanOrEqual(ended);
+    expect(r.states[first]).toBe("in_doubt");
+    // The others ran theirs in the usual way, once each.
+    for (const h of r.hosts.filter((x) => x.host !== first)) {
+      expect(h.state, h.host).toBe("succeeded");
+      expect(ran(r.ledger, h.host, "slow").map((e) => e.outcome)).toEqual(["exit 0"]);
+    }
+  });
+
   it("the checker is not blind: a tampered ledger with a non-idempotent effect applied twice fails effect-twice", async () => {
     const r = await simulateCase({ scenario: killScenario([]), plan: PLAN });
     const input = {

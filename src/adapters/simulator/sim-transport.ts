@@ -34,8 +34,15 @@
  * - Ledger entries of commands carry `runId`, `step`, `phase`, `attempt` from the request's
  *   OVERHAUL_RUN_ID, OVERHAUL_STEP, OVERHAUL_PHASE, OVERHAUL_ATTEMPT, and `tag` from its `tag`
  *   (each only when present).
- * - `running` (is an attempt's command still running?) is asked like a command and is always
- *   `false` when the host answers: no simulated command outlives its call (see `dropped` above).
+ * - A coordinator killed (SIGKILL: `coordinatorKilled`, called by the simulation before it stops
+ *   the coordinator dead) sends no TERM: each command it had running goes on on its host and ends
+ *   when it would have; it takes effect then if its host is still up and was not rebooted
+ *   meanwhile (a partition does not stop it), and its ledger entry says so (`... after its
+ *   coordinator was killed`). Until then `running` (is an attempt's command still running?, asked
+ *   like a command) answers `true` for its tag; otherwise `false` when the host answers: every other
+ *   command takes effect, or not, at the instant its answer comes or is dropped. A command stopped
+ *   by its own call's abort (a timeout, a shutdown) has no effect. `outlived()` settles once every
+ *   such command has ended.
  * - Same scenario, same fleet, same engine inputs -> identical ledger.
  */
 import type { Host } from "../../core/model/fleet.js";
@@ -65,6 +72,12 @@ export class SimTransport implements Transport {
   private readonly failed = new Map<string, number>();
   /** Step name -> its own reboot command or health probe (see the header). */
   private readonly roles = new Map<string, StepRole>();
+  /** Coordinators killed so far: a command whose call began under an earlier count outlives it. */
+  private kills = 0;
+  /** `host\0tag` -> when the command a killed coordinator left running ends. */
+  private readonly outliving = new Map<string, number>();
+  /** The ends of those commands (see `outlived`). */
+  private readonly outlivingEnds: Promise<void>[] = [];
 
   constructor(
     private readonly world: WorldState,
@@ -94,13 +107,21 @@ export class SimTransport implements Transport {
     }
     const latencyMs = this.latencyMs();
     const extra = sleepMs(cmd);
+    const boots = h.boots;
+    const kills = this.kills;
+    // The command runs on the host from now until `ends`, whatever becomes of this call.
+    const ends = start + latencyMs + extra;
+    const sleep = (ms: number) =>
+      clock.sleep(ms, req.signal).catch((e: unknown) => {
+        if (this.kills !== kills) this.outlive(h, cmd, req, ends, boots);
+        throw e;
+      });
     if (latencyMs + extra > req.timeoutMs) {
-      await clock.sleep(req.timeoutMs, req.signal);
+      await sleep(req.timeoutMs);
       this.record(h, cmd, "timeout", false, req);
       throw simFailure("timeout", `sim: ${cmd} on ${host.name} timed out`);
     }
-    const boots = h.boots;
-    await clock.sleep(latencyMs + extra, req.signal);
+    await sleep(latencyMs + extra);
     const now = clock.now();
     world.sync();
     const down = h.state !== "up" || h.boots !== boots;
@@ -133,7 +154,39 @@ export class SimTransport implements Transport {
       return undefined;
     }
     await clock.sleep(this.latencyMs(), req.signal);
-    return false;
+    return (this.outliving.get(`${host.name}\u0000${req.tag}`) ?? Number.NEGATIVE_INFINITY) > clock.now();
+  }
+
+  /** The coordinator driving now is killed: its commands go on on their hosts (see the header). */
+  coordinatorKilled(): void {
+    this.kills++;
+  }
+
+  /** Settles once every command a killed coordinator left running has ended (see the header). */
+  async outlived(): Promise<void> {
+    while (this.outlivingEnds.length > 0) await Promise.all(this.outlivingEnds.splice(0));
+  }
+
+  /** A killed coordinator's command `cmd` goes on on `h` until `ends` (see the header). */
+  private outlive(h: SimHost, cmd: string, req: ExecRequest, ends: number, boots: number): void {
+    const { world } = this;
+    const key = req.tag === undefined ? undefined : `${h.host.name}\u0000${req.tag}`;
+    if (key !== undefined) this.outliving.set(key, ends);
+    this.outlivingEnds.push(
+      new Promise<void>((resolve) => {
+        world.clock.timer(Math.max(0, ends - world.clock.now()), () => {
+          if (key !== undefined && this.outliving.get(key) === ends) this.outliving.delete(key);
+          world.sync();
+          if (h.state !== "up" || h.boots !== boots)
+            this.record(h, cmd, "ended with its host (its coordinator was killed)", false, req);
+          else {
+            const { exitCode, applied } = this.effect(h, cmd, req.env);
+            this.record(h, cmd, `exit ${exitCode} (after its coordinator was killed)`, applied, req);
+          }
+          resolve();
+        });
+      }),
+    );
   }
 
   async close(): Promise<void> {}

@@ -192,6 +192,7 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
     // The kill (or the end of the simulated time): stop dead, like SIGKILL.
     nextKill++;
     gate.kill();
+    world.transport().coordinatorKilled();
     hard.abort(new Error("coordinator killed"));
     // A killed process waits for nothing: its successor starts `restartDelayMs` after the kill,
     // while the effects it set going (a cold move cannot be cancelled) finish in the world.
@@ -207,6 +208,7 @@ export async function simulateRun(input: SimulationInput): Promise<SimulationRes
 
   // Every effect a killed coordinator left running is in the ledger before the check.
   await Promise.all(dead);
+  await world.transport().outlived();
   await Promise.all(approvals);
   const [final, hosts, attempts, events] = await Promise.all([
     store.getRun(run.id),
