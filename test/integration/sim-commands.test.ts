@@ -263,4 +263,36 @@ describe("SimTransport commands", () => {
       applied: false,
     });
   });
+
+  it("a killed coordinator's commands go on: to their end (with effect), or to their timeout on the host (without)", async () => {
+    const { clock, hosts, world, t } = setup();
+    const host = hosts[0]!;
+    const stop = new AbortController();
+    const call = (command: string, tag: string, timeoutMs: number) =>
+      t.exec(host, { command, tag, timeoutMs, signal: stop.signal }).catch(() => "abandoned");
+    const ends = call("version set 9", "v", 60_000);
+    const fast = call("sleep 30", "fast", 60_000);
+    const slow = call("sleep 600", "slow", 120_000);
+    await clock.sleep(10_000);
+    const asked = (tag: string) => t.running(host, { tag, timeoutMs: 60_000 });
+    t.coordinatorKilled();
+    stop.abort(new Error("killed"));
+    expect(await Promise.all([fast, slow])).toEqual(["abandoned", "abandoned"]);
+    expect(await ends).toMatchObject({ exitCode: 0 });
+    expect([await asked("fast"), await asked("slow"), await asked("other")]).toEqual([true, true, false]);
+    await t.outlived();
+    expect(clock.now() - world.t0).toBeGreaterThanOrEqual(120_000);
+    expect([await asked("fast"), await asked("slow")]).toEqual([false, false]);
+    const mine = world.ledger
+      .filter((e) => e.tag === "fast" || e.tag === "slow")
+      .map((e) => [e.tag, e.outcome, e.applied]);
+    expect(mine).toEqual([
+      ["fast", "exit 0 (after its coordinator was killed)", true],
+      ["slow", "stopped by its timeout on the host (its coordinator was killed)", false],
+    ]);
+    // `version set 9` ended (20-200 ms) before the kill, as its call had: it took effect once.
+    expect(world.ledger.filter((e) => e.command === "version set 9").map((e) => e.outcome)).toEqual([
+      "exit 0",
+    ]);
+  });
 });

@@ -36,7 +36,8 @@
  *   (each only when present).
  * - A coordinator killed (SIGKILL: `coordinatorKilled`, called by the simulation before it stops
  *   the coordinator dead) sends no TERM: each command it had running goes on on its host and ends
- *   when it would have; it takes effect then if its host is still up and was not rebooted
+ *   when it would have (or at its timeout, which the host enforces: then without effect); it
+ *   takes effect then if its host is still up and was not rebooted
  *   meanwhile (a partition does not stop it), and its ledger entry says so (`... after its
  *   coordinator was killed`). Until then `running` (is an attempt's command still running?, asked
  *   like a command) answers `true` for its tag; otherwise `false` when the host answers: every other
@@ -109,14 +110,16 @@ export class SimTransport implements Transport {
     const extra = sleepMs(cmd);
     const boots = h.boots;
     const kills = this.kills;
-    // The command runs on the host from now until `ends`, whatever becomes of this call.
-    const ends = start + latencyMs + extra;
+    // The command runs on the host from now until it ends, or its timeout there stops it,
+    // whatever becomes of this call.
+    const completes = latencyMs + extra <= req.timeoutMs;
+    const ends = start + (completes ? latencyMs + extra : req.timeoutMs);
     const sleep = (ms: number) =>
       clock.sleep(ms, req.signal).catch((e: unknown) => {
-        if (this.kills !== kills) this.outlive(h, cmd, req, ends, boots);
+        if (this.kills !== kills) this.outlive(h, cmd, req, { ends, completes, boots });
         throw e;
       });
-    if (latencyMs + extra > req.timeoutMs) {
+    if (!completes) {
       await sleep(req.timeoutMs);
       this.record(h, cmd, "timeout", false, req);
       throw simFailure("timeout", `sim: ${cmd} on ${host.name} timed out`);
@@ -167,8 +170,16 @@ export class SimTransport implements Transport {
     while (this.outlivingEnds.length > 0) await Promise.all(this.outlivingEnds.splice(0));
   }
 
-  /** A killed coordinator's command `cmd` goes on on `h` until `ends` (see the header). */
-  private outlive(h: SimHost, cmd: string, req: ExecRequest, ends: number, boots: number): void {
+  /**
+   * A killed coordinator's command `cmd` goes on on `h` until `ends`: it `completes` then, or the
+   * host's own timeout stops it (no effect), as on a real host (see the header).
+   */
+  private outlive(
+    h: SimHost,
+    cmd: string,
+    req: ExecRequest,
+    { ends, completes, boots }: { ends: number; completes: boolean; boots: number },
+  ): void {
     const { world } = this;
     const key = req.tag === undefined ? undefined : `${h.host.name}\u0000${req.tag}`;
     if (key !== undefined) this.outliving.set(key, ends);
@@ -179,6 +190,14 @@ export class SimTransport implements Transport {
           world.sync();
           if (h.state !== "up" || h.boots !== boots)
             this.record(h, cmd, "ended with its host (its coordinator was killed)", false, req);
+          else if (!completes)
+            this.record(
+              h,
+              cmd,
+              "stopped by its timeout on the host (its coordinator was killed)",
+              false,
+              req,
+            );
           else {
             const { exitCode, applied } = this.effect(h, cmd, req.env);
             this.record(h, cmd, `exit ${exitCode} (after its coordinator was killed)`, applied, req);
