@@ -122,7 +122,7 @@ export function buildReport(input: ReportInput): Report {
           step: track.failedStep,
           after: track.stoppedAfter,
           reason: rec.reason,
-          at: track.lastFinish === null ? null : iso(track.lastFinish),
+          at: track.stoppedAt === null ? null : iso(track.stoppedAt),
         }),
       ),
     workloadDowntime: downtimeOf(samples.map((s) => s.downtimeMs)),

@@ -44,9 +44,15 @@ export interface WaveReport {
   /** 1-based. */
   wave: number;
   hosts: number;
-  /** When the wave opened (`wave.started`, or its first host start), ms after the origin. */
+  /**
+   * When the wave opened (`wave.started`, or its first host start), ms after the origin; null when
+   * it was never opened (no `wave.started` and none of its hosts started).
+   */
   startMs: number | null;
-  /** When its last host finished, ms after the origin; null while any is unfinished. */
+  /**
+   * When its last host finished, ms after the origin; null while any is unfinished, and when none
+   * of its hosts finished work (a host aborted before it started finishes nothing).
+   */
   endMs: number | null;
 }
 
