@@ -1,9 +1,12 @@
 /**
  * `overhaul report` through the built CLI on a real (local-transport) run that is stopped with
  * hosts still waiting: the canary h1 works for a moment, then a long stagger keeps h2..h4 pending
- * until an operator aborts the run. Its makespans and wave spans are those of the host that
- * worked: the abort, seconds later, is not a finish of hosts that never started (they are listed
- * as failures at the abort's time).
+ * until an operator aborts the run.
+ * - While it runs, the report gives no makespan (hosts are unfinished) but the time so far,
+ *   labelled, as JSON `makespanSoFarMs`.
+ * - Aborted, its makespans and wave spans are those of the host that worked: the abort, seconds
+ *   later, is not a finish of hosts that never started (they are listed as failures at the
+ *   abort's time).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,13 +45,21 @@ async function until(pred: () => Promise<boolean>, ms = 30_000): Promise<void> {
 
 interface Json {
   run: { state: string };
-  totals: { makespanMs: number | null; unfinished: number; aborted: number; end: string | null };
-  regions: { makespanMs: number | null }[];
+  totals: {
+    makespanMs: number | null;
+    makespanSoFarMs: number | null;
+    unfinished: number;
+    aborted: number;
+    end: string | null;
+  };
+  regions: { makespanMs: number | null; makespanSoFarMs: number | null }[];
   waves: { wave: number; startMs: number | null; endMs: number | null }[];
   failures: { host: string; at: string | null }[];
   timeline: { origin: string; endMs: number };
 }
 
+let running: Json;
+let runningText = "";
 let aborted: Json;
 let abortedText = "";
 
@@ -64,6 +75,9 @@ beforeAll(async () => {
     const r = await cli(["report", "--json"]);
     return r.code === 0 && (JSON.parse(r.stdout) as Json).totals.unfinished === 3;
   });
+  const [json0, text0] = await Promise.all([cli(["report", "--json"]), cli(["report"])]);
+  running = JSON.parse(json0.stdout) as Json;
+  runningText = text0.stdout;
   await new Promise((r) => setTimeout(r, WAIT_MS));
   const abort = await cli(["abort"]);
   expect(abort.code, abort.stderr).toBe(0);
@@ -74,6 +88,23 @@ beforeAll(async () => {
   abortedText = text.stdout;
 }, 90_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("a run with hosts still to do", () => {
+  it("has no makespan yet: the time so far, to the last recorded event, labelled as such", () => {
+    expect(running.run.state).toBe("running");
+    expect(running.totals).toMatchObject({ makespanMs: null, unfinished: 3 });
+    expect(running.totals.makespanSoFarMs).toBeGreaterThanOrEqual(0);
+    expect(running.totals.makespanSoFarMs).toBe(running.timeline.endMs);
+    expect(running.regions[0]).toMatchObject({
+      makespanMs: null,
+      makespanSoFarMs: running.totals.makespanSoFarMs,
+    });
+    expect(runningText).toMatch(
+      /\n {2}makespan - {2}\(unfinished: \S+ so far, from the first host start \S+ \S+ to the last recorded event\)\n/,
+    );
+    expect(runningText).toMatch(/\nr1 +4 +1 +0 +0 +0 +0 +3 +0 +0 +- \(\S+ so far\)\n/);
+  });
+});
 
 describe("a run aborted while hosts waited to start", () => {
   it("its makespan ends at the last host that worked, not at the abort", () => {

@@ -189,14 +189,31 @@ describe("buildReport: the run", () => {
       ]),
     );
 
-  it("per-region makespan: first start to last finish of the region's hosts", () => {
+  it("per-region makespan: first start to last finish of the region's hosts, once they all finished", () => {
     const r = buildReport(twoRegions());
-    expect(r.regions.map((g) => [g.region, g.makespanMs, g.done, g.unfinished])).toEqual([
-      ["eu", 1000, 1, 1],
-      ["us", 3000, 1, 0],
+    expect(r.regions.map((g) => [g.region, g.makespanMs, g.makespanSoFarMs, g.done, g.unfinished])).toEqual([
+      // eu2 is still running: no makespan yet (as its wave has no finish), the time so far instead:
+      // from eu's first start to the last thing the data records (us1's finish at 5 s).
+      ["eu", null, 5000, 1, 1],
+      ["us", 3000, null, 1, 0],
     ]);
-    expect(r.totals.makespanMs).toBe(5000);
+    expect(r.totals).toMatchObject({ makespanMs: null, makespanSoFarMs: 5000, unfinished: 1 });
     expect(r.totals.start).toBe(new Date(T0).toISOString());
+    expect(r.totals.end).toBe(new Date(T0 + 5000).toISOString());
+  });
+
+  it("once every host finished, the makespan is final and there is no time so far", () => {
+    const i = twoRegions();
+    const done = input(
+      i.hosts.map((h) => ({ ...h, state: "succeeded" })),
+      [...i.events, { seq: 99, host: "eu2", at: T0 + 7000, type: "host.succeeded", data: {} }],
+    );
+    const r = buildReport(done);
+    expect(r.totals).toMatchObject({ makespanMs: 7000, makespanSoFarMs: null });
+    expect(r.regions.map((g) => [g.makespanMs, g.makespanSoFarMs])).toEqual([
+      [7000, null],
+      [3000, null],
+    ]);
   });
 
   it("hosts are grouped by region in start order; an unfinished attempt is open to the end", () => {
@@ -338,7 +355,13 @@ describe("buildReport: the run", () => {
   it("a run where nothing started: origin is the run's creation, figures are null, not 0", () => {
     const r = buildReport(input([host("a", { state: "pending" })], []));
     expect(r.timeline).toEqual({ origin: new Date(T0 - 1000).toISOString(), endMs: 0 });
-    expect(r.totals).toMatchObject({ unfinished: 1, start: null, end: null, makespanMs: null });
+    expect(r.totals).toMatchObject({
+      unfinished: 1,
+      start: null,
+      end: null,
+      makespanMs: null,
+      makespanSoFarMs: null,
+    });
     expect(r.regions[0]?.region).toBe("-");
   });
 });

@@ -85,10 +85,13 @@ export function buildReport(input: ReportInput): Report {
       createdAt: iso(input.run.createdAt),
       updatedAt: iso(input.run.updatedAt),
     },
-    totals: figuresOf(entries),
+    totals: figuresOf(entries, endAbs),
     regions: regions.map((region) => ({
       region,
-      ...figuresOf(entries.filter((x) => x.region === region)),
+      ...figuresOf(
+        entries.filter((x) => x.region === region),
+        endAbs,
+      ),
       workloadDowntime: downtimeOf(
         input.workloadDowntime === undefined
           ? undefined

@@ -14,6 +14,7 @@
  */
 import { duration, offset, oneLine } from "./format.js";
 import { esc } from "./html-escape.js";
+import { makespanCell } from "./makespan-text.js";
 import type { HostReport, Report } from "./model.js";
 
 const GUTTER = 170;
@@ -166,7 +167,7 @@ export function renderTimeline(r: Report): string {
       region = h.region;
       const g = byRegion.get(region);
       const fig = g
-        ? ` — ${g.hosts} hosts: ${g.done} done, ${g.failed} failed${g.inDoubt ? `, ${g.inDoubt} in doubt` : ""}, makespan ${duration(g.makespanMs)}`
+        ? ` — ${g.hosts} hosts: ${g.done} done, ${g.failed} failed${g.inDoubt ? `, ${g.inDoubt} in doubt` : ""}, makespan ${makespanCell(g)}`
         : "";
       body.push(
         `<g class="region" data-region="${esc(region)}"><rect class="rh" x="0" y="${y}" width="${GUTTER + PLOT_W + RIGHT}" height="${REGION_H}"/><text class="rl" x="6" y="${y + REGION_H / 2}">${esc(region + fig)}</text></g>`,

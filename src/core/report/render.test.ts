@@ -85,6 +85,46 @@ describe("renderers", () => {
     );
   });
 
+  it("an unfinished run prints no makespan that reads as final: the time so far, labelled, in every format", () => {
+    // web01 finished at 4.2 s; web02 still runs its step at 7 s, the last thing recorded.
+    const r = buildReport(
+      input(
+        [host("web01", { region: "eu" }), host("web02", { region: "eu", order: 1, state: "running" })],
+        events([
+          ["web01", 0, "host.started", { wave: 0 }],
+          ["web01", 0, "attempt.started", { step: "a", attempt: 1 }],
+          ["web01", 4200, "attempt.succeeded", { step: "a", attempt: 1 }],
+          ["web01", 4200, "host.succeeded", {}],
+          ["web02", 7000, "host.started", { wave: 0 }],
+          ["web02", 7000, "attempt.started", { step: "a", attempt: 1 }],
+        ]),
+        ["a"],
+      ),
+    );
+    const note = "unfinished: 7s so far, from the first host start to the last recorded event";
+    const text = renderReport(r, "text");
+    expect(text).toContain(
+      "  makespan -  (unfinished: 7s so far, from the first host start 2026-11-21 16:00:00.000Z to the last recorded event)\n",
+    );
+    expect(text).toMatch(/\neu +2 +1 +0 +0 +0 +0 +1 +0 +0 +- \(7s so far\)\n/);
+    const md = renderReport(r, "md");
+    expect(md).toContain("last host finish so far: 2026-11-21 16:00:04.200Z");
+    expect(md).toContain(`- makespan: - (${note})`);
+    expect(md).toContain("| 1 | 0 | 0 | - (7s so far) |");
+    const html = renderReport(r, "html");
+    expect(html).toContain("last host finish so far 2026-11-21 16:00:04.200Z");
+    expect(html).toContain(`makespan - (${note})`);
+    expect(html).toContain("<b>7s so far</b><span>makespan: unfinished</span>");
+    expect(html).toContain("<td>- (7s so far)</td>");
+    expect(html).toContain("makespan - (7s so far)</text>");
+    // web01's 4.2 s (the span so far) is no makespan anywhere; the HTML has it only in a bar's tooltip.
+    for (const out of [text, md]) expect(out).not.toMatch(/4\.2s/);
+    expect(html).not.toMatch(/>4\.2s</);
+    const json = JSON.parse(renderReport(r, "json"));
+    expect(json.totals).toMatchObject({ makespanMs: null, makespanSoFarMs: 7000 });
+    expect(json.regions[0]).toMatchObject({ makespanMs: null, makespanSoFarMs: 7000 });
+  });
+
   it.each(["text", "json", "md", "html"] as const)("%s is deterministic", (format) => {
     const a = renderReport(buildReport(syntheticFleet(3, 10)), format);
     expect(renderReport(buildReport(syntheticFleet(3, 10)), format)).toBe(a);
