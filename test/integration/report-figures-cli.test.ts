@@ -3,7 +3,7 @@
  * hosts still waiting: the canary h1 works for a moment, then a long stagger keeps h2..h4 pending
  * until an operator aborts the run.
  * - While it runs, the report gives no makespan (hosts are unfinished) but the time so far,
- *   labelled, as JSON `makespanSoFarMs`.
+ *   labelled, as JSON `makespanSoFarMs`; the HTML counts the unfinished hosts, as the text does.
  * - Aborted, its makespans and wave spans are those of the host that worked: the abort, seconds
  *   later, is not a finish of hosts that never started (they are listed as failures at the
  *   abort's time).
@@ -60,6 +60,7 @@ interface Json {
 
 let running: Json;
 let runningText = "";
+let runningHtml = "";
 let aborted: Json;
 let abortedText = "";
 
@@ -75,9 +76,14 @@ beforeAll(async () => {
     const r = await cli(["report", "--json"]);
     return r.code === 0 && (JSON.parse(r.stdout) as Json).totals.unfinished === 3;
   });
-  const [json0, text0] = await Promise.all([cli(["report", "--json"]), cli(["report"])]);
+  const [json0, text0, html0] = await Promise.all([
+    cli(["report", "--json"]),
+    cli(["report"]),
+    cli(["report", "--format", "html"]),
+  ]);
   running = JSON.parse(json0.stdout) as Json;
   runningText = text0.stdout;
+  runningHtml = html0.stdout;
   await new Promise((r) => setTimeout(r, WAIT_MS));
   const abort = await cli(["abort"]);
   expect(abort.code, abort.stderr).toBe(0);
@@ -103,6 +109,13 @@ describe("a run with hosts still to do", () => {
       /\n {2}makespan - {2}\(unfinished: \S+ so far, from the first host start \S+ \S+ to the last recorded event\)\n/,
     );
     expect(runningText).toMatch(/\nr1 +4 +1 +0 +0 +0 +0 +3 +0 +0 +- \(\S+ so far\)\n/);
+  });
+
+  it("the HTML counts the unfinished hosts as the text does: a card, and the region's header", () => {
+    expect(runningHtml).toContain("<b>3</b><span>unfinished</span>");
+    expect(runningHtml).toMatch(
+      />r1 — 4 hosts: 1 done, 0 failed, 3 unfinished, makespan - \(\S+ so far\)<\/text>/,
+    );
   });
 });
 

@@ -92,6 +92,7 @@ function cards(t: Figures): string {
     card(t.inDoubt, "in doubt", t.inDoubt > 0),
     card(t.skipped, "skipped"),
     card(t.aborted, "aborted", t.aborted > 0),
+    card(t.unfinished, "unfinished"),
     card(t.retries, "retries"),
     card(t.rollbacks, "rollbacks", t.rollbacks > 0),
     t.unfinished === 0

@@ -125,6 +125,37 @@ describe("renderers", () => {
     expect(json.regions[0]).toMatchObject({ makespanMs: null, makespanSoFarMs: 7000 });
   });
 
+  it("HTML gives every count the other formats give: an unfinished card, and all of them in the region headers", () => {
+    const r = buildReport(
+      input(
+        [
+          host("a1", { region: "eu" }),
+          host("a2", { region: "eu", order: 1, state: "skipped" }),
+          host("a3", { region: "eu", order: 2, state: "aborted" }),
+          host("a4", { region: "eu", order: 3, state: "pending" }),
+          host("a5", { region: "eu", order: 4, state: "in_doubt" }),
+        ],
+        events([
+          ["a1", 0, "host.started", { wave: 0 }],
+          ["a1", 1000, "host.succeeded", {}],
+          ["a2", 1500, "host.skipped", {}],
+          ["a5", 1000, "host.started", { wave: 0 }],
+          ["a5", 1500, "host.in_doubt", { reason: "?" }],
+          ["a3", 2000, "host.aborted", { reason: "abort", step: null, after: null }],
+        ]),
+      ),
+    );
+    expect(r.totals).toMatchObject({ done: 1, skipped: 1, aborted: 1, unfinished: 1, inDoubt: 1 });
+    const html = renderReport(r, "html");
+    const cards = html.match(/<div class="cards">.*?<\/div><\/div>\n/s)?.[0] ?? "";
+    for (const label of ["hosts", "done", "failed", "in doubt", "skipped", "aborted", "unfinished"])
+      expect(cards).toContain(`<span>${label}</span>`);
+    expect(cards).toContain("<b>1</b><span>unfinished</span>");
+    expect(html).toContain(
+      ">eu — 5 hosts: 1 done, 0 failed, 1 in doubt, 1 skipped, 1 aborted, 1 unfinished, makespan - (2s so far)</text>",
+    );
+  });
+
   it.each(["text", "json", "md", "html"] as const)("%s is deterministic", (format) => {
     const a = renderReport(buildReport(syntheticFleet(3, 10)), format);
     expect(renderReport(buildReport(syntheticFleet(3, 10)), format)).toBe(a);
