@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { events, host, input, syntheticFleet } from "../../../test/support/report-fixtures.js";
 import { buildReport } from "./build.js";
+import { offset } from "./format.js";
 import { renderReport } from "./index.js";
 import { mdCell } from "./render-markdown.js";
 
@@ -154,6 +155,29 @@ describe("renderers", () => {
     expect(html).toContain(
       ">eu — 5 hosts: 1 done, 0 failed, 1 in doubt, 1 skipped, 1 aborted, 1 unfinished, makespan - (2s so far)</text>",
     );
+  });
+
+  it("a position before the origin prints with a minus sign (a host skipped before anything started)", () => {
+    expect([offset(-60_000), offset(-1500), offset(-850), offset(0), offset(60_000), offset(null)]).toEqual([
+      "-1m",
+      "-1.5s",
+      "-850ms",
+      "0",
+      "+1m",
+      "-",
+    ]);
+    const r = buildReport(
+      input(
+        [host("a1"), host("a2", { order: 1, state: "skipped" })],
+        events([
+          ["a2", 0, "host.skipped", {}],
+          ["a1", 60_000, "host.started", { wave: 0 }],
+          ["a1", 61_000, "host.succeeded", {}],
+        ]),
+      ),
+    );
+    expect(r.hosts[1]?.marks[0]?.atMs).toBe(-60_000);
+    expect(renderReport(r, "html")).toContain("<title>skipped (-1m)</title>");
   });
 
   it.each(["text", "json", "md", "html"] as const)("%s is deterministic", (format) => {
