@@ -189,14 +189,31 @@ describe("buildReport: the run", () => {
       ]),
     );
 
-  it("per-region makespan: first start to last finish of the region's hosts", () => {
+  it("per-region makespan: first start to last finish of the region's hosts, once they all finished", () => {
     const r = buildReport(twoRegions());
-    expect(r.regions.map((g) => [g.region, g.makespanMs, g.done, g.unfinished])).toEqual([
-      ["eu", 1000, 1, 1],
-      ["us", 3000, 1, 0],
+    expect(r.regions.map((g) => [g.region, g.makespanMs, g.makespanSoFarMs, g.done, g.unfinished])).toEqual([
+      // eu2 is still running: no makespan yet (as its wave has no finish), the time so far instead:
+      // from eu's first start to the last thing the data records (us1's finish at 5 s).
+      ["eu", null, 5000, 1, 1],
+      ["us", 3000, null, 1, 0],
     ]);
-    expect(r.totals.makespanMs).toBe(5000);
+    expect(r.totals).toMatchObject({ makespanMs: null, makespanSoFarMs: 5000, unfinished: 1 });
     expect(r.totals.start).toBe(new Date(T0).toISOString());
+    expect(r.totals.end).toBe(new Date(T0 + 5000).toISOString());
+  });
+
+  it("once every host finished, the makespan is final and there is no time so far", () => {
+    const i = twoRegions();
+    const done = input(
+      i.hosts.map((h) => ({ ...h, state: "succeeded" })),
+      [...i.events, { seq: 99, host: "eu2", at: T0 + 7000, type: "host.succeeded", data: {} }],
+    );
+    const r = buildReport(done);
+    expect(r.totals).toMatchObject({ makespanMs: 7000, makespanSoFarMs: null });
+    expect(r.regions.map((g) => [g.makespanMs, g.makespanSoFarMs])).toEqual([
+      [7000, null],
+      [3000, null],
+    ]);
   });
 
   it("hosts are grouped by region in start order; an unfinished attempt is open to the end", () => {
@@ -250,10 +267,101 @@ describe("buildReport: the run", () => {
     expect(r.regions.map((g) => g.workloadDowntime.maxMs)).toEqual([50, 100]);
   });
 
+  describe("a host aborted before it started finishes nothing", () => {
+    // Region eu: a1 works 0-3 s; a2 waits (the run paused) and is aborted at 20 s; b1 (us, wave 2) 3-6 s.
+    const pausedThenAborted = () =>
+      input(
+        [
+          host("a1", { region: "eu", order: 0 }),
+          host("b1", { region: "us", order: 1, wave: 1 }),
+          host("a2", { region: "eu", order: 2, wave: 1, state: "aborted", reason: "abort by op" }),
+          host("c1", { region: "eu", order: 3, wave: 2, state: "aborted", reason: "abort by op" }),
+        ],
+        events([
+          ["a1", 0, "host.started", { wave: 0 }],
+          ...ok("a", 0, 3000).map(([, at, type, data]) => ["a1", at, type, data] as const),
+          ["a1", 3000, "host.succeeded"],
+          [null, 3000, "wave.started", { wave: 1 }],
+          ["b1", 3000, "host.started", { wave: 1 }],
+          ["b1", 6000, "host.succeeded"],
+          ["a2", 20_000, "host.aborted", { reason: "abort by op", step: null, after: null }],
+          ["c1", 20_000, "host.aborted", { reason: "abort by op", step: null, after: null }],
+        ]),
+      );
+
+    it("no finish at the abort: makespans and wave spans end at the last host that worked", () => {
+      const r = buildReport(pausedThenAborted());
+      expect(r.totals).toMatchObject({ aborted: 2, unfinished: 0, makespanMs: 6000 });
+      expect(r.totals.end).toBe(new Date(T0 + 6000).toISOString());
+      expect(r.regions.map((g) => [g.region, g.makespanMs])).toEqual([
+        ["eu", 3000],
+        ["us", 3000],
+      ]);
+      expect(r.waves).toEqual([
+        { wave: 1, hosts: 1, startMs: 0, endMs: 3000 },
+        { wave: 2, hosts: 2, startMs: 3000, endMs: 6000 },
+        // None of its hosts started: never opened, nothing finished.
+        { wave: 3, hosts: 1, startMs: null, endMs: null },
+      ]);
+      const a2 = r.hosts.find((h) => h.host === "a2");
+      expect(a2).toMatchObject({ startMs: null, endMs: null });
+      expect(a2?.marks).toEqual([{ kind: "aborted", atMs: 20_000, stage: null, reason: "abort by op" }]);
+    });
+
+    it("the failures keep the abort's time", () => {
+      const r = buildReport(pausedThenAborted());
+      expect(r.failures.map((f) => [f.host, f.at, f.step, f.after])).toEqual([
+        ["a2", new Date(T0 + 20_000).toISOString(), null, null],
+        ["c1", new Date(T0 + 20_000).toISOString(), null, null],
+      ]);
+      expect(r.timeline.endMs).toBe(20_000);
+    });
+
+    it("a host aborted at work finishes at the abort", () => {
+      const r = buildReport(
+        input(
+          [host(A, { region: "eu", state: "aborted" })],
+          events([
+            [A, 0, "host.started", { wave: 0 }],
+            [A, 0, "attempt.started", { step: "a", attempt: 1 }],
+            [A, 9000, "host.aborted", { reason: "abort", step: "a", after: null }],
+          ]),
+        ),
+      );
+      expect(r.totals.makespanMs).toBe(9000);
+      expect(r.waves[0]).toEqual({ wave: 1, hosts: 1, startMs: 0, endMs: 9000 });
+    });
+
+    it("a failed host an operator retried and that was aborted while it waited keeps its failure's finish", () => {
+      const r = buildReport(
+        input(
+          [host(A, { region: "eu", state: "aborted" })],
+          events([
+            [A, 0, "host.started", { wave: 0 }],
+            [A, 0, "attempt.started", { step: "a", attempt: 1 }],
+            [A, 5, "attempt.failed", { step: "a", attempt: 1, reason: "no", final: true }],
+            [A, 5, "host.failed", { reason: "a failed" }],
+            [A, 1000, "host.retried", { from: "failed" }],
+            [A, 86_400_000, "host.aborted", { reason: "abort", step: null, after: null }],
+          ]),
+        ),
+      );
+      expect(r.totals.makespanMs).toBe(5);
+      expect(r.hosts[0]).toMatchObject({ startMs: 0, endMs: 5 });
+      expect(r.failures[0]?.at).toBe(new Date(T0 + 86_400_000).toISOString());
+    });
+  });
+
   it("a run where nothing started: origin is the run's creation, figures are null, not 0", () => {
     const r = buildReport(input([host("a", { state: "pending" })], []));
     expect(r.timeline).toEqual({ origin: new Date(T0 - 1000).toISOString(), endMs: 0 });
-    expect(r.totals).toMatchObject({ unfinished: 1, start: null, end: null, makespanMs: null });
+    expect(r.totals).toMatchObject({
+      unfinished: 1,
+      start: null,
+      end: null,
+      makespanMs: null,
+      makespanSoFarMs: null,
+    });
     expect(r.regions[0]?.region).toBe("-");
   });
 });

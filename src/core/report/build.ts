@@ -85,10 +85,13 @@ export function buildReport(input: ReportInput): Report {
       createdAt: iso(input.run.createdAt),
       updatedAt: iso(input.run.updatedAt),
     },
-    totals: figuresOf(entries),
+    totals: figuresOf(entries, endAbs),
     regions: regions.map((region) => ({
       region,
-      ...figuresOf(entries.filter((x) => x.region === region)),
+      ...figuresOf(
+        entries.filter((x) => x.region === region),
+        endAbs,
+      ),
       workloadDowntime: downtimeOf(
         input.workloadDowntime === undefined
           ? undefined
@@ -122,7 +125,7 @@ export function buildReport(input: ReportInput): Report {
           step: track.failedStep,
           after: track.stoppedAfter,
           reason: rec.reason,
-          at: track.lastFinish === null ? null : iso(track.lastFinish),
+          at: track.stoppedAt === null ? null : iso(track.stoppedAt),
         }),
       ),
     workloadDowntime: downtimeOf(samples.map((s) => s.downtimeMs)),

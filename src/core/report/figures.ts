@@ -3,6 +3,9 @@
  * percentiles.
  *
  * Invariants: pure arithmetic over the given data; a figure the data cannot give is `null`.
+ * A group with a host still unfinished has no makespan yet (`null`, as a wave has no finish while
+ * any of its hosts is unfinished); what it has taken so far is `makespanSoFarMs`, measured to the
+ * last thing the data records (`dataEnd`), since the report never reads a clock.
  * Percentiles use the nearest-rank method (always one of the samples, never interpolated), so a
  * reported p99 is a downtime that really happened.
  */
@@ -12,7 +15,10 @@ import type { HostTrack } from "./timeline.js";
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
-export function figuresOf(group: readonly { rec: ReportHostInput; track: HostTrack }[]): Figures {
+export function figuresOf(
+  group: readonly { rec: ReportHostInput; track: HostTrack }[],
+  dataEnd: number,
+): Figures {
   const f: Figures = {
     hosts: group.length,
     done: 0,
@@ -26,6 +32,7 @@ export function figuresOf(group: readonly { rec: ReportHostInput; track: HostTra
     start: null,
     end: null,
     makespanMs: null,
+    makespanSoFarMs: null,
   };
   let start: number | null = null;
   let end: number | null = null;
@@ -56,7 +63,8 @@ export function figuresOf(group: readonly { rec: ReportHostInput; track: HostTra
   }
   f.start = iso(start);
   f.end = iso(end);
-  f.makespanMs = start !== null && end !== null ? Math.max(0, end - start) : null;
+  if (f.unfinished > 0) f.makespanSoFarMs = start === null ? null : Math.max(0, dataEnd - start);
+  else f.makespanMs = start !== null && end !== null ? Math.max(0, end - start) : null;
   return f;
 }
 

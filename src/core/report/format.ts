@@ -24,9 +24,9 @@ export function duration(ms: number | null): string {
   return formatDuration(ms);
 }
 
-/** A position on the timeline: `0`, `+1.5s`, `+2h`. */
+/** A position on the timeline: `0`, `+1.5s`, `+2h`; before the origin `-1m`. */
 export const offset = (ms: number | null): string =>
-  ms === null ? "-" : ms === 0 ? "0" : `+${duration(ms)}`;
+  ms === null ? "-" : ms === 0 ? "0" : ms < 0 ? `-${duration(-ms)}` : `+${duration(ms)}`;
 
 /** `2026-11-21T16:30:00.000Z` -> `2026-11-21 16:30:00Z` (shorter in tables). */
 export const when = (isoTime: string | null): string =>

@@ -29,10 +29,20 @@ export interface Figures {
   rollbacks: number;
   /** First host start, ISO; null when no host started. */
   start: string | null;
-  /** Last host finish, ISO; null when no host finished. */
+  /** Last host finish, ISO; null when no host finished. While hosts are unfinished: the last so far. */
   end: string | null;
-  /** end - start in ms; null when either is missing. */
+  /**
+   * end - start in ms, once every host is finished; null when either is missing, and while any
+   * host is `unfinished` (as a wave's `endMs`): a makespan so far is not a makespan. (Before
+   * `makespanSoFarMs` existed this held the span so far for an unfinished group.)
+   */
   makespanMs: number | null;
+  /**
+   * While any host is unfinished: from the first host start to the last thing the data records
+   * (`timeline.endMs`; the report reads no clock), a lower bound of the makespan to come. Null once
+   * every host is finished (see `makespanMs`) and while no host started.
+   */
+  makespanSoFarMs: number | null;
 }
 
 export interface RegionReport extends Figures {
@@ -44,9 +54,15 @@ export interface WaveReport {
   /** 1-based. */
   wave: number;
   hosts: number;
-  /** When the wave opened (`wave.started`, or its first host start), ms after the origin. */
+  /**
+   * When the wave opened (`wave.started`, or its first host start), ms after the origin; null when
+   * it was never opened (no `wave.started` and none of its hosts started).
+   */
   startMs: number | null;
-  /** When its last host finished, ms after the origin; null while any is unfinished. */
+  /**
+   * When its last host finished, ms after the origin; null while any is unfinished, and when none
+   * of its hosts finished work (a host aborted before it started finishes nothing).
+   */
   endMs: number | null;
 }
 

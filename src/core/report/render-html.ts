@@ -12,6 +12,7 @@
  */
 import { duration, failureStep, instant, offset, when } from "./format.js";
 import { esc } from "./html-escape.js";
+import { makespanCell, unfinishedNote } from "./makespan-text.js";
 import type { Figures, Report } from "./model.js";
 import { DOUBT, FAIL, REVERT, stageCss } from "./palette.js";
 import { renderTimeline } from "./render-svg.js";
@@ -76,7 +77,7 @@ function figureCells(f: Figures): string {
     f.retries,
     f.rollbacks,
   ];
-  return `${c.map((v) => `<td>${v}</td>`).join("")}<td>${duration(f.makespanMs)}</td>`;
+  return `${c.map((v) => `<td>${v}</td>`).join("")}<td>${makespanCell(f)}</td>`;
 }
 const FIGURE_HEAD =
   "<th>hosts</th><th>done</th><th>failed</th><th>in doubt</th><th>skipped</th><th>aborted</th><th>unfinished</th><th>retries</th><th>rollbacks</th><th>makespan</th>";
@@ -91,15 +92,22 @@ function cards(t: Figures): string {
     card(t.inDoubt, "in doubt", t.inDoubt > 0),
     card(t.skipped, "skipped"),
     card(t.aborted, "aborted", t.aborted > 0),
+    card(t.unfinished, "unfinished"),
     card(t.retries, "retries"),
     card(t.rollbacks, "rollbacks", t.rollbacks > 0),
-    card(duration(t.makespanMs), "makespan"),
+    t.unfinished === 0
+      ? card(duration(t.makespanMs), "makespan")
+      : card(
+          t.makespanSoFarMs === null ? "-" : `${duration(t.makespanSoFarMs)} so far`,
+          "makespan: unfinished",
+        ),
   ].join("")}</div>`;
 }
 
 export function renderHtml(r: Report): string {
   const run = r.run;
   const dt = r.workloadDowntime;
+  const unfinished = unfinishedNote(r.totals);
   const regions = r.regions
     .map(
       (g) =>
@@ -129,7 +137,7 @@ export function renderHtml(r: Report): string {
 </head>
 <body>
 <h1>Run ${esc(run.id)} <span class="state ${esc(run.state)}">${esc(run.state)}</span></h1>
-<p class="sub">plan <b>${esc(`${run.plan}@${run.revision}`)}</b> <code>${esc(run.hash.slice(0, 12))}</code> · seed ${run.seed} · first host start ${esc(instant(r.totals.start))} · last host finish ${esc(instant(r.totals.end))}${run.reason ? ` · ${esc(run.reason)}` : ""}</p>
+<p class="sub">plan <b>${esc(`${run.plan}@${run.revision}`)}</b> <code>${esc(run.hash.slice(0, 12))}</code> · seed ${run.seed} · first host start ${esc(instant(r.totals.start))} · last host finish${unfinished === null ? "" : " so far"} ${esc(instant(r.totals.end))}${unfinished === null ? "" : ` · makespan - (${esc(unfinished)})`}${run.reason ? ` · ${esc(run.reason)}` : ""}</p>
 ${cards(r.totals)}
 <h2>Timeline</h2>
 <p class="note">One row per host, grouped by region, in start order. Time is relative to ${esc(when(r.timeline.origin))}. Hover a bar or a mark for details.</p>

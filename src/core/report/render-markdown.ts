@@ -7,6 +7,7 @@
  * HTML in a renderer that allows inline HTML.
  */
 import { duration, failureStep, instant, offset, oneLine, when } from "./format.js";
+import { makespanCell, unfinishedNote } from "./makespan-text.js";
 import type { Figures, Report } from "./model.js";
 
 export function mdCell(s: string): string {
@@ -47,7 +48,7 @@ const figureCells = (f: Figures): string[] => [
   String(f.unfinished),
   String(f.retries),
   String(f.rollbacks),
-  duration(f.makespanMs),
+  makespanCell(f),
 ];
 
 export function renderMarkdown(r: Report): string {
@@ -55,8 +56,11 @@ export function renderMarkdown(r: Report): string {
   L.push(`# Run ${mdCell(r.run.id)}: ${r.run.state}`, "");
   L.push(`- plan: ${mdCell(`${r.run.plan}@${r.run.revision}`)} (hash \`${r.run.hash.slice(0, 12)}\`)`);
   if (r.run.reason) L.push(`- reason: ${mdCell(r.run.reason)}`);
-  L.push(`- first host start: ${instant(r.totals.start)}; last host finish: ${instant(r.totals.end)}`);
-  L.push(`- makespan: ${duration(r.totals.makespanMs)}`, "");
+  const unfinished = unfinishedNote(r.totals);
+  L.push(
+    `- first host start: ${instant(r.totals.start)}; last host finish${unfinished === null ? "" : " so far"}: ${instant(r.totals.end)}`,
+  );
+  L.push(`- makespan: ${unfinished === null ? duration(r.totals.makespanMs) : `- (${unfinished})`}`, "");
   L.push("## Hosts", "", ...tableOf(["", ...FIGURE_HEAD], [["**all**", ...figureCells(r.totals)]]), "");
   L.push("## Regions", "");
   L.push(

@@ -14,7 +14,8 @@
  */
 import { duration, offset, oneLine } from "./format.js";
 import { esc } from "./html-escape.js";
-import type { HostReport, Report } from "./model.js";
+import { makespanCell } from "./makespan-text.js";
+import type { Figures, HostReport, Report } from "./model.js";
 
 const GUTTER = 170;
 const PLOT_W = 1000;
@@ -140,6 +141,19 @@ function row(
   return `<g class="row" data-host="${esc(h.host)}" data-state="${esc(h.state)}" data-wave="${h.wave}" transform="translate(0 ${y})">${parts.join("")}</g>`;
 }
 
+/** A region header's figures: every count a host can end in (those that are 0 left out), as the tables have them. */
+function regionFigures(g: Figures): string {
+  const optional = [
+    [g.inDoubt, "in doubt"],
+    [g.skipped, "skipped"],
+    [g.aborted, "aborted"],
+    [g.unfinished, "unfinished"],
+  ] as const;
+  const counts = [`${g.done} done`, `${g.failed} failed`];
+  for (const [n, label] of optional) if (n > 0) counts.push(`${n} ${label}`);
+  return `${g.hosts} hosts: ${counts.join(", ")}, makespan ${makespanCell(g)}`;
+}
+
 /**
  * Two SVGs: `#timeline-axis` (time labels and wave labels; the page keeps it in view while the
  * rows scroll) and `#timeline` (the rows, grid, wave lines, and a bottom axis when tall).
@@ -165,9 +179,7 @@ export function renderTimeline(r: Report): string {
     if (h.region !== region) {
       region = h.region;
       const g = byRegion.get(region);
-      const fig = g
-        ? ` — ${g.hosts} hosts: ${g.done} done, ${g.failed} failed${g.inDoubt ? `, ${g.inDoubt} in doubt` : ""}, makespan ${duration(g.makespanMs)}`
-        : "";
+      const fig = g ? ` — ${regionFigures(g)}` : "";
       body.push(
         `<g class="region" data-region="${esc(region)}"><rect class="rh" x="0" y="${y}" width="${GUTTER + PLOT_W + RIGHT}" height="${REGION_H}"/><text class="rl" x="6" y="${y + REGION_H / 2}">${esc(region + fig)}</text></g>`,
       );

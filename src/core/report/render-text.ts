@@ -5,6 +5,7 @@
  * terminal wants colour, NO_COLOR included); without it the output is plain text.
  */
 import { columns, duration, failureStep, instant, offset, oneLine } from "./format.js";
+import { makespanCell, unfinishedNote } from "./makespan-text.js";
 import type { Figures, Report } from "./model.js";
 
 export type Style = "bold" | "red" | "green" | "yellow" | "magenta" | "gray";
@@ -33,7 +34,7 @@ function figureRow(name: string, f: Figures): string[] {
     String(f.unfinished),
     String(f.retries),
     String(f.rollbacks),
-    duration(f.makespanMs),
+    makespanCell(f),
   ];
 }
 
@@ -44,7 +45,12 @@ export function renderText(r: Report, paint: Paint = plain): string {
     `${paint("bold", `report of run ${r.run.id}`)}  ${paint(stateStyle(r.run.state), r.run.state.toUpperCase())}  plan ${r.run.plan}@${r.run.revision}`,
   );
   if (r.run.reason) L.push(`  ${oneLine(r.run.reason)}`);
-  L.push(`  makespan ${duration(t.makespanMs)}  (${instant(t.start)} -> ${instant(t.end)})`);
+  const unfinished = unfinishedNote(t, `the first host start ${instant(t.start)}`);
+  L.push(
+    unfinished === null
+      ? `  makespan ${duration(t.makespanMs)}  (${instant(t.start)} -> ${instant(t.end)})`
+      : `  makespan -  (${unfinished})`,
+  );
   L.push(
     `  hosts ${t.hosts}: done ${t.done}, failed ${t.failed}, in doubt ${t.inDoubt}, skipped ${t.skipped}, aborted ${t.aborted}, unfinished ${t.unfinished}; retries ${t.retries}, rollbacks ${t.rollbacks}`,
   );

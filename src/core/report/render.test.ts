@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { events, host, input, syntheticFleet } from "../../../test/support/report-fixtures.js";
 import { buildReport } from "./build.js";
+import { offset } from "./format.js";
 import { renderReport } from "./index.js";
 import { mdCell } from "./render-markdown.js";
 
@@ -83,6 +84,100 @@ describe("renderers", () => {
     expect(renderReport(r, "html")).toContain(
       "first host start 2026-11-21 16:00:00.400Z · last host finish 2026-11-21 19:41:55.975Z",
     );
+  });
+
+  it("an unfinished run prints no makespan that reads as final: the time so far, labelled, in every format", () => {
+    // web01 finished at 4.2 s; web02 still runs its step at 7 s, the last thing recorded.
+    const r = buildReport(
+      input(
+        [host("web01", { region: "eu" }), host("web02", { region: "eu", order: 1, state: "running" })],
+        events([
+          ["web01", 0, "host.started", { wave: 0 }],
+          ["web01", 0, "attempt.started", { step: "a", attempt: 1 }],
+          ["web01", 4200, "attempt.succeeded", { step: "a", attempt: 1 }],
+          ["web01", 4200, "host.succeeded", {}],
+          ["web02", 7000, "host.started", { wave: 0 }],
+          ["web02", 7000, "attempt.started", { step: "a", attempt: 1 }],
+        ]),
+        ["a"],
+      ),
+    );
+    const note = "unfinished: 7s so far, from the first host start to the last recorded event";
+    const text = renderReport(r, "text");
+    expect(text).toContain(
+      "  makespan -  (unfinished: 7s so far, from the first host start 2026-11-21 16:00:00.000Z to the last recorded event)\n",
+    );
+    expect(text).toMatch(/\neu +2 +1 +0 +0 +0 +0 +1 +0 +0 +- \(7s so far\)\n/);
+    const md = renderReport(r, "md");
+    expect(md).toContain("last host finish so far: 2026-11-21 16:00:04.200Z");
+    expect(md).toContain(`- makespan: - (${note})`);
+    expect(md).toContain("| 1 | 0 | 0 | - (7s so far) |");
+    const html = renderReport(r, "html");
+    expect(html).toContain("last host finish so far 2026-11-21 16:00:04.200Z");
+    expect(html).toContain(`makespan - (${note})`);
+    expect(html).toContain("<b>7s so far</b><span>makespan: unfinished</span>");
+    expect(html).toContain("<td>- (7s so far)</td>");
+    expect(html).toContain("makespan - (7s so far)</text>");
+    // web01's 4.2 s (the span so far) is no makespan anywhere; the HTML has it only in a bar's tooltip.
+    for (const out of [text, md]) expect(out).not.toMatch(/4\.2s/);
+    expect(html).not.toMatch(/>4\.2s</);
+    const json = JSON.parse(renderReport(r, "json"));
+    expect(json.totals).toMatchObject({ makespanMs: null, makespanSoFarMs: 7000 });
+    expect(json.regions[0]).toMatchObject({ makespanMs: null, makespanSoFarMs: 7000 });
+  });
+
+  it("HTML gives every count the other formats give: an unfinished card, and all of them in the region headers", () => {
+    const r = buildReport(
+      input(
+        [
+          host("a1", { region: "eu" }),
+          host("a2", { region: "eu", order: 1, state: "skipped" }),
+          host("a3", { region: "eu", order: 2, state: "aborted" }),
+          host("a4", { region: "eu", order: 3, state: "pending" }),
+          host("a5", { region: "eu", order: 4, state: "in_doubt" }),
+        ],
+        events([
+          ["a1", 0, "host.started", { wave: 0 }],
+          ["a1", 1000, "host.succeeded", {}],
+          ["a2", 1500, "host.skipped", {}],
+          ["a5", 1000, "host.started", { wave: 0 }],
+          ["a5", 1500, "host.in_doubt", { reason: "?" }],
+          ["a3", 2000, "host.aborted", { reason: "abort", step: null, after: null }],
+        ]),
+      ),
+    );
+    expect(r.totals).toMatchObject({ done: 1, skipped: 1, aborted: 1, unfinished: 1, inDoubt: 1 });
+    const html = renderReport(r, "html");
+    const cards = html.match(/<div class="cards">.*?<\/div><\/div>\n/s)?.[0] ?? "";
+    for (const label of ["hosts", "done", "failed", "in doubt", "skipped", "aborted", "unfinished"])
+      expect(cards).toContain(`<span>${label}</span>`);
+    expect(cards).toContain("<b>1</b><span>unfinished</span>");
+    expect(html).toContain(
+      ">eu — 5 hosts: 1 done, 0 failed, 1 in doubt, 1 skipped, 1 aborted, 1 unfinished, makespan - (2s so far)</text>",
+    );
+  });
+
+  it("a position before the origin prints with a minus sign (a host skipped before anything started)", () => {
+    expect([offset(-60_000), offset(-1500), offset(-850), offset(0), offset(60_000), offset(null)]).toEqual([
+      "-1m",
+      "-1.5s",
+      "-850ms",
+      "0",
+      "+1m",
+      "-",
+    ]);
+    const r = buildReport(
+      input(
+        [host("a1"), host("a2", { order: 1, state: "skipped" })],
+        events([
+          ["a2", 0, "host.skipped", {}],
+          ["a1", 60_000, "host.started", { wave: 0 }],
+          ["a1", 61_000, "host.succeeded", {}],
+        ]),
+      ),
+    );
+    expect(r.hosts[1]?.marks[0]?.atMs).toBe(-60_000);
+    expect(renderReport(r, "html")).toContain("<title>skipped (-1m)</title>");
   });
 
   it.each(["text", "json", "md", "html"] as const)("%s is deterministic", (format) => {

@@ -13,6 +13,9 @@
  *   previous one: after a coordinator crash the engine re-runs an attempt under the same number,
  *   and that does not use up a retry, so it is not counted as one.
  * - Positions are ms after the report's origin (`at - origin`).
+ * - A host's start and finish are times it was at work: one aborted while it waited (never started,
+ *   or waiting again after an operator's retry) gains no finish at the abort, only its mark and
+ *   `stoppedAt` (where failures list it).
  */
 import type { ReportEventInput } from "./input.js";
 import type { Mark, Segment } from "./model.js";
@@ -20,8 +23,15 @@ import type { Mark, Segment } from "./model.js";
 export interface HostTrack {
   /** Absolute epoch ms of the first `host.started`, or null. */
   firstStart: number | null;
-  /** Absolute epoch ms of the last time the host finished (succeeded, failed, in doubt, aborted). */
+  /**
+   * Absolute epoch ms of the last time the host finished (succeeded, failed, in doubt, aborted),
+   * or null. An abort is a finish only of a host that was at work (started, or working again after
+   * an operator's retry): one aborted while it waited did not finish anything then, so a run paused
+   * for days and then aborted does not stretch the makespans and wave spans to the abort.
+   */
   lastFinish: number | null;
+  /** When the host stopped for good as failed, in doubt or aborted (also a never-started abort), or null. */
+  stoppedAt: number | null;
   retries: number;
   reverted: boolean;
   reverts: { startMs: number; endMs: number }[];
@@ -48,6 +58,7 @@ export function trackHost(
   const t: HostTrack = {
     firstStart: null,
     lastFinish: null,
+    stoppedAt: null,
     retries: 0,
     reverted: false,
     reverts: [],
@@ -63,6 +74,10 @@ export function trackHost(
   /** Step of the latest attempt, and of the latest attempt whose retries ran out. */
   let lastStep: string | null = null;
   let finalStep: string | null = null;
+  /** At work in the current pass: started (or working again since an operator's retry). */
+  let working = false;
+  /** The finish an operator's retry set aside: the host's last finish if it never works again. */
+  let finishBeforeRetry: number | null = null;
 
   const close = (at: number, outcome: Segment["outcome"], reason: string | null) => {
     if (!open) return;
@@ -90,9 +105,11 @@ export function trackHost(
     switch (e.type) {
       case "host.started":
         t.firstStart ??= e.at;
+        working = true;
         break;
       case "attempt.started":
       case "revert.started": {
+        working = true;
         close(e.at, "unknown", "no result was recorded (the coordinator stopped)");
         const kind = e.type === "attempt.started" ? "attempt" : "revert";
         if (kind === "revert") {
@@ -129,6 +146,7 @@ export function trackHost(
         close(e.at, "unknown", reason);
         break;
       case "host.reverting":
+        working = true;
         t.reverted = true;
         revertFrom ??= e.at;
         break;
@@ -145,7 +163,10 @@ export function trackHost(
         t.failedStep = placed ? step : (step ?? finalStep ?? lastStep);
         t.stoppedAfter = placed ? str(e.data.after) : null;
         mark(kind, e.at, t.failedStep, reason);
-        finish(e.at);
+        t.stoppedAt = e.at;
+        // An aborted host that was not at work did not finish then: it keeps the finish it had.
+        if (kind !== "aborted" || working) finish(e.at);
+        else t.lastFinish = finishBeforeRetry;
         break;
       }
       case "host.succeeded":
@@ -160,7 +181,10 @@ export function trackHost(
         t.stoppedAfter = null;
         lastKey = null;
         finalStep = null;
+        finishBeforeRetry = t.lastFinish ?? finishBeforeRetry;
         t.lastFinish = null;
+        t.stoppedAt = null;
+        working = false;
         break;
       default:
         break;
