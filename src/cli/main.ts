@@ -16,6 +16,7 @@ import { historyCommand } from "./commands/history.js";
 import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
 import { DEFAULT_SAMPLES, planCommand } from "./commands/plan.js";
 import {
+  refuseLocalOnly,
   remoteHostAction,
   remoteResume,
   remoteRun,
@@ -31,7 +32,6 @@ import { EXIT, exitCodeOf } from "./exit-codes.js";
 import { quietOnClosedPipes } from "./output.js";
 import { remoteOf } from "./remote.js";
 import { DEFAULT_MAX_HOSTS } from "./scope.js";
-import { checkWindowFlags } from "./windows.js";
 
 function intArg(name: string) {
   return (v: string): number => {
@@ -92,6 +92,17 @@ function windowSearchFlags(cmd: Command): Command {
     );
 }
 
+/** The long names of the options given on the command line (not defaults), the global `--db` too. */
+function givenFlags(cmd: Command): string[] {
+  const given = (c: Command, key: string) => {
+    const source = c.getOptionValueSource(key);
+    return source !== undefined && source !== "default";
+  };
+  const flags = cmd.options.filter((o) => given(cmd, o.attributeName())).map((o) => o.long ?? o.flags);
+  if (cmd.parent && given(cmd.parent, "db")) flags.push("--db");
+  return flags;
+}
+
 /** The command tree (exported for the docs check in test/docs-cli.test.ts). */
 export function program(setCode: (n: number) => void): Command {
   const p = new Command("overhaul")
@@ -111,7 +122,12 @@ export function program(setCode: (n: number) => void): Command {
     const o = cmd.optsWithGlobals() as { db?: string; color?: boolean };
     return { db: o.db, noColor: o.color === false };
   };
-  const remote = (cmd: Command) => remoteOf((cmd.optsWithGlobals() as { server?: string }).server);
+  // The server to act on, if any; a flag the command cannot take through it is refused (exit 2).
+  const remote = (cmd: Command) => {
+    const r = remoteOf((cmd.optsWithGlobals() as { server?: string }).server);
+    if (r) refuseLocalOnly(r, cmd.name(), givenFlags(cmd));
+    return r;
+  };
 
   p.command("validate")
     .description("check a plan (and its scope against an inventory); nothing is run")
@@ -154,16 +170,7 @@ export function program(setCode: (n: number) => void): Command {
     .option("-q, --quiet", "no live progress")
     .action(async (plan: string, o, cmd: Command) => {
       const r = remote(cmd);
-      if (r && o.history !== undefined)
-        throw new InputError({
-          path: "--history",
-          message: "windows are chosen by a local run only",
-          expected: "overhaul run --schedule --history FILE without --server",
-        });
-      if (r) {
-        checkWindowFlags(o, "with-history");
-        return setCode(await remoteRun(r, plan, { ...o, ...g(cmd) }));
-      }
+      if (r) return setCode(await remoteRun(r, plan, { ...o, ...g(cmd) }));
       if (o.inventory === undefined)
         throw new InputError({
           path: "--inventory",

@@ -26,20 +26,22 @@ export class ServerUnreachableError extends OverhaulError {
 export interface Remote {
   url: string;
   token: string;
+  /** Where the URL came from, for messages: the flag or the environment. */
+  via: "--server" | "OVERHAUL_SERVER";
 }
 
 /** The server to talk to, or undefined for the local database. */
 export function remoteOf(flag: string | undefined): Remote | undefined {
   const url = flag ?? process.env.OVERHAUL_SERVER;
   if (url === undefined || url === "") return undefined;
+  const where = flag !== undefined ? "--server" : "OVERHAUL_SERVER";
   if (!/^https?:\/\/[^/]+/.test(url)) {
     throw new InputError({
-      path: flag !== undefined ? "--server" : "OVERHAUL_SERVER",
+      path: where,
       message: `"${url}" is not a server URL`,
       expected: "http(s)://HOST:PORT",
     });
   }
-  const where = flag !== undefined ? "--server" : "OVERHAUL_SERVER";
   if (url.startsWith("http://") && !loopbackUrl(url)) {
     throw new InputError({
       path: where,
@@ -56,7 +58,7 @@ export function remoteOf(flag: string | undefined): Remote | undefined {
       expected: "a token from `overhaul token create` on the server",
     });
   }
-  return { url: url.replace(/\/+$/, ""), token };
+  return { url: url.replace(/\/+$/, ""), token, via: where };
 }
 
 /** Whether the URL's host is this machine (127.0.0.0/8, ::1, localhost). */
