@@ -4,7 +4,7 @@
  * a viewer's token is refused (exit 6), a missing token is exit 2. Built CLI, real SQLite, local
  * hosts, HTTP on 127.0.0.1.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -190,6 +190,40 @@ describe("CLI --server", () => {
     ]);
     expect(ok.code, ok.stderr).toBe(0);
   }, 60_000);
+
+  it("report reads the server's run: every format byte-identical to the local report, -o too", async () => {
+    const runs = JSON.parse((await local(["status", "--runs", "--json"])).stdout) as { id: string }[];
+    const id = runs[0]?.id as string;
+    for (const format of ["text", "json", "md", "html"]) {
+      const [r, l] = [
+        await remote(["report", id, "--format", format]),
+        await local(["report", id, "--format", format]),
+      ];
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout, format).toBe(l.stdout);
+      expect(r.stdout.length).toBeGreaterThan(0);
+    }
+    // RUN defaults to the server's newest run; a viewer may read it.
+    const newest = await remote(["report", "--json"], "viewer");
+    expect(newest.code, newest.stderr).toBe(0);
+    expect(newest.stdout).toBe((await local(["report", id, "--json"])).stdout);
+    // -o: the format follows the extension, as locally.
+    const file = join(dir, "remote-report.html");
+    const o = await remote(["report", id, "-o", file]);
+    expect(o.code, o.stderr).toBe(0);
+    expect(o.stderr).toContain(`report (html) written to ${file}`);
+    expect(readFileSync(file, "utf8")).toBe((await local(["report", id, "--format", "html"])).stdout);
+    // OVERHAUL_SERVER in the environment is used as --server is: no local database is read.
+    const env = await runCli(["report", id, "--json"], {
+      cwd: dir,
+      env: { OVERHAUL_SERVER: url, OVERHAUL_TOKEN: tokens.viewer ?? "", OVERHAUL_DB: join(dir, "none.db") },
+    });
+    expect(env.code, env.stderr).toBe(0);
+    expect(env.stdout).toBe(newest.stdout);
+    const unknown = await remote(["report", "r-nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no run "r-nope"/);
+  });
 
   it("refuses a viewer (exit 6) and a missing token (exit 2), and names an unknown run", async () => {
     const viewer = await remote(["pause"], "viewer");
