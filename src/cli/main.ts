@@ -17,6 +17,7 @@ import { historyCommand } from "./commands/history.js";
 import { inventoryListCommand, validateCommand } from "./commands/inspect.js";
 import { DEFAULT_SAMPLES, planCommand } from "./commands/plan.js";
 import {
+  refuseLocalOnly,
   remoteHostAction,
   remoteResume,
   remoteRun,
@@ -32,7 +33,6 @@ import { EXIT, exitCodeOf } from "./exit-codes.js";
 import { quietOnClosedPipes } from "./output.js";
 import { remoteOf } from "./remote.js";
 import { DEFAULT_MAX_HOSTS } from "./scope.js";
-import { checkWindowFlags } from "./windows.js";
 
 function intArg(name: string) {
   return (v: string): number => {
@@ -93,6 +93,35 @@ function windowSearchFlags(cmd: Command): Command {
     );
 }
 
+/** The commands that act on `overhaul serve` with `--server` / OVERHAUL_SERVER (docs/cli.md). */
+const REMOTE_COMMANDS = new Set(["run", "resume", "status", "report", "pause", "abort", "retry", "skip"]);
+
+/** What the other commands work on instead, for the refusal of `--server`. */
+const TOKENS = "it changes the database (--db) directly; run it where the server's database is";
+const LOCAL_ONLY_COMMANDS: Record<string, string> = {
+  validate: "it reads local files only",
+  "inventory list": "it reads local files only",
+  plan: "it reads local files only",
+  history: "it reads local files only",
+  simulate: "it simulates on this machine",
+  demo: "it simulates on this machine",
+  serve: "it is the server; start it where its database is (--db)",
+  "token create": TOKENS,
+  "token list": "it reads the database (--db) directly; run it where the server's database is",
+  "token revoke": TOKENS,
+};
+
+/** The long names of the options given on the command line (not defaults), the global `--db` too. */
+function givenFlags(cmd: Command): string[] {
+  const given = (c: Command, key: string) => {
+    const source = c.getOptionValueSource(key);
+    return source !== undefined && source !== "default";
+  };
+  const flags = cmd.options.filter((o) => given(cmd, o.attributeName())).map((o) => o.long ?? o.flags);
+  if (cmd.parent && given(cmd.parent, "db")) flags.push("--db");
+  return flags;
+}
+
 /** The command tree (exported for the docs check in test/docs-cli.test.ts). */
 export function program(setCode: (n: number) => void): Command {
   const p = new Command("overhaul")
@@ -108,11 +137,28 @@ export function program(setCode: (n: number) => void): Command {
     // Every error of the CLI starts `overhaul: `, flag and argument errors too (Commander: `error: `).
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, "overhaul: ")) })
     .exitOverride();
+  // `--server` is never ignored: a command without a remote form refuses it (OVERHAUL_SERVER in
+  // the environment is for the commands that have one; the others leave it alone).
+  p.hook("preAction", (_p, action) => {
+    if (p.opts().server === undefined) return;
+    if (action.parent === p && REMOTE_COMMANDS.has(action.name())) return;
+    const name = action.parent === p ? action.name() : `${action.parent?.name()} ${action.name()}`;
+    throw new InputError({
+      path: "--server",
+      message: `overhaul ${name} does not act on a server: ${LOCAL_ONLY_COMMANDS[name] ?? "it works on this machine only"}`,
+      expected: `overhaul ${name} without --server; only ${[...REMOTE_COMMANDS].join(", ")} take --server`,
+    });
+  });
   const g = (cmd: Command) => {
     const o = cmd.optsWithGlobals() as { db?: string; color?: boolean };
     return { db: o.db, noColor: o.color === false };
   };
-  const remote = (cmd: Command) => remoteOf((cmd.optsWithGlobals() as { server?: string }).server);
+  // The server to act on, if any; a flag the command cannot take through it is refused (exit 2).
+  const remote = (cmd: Command) => {
+    const r = remoteOf((cmd.optsWithGlobals() as { server?: string }).server);
+    if (r) refuseLocalOnly(r, cmd.name(), givenFlags(cmd));
+    return r;
+  };
 
   p.command("validate")
     .description("check a plan (and its scope against an inventory); nothing is run")
@@ -155,16 +201,7 @@ export function program(setCode: (n: number) => void): Command {
     .option("-q, --quiet", "no live progress")
     .action(async (plan: string, o, cmd: Command) => {
       const r = remote(cmd);
-      if (r && o.history !== undefined)
-        throw new InputError({
-          path: "--history",
-          message: "windows are chosen by a local run only",
-          expected: "overhaul run --schedule --history FILE without --server",
-        });
-      if (r) {
-        checkWindowFlags(o, "with-history");
-        return setCode(await remoteRun(r, plan, { ...o, ...g(cmd) }));
-      }
+      if (r) return setCode(await remoteRun(r, plan, { ...o, ...g(cmd) }));
       if (o.inventory === undefined)
         throw new InputError({
           path: "--inventory",
@@ -307,7 +344,7 @@ export function program(setCode: (n: number) => void): Command {
     .option("-o, --output <file>", "write the report to this file instead of stdout")
     .option("--json", "same as --format json")
     .action(async (run: string | undefined, o, cmd: Command) =>
-      setCode(await reportCommand(run, { ...o, ...g(cmd) })),
+      setCode(await reportCommand(run, { ...o, ...g(cmd) }, remote(cmd))),
     );
 
   for (const [name, desc] of [

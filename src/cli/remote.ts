@@ -26,20 +26,22 @@ export class ServerUnreachableError extends OverhaulError {
 export interface Remote {
   url: string;
   token: string;
+  /** Where the URL came from, for messages: the flag or the environment. */
+  via: "--server" | "OVERHAUL_SERVER";
 }
 
 /** The server to talk to, or undefined for the local database. */
 export function remoteOf(flag: string | undefined): Remote | undefined {
   const url = flag ?? process.env.OVERHAUL_SERVER;
   if (url === undefined || url === "") return undefined;
+  const where = flag !== undefined ? "--server" : "OVERHAUL_SERVER";
   if (!/^https?:\/\/[^/]+/.test(url)) {
     throw new InputError({
-      path: flag !== undefined ? "--server" : "OVERHAUL_SERVER",
+      path: where,
       message: `"${url}" is not a server URL`,
       expected: "http(s)://HOST:PORT",
     });
   }
-  const where = flag !== undefined ? "--server" : "OVERHAUL_SERVER";
   if (url.startsWith("http://") && !loopbackUrl(url)) {
     throw new InputError({
       path: where,
@@ -56,7 +58,7 @@ export function remoteOf(flag: string | undefined): Remote | undefined {
       expected: "a token from `overhaul token create` on the server",
     });
   }
-  return { url: url.replace(/\/+$/, ""), token };
+  return { url: url.replace(/\/+$/, ""), token, via: where };
 }
 
 /** Whether the URL's host is this machine (127.0.0.0/8, ::1, localhost). */
@@ -76,6 +78,35 @@ function loopbackUrl(url: string): boolean {
 }
 
 export async function call<T>(r: Remote, method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  const { res, text } = await send(r, method, path, body);
+  const data = jsonOf(text);
+  if (!res.ok) throw failure(method, path, res.status, data ?? {});
+  if (data === undefined)
+    throw new OverhaulError(`the server answered ${method} ${path} with something that is not JSON`);
+  return data as T;
+}
+
+/** A GET whose answer is text as it is (a report in a format): errors map as `call`'s. */
+export async function callText(r: Remote, path: string): Promise<string> {
+  const { res, text } = await send(r, "GET", path);
+  if (!res.ok) throw failure("GET", path, res.status, jsonOf(text) ?? {});
+  return text;
+}
+
+function jsonOf(text: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+async function send(
+  r: Remote,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+): Promise<{ res: Response; text: string }> {
   let res: Response;
   try {
     res = await fetch(`${r.url}${path}`, {
@@ -91,22 +122,18 @@ export async function call<T>(r: Remote, method: "GET" | "POST", path: string, b
       cause: err,
     });
   }
-  const text = await res.text();
-  let data: Record<string, unknown> = {};
-  try {
-    data = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    if (res.ok)
-      throw new OverhaulError(`the server answered ${method} ${path} with something that is not JSON`);
-  }
-  if (res.ok) return data as T;
-  const msg = typeof data.error === "string" ? data.error : `HTTP ${res.status}`;
-  if (res.status === 400 && Array.isArray(data.problems)) throw new InputError(data.problems as Problem[]);
-  if (res.status === 401 || res.status === 403) throw new NotAuthorizedError(`server: ${msg}`);
-  if (res.status === 404) throw new NotFoundError(msg);
-  if (res.status === 409 && typeof data.rule === "string") throw new SafetyRefusal(data.rule, msg);
-  if (res.status === 409) throw new OverhaulError(msg);
-  throw new ServerUnreachableError(`the server failed ${method} ${path}: ${msg} (HTTP ${res.status})`);
+  return { res, text: await res.text() };
+}
+
+/** The error a failed answer maps to (see the header). */
+function failure(method: string, path: string, status: number, data: Record<string, unknown>): Error {
+  const msg = typeof data.error === "string" ? data.error : `HTTP ${status}`;
+  if (status === 400 && Array.isArray(data.problems)) return new InputError(data.problems as Problem[]);
+  if (status === 401 || status === 403) return new NotAuthorizedError(`server: ${msg}`);
+  if (status === 404) return new NotFoundError(msg);
+  if (status === 409 && typeof data.rule === "string") return new SafetyRefusal(data.rule, msg);
+  if (status === 409) return new OverhaulError(msg);
+  return new ServerUnreachableError(`the server failed ${method} ${path}: ${msg} (HTTP ${status})`);
 }
 
 /** The run id given, or the newest run on the server. */

@@ -17,6 +17,7 @@ import { utcOffsetHours } from "../core/model/utc-offset.js";
 import { parseDuration } from "../core/plan/duration.js";
 import { MAX_DURATION_MS } from "../core/plan/schema.js";
 import { parseHistory, parseIsoInstant } from "../core/planner/history.js";
+import { ORDER_POLICIES } from "../core/planner/order.js";
 import { PlanRefusal, type Refusal } from "../core/planner/refusal.js";
 import { chooseWindow, historyEnd, type NoWindow, type Window } from "../core/planner/windows.js";
 import { DAY_MS, isTimeZone, offsetZone, zoneLabel } from "../core/planner/zone.js";
@@ -33,15 +34,24 @@ export interface WindowFlags {
 }
 
 /** The window-search flags, as the CLI hands them over (`history` absent when not given). */
-export type WindowFlagsGiven = Partial<WindowFlags> & { schedule?: boolean };
+export type WindowFlagsGiven = Partial<WindowFlags> & { schedule?: boolean; order?: string };
 
 /**
- * Refuses window flags that would be ignored: the search flags mean nothing without `--history`,
- * and on `run` / `simulate` (`windowLength: "with-history"`) neither does `--window`, nor
- * `--history` without `--schedule`. `plan --window` alone is the length every region must fit in.
- * Every refused flag is named, with the form that would use it.
+ * Refuses schedule and window flags that would be ignored: the search flags mean nothing without
+ * `--history`, and on `run` / `simulate` (`windowLength: "with-history"`) neither does `--window`,
+ * nor `--history` or `--order` without `--schedule` (a run without it goes in inventory order, so
+ * any `--order`, even one that is no policy, would be dropped). `plan --window` alone is the length
+ * every region must fit in; `plan` always schedules. Every refused flag is named, with the form
+ * that would use it.
  */
 export function checkWindowFlags(opts: WindowFlagsGiven, windowLength: "own" | "with-history"): void {
+  if (windowLength === "with-history" && opts.order !== undefined && opts.schedule !== true)
+    throw new InputError({
+      path: "--order",
+      message:
+        "orders the planner's schedule, and --schedule was not given (without it hosts go in inventory order)",
+      expected: `--schedule --order ${ORDER_POLICIES.join("|")}`,
+    });
   if (windowLength === "with-history" && opts.history !== undefined && opts.schedule !== true)
     throw new InputError({
       path: "--history",

@@ -4,7 +4,7 @@
  * a viewer's token is refused (exit 6), a missing token is exit 2. Built CLI, real SQLite, local
  * hosts, HTTP on 127.0.0.1.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,6 +100,130 @@ describe("CLI --server", () => {
       held: null,
     });
   }, 60_000);
+
+  it("run and resume refuse, before anything is sent, each flag a run through the server cannot honour", async () => {
+    writeFileSync(
+      join(dir, "other.ini"),
+      "[web]\nweb09 overhaul_region=us\n[all:vars]\nansible_connection=local\n",
+    );
+    writeFileSync(
+      join(dir, "flags.yaml"),
+      "name: remote-flags\nhosts: web\nsteps:\n  - { name: a, kind: command, run: 'true' }\n",
+    );
+    const plans = async () =>
+      (
+        (await (
+          await fetch(`${url}/api/plans`, { headers: { authorization: `Bearer ${tokens.viewer}` } })
+        ).json()) as {
+          name: string;
+        }[]
+      ).map((p) => p.name);
+    const runs = async () =>
+      JSON.parse((await local(["status", "--runs", "--json"])).stdout).length as number;
+    const before = await runs();
+    const run = ["run", "flags.yaml", "--all", "-q"];
+    const cases: [string[], string[]][] = [
+      [["--schedule"], ["--schedule"]],
+      [
+        ["--schedule", "--order", "rack"],
+        ["--schedule", "--order"],
+      ],
+      [["-i", "other.ini"], ["--inventory"]],
+      [["--inventory", "inventory.ini"], ["--inventory"]],
+      [["--lease-ttl", "10s"], ["--lease-ttl"]],
+      // Given with its default value: still given, still refused.
+      [["--ssh-host-key-checking", "strict"], ["--ssh-host-key-checking"]],
+      [
+        ["--ssh-known-hosts", "kh", "--ssh-config", "cfg"],
+        ["--ssh-known-hosts", "--ssh-config"],
+      ],
+      [
+        ["--schedule", "--history", "h.csv", "--window", "2h"],
+        ["--schedule", "--history", "--window"],
+      ],
+    ];
+    for (const [flags, named] of cases) {
+      const r = await remote([...run, ...flags]);
+      expect(r.code, `${flags.join(" ")}: ${r.stderr}`).toBe(2);
+      for (const flag of named)
+        expect(r.stderr).toContain(`${flag}: is not taken through a server (--server): `);
+      expect(r.stderr).toContain("(expected overhaul run without --server, on the database");
+      expect(r.stdout).toBe("");
+    }
+    const i = await remote([...run, "-i", "other.ini"]);
+    expect(i.stderr).toContain(
+      "overhaul: --inventory: is not taken through a server (--server): the server scopes a run against its own inventory (expected overhaul run without --server, on the database; the server's is `overhaul serve -i INVENTORY`)",
+    );
+    const sched = await remote([...run, "--schedule"]);
+    expect(sched.stderr).toContain(
+      "overhaul: --schedule: is not taken through a server (--server): the server starts a run's hosts in inventory order, without the planner's schedule (expected overhaul run without --server, on the database)",
+    );
+    // The server named by OVERHAUL_SERVER: the message says so; --db given with it is refused too.
+    const env = await runCli(["--db", db, ...run, "--schedule"], {
+      cwd: dir,
+      env: { OVERHAUL_SERVER: url, OVERHAUL_TOKEN: tokens.operator ?? "" },
+    });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain("--schedule: is not taken through a server (OVERHAUL_SERVER): ");
+    expect(env.stderr).toContain(
+      "--db: is not taken through a server (OVERHAUL_SERVER): the server's own database is used",
+    );
+    expect(env.stderr).toContain("(expected overhaul run with OVERHAUL_SERVER unset, on the database)");
+    const resume = await remote(["resume", "--lease-ttl", "10s", "--ssh-config", "cfg"]);
+    expect(resume.code).toBe(2);
+    expect(resume.stderr).toContain("--lease-ttl: is not taken through a server (--server): ");
+    expect(resume.stderr).toContain("--ssh-config: is not taken through a server (--server): ");
+    // Nothing was sent: no plan revision stored, no run created.
+    expect(await plans()).not.toContain("remote-flags");
+    expect(await runs()).toBe(before);
+    // The flags it does take (scope, confirmation, seed) still work.
+    const ok = await remote([
+      "run",
+      "flags.yaml",
+      "--limit",
+      "web01",
+      "--max-hosts",
+      "5",
+      "--seed",
+      "7",
+      "-q",
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+  }, 60_000);
+
+  it("report reads the server's run: every format byte-identical to the local report, -o too", async () => {
+    const runs = JSON.parse((await local(["status", "--runs", "--json"])).stdout) as { id: string }[];
+    const id = runs[0]?.id as string;
+    for (const format of ["text", "json", "md", "html"]) {
+      const [r, l] = [
+        await remote(["report", id, "--format", format]),
+        await local(["report", id, "--format", format]),
+      ];
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout, format).toBe(l.stdout);
+      expect(r.stdout.length).toBeGreaterThan(0);
+    }
+    // RUN defaults to the server's newest run; a viewer may read it.
+    const newest = await remote(["report", "--json"], "viewer");
+    expect(newest.code, newest.stderr).toBe(0);
+    expect(newest.stdout).toBe((await local(["report", id, "--json"])).stdout);
+    // -o: the format follows the extension, as locally.
+    const file = join(dir, "remote-report.html");
+    const o = await remote(["report", id, "-o", file]);
+    expect(o.code, o.stderr).toBe(0);
+    expect(o.stderr).toContain(`report (html) written to ${file}`);
+    expect(readFileSync(file, "utf8")).toBe((await local(["report", id, "--format", "html"])).stdout);
+    // OVERHAUL_SERVER in the environment is used as --server is: no local database is read.
+    const env = await runCli(["report", id, "--json"], {
+      cwd: dir,
+      env: { OVERHAUL_SERVER: url, OVERHAUL_TOKEN: tokens.viewer ?? "", OVERHAUL_DB: join(dir, "none.db") },
+    });
+    expect(env.code, env.stderr).toBe(0);
+    expect(env.stdout).toBe(newest.stdout);
+    const unknown = await remote(["report", "r-nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no run "r-nope"/);
+  });
 
   it("refuses a viewer (exit 6) and a missing token (exit 2), and names an unknown run", async () => {
     const viewer = await remote(["pause"], "viewer");

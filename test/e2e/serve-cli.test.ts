@@ -9,12 +9,12 @@
  * where it fails.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openSqliteStore } from "../../src/adapters/store-sql/index.js";
-import { runCli } from "../support/cli.js";
+import { runCli, startCli } from "../support/cli.js";
 import { startServe } from "../support/serve-cli.js";
 import { openSse } from "../support/sse.js";
 
@@ -123,6 +123,43 @@ describe("overhaul serve (built CLI)", () => {
     expect(r.stderr).toContain("nope.ini");
     expect(r.stderr).not.toMatch(/internal error|\n\s+at |listening/);
     expect(existsSync(fresh)).toBe(false);
+  });
+
+  it("--dashboard that is not a directory with index.html stops serve at start (exit 2 naming it); one that is is served at /", async () => {
+    const fresh = join(dir, "dashboard-refused.db");
+    mkdirSync(join(dir, "dash-empty"));
+    mkdirSync(join(dir, "dash-index-dir", "index.html"), { recursive: true });
+    writeFileSync(join(dir, "dash-file"), "x\n");
+    const cases: [string, string][] = [
+      ["/nope", '--dashboard: "/nope": no such directory'],
+      ["dash-file", '--dashboard: "dash-file" is not a directory'],
+      ["dash-empty", '--dashboard: "dash-empty" has no index.html'],
+      ["dash-index-dir", '--dashboard: "dash-index-dir" has no index.html'],
+    ];
+    for (const [d, message] of cases) {
+      // A serve that took it would listen until stopped: stopped after 10 s, it fails below.
+      const proc = startCli(["--db", fresh, "serve", "--listen", "127.0.0.1:0", "--dashboard", d], {
+        cwd: dir,
+      });
+      const timer = setTimeout(() => proc.child.kill("SIGTERM"), 10_000);
+      const r = await proc.done.finally(() => clearTimeout(timer));
+      expect(r.code, `${d}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(
+        `overhaul: ${message} (expected the directory of a built dashboard, holding index.html (\`npm run build\` writes dashboard/dist))`,
+      );
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at |listening/);
+      expect(existsSync(fresh)).toBe(false);
+    }
+    mkdirSync(join(dir, "dash-ok"));
+    writeFileSync(join(dir, "dash-ok", "index.html"), "<!doctype html><title>mine</title>\n");
+    const server = await startServe(join(dir, "dashboard.db"), ["--dashboard", "dash-ok"], dir);
+    try {
+      const res = await fetch(`${server.url}/`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain("<title>mine</title>");
+    } finally {
+      await server.stop();
+    }
   });
 
   it("runs through the API, scrapes clean metrics mid-run, stops gracefully on SIGTERM, resumes", async () => {

@@ -324,6 +324,43 @@ describe("bad input: exit 2 (or 4), one clear message naming the place, nothing 
     }
   });
 
+  it("--server on a command that has no remote form is refused (exit 2) before anything is done; OVERHAUL_SERVER is left alone there", async () => {
+    const dir = mkdtempSync(join(root, "server-"));
+    writeFileSync(join(dir, "plan.yaml"), GOOD_PLAN);
+    writeFileSync(join(dir, "inventory.ini"), GOOD_INV);
+    const db = join(dir, "db.sqlite");
+    const cases: [string, string[]][] = [
+      ["validate", ["validate", "plan.yaml"]],
+      ["inventory list", ["inventory", "list", "-i", "inventory.ini"]],
+      ["plan", ["plan", "plan.yaml", "-i", "inventory.ini"]],
+      ["history", ["history", "-i", "inventory.ini"]],
+      ["simulate", ["simulate", "plan.yaml", "-i", "inventory.ini", "-q"]],
+      ["demo", ["demo", "--fast", "--report", join(dir, "demo")]],
+      ["serve", ["serve", "--listen", "127.0.0.1:0"]],
+      ["token create", ["token", "create", "--role", "viewer", "--name", "x"]],
+      ["token list", ["token", "list"]],
+      ["token revoke", ["token", "revoke", "x"]],
+    ];
+    for (const [name, args] of cases) {
+      // The URL is never contacted: nothing listens there, and the refusal comes first.
+      const r = await runCli(["--db", db, "--server", "http://127.0.0.1:1", ...args], { cwd: dir });
+      expect(r.code, `${name}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(
+        new RegExp(`^overhaul: --server: overhaul ${name} does not act on a server: `),
+      );
+      expect(r.stderr).toContain(
+        `(expected overhaul ${name} without --server; only run, resume, status, report, pause, abort, retry, skip take --server)`,
+      );
+      expect(r.stdout).toBe("");
+    }
+    // Nothing was written: no database, no demo reports.
+    expect(readdirSync(dir).sort()).toEqual(["inventory.ini", "plan.yaml"]);
+    // OVERHAUL_SERVER (even one that is no URL) is for the commands that act on a server; the
+    // others do what they do without it.
+    const v = await runCli(["validate", "plan.yaml"], { cwd: dir, env: { OVERHAUL_SERVER: "nope" } });
+    expect(v.code, v.stderr).toBe(0);
+  });
+
   it("a PostgreSQL database that cannot be reached: exit 1 naming host, port and database (never the password), no stack", async () => {
     // A loopback port nothing listens on: bound, then closed.
     const port = await new Promise<number>((resolve, reject) => {

@@ -118,7 +118,8 @@ describe("the engine follows the schedule", () => {
     for (const region of ["r01", "r02", "r03"])
       expect(startOrder(sim, region), region).toEqual(plannedOrder(plan, region));
     // Without --schedule the run goes in inventory order instead: the check above can fail.
-    const plain = await runCli(["simulate", ...args, "--json", "--db", ":memory:"]);
+    // (--order without --schedule is refused, so it is left out here.)
+    const plain = await runCli(["simulate", ...args.slice(0, -2), "--json", "--db", ":memory:"]);
     const unscheduled = JSON.parse(plain.stdout) as SimJson;
     expect(
       ["r01", "r02", "r03"].some((r) => startOrder(unscheduled, r).join() !== plannedOrder(plan, r).join()),
@@ -511,6 +512,46 @@ describe("windows from utilization history", () => {
       expect(run.stderr).toContain("--region-label: searches for windows in a utilization history");
       // Refused before anything was written.
       expect(() => readFileSync(join(dir, "run.db"))).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("--order needs --schedule", () => {
+  it("run and simulate refuse --order without --schedule (exit 2, even a value that is no policy), before anything is written", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "overhaul-order-"));
+    try {
+      const QS = ["examples/quickstart/plan.yaml", "-i", "examples/quickstart/inventory.ini"];
+      for (const [cmd, order] of [
+        ["run", "rack"],
+        ["run", "bogus"],
+        ["simulate", "uptime"],
+        ["simulate", "bogus"],
+      ] as const) {
+        const db = join(dir, `${cmd}-${order}.db`);
+        const extra = cmd === "run" ? ["--all"] : [];
+        const r = await runCli(["--db", db, cmd, ...QS, ...extra, "--order", order, "-q"]);
+        expect(r.code, `${cmd} --order ${order}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toContain(
+          "overhaul: --order: orders the planner's schedule, and --schedule was not given (without it hosts go in inventory order) (expected --schedule --order balanced|rack|uptime|inventory)",
+        );
+        expect(r.stdout).toBe("");
+        expect(existsSync(db), `${cmd} wrote ${db}`).toBe(false);
+      }
+      // With --schedule the same flag is taken (and a value that is no policy refused as before).
+      const bad = await runCli([
+        "simulate",
+        ...QS,
+        "--schedule",
+        "--order",
+        "bogus",
+        "--db",
+        ":memory:",
+        "-q",
+      ]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--order: unknown order "bogus"');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -2,9 +2,11 @@
  * `run`, `resume`, `status`, `pause`, `abort`, `retry`, `skip` against `overhaul serve`
  * (`--server URL`): the same output and exit codes as the local commands in run.ts and
  * control.ts. The service's own coordinator drives the run; these commands create, act and watch.
+ * A flag they cannot honour through the service (`refuseLocalOnly`) is refused before anything is
+ * sent, never dropped.
  */
 import { setMaxListeners } from "node:events";
-import { OverhaulError } from "../../core/errors.js";
+import { InputError, OverhaulError } from "../../core/errors.js";
 import type { RunWithHost } from "../../core/flow/host-run.js";
 import type { HostState, RunState } from "../../core/flow/states.js";
 import { type HostAction, type RunAction, runIdForHost } from "../../engine/runs.js";
@@ -28,6 +30,54 @@ interface RunView {
   state: string;
   createdAt: string;
   reason: string | null;
+}
+
+/**
+ * The flags a command through a server cannot honour, and why: the server's coordinator drives
+ * the run with its own database, inventory, leases and SSH settings, and POST /api/runs creates
+ * a run from a scope and a seed only (no planner schedule, no windows). `serve` is where the
+ * server's own setting is, when it has one.
+ */
+const SCHEDULE = "the server starts a run's hosts in inventory order, without the planner's schedule";
+const LOCAL_ONLY: Record<string, { why: string; serve?: string }> = {
+  "--db": { why: "the server's own database is used" },
+  "--inventory": { why: "the server scopes a run against its own inventory", serve: "-i INVENTORY" },
+  "--schedule": { why: SCHEDULE },
+  "--order": { why: SCHEDULE },
+  "--lease-ttl": { why: "the server's coordinator holds the run with its own leases", serve: "--lease-ttl" },
+  ...Object.fromEntries(
+    ["--ssh-known-hosts", "--ssh-host-key-checking", "--ssh-config"].map((f) => [
+      f,
+      { why: "the server's coordinator reaches the hosts with its own SSH settings", serve: f },
+    ]),
+  ),
+  ...Object.fromEntries(
+    ["--history", "--window", "--allowed-hours", "--blackout", "--from", "--days", "--region-label"].map(
+      (f) => [f, { why: "windows are chosen by a local run only" }],
+    ),
+  ),
+};
+
+/**
+ * Refuses, before anything is sent, every given flag (`flags`: long names) that `overhaul
+ * COMMAND` through a server would otherwise drop; each is named, with the local command that
+ * takes it and the server's own setting, if there is one.
+ */
+export function refuseLocalOnly(r: Remote, command: string, flags: readonly string[]): void {
+  const local = `overhaul ${command} ${r.via === "--server" ? "without --server" : "with OVERHAUL_SERVER unset"}, on the database`;
+  const problems = flags.flatMap((flag) => {
+    const f = LOCAL_ONLY[flag];
+    if (f === undefined) return [];
+    const serve = f.serve !== undefined ? `; the server's is \`overhaul serve ${f.serve}\`` : "";
+    return [
+      {
+        path: flag,
+        message: `is not taken through a server (${r.via}): ${f.why}`,
+        expected: `${local}${serve}`,
+      },
+    ];
+  });
+  if (problems.length > 0) throw new InputError(problems);
 }
 
 const summaryOf = (r: Remote, id: string) =>

@@ -1,5 +1,6 @@
 /**
- * `overhaul report [RUN] [--format text|json|md|html] [-o FILE]`: the report of a stored run.
+ * `overhaul report [RUN] [--format text|json|md|html] [-o FILE]`: the report of a stored run, read
+ * from the database or from `overhaul serve`.
  *
  * Invariants:
  * - Read-only: it reads the run, its host flows, attempts and events (and the plan revision, for
@@ -10,6 +11,8 @@
  *   .md); otherwise it is text. An unknown run is exit 2, like every command that names one.
  * - `-o FILE` is checked before the store is read, and a regular file is replaced as a whole
  *   (written aside, then renamed over it): a failed write leaves the old file as it was.
+ * - With `--server` (or OVERHAUL_SERVER) the report is the server's, rendered there in the format
+ *   asked for: the same bytes as `overhaul report` on the server's database (text without colour).
  */
 import { lstat, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
@@ -20,6 +23,7 @@ import { requireRun } from "../../engine/runs.js";
 import { openStore } from "../compose.js";
 import { EXIT } from "../exit-codes.js";
 import { makeOut, paint } from "../output.js";
+import { callText, type Remote, remoteRunId } from "../remote.js";
 import { fileTarget, prepareReportDir, writeFileSet } from "../report-files.js";
 
 export interface ReportOptions {
@@ -71,17 +75,27 @@ async function prepareOutput(file: string): Promise<{ inPlace: boolean }> {
   return { inPlace: false };
 }
 
-export async function reportCommand(runId: string | undefined, opts: ReportOptions): Promise<number> {
+/** With `remote`, the report is the server's (GET /api/runs/:id/report), in the same format. */
+export async function reportCommand(
+  runId: string | undefined,
+  opts: ReportOptions,
+  remote?: Remote,
+): Promise<number> {
   const format = formatOf(opts);
   const out = makeOut({ noColor: opts.noColor || opts.output !== undefined });
   const dest = opts.output !== undefined ? await prepareOutput(opts.output) : undefined;
-  const store = await openStore(opts.db, { existing: true });
   let text: string;
-  try {
-    const run = await requireRun(store, runId);
-    text = renderReport(await reportOfRun(store, run), format, (style, s) => paint(out, style, s));
-  } finally {
-    await store.close();
+  if (remote !== undefined) {
+    const id = await remoteRunId(remote, runId);
+    text = await callText(remote, `/api/runs/${encodeURIComponent(id)}/report?format=${format}`);
+  } else {
+    const store = await openStore(opts.db, { existing: true });
+    try {
+      const run = await requireRun(store, runId);
+      text = renderReport(await reportOfRun(store, run), format, (style, s) => paint(out, style, s));
+    } finally {
+      await store.close();
+    }
   }
   if (opts.output === undefined || dest === undefined) {
     out.write(text);

@@ -12,8 +12,10 @@
  */
 
 import { randomInt } from "node:crypto";
-import { existsSync } from "node:fs";
+import { constants, existsSync } from "node:fs";
+import { access, stat } from "node:fs/promises";
 import { isIP } from "node:net";
+import { join } from "node:path";
 import { createSecureContext } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { randomSource, systemClock } from "../../adapters/clock/system-clock.js";
@@ -160,6 +162,30 @@ export function defaultDashboardDir(): string {
   return fileURLToPath(new URL("../../../dashboard/dist", import.meta.url));
 }
 
+/**
+ * `--dashboard DIR`, checked before anything starts: a directory whose index.html can be read
+ * (what `GET /` serves); anything else is exit 2 naming it, never a service answering 404 at `/`.
+ */
+export async function checkDashboardDir(dir: string): Promise<void> {
+  const expected =
+    "the directory of a built dashboard, holding index.html (`npm run build` writes dashboard/dist)";
+  const refuse = (message: string, cause?: unknown) =>
+    new InputError({ path: "--dashboard", message, expected }, cause !== undefined ? { cause } : undefined);
+  const s = await stat(dir).catch((e: NodeJS.ErrnoException) => {
+    throw refuse(
+      `"${dir}": ${e.code === "ENOENT" || e.code === "ENOTDIR" ? "no such directory" : `cannot be read (${e.code ?? e.message})`}`,
+      e,
+    );
+  });
+  if (!s.isDirectory()) throw refuse(`"${dir}" is not a directory`);
+  const index = join(dir, "index.html");
+  const i = await stat(index).catch(() => undefined);
+  if (i === undefined || !i.isFile()) throw refuse(`"${dir}" has no index.html`);
+  await access(index, constants.R_OK).catch((e: NodeJS.ErrnoException) => {
+    throw refuse(`"${index}" cannot be read (${e.code ?? e.message})`, e);
+  });
+}
+
 export async function serveCommand(opts: ServeOptions): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
   const { host, port } = parseListen(opts.listen);
@@ -184,6 +210,7 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
   // Read again for every run it starts (edits need no restart), but one that cannot be read at all
   // stops the service here rather than at the first run.
   if (opts.inventory !== undefined) await loadInventory(opts.inventory);
+  if (opts.dashboard !== undefined) await checkDashboardDir(opts.dashboard);
   const store = await openStore(opts.db);
   const clock = systemClock();
   const metrics = new Metrics(store, () => clock.now());
