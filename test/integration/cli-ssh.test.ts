@@ -44,8 +44,8 @@ beforeAll(async () => {
     join(bin, "sudo"),
     [
       "#!/bin/bash",
-      'while [ $# -gt 0 ]; do case "$1" in -S|-k) shift;; -p|-u) shift 2;; --) shift; break;; *) break;; esac; done',
-      `IFS= read -r pw; [ "$pw" = '${SECRET}' ] || { echo 'sudo: 1 incorrect password attempt' >&2; exit 1; }`,
+      'P=Password:; while [ $# -gt 0 ]; do case "$1" in -S|-k) shift;; -p) P="$2"; shift 2;; -u) shift 2;; --) shift; break;; *) break;; esac; done',
+      `printf '%s' "$P" >&2; IFS= read -r pw; [ "$pw" = '${SECRET}' ] || { echo 'sudo: 1 incorrect password attempt' >&2; exit 1; }`,
       'export BECAME=1; exec "$@"',
     ].join("\n"),
   );

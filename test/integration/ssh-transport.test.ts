@@ -21,12 +21,14 @@ import { createServer, type Server as NetServer, connect as netConnect } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { MAX_COMMAND_BYTES, shellQuote } from "../../src/adapters/transport-ssh/command.js";
 import {
   createSshTransport,
   type SshTransport,
   type SshTransportDeps,
   type SshTransportOptions,
 } from "../../src/adapters/transport-ssh/index.js";
+import { BOOTSTRAP } from "../../src/adapters/transport-ssh/session-start.js";
 import { TransportError } from "../../src/core/errors.js";
 import type { Host } from "../../src/core/model/fleet.js";
 import { sshHost } from "../support/records.js";
@@ -112,15 +114,18 @@ async function closedPort(): Promise<number> {
 beforeAll(async () => {
   clientKey = generateKey();
   keyFile = writeKey("id_test", clientKey);
-  // A fake sudo: -n refuses when asked to, -S reads one line and compares it with the password.
+  // A fake sudo: -n refuses when asked to; -S, like the real one, prints the -p prompt on stderr,
+  // reads one line, and after a wrong one says "Sorry, try again." and asks again (3 tries).
   writeFileSync(
     join(binDir, "sudo"),
     [
       "#!/bin/bash",
       `printf '%s\\n' "$*" >> ${join(dir, "sudo.args")}`,
-      "S=0; N=0; U=root",
-      'while [ $# -gt 0 ]; do case "$1" in -S) S=1; shift;; -n) N=1; shift;; -k) shift;; -p) shift 2;; -u) U="$2"; shift 2;; --) shift; break;; *) break;; esac; done',
-      `if [ $S = 1 ]; then IFS= read -r pw; if [ "$pw" != '${SECRET}' ]; then echo 'Sorry, try again.' >&2; echo 'sudo: 1 incorrect password attempt' >&2; exit 1; fi`,
+      "S=0; N=0; U=root; P=Password:",
+      'while [ $# -gt 0 ]; do case "$1" in -S) S=1; shift;; -n) N=1; shift;; -k) shift;; -p) P="$2"; shift 2;; -u) U="$2"; shift 2;; --) shift; break;; *) break;; esac; done',
+      `if [ $S = 1 ] && [ -e ${join(dir, "sudo-nopasswd")} ]; then :`,
+      `elif [ $S = 1 ] && [ -e ${join(dir, "sudo-own-prompt")} ]; then printf 'Passwort: ' >&2; IFS= read -r pw; exit 1`,
+      `elif [ $S = 1 ]; then ok=0; for try in 1 2 3; do printf '%s' "$P" >&2; IFS= read -r pw || { echo; echo 'sudo: no password was provided' >&2; exit 1; }; [ "$pw" = '${SECRET}' ] && { ok=1; break; }; echo 'Sorry, try again.' >&2; done; [ $ok = 1 ] || { echo 'sudo: 3 incorrect password attempts' >&2; exit 1; }`,
       `elif [ $N = 1 ] && [ -e ${join(dir, "sudo-wants-password")} ]; then echo 'sudo: a password is required' >&2; exit 1; fi`,
       'export BECAME="$U"',
       'exec "$@"',
@@ -206,6 +211,57 @@ describe("exec", () => {
     ]);
   });
 
+  it("puts nothing of the request in the exec line: variables go in the script on stdin; the command reads EOF", async () => {
+    const r = await transport().exec(host({ db_password: "db-S3cret", region: "eu" }), {
+      command: 'cat; echo "$OVERHAUL_VAR_db_password $OVERHAUL_VAR_region $TOKEN"',
+      timeoutMs: 10_000,
+      env: { TOKEN: "t0k-S3cret" },
+    });
+    expect(r).toMatchObject({ exitCode: 0, stdout: "db-S3cret eu t0k-S3cret\n", stderr: "" });
+    // The exec line (what `ps` shows on the host) is the fixed bootstrap.
+    expect(server.commands.at(-1)).toBe(`/bin/sh -c ${shellQuote(BOOTSTRAP)}`);
+    expect(server.scripts.at(-1)).toContain("OVERHAUL_VAR_db_password='db-S3cret'");
+  });
+
+  it("sends a command as large as one argument may be, quotes and all; a larger one is refused before anything is sent", async () => {
+    const t = transport();
+    const quotes = "'\\''".repeat(10_000); // 10,000 quotes in the value, 4 bytes each in the command
+    const tail = `'; echo "\${#x}"`;
+    const command = `x='${quotes}${"a".repeat(MAX_COMMAND_BYTES - 3 - quotes.length - tail.length)}${tail}`;
+    expect(Buffer.byteLength(command)).toBe(MAX_COMMAND_BYTES);
+    const r = await t.exec(host(), { command, timeoutMs: 10_000 });
+    expect(r).toMatchObject({ exitCode: 0, stdout: `${MAX_COMMAND_BYTES - 3 - tail.length - 30_000}\n` });
+    expect(server.scripts.at(-1)).toContain("timeout -k");
+    const before = server.commands.length;
+    const err = await rejection(t.exec(host(), { command: `${command} `, timeoutMs: 10_000 }));
+    expect(err.kind).toBe("unreachable");
+    expect(err.message).toMatch(/^web01: the command is 131072 bytes, more than the 131071 .*; nothing ran$/);
+    const env = await rejection(
+      t.exec(host({ big: "b".repeat(MAX_COMMAND_BYTES) }), { command: "true", timeoutMs: 10_000 }),
+    );
+    expect(env.message).toMatch(/the environment variable OVERHAUL_VAR_big is \d+ bytes.*; nothing ran$/);
+    expect(server.commands.length).toBe(before);
+  });
+
+  it("a login shell that does not start /bin/sh is `unreachable`: nothing ran", async () => {
+    const s = await serve({
+      script: (c) =>
+        c.startsWith("/bin/sh -c")
+          ? { stderr: "This account is currently not available.\n", code: 1 }
+          : undefined,
+    });
+    const err = await rejection(
+      transport({ knownHostsFile: knownHosts("kh-nologin", knownLine(s.port, s.hostKey)) }).exec(
+        host({}, { port: s.port }),
+        { command: "true", timeoutMs: 5_000 },
+      ),
+    );
+    expect(err.kind).toBe("unreachable");
+    expect(err.message).toMatch(
+      /did not start \/bin\/sh \(exit status 1: This account is currently not available\.\); nothing ran/,
+    );
+  });
+
   it("runs in overhaul_workdir, and a missing one is `unreachable`", async () => {
     const t = transport();
     const r = await t.exec(host({ overhaul_workdir: dir }), { command: "pwd", timeoutMs: 10_000 });
@@ -270,7 +326,7 @@ describe("timeouts, aborts and drops", () => {
     expect(err.kind).toBe("timeout");
     expect(err.stoppedOnHost).toBe(false);
     expect(err.message).toMatch(/TERM and KILL were sent, but it may still be running/);
-    expect(s.commands.at(-1)).not.toMatch(/timeout -k/);
+    expect(s.scripts.at(-1)).not.toMatch(/timeout -k/);
     expect(performance.now() - start).toBeLessThan(2_000);
   });
 
@@ -712,6 +768,68 @@ describe("become", () => {
     expect(server.commands.some((c) => c.includes(SECRET))).toBe(false);
   });
 
+  it("a wrong password is `auth` as soon as sudo asks again, not a timeout; nothing ran", async () => {
+    const start = performance.now();
+    const err = await rejection(
+      transport().exec(host({ ansible_become_password: "wrong" }), {
+        command: `touch ${join(work, "wrong-password-ran")}`,
+        timeoutMs: 8_000,
+        become: true,
+      }),
+    );
+    expect(err.kind).toBe("auth");
+    expect(err.message).toMatch(
+      /^web01: sudo refused .*did not accept the password \(it said: Sorry, try again\.\); nothing ran$/,
+    );
+    expect(performance.now() - start).toBeLessThan(3_000);
+    expect(existsSync(join(work, "wrong-password-ran"))).toBe(false);
+  });
+
+  it("writes the password only when sudo asks with Overhaul's prompt: not to a sudo that needs none", async () => {
+    writeFileSync(join(dir, "sudo-nopasswd"), "");
+    try {
+      const r = await transport().exec(host({ ansible_become_password: SECRET }), {
+        command: "cat; echo ran",
+        timeoutMs: 5_000,
+        become: true,
+      });
+      expect(r).toMatchObject({ exitCode: 0, stdout: "ran\n", stderr: "" });
+    } finally {
+      rmSync(join(dir, "sudo-nopasswd"));
+    }
+  });
+
+  it("a sudo that asks with a prompt of its own is `auth` at the timeout, never in doubt: nothing was sent", async () => {
+    writeFileSync(join(dir, "sudo-own-prompt"), "");
+    try {
+      const err = await rejection(
+        transport().exec(host({ ansible_become_password: SECRET }), {
+          command: `touch ${join(work, "own-prompt-ran")}`,
+          timeoutMs: 500,
+          become: true,
+        }),
+      );
+      expect(err.kind).toBe("auth");
+      expect(err.message).toMatch(
+        /sudo did not start the command within 500 ms \(it said: Passwort:\); nothing ran$/,
+      );
+      expect(existsSync(join(work, "own-prompt-ran"))).toBe(false);
+    } finally {
+      rmSync(join(dir, "sudo-own-prompt"));
+    }
+  });
+
+  it("a command's own stderr is not sudo's: `sudo: unknown user` from the command is its exit status", async () => {
+    const f = join(work, "migrated");
+    const r = await transport().exec(host(), {
+      command: `touch ${f}; echo 'sudo: unknown user: svc' >&2; exit 1`,
+      timeoutMs: 5_000,
+      become: true,
+    });
+    expect(r).toMatchObject({ exitCode: 1, stderr: "sudo: unknown user: svc\n" });
+    expect(existsSync(f)).toBe(true);
+  });
+
   it("takes the password from hostSecrets before the host variables", async () => {
     const t = transport({ hostSecrets: () => ({ ansible_become_password: SECRET }) });
     const r = await t.exec(host(), { command: "echo ok", timeoutMs: 5_000, become: true });
@@ -800,6 +918,7 @@ describe("secrets", () => {
     expect(text).toContain("done");
     expect(text).not.toContain(SECRET);
     expect(server.commands.join("\n")).not.toContain(SECRET);
+    expect(server.scripts.join("\n")).not.toContain(SECRET);
   });
 });
 

@@ -8,7 +8,11 @@
  *   PATH prefixed with `binDir` so tests can plant fake programs such as `sudo`); `signal`
  *   requests signal that group. A `script` hook can answer instead of running anything.
  * - Every exec request's command line is recorded in `commands`, so tests can assert that nothing
- *   ran (and that no secret was sent in a command line).
+ *   ran (and that no secret was sent in a command line); every script the client sends on stdin
+ *   (the SSH transport's length-prefixed frame, after its bootstrap line) in `scripts`.
+ * - A `script` hook sees the exec line, and for the transport's bootstrap also the script: the
+ *   server then plays the bootstrap itself (says the shell started, reads the script) and runs the
+ *   script unless the hook answers.
  * - `env` requests are refused, as default sshd does (AcceptEnv).
  * - `direct-tcpip` (what ProxyJump uses) is allowed only when `allowForwarding` is set.
  * - SFTP: open/write/close/fsetstat/setstat/rename/remove/stat against the real file
@@ -94,6 +98,8 @@ export interface TestServer {
   readonly hostKey: KeyPair;
   /** Every exec command line received, in order. */
   readonly commands: string[];
+  /** Every script received on stdin after a bootstrap line, in order. */
+  readonly scripts: string[];
   /** Connections accepted (authenticated or not). */
   connections: number;
   /** Peak session channels open at once on one connection. */
@@ -116,8 +122,15 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
   const clients = new Set<Connection>();
   const sockets = new Set<Socket>();
   const children = new Set<ChildProcess>();
-  const state: { commands: string[]; connections: number; peakSessions: number; forwards: string[] } = {
+  const state: {
+    commands: string[];
+    scripts: string[];
+    connections: number;
+    peakSessions: number;
+    forwards: string[];
+  } = {
     commands: [],
+    scripts: [],
     connections: 0,
     peakSessions: 0,
     forwards: [],
@@ -171,7 +184,27 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
           stream.on("close", done);
           const reply = o.script?.(info.command);
           if (reply) return answer(stream, reply, client);
-          child = run(info.command, stream, o, children);
+          const bootstrap = info.command.includes(SHELL_STARTED);
+          if (!o.script || !bootstrap) {
+            if (bootstrap)
+              stream.on(
+                "data",
+                frameReader((text) => state.scripts.push(text)),
+              );
+            child = run(info.command, stream, o, children);
+            return;
+          }
+          // Play the bootstrap: say the shell started, read the script, then answer or run it.
+          stream.stderr.write(`${SHELL_STARTED}\n`);
+          stream.on(
+            "data",
+            frameReader((text) => {
+              state.scripts.push(text);
+              const scripted = o.script?.(text);
+              if (scripted) return answer(stream, scripted, client);
+              child = run(text, stream, o, children, false);
+            }),
+          );
         });
         session.on("sftp", (acceptSftp) => {
           const sftp = acceptSftp();
@@ -205,6 +238,7 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
     port,
     hostKey,
     commands: state.commands,
+    scripts: state.scripts,
     get connections() {
       return state.connections;
     },
@@ -247,21 +281,41 @@ function answer(stream: ServerChannel, reply: ScriptedReply, client: Connection)
   stream.end();
 }
 
+/** What the SSH transport's bootstrap line says first (src/adapters/transport-ssh/session-start.ts). */
+const SHELL_STARTED = "overhaul: shell started";
+
+/** Calls `got` with the first length-prefixed frame ("<bytes>\n<script>") of a stream's data. */
+function frameReader(got: (text: string) => void): (chunk: Buffer) => void {
+  let buf = Buffer.alloc(0);
+  let done = false;
+  return (chunk) => {
+    if (done) return;
+    buf = Buffer.concat([buf, chunk]);
+    const nl = buf.indexOf(10);
+    if (nl < 0) return;
+    const n = Number(buf.subarray(0, nl).toString());
+    if (buf.length - nl - 1 < n) return;
+    done = true;
+    got(buf.subarray(nl + 1, nl + 1 + n).toString());
+  };
+}
+
 function run(
   command: string,
   stream: ServerChannel,
   o: TestServerOptions,
   children: Set<ChildProcess>,
+  stdin = true,
 ): ChildProcess {
   const env = { ...process.env, PATH: o.binDir ? `${o.binDir}:${process.env.PATH}` : process.env.PATH };
   const child = spawn("bash", ["-c", command], {
     cwd: o.dir,
     env,
     detached: true,
-    stdio: ["pipe", "pipe", "pipe"],
+    stdio: [stdin ? "pipe" : "ignore", "pipe", "pipe"],
   });
   children.add(child);
-  stream.pipe(child.stdin as NodeJS.WritableStream).on("error", () => undefined);
+  if (stdin) stream.pipe(child.stdin as NodeJS.WritableStream).on("error", () => undefined);
   child.stdin?.on("error", () => undefined);
   child.stdout?.on("data", (d: Buffer) => stream.write(d));
   child.stderr?.on("data", (d: Buffer) => stream.stderr.write(d));

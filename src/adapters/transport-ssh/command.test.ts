@@ -21,15 +21,40 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sshHost } from "../../../test/support/records.js";
-import { buildCommand, PROBE, remoteLimit, remoteTimeoutEnabled, runningProbe } from "./command.js";
+import {
+  buildCommand,
+  PROBE,
+  type RemoteCommand,
+  remoteLimit,
+  remoteTimeoutEnabled,
+  runningProbe,
+} from "./command.js";
 
 const host = sshHost;
 
-/** Run a built exec line as sshd would (the login shell execs it), here. */
-function runLine(line: string, env: NodeJS.ProcessEnv = process.env) {
+/** Run a built command as sshd would (the login shell execs the line; the script on stdin), here. */
+function runLine(c: RemoteCommand, env: NodeJS.ProcessEnv = process.env) {
   const started = performance.now();
-  const r = spawnSync("/bin/sh", ["-c", `exec ${line}`], { encoding: "utf8", env, timeout: 20_000 });
-  return { status: r.status, signal: r.signal, stdout: r.stdout, ms: performance.now() - started };
+  const r = spawnSync("/bin/sh", ["-c", `exec ${c.line}`], {
+    encoding: "utf8",
+    env,
+    input: c.script,
+    timeout: 20_000,
+  });
+  return {
+    status: r.status,
+    signal: r.signal,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    ms: performance.now() - started,
+  };
+}
+
+/** The same, left running: the script written on its stdin, which then ends. */
+function spawnLine(c: RemoteCommand, env: NodeJS.ProcessEnv, sh = "/bin/sh") {
+  const child = spawn(sh, ["-c", `exec ${c.line}`], { env, stdio: ["pipe", "ignore", "ignore"] });
+  child.stdin?.end(c.script);
+  return child;
 }
 
 describe("host-side timeout", () => {
@@ -50,23 +75,23 @@ describe("host-side timeout", () => {
     const limit = { seconds: 30, killAfterSeconds: 2 };
     const c = buildCommand(host(), "echo 'it''s'", {}, { user: "root", exe: "sudo" }, limit);
     expect(c.line.startsWith("sudo -n -u 'root' -- /bin/sh -c ")).toBe(true);
-    expect(c.line).toContain("exec timeout -k 2 30 /bin/sh -c");
-    expect(buildCommand(host(), "true", {}, undefined).line).not.toContain("timeout");
+    expect(c.script.toString()).toContain("exec timeout -k 2 30 /bin/sh -c");
+    expect(buildCommand(host(), "true", {}, undefined).script.toString()).not.toContain("timeout");
   });
 
   it("keeps the command's status, output and signal", () => {
     const limit = { seconds: 10, killAfterSeconds: 1 };
     const quoted = runLine(
-      buildCommand(host(), `printf '%s\\n' "it's" "$X"; exit 3`, { X: "a b" }, undefined, limit).line,
+      buildCommand(host(), `printf '%s\\n' "it's" "$X"; exit 3`, { X: "a b" }, undefined, limit),
     );
     expect(quoted).toMatchObject({ status: 3, stdout: "it's\na b\n" });
-    const killed = runLine(buildCommand(host(), "kill -KILL $$", {}, undefined, limit).line);
+    const killed = runLine(buildCommand(host(), "kill -KILL $$", {}, undefined, limit));
     expect(killed).toMatchObject({ status: null, signal: "SIGKILL" });
   });
 
   it("stops a hanging command at the limit, with everything it started (exit 124)", () => {
     const limit = { seconds: 1, killAfterSeconds: 1 };
-    const r = runLine(buildCommand(host(), "sleep 30 & sleep 30; echo late", {}, undefined, limit).line);
+    const r = runLine(buildCommand(host(), "sleep 30 & sleep 30; echo late", {}, undefined, limit));
     expect(r.status).toBe(124);
     expect(r.stdout).toBe("");
     expect(r.ms).toBeLessThan(5_000);
@@ -74,17 +99,23 @@ describe("host-side timeout", () => {
 
   it("KILLs a command that ignores TERM after the grace", () => {
     const limit = { seconds: 1, killAfterSeconds: 1 };
-    const r = runLine(buildCommand(host(), "trap '' TERM; sleep 30", {}, undefined, limit).line);
+    const r = runLine(buildCommand(host(), "trap '' TERM; sleep 30", {}, undefined, limit));
     expect(r.status === 137 || r.signal === "SIGKILL").toBe(true);
     expect(r.ms).toBeLessThan(6_000);
   });
 
   it("runs the command without a limit on a host that has no usable `timeout`", () => {
     const limit = { seconds: 1, killAfterSeconds: 1 };
-    const r = runLine(buildCommand(host(), "echo ran; exit 5", {}, undefined, limit).line, {
-      PATH: "/nonexistent",
-    });
-    expect(r).toMatchObject({ status: 5, stdout: "ran\n" });
+    // The bootstrap needs `head`; nothing else is on PATH.
+    const bin = mkdtempSync(join(tmpdir(), "overhaul-no-timeout-"));
+    try {
+      const head = spawnSync("/bin/sh", ["-c", "command -v head"], { encoding: "utf8" }).stdout.trim();
+      symlinkSync(head, join(bin, "head"));
+      const r = runLine(buildCommand(host(), "echo ran; exit 5", {}, undefined, limit), { PATH: bin });
+      expect(r).toMatchObject({ status: 5, stdout: "ran\n" });
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 });
 
@@ -112,8 +143,8 @@ describe("attempt marker", () => {
           undefined,
           limited ? { seconds: 10, killAfterSeconds: 1 } : undefined,
           "run-1.web01.2.run.1",
-        ).line;
-        const child = spawn("/bin/sh", ["-c", `exec ${line}`], { env, stdio: "ignore" });
+        );
+        const child = spawnLine(line, env);
         const exited = new Promise((r) => child.on("exit", r));
         for (let i = 0; i < 100 && !readdirSync(tmp).includes("started"); i++)
           await new Promise((r) => setTimeout(r, 20));
@@ -175,7 +206,7 @@ describe("attempt marker", () => {
       const elsewhere = join(tmp, "elsewhere");
       mkdirSync(elsewhere);
       symlinkSync(elsewhere, dir);
-      const r = runLine(buildCommand(host(), "echo ran", {}, undefined, undefined, "t2").line, env);
+      const r = runLine(buildCommand(host(), "echo ran", {}, undefined, undefined, "t2"), env);
       expect(r).toMatchObject({ status: 0, stdout: "ran\n" });
       expect(readdirSync(elsewhere)).toEqual([]);
       expect(probe("t2", env)).toBe(PROBE.unknown);
@@ -194,6 +225,7 @@ describe("attempt marker", () => {
       mkdirSync(bin);
       for (const applet of [
         "sh",
+        "head",
         "id",
         "sed",
         "cut",
@@ -219,8 +251,8 @@ describe("attempt marker", () => {
           undefined,
           { seconds: 10, killAfterSeconds: 1 },
           "bb.1.run",
-        ).line;
-        const child = spawn(join(bin, "sh"), ["-c", `exec ${line}`], { env: bb, stdio: "ignore" });
+        );
+        const child = spawnLine(line, bb, join(bin, "sh"));
         const exited = new Promise((r) => child.on("exit", r));
         for (let i = 0; i < 100 && !readdirSync(tmp).includes("started"); i++)
           await new Promise((r) => setTimeout(r, 20));
@@ -238,7 +270,11 @@ describe("attempt marker", () => {
 
   it("refuses a tag that is not [A-Za-z0-9._-], and writes no marker for one", () => {
     expect(() => runningProbe("a/../b")).toThrow(RangeError);
-    expect(buildCommand(host(), "true", {}, undefined, undefined, "a b").line).not.toContain("overhaul-");
-    expect(buildCommand(host(), "true", {}, undefined, undefined, "ok.1").line).toContain("overhaul-");
+    expect(buildCommand(host(), "true", {}, undefined, undefined, "a b").script.toString()).not.toContain(
+      "overhaul-",
+    );
+    expect(buildCommand(host(), "true", {}, undefined, undefined, "ok.1").script.toString()).toContain(
+      "overhaul-",
+    );
   });
 });

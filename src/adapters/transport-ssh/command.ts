@@ -1,22 +1,31 @@
 /**
- * The command line sent in an SSH `exec` request: environment, working directory, become (sudo),
- * all in one POSIX `sh` script.
+ * What is sent for one command: a fixed exec request line (session-start.ts's BOOTSTRAP, through
+ * sudo for become) and a POSIX `sh` script on the channel's stdin with the environment, the
+ * working directory, the attempt marker and the command (decision 0013).
  *
  * Invariants:
+ * - Nothing of the request is in the exec request line: no variable, no secret, no command. It is
+ *   the same for every command (but for become's user and program), so the process list of the
+ *   host (world-readable `/proc/<pid>/cmdline`, also sudo's own while the command runs) and
+ *   sudo's log show only BOOTSTRAP.
  * - Environment travels as shell-quoted `export` assignments at the top of the script, not as SSH
- *   `env` requests (sshd drops those unless AcceptEnv allows them). Same names as the local
- *   transport: the request's env, `OVERHAUL_HOST`, and `OVERHAUL_VAR_<name>` for every scalar
- *   host variable whose name is an identifier. Secret variables (become and login passwords) are
- *   never exported.
- * - The script runs under `/bin/sh -c`, whatever the login shell, and under sudo the exports are
+ *   `env` requests (sshd drops those unless AcceptEnv allows them); exported, it is in the
+ *   command's environment (`/proc/<pid>/environ`, readable by its user only), as with the local
+ *   transport. Same names as the local transport: the request's env, `OVERHAUL_HOST`, and
+ *   `OVERHAUL_VAR_<name>` for every scalar host variable whose name is an identifier. Secret
+ *   variables (become and login passwords) are never exported.
+ * - The script runs under `/bin/sh`, whatever the login shell, and under sudo the exports are
  *   inside the script, so sudo's env_reset cannot drop them.
+ * - Sizes are bounded before anything is sent (`CommandTooLarge`, nothing ran): the command and
+ *   each exported `NAME=value` at 128 KiB - 1 (MAX_ARG_STRLEN: the command is one argument of the
+ *   host's `timeout`), the whole script at 1 MiB, the exec request line at 8 KiB.
  * - `overhaul_workdir`: `cd` first; when it fails, the script exits 127 with a marker line on
  *   stderr that the transport turns into `unreachable` (the command did not start).
- * - Become is sudo only: `sudo -n` without a password; with one, `sudo -S -k -p ''` reads it from
- *   stdin (never the command line).
- * - Every script starts by re-pointing its stdin at /dev/null: commands never read the channel's
- *   stdin (as with the local transport), so it can stay open for signals, and the sudo password
- *   on it can never reach the command, even when sudo did not ask for it.
+ * - Become is sudo only: `sudo -n` without a password; with one, `sudo -S -k -p SUDO_PROMPT`, and
+ *   the password goes on stdin when sudo asks (exec.ts), never on the command line.
+ * - The command's stdin is /dev/null (BOOTSTRAP): commands never read the channel's stdin (as with
+ *   the local transport), so it can stay open for signals, and neither the script nor the sudo
+ *   password can reach the command.
  * - Host-side timeout: with a `limit`, the step's command runs as
  *   `timeout -k <grace> <seconds> /bin/sh -c '<command>'` INSIDE the script, so inside sudo too:
  *   the host itself stops the command and its whole process group (TERM, then KILL after the
@@ -37,12 +46,13 @@
  *   `ended` (gone, a zombie, or its pid reused; the marker is removed), `none` (no marker (yet):
  *   the script did not start, or has not written it) or `unknown`.
  *   Markers older than a day are removed by each tagged script.
- * - The password is returned separately (`stdin`) and appears in no string built here.
+ * - The password is returned separately (`password`) and appears in no string built here.
  * - Pure: no I/O.
  */
 import { isSecretVar } from "../../core/inventory/secret-vars.js";
 import type { Host } from "../../core/model/fleet.js";
 import { ATTEMPT_TAG } from "../../ports/transport.js";
+import { BOOTSTRAP, frame, SCRIPT_END, SUDO_PROMPT } from "./session-start.js";
 import { unwrap } from "./target.js";
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -55,11 +65,24 @@ export interface BecomeSettings {
 }
 
 export interface RemoteCommand {
-  /** The exec request's command line. Contains no secret. */
+  /** The exec request's command line: BOOTSTRAP, through sudo for become. Contains no variable. */
   line: string;
-  /** Bytes to write on the channel's stdin (the sudo password), if any; stdin then stays open. */
-  stdin?: string;
+  /** The framed script, written on the channel's stdin (session-start.ts). */
+  script: Buffer;
+  /** The sudo password, written on stdin when sudo asks for it with SUDO_PROMPT. */
+  password?: string;
 }
+
+/**
+ * The largest command, and the largest `NAME=value` exported: Linux's limit for one argument or
+ * environment string (MAX_ARG_STRLEN, 128 KiB with its NUL); the command is one when the host's
+ * `timeout` runs it.
+ */
+export const MAX_COMMAND_BYTES = 131_071;
+/** The largest script (framed) sent on stdin: the environment, the command quoted, the rest. */
+export const MAX_SCRIPT_BYTES = 1_048_576;
+/** The largest exec request line (it goes in one SSH packet and one argv). */
+const MAX_LINE_BYTES = 8_192;
 
 /** The host-side limit for a command (see the header): whole seconds, as every `timeout` takes them. */
 export interface RemoteLimit {
@@ -169,6 +192,23 @@ export function runningProbe(tag: string): string {
   ].join("\n");
 }
 
+/** Why a command cannot be sent as it is (see the header), or undefined when it can. */
+export function commandTooLarge(command: string, env: Readonly<Record<string, string>>): string | undefined {
+  const bytes = Buffer.byteLength(command);
+  if (bytes > MAX_COMMAND_BYTES) {
+    return `the command is ${bytes} bytes, more than the ${MAX_COMMAND_BYTES} a command may have (the host's limit for one argument); put it in a file (upload) instead`;
+  }
+  for (const [k, v] of Object.entries(env)) {
+    const entry = Buffer.byteLength(k) + 1 + Buffer.byteLength(v);
+    if (entry > MAX_COMMAND_BYTES) {
+      return `the environment variable ${k} is ${entry} bytes, more than the ${MAX_COMMAND_BYTES} one may have (the host's limit for one variable)`;
+    }
+  }
+  return undefined;
+}
+
+export class CommandTooLarge extends Error {}
+
 export function buildCommand(
   host: Host,
   command: string,
@@ -177,9 +217,10 @@ export function buildCommand(
   limit?: RemoteLimit,
   tag?: string,
 ): RemoteCommand {
-  // The command never reads the channel's stdin: it stays open (so signals can still be sent) and
-  // may carry the sudo password, which must not reach the command.
-  const lines: string[] = ["exec </dev/null"];
+  const tooLarge = commandTooLarge(command, env);
+  if (tooLarge !== undefined) throw new CommandTooLarge(tooLarge);
+  // Stdin is already /dev/null here (BOOTSTRAP): the command reads EOF, never the script.
+  const lines: string[] = [];
   const assigns = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`);
   if (assigns.length) lines.push(`export ${assigns.join(" ")}`);
   const dir = textVar(host.vars.overhaul_workdir);
@@ -198,16 +239,28 @@ export function buildCommand(
       `if timeout -k 1 1 true >/dev/null 2>&1; then exec timeout -k ${k} ${String(limit.seconds)} ${inner}; else exec ${inner}; fi`,
     );
   }
-  const script = lines.join("\n");
-  if (!become) return { line: `/bin/sh -c ${shellQuote(script)}` };
-  const userFlag = `-u ${shellQuote(become.user)}`;
-  if (become.password === undefined) {
-    return { line: `${become.exe} -n ${userFlag} -- /bin/sh -c ${shellQuote(script)}` };
+  lines.push(SCRIPT_END);
+  const script = frame(lines.join("\n"));
+  if (script.length > MAX_SCRIPT_BYTES) {
+    throw new CommandTooLarge(
+      `the command and its environment make a script of ${script.length} bytes, more than the ${MAX_SCRIPT_BYTES} the SSH transport sends`,
+    );
   }
-  return {
-    line: `${become.exe} -S -k -p '' ${userFlag} -- /bin/sh -c ${shellQuote(script)}`,
-    stdin: `${become.password}\n`,
-  };
+  const shell = `/bin/sh -c ${shellQuote(BOOTSTRAP)}`;
+  let line = shell;
+  if (become) {
+    const userFlag = `-u ${shellQuote(become.user)}`;
+    line =
+      become.password === undefined
+        ? `${become.exe} -n ${userFlag} -- ${shell}`
+        : `${become.exe} -S -k -p ${shellQuote(SUDO_PROMPT)} ${userFlag} -- ${shell}`;
+  }
+  if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
+    throw new CommandTooLarge(
+      `the exec request would be ${Buffer.byteLength(line)} bytes (ansible_become_exe and ansible_become_user are too long)`,
+    );
+  }
+  return become?.password === undefined ? { line, script } : { line, script, password: become.password };
 }
 
 function scalarText(value: unknown): string | undefined {

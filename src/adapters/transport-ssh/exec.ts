@@ -1,6 +1,7 @@
 /**
- * One command on one SSH channel: open the session, send the command (and the sudo password on
- * stdin), capture output, wait for the exit status, enforce the timeout and the abort signal.
+ * One command on one SSH channel: open the session with the fixed exec line, give sudo its
+ * password when it asks, send the script on stdin, capture output, wait for the exit status,
+ * enforce the timeout and the abort signal (the protocol: session-start.ts, decision 0013).
  *
  * Invariants:
  * - Resolves with the exit status (or the signal) whenever the server reported one.
@@ -18,12 +19,23 @@
  *                       ignore), then the channel is closed, and the command may still run (false);
  *     `dropped`         the connection (or session) ended without an exit status, or the caller
  *                       aborted; effect unknown.
+ *                       A `timeout` or `dropped` before the script was written becomes
+ *                       `unreachable` (nothing ran: the host never had the command), or
+ *                       `BecomeRefused` when sudo held it (no prompt Overhaul knows, no start);
+ *     `BecomeRefused`   sudo asked again for the password (a wrong one): the channel is closed at
+ *                       once instead of waiting for the timeout; nothing ran.
+ * - Resolves `started: false` when the shell never said it started (sudo refused, or the login
+ *   shell would not run `/bin/sh`): nothing ran, whatever the status; the caller says why. That is
+ *   decided only once the channel has closed (all output arrived), never on the status alone.
+ * - The script is written at once without a password, and with one only after the shell started
+ *   (the password, if sudo asked, went first), so sudo never reads the script as a password.
  * - stdin stays open while the command runs (ssh2 sends no signal request on a half-closed
  *   channel) and is closed at the exit status (OpenSSH's sshd closes the session only then).
  * - After the exit status, the result is returned when the channel closes or at most 250 ms later
  *   (a background process may hold the output open, as with the local transport).
- * - Output is kept per stream up to the limit (the tail); the password written to stdin never
- *   appears in any message or result built here.
+ * - Output is kept per stream up to the limit (the tail); stderr before the shell started is
+ *   sudo's, kept apart (`said`), not the command's. The password written to stdin never appears
+ *   in any message or result built here.
  */
 import { performance } from "node:perf_hooks";
 import type { ClientChannel } from "ssh2";
@@ -32,6 +44,7 @@ import { TailBuffer } from "../../core/output/tail-buffer.js";
 import type { ExecResult } from "../../ports/transport.js";
 import type { RemoteCommand } from "./command.js";
 import type { Lease } from "./pool.js";
+import { StartWatch } from "./session-start.js";
 
 const DRAIN_MS = 250;
 /**
@@ -45,6 +58,24 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 /** The server refused to open a channel on a connection that is still alive. */
 export class ChannelRefused extends Error {}
+
+/** sudo did not start the script: a wrong password, or it waited for something else. Nothing ran. */
+export class BecomeRefused extends Error {
+  constructor(
+    message: string,
+    /** What sudo said (its stderr before the shell started, prompts left out). */
+    readonly said: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The command's result, and whether the shell started at all (see the header). */
+export interface ChannelResult extends ExecResult {
+  started: boolean;
+  /** stderr before the shell started (sudo's words), on one line. */
+  said: string;
+}
 
 /** A `timeout`; `stoppedOnHost`: the host's own `timeout` ended the command and reported it. */
 function timedOut(message: string, stoppedOnHost: boolean): TransportError {
@@ -71,9 +102,9 @@ export interface ChannelRun {
   started: number;
 }
 
-export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
+export function runOnChannel(run: ChannelRun): Promise<ChannelResult> {
   const { lease, who } = run;
-  return new Promise<ExecResult>((resolve, reject) => {
+  return new Promise<ChannelResult>((resolve, reject) => {
     const stdout = new TailBuffer(run.maxOutputBytes);
     const stderr = new TailBuffer(run.maxOutputBytes);
     let channel: ClientChannel | undefined;
@@ -82,6 +113,9 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
     let settled = false;
     let drainTimer: NodeJS.Timeout | undefined;
     let killTimer: NodeJS.Timeout | undefined;
+    const watch = new StartWatch();
+    /** The script went to ssh2: from then on the host may run the command. */
+    let scriptSent = false;
 
     const cleanup = () => {
       clearTimeout(timer);
@@ -93,7 +127,25 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
       if (settled) return;
       settled = true;
       cleanup();
-      reject(e);
+      reject(scriptSent ? e : beforeScript(e));
+    };
+    /** A `timeout` or `dropped` before the host had the script: nothing ran. */
+    const beforeScript = (e: Error): Error => {
+      if (!(e instanceof TransportError) || (e.kind !== "timeout" && e.kind !== "dropped")) return e;
+      if (e.kind === "timeout" && run.command.password !== undefined) {
+        const said = watch.said();
+        return new BecomeRefused(
+          `sudo did not start the command within ${timeoutLabel(run.timeoutLabelMs)}${said ? ` (it said: ${said})` : " (it asked for the password with no prompt Overhaul knows, or waited for something else)"}`,
+          said,
+        );
+      }
+      const why =
+        e.kind === "timeout"
+          ? `the command was not started within ${timeoutLabel(run.timeoutLabelMs)}`
+          : lease.dead
+            ? "the connection was lost before the command was sent"
+            : "aborted before the command was sent";
+      return new TransportError("unreachable", `${who}: ${why}; nothing ran`, { cause: e });
     };
     const succeed = () => {
       if (settled || !exit) return;
@@ -107,6 +159,8 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
         stderr: stderr.text(),
         durationMs: performance.now() - run.started,
         truncated: stdout.truncated || stderr.truncated,
+        started: watch.started,
+        said: watch.said(),
       });
     };
     const stop = (err: TransportError) => {
@@ -145,7 +199,7 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
         ),
       Math.min(Math.max(clientMs, 0), MAX_TIMER_MS),
     );
-    /** When the exec request went out: the host cannot have started the command before. */
+    /** When the script went out: the host cannot have started the command before. */
     let sentAt = Number.POSITIVE_INFINITY;
     /** The host's `timeout` ended the command: its status, at or after the limit. */
     const stoppedByHost = (code: number | null, signal: string | null): boolean => {
@@ -162,7 +216,6 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
     run.signal?.addEventListener("abort", onAbort, { once: true });
 
     try {
-      sentAt = performance.now();
       lease.client.exec(run.command.line, (err, ch) => {
         if (err) {
           const reason = (err as Error & { reason?: number }).reason;
@@ -197,8 +250,34 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
           ch.close();
           return fail(s);
         }
+        const sendScript = () => {
+          if (scriptSent) return;
+          scriptSent = true;
+          sentAt = performance.now();
+          ch.write(run.command.script);
+        };
         ch.on("data", (chunk: Buffer) => stdout.push(chunk));
-        ch.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+        ch.stderr.on("data", (chunk: Buffer) => {
+          const { events, rest } = watch.feed(chunk);
+          for (const event of events) {
+            if (settled) return;
+            if (event === "started") sendScript();
+            else if (event === "prompt" && run.command.password !== undefined)
+              ch.write(`${run.command.password}\n`);
+            else {
+              // Asked again: a wrong password (sudo would wait for another one until the timeout).
+              ch.close();
+              const said = watch.said();
+              return fail(
+                new BecomeRefused(
+                  `sudo did not accept the password${said ? ` (it said: ${said})` : ""}`,
+                  said,
+                ),
+              );
+            }
+          }
+          if (rest) stderr.push(rest);
+        });
         ch.on("error", () => undefined);
         ch.on("exit", (code: number | null, signal?: string) => {
           if (exit) return;
@@ -217,7 +296,8 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
             );
           }
           if (stopping) return; // stop() decides when to reject
-          drainTimer = setTimeout(succeed, DRAIN_MS);
+          // Not started: wait for the close (all of sudo's words, and a late start, if any).
+          if (watch.started) drainTimer = setTimeout(succeed, DRAIN_MS);
         });
         ch.on("close", () => {
           if (stopping) return fail(stopping);
@@ -232,7 +312,8 @@ export function runOnChannel(run: ChannelRun): Promise<ExecResult> {
           );
         });
         // stdin stays open until the command exits: ssh2 sends no signal on a half-closed channel.
-        if (run.command.stdin !== undefined) ch.write(run.command.stdin);
+        // With a password, the script waits until the shell started (after sudo took it).
+        if (run.command.password === undefined) sendScript();
       });
     } catch (e) {
       fail(

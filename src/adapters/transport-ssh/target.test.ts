@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { sshHost } from "../../../test/support/records.js";
 import { becomeSettings, buildCommand, remoteEnvironment, shellQuote } from "./command.js";
 import { resolveOptions } from "./options.js";
+import { BOOTSTRAP, SCRIPT_END, SUDO_PROMPT } from "./session-start.js";
 import { parseSshArgs } from "./ssh-args.js";
 import { EMPTY_SSH_CONFIG, parseSshConfig } from "./ssh-config.js";
 import { parseJump, resolveTarget } from "./target.js";
@@ -151,31 +152,33 @@ describe("the exec command line", () => {
     expect(shellQuote("it's")).toBe("'it'\\''s'");
   });
 
-  it("exports the environment inside a /bin/sh script, with the workdir, and no secret", () => {
+  it("exports the environment inside the /bin/sh script sent on stdin, with the workdir, and no secret", () => {
     const h = host({ overhaul_workdir: "/srv/app dir", ansible_become_password: "pw", x: "a'b" });
-    const line = buildCommand(h, "make install", remoteEnvironment(h, { K: "v" }), undefined).line;
-    expect(line).toBe(
-      `/bin/sh -c ${shellQuote(
-        [
-          "exec </dev/null",
-          "export K='v' OVERHAUL_HOST='web01' OVERHAUL_VAR_overhaul_workdir='/srv/app dir' OVERHAUL_VAR_x='a'\\''b'",
-          "cd -- '/srv/app dir' || { printf '\\n%s\\n' 'overhaul: cannot enter the working directory' >&2; exit 127; }",
-          "make install",
-        ].join("\n"),
-      )}`,
-    );
-    expect(line).not.toContain("pw'");
+    const c = buildCommand(h, "make install", remoteEnvironment(h, { K: "v" }), undefined);
+    // The exec line is the fixed bootstrap: nothing of the request is in it.
+    expect(c.line).toBe(`/bin/sh -c ${shellQuote(BOOTSTRAP)}`);
+    const script = [
+      "export K='v' OVERHAUL_HOST='web01' OVERHAUL_VAR_overhaul_workdir='/srv/app dir' OVERHAUL_VAR_x='a'\\''b'",
+      "cd -- '/srv/app dir' || { printf '\\n%s\\n' 'overhaul: cannot enter the working directory' >&2; exit 127; }",
+      "make install",
+      SCRIPT_END,
+    ].join("\n");
+    expect(c.script.toString()).toBe(`${Buffer.byteLength(script)}\n${script}`);
+    expect(c.script.toString()).not.toContain("pw'");
+    expect(c.password).toBeUndefined();
   });
 
-  it("becomes with sudo -n, or sudo -S with the password on stdin only", () => {
+  it("becomes with sudo -n, or sudo -S with Overhaul's prompt and the password kept apart", () => {
     const h = host({ ansible_become_user: "pg", ansible_become_password: "s3cret" });
     const plain = buildCommand(h, "id", {}, becomeSettings(host({ ansible_become_user: "pg" })));
-    expect(plain.line).toMatch(/^sudo -n -u 'pg' -- \/bin\/sh -c /);
-    expect(plain.stdin).toBeUndefined();
+    expect(plain.line).toBe(`sudo -n -u 'pg' -- /bin/sh -c ${shellQuote(BOOTSTRAP)}`);
+    expect(plain.password).toBeUndefined();
     const pw = buildCommand(h, "id", {}, becomeSettings(h));
-    expect(pw.line).toMatch(/^sudo -S -k -p '' -u 'pg' -- \/bin\/sh -c 'exec <\/dev\/null/);
-    expect(pw.line).not.toContain("s3cret");
-    expect(pw.stdin).toBe("s3cret\n");
+    expect(pw.line).toBe(
+      `sudo -S -k -p ${shellQuote(SUDO_PROMPT)} -u 'pg' -- /bin/sh -c ${shellQuote(BOOTSTRAP)}`,
+    );
+    expect(`${pw.line}${pw.script.toString()}`).not.toContain("s3cret");
+    expect(pw.password).toBe("s3cret");
     expect(becomeSettings(h, { ansible_become_pass: "from-secrets" }).password).toBe("from-secrets");
   });
 

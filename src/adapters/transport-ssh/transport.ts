@@ -40,6 +40,8 @@ import {
   type BecomeSettings,
   becomeSettings,
   buildCommand,
+  CommandTooLarge,
+  commandTooLarge,
   PROBE,
   remoteEnvironment,
   remoteLimit,
@@ -48,9 +50,10 @@ import {
   WORKDIR_MARKER,
 } from "./command.js";
 import { type ConnectContext, connectEndpoint, forwardTo, type SshClient } from "./connect.js";
-import { ChannelRefused, runOnChannel } from "./exec.js";
+import { BecomeRefused, ChannelRefused, type ChannelResult, runOnChannel } from "./exec.js";
 import { resolveOptions, type SshTransportOptions } from "./options.js";
 import { type Lease, Pool, type SshPoolStats } from "./pool.js";
+import { INCOMPLETE } from "./session-start.js";
 import { uploadOnChannel } from "./sftp.js";
 import { loadSshConfig, SshConfigError, type SshConfigLookup } from "./ssh-config.js";
 import { endpointKey, resolveTarget, type Target, TargetError, unwrap } from "./target.js";
@@ -71,8 +74,6 @@ export interface SshTransportDeps {
   hostSecrets?: (host: Host) => Readonly<Record<string, unknown>> | undefined;
 }
 
-const SUDO_REFUSAL =
-  /^sudo: .*(password is required|terminal is required|not allowed|not in the sudoers|may not run|incorrect password|no password was provided|unknown user)|^Sorry, try again\./m;
 /** How often one request may retry after the server refused a channel (lowering the cap each time). */
 const CHANNEL_RETRIES = 4;
 const IDLE_TIMEOUT_MS = 30_000;
@@ -306,6 +307,9 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
       throw e;
     }
     const env = remoteEnvironment(host, req.env);
+    const tooLarge = commandTooLarge(req.command, env);
+    if (tooLarge !== undefined)
+      throw new TransportError("unreachable", `${host.name}: ${tooLarge}; nothing ran`);
     const hostLimited = remoteTimeoutEnabled(host);
     const scope = requestScope(req.signal);
     // Connecting and queueing count against the command's time, but only as "nothing ran".
@@ -323,10 +327,17 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
         }
         // The host enforces the time left itself (command.ts), rounded up to whole seconds.
         const limit = hostLimited ? remoteLimit(left, opts.killGraceMs) : undefined;
+        let command: ReturnType<typeof buildCommand>;
+        try {
+          command = buildCommand(host, req.command, env, become, limit, req.tag);
+        } catch (e) {
+          if (!(e instanceof CommandTooLarge)) throw e;
+          throw new TransportError("unreachable", `${host.name}: ${e.message}; nothing ran`);
+        }
         return runOnChannel({
           lease,
           who: host.name,
-          command: buildCommand(host, req.command, env, become, limit, req.tag),
+          command,
           timeoutMs: left,
           ...(limit ? { hostLimitMs: limit.seconds * 1000 } : {}),
           timeoutLabelMs: req.timeoutMs,
@@ -336,20 +347,14 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
           started,
         });
       });
-      if (result.exitCode === 127 && result.stderr.includes(WORKDIR_MARKER)) {
-        throw new TransportError(
-          "unreachable",
-          `${host.name}: the working directory (overhaul_workdir) does not exist or cannot be entered; nothing ran`,
-        );
-      }
-      if (become && result.exitCode === 1 && SUDO_REFUSAL.test(result.stderr.trimStart())) {
+      return judged(host, result, become);
+    } catch (e) {
+      if (e instanceof BecomeRefused && become) {
         throw new TransportError(
           "auth",
-          `${host.name}: sudo refused to run the command as ${become.user} (become)`,
+          `${host.name}: sudo refused to run the command as ${become.user} (become): ${e.message}; nothing ran`,
         );
       }
-      return result;
-    } catch (e) {
       if (closed && e instanceof TransportError && e.kind === "dropped") {
         throw new TransportError(
           "dropped",
@@ -398,6 +403,40 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
       scope.done();
     }
   }
+}
+
+/**
+ * A channel's result as the port has it: an error when the command never ran (the shell never
+ * said it started: sudo refused; the script did not arrive whole; no working directory).
+ */
+function judged(host: Host, r: ChannelResult, become: BecomeSettings | undefined): ExecResult {
+  const { started, said, ...result } = r;
+  const status = r.exitCode !== null ? `exit status ${r.exitCode}` : `killed by ${r.signal}`;
+  if (!started && become) {
+    throw new TransportError(
+      "auth",
+      `${host.name}: sudo refused to run the command as ${become.user} (become): ${said || status}; nothing ran`,
+    );
+  }
+  if (!started) {
+    throw new TransportError(
+      "unreachable",
+      `${host.name}: the login shell did not start /bin/sh (${status}${said ? `: ${said}` : ""}); nothing ran`,
+    );
+  }
+  if (r.exitCode === 125 && r.stderr.includes(INCOMPLETE)) {
+    throw new TransportError(
+      "unreachable",
+      `${host.name}: the command did not reach the host whole; nothing ran`,
+    );
+  }
+  if (r.exitCode === 127 && r.stderr.includes(WORKDIR_MARKER)) {
+    throw new TransportError(
+      "unreachable",
+      `${host.name}: the working directory (overhaul_workdir) does not exist or cannot be entered; nothing ran`,
+    );
+  }
+  return result;
 }
 
 /** The values of a host's secret variables worth looking for (3 characters or more). */
