@@ -217,11 +217,22 @@ export function program(setCode: (n: number) => void): Command {
     .description("resume a paused or halted run, or take over a run whose coordinator stopped")
     .argument("[run]", "run id (default: the newest run)")
     .option("--detach", "only mark the run running; do not drive it from this process")
+    .option(
+      "-i, --inventory <path>",
+      "where the run's inventory is now (its secret variables are read again from it; default: the path the run stored)",
+    )
     .option("--lease-ttl <duration>", "coordinator lease time-to-live", "30s")
     .option("--json", "print the final summary as JSON on stdout")
     .option("-q, --quiet", "no live progress")
     .action(async (run: string | undefined, o, cmd: Command) => {
+      // Through a server, -i is refused with the other local-only flags (`remote`).
       const r = remote(cmd);
+      if (o.inventory !== undefined && o.detach)
+        throw new InputError({
+          path: "--inventory",
+          message: "with --detach nothing is driven here, so no inventory is read",
+          expected: "overhaul resume RUN -i INVENTORY without --detach",
+        });
       setCode(
         r ? await remoteResume(r, run, { ...o, ...g(cmd) }) : await resumeCommand(run, { ...o, ...g(cmd) }),
       );

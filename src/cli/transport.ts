@@ -11,6 +11,7 @@
  *   in-memory map; the hosts stored with the run carry none (see `splitSecrets`).
  */
 import { existsSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
 import { loadInventory } from "../adapters/inventory-files/index.js";
 import { createLocalTransport } from "../adapters/transport-local/index.js";
 import {
@@ -19,7 +20,7 @@ import {
   type HostKeyChecking,
   type SshTransportOptions,
 } from "../adapters/transport-ssh/index.js";
-import { InputError, type Problem } from "../core/errors.js";
+import { formatProblem, InputError, type Problem } from "../core/errors.js";
 import { splitSecretVars, withoutSecrets } from "../core/inventory/secret-vars.js";
 import type { Host } from "../core/model/fleet.js";
 import type { ExecRequest, RunningRequest, Transport, UploadRequest } from "../ports/transport.js";
@@ -89,24 +90,63 @@ export function splitSecrets(hosts: readonly Host[]): { hosts: Host[]; secrets: 
   return { hosts: out, secrets };
 }
 
+/** The names of the secret variables some host had (stored with the run: which ones, never their values). */
+export function secretNames(secrets: HostSecrets): string[] {
+  return [...new Set([...secrets.values()].flatMap((s) => Object.keys(s)))].sort();
+}
+
+/** The secrets an inventory holds, by host name, or why it could not be read. */
+export type InventorySecrets = { ok: true; secrets: HostSecrets } | { ok: false; why: string };
+
 /**
- * Secrets for `resume`: read again from the run's inventory, which is not stored. When the
- * inventory cannot be read, there are none (sudo without a password then fails with `auth`).
+ * Secrets read again from an inventory file (for `resume` and the service: they are never
+ * stored). A file that cannot be read is reported, not ignored: the caller decides whether the run
+ * can go on without it (cli/resume-secrets.ts).
  */
-export async function secretsFromInventory(path: unknown): Promise<HostSecrets> {
+export async function readInventorySecrets(path: string): Promise<InventorySecrets> {
   const secrets = new Map<string, Record<string, unknown>>();
-  if (typeof path !== "string") return secrets;
   try {
     const inv = await loadInventory(path);
     for (const h of inv.hosts.values()) {
       const s = splitSecretVars(h.vars).secrets;
       if (Object.keys(s).length > 0) secrets.set(h.name, s);
     }
-  } catch {
-    // Best effort: the run goes on without secrets.
+  } catch (e) {
+    // The loader's first problem is enough to act on; the file is named only when it is another
+    // one (a group_vars file) than the inventory the caller names anyway.
+    const p = e instanceof InputError ? e.problems[0] : undefined;
+    if (p) {
+      const { expected: _, ...rest } = p;
+      return {
+        ok: false,
+        why: formatProblem(p.file === path && p.line === undefined ? { ...rest, file: "" } : rest),
+      };
+    }
+    return { ok: false, why: e instanceof Error ? e.message : String(e) };
   }
-  return secrets;
+  return { ok: true, secrets };
 }
+
+/**
+ * Where relative key files point: a run's hosts are stored with their key file variables
+ * (`ansible_ssh_private_key_file`, `ansible_private_key_file`) made absolute against `cwd`, the
+ * directory the run was started in and the one the transport reads them from, so that `resume`
+ * from another directory uses the same keys. `~` paths stay as they are (home, as ssh reads them).
+ */
+export function anchorKeyFiles(hosts: readonly Host[], cwd: string): Host[] {
+  return hosts.map((h) => {
+    let vars: Record<string, unknown> | undefined;
+    for (const name of KEY_FILE_VARS) {
+      const v = h.vars[name];
+      if (typeof v !== "string" || v === "" || isAbsolute(v) || v.startsWith("~")) continue;
+      vars ??= { ...h.vars };
+      vars[name] = resolve(cwd, v);
+    }
+    return vars ? { ...h, vars } : h;
+  });
+}
+
+const KEY_FILE_VARS = ["ansible_ssh_private_key_file", "ansible_private_key_file"];
 
 /** One transport for a run: local hosts locally, SSH hosts over SSH. */
 export function createRunTransport(flags: SshFlags, secrets: HostSecrets = new Map()): Transport {

@@ -30,7 +30,7 @@ export interface ServerDeps {
     planLabel: string,
     /** Where the revision's `hosts` is written, for errors about the pattern. */
     hostsAt?: { line: number; column: number },
-  ) => Promise<{ hosts: Host[]; inventory: string }>;
+  ) => Promise<{ hosts: Host[]; inventory: string; secretVars?: string[] }>;
   metrics?: Metrics;
   /** Called after the API created, resumed or retried something, so a coordinator picks it up now. */
   onRunChanged?: () => void;

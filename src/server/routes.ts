@@ -197,7 +197,7 @@ export const ROUTES = [
       }
       const parsed = parsePlan(rev.body, `${rev.name}@${rev.revision}`);
       const plan = compilePlan(parsed.spec);
-      const { hosts, inventory } = await deps.resolveHosts(
+      const { hosts, inventory, secretVars } = await deps.resolveHosts(
         plan,
         {
           maxHosts: body.maxHosts ?? 25,
@@ -219,6 +219,7 @@ export const ROUTES = [
           ...(body.seed !== undefined ? { seed: body.seed } : {}),
           options: {
             inventory,
+            ...(secretVars !== undefined ? { secretVars } : {}),
             ...(body.limit !== undefined ? { limit: body.limit } : {}),
             ...(body.all ? { all: true } : {}),
             via: "api",

@@ -3,15 +3,19 @@
  * (the default) are reached with the SSH transport; a become password planted in the inventory
  * is used but never lands in the database, the logs or the output; an unknown host key stops
  * that host under the default strict checking and is recorded with --ssh-host-key-checking
- * accept-new; bad --ssh-* flags are input errors.
+ * accept-new; bad --ssh-* flags are input errors; `resume` from another directory finds the
+ * run's inventory (stored absolute) and relative key files, and refuses, naming the path, when
+ * the inventory holding its become password is gone.
  */
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
+  copyFileSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -177,5 +181,53 @@ describe("overhaul run over SSH", () => {
     expect(r.stderr).toContain(
       'host "web01": ansible_ssh_common_args/extra_args: ProxyCommand is not supported',
     );
+  });
+
+  it("resumes from another directory with the run's inventory and key files, or refuses naming them", async () => {
+    const d = sandbox("resume", [host("web01", known)]);
+    const flag = join(d, "go");
+    // A relative key file and a relative -i: both are read from the run's directory.
+    copyFileSync(keyFile, join(d, "id_rel"));
+    chmodSync(join(d, "id_rel"), 0o600);
+    writeFileSync(
+      join(d, "inventory.ini"),
+      readFileSync(join(d, "inventory.ini"), "utf8").replace(keyFile, "id_rel"),
+    );
+    writeFileSync(
+      join(d, "plan.yaml"),
+      readFileSync(join(d, "plan.yaml"), "utf8").replace("run: '", `run: 'test -f ${flag} || exit 1; `),
+    );
+    const first = await runCli(
+      ["run", "plan.yaml", "-i", "inventory.ini", "--all", "--ssh-known-hosts", "known_hosts", "--json"],
+      { cwd: d, env },
+    );
+    expect(first.code, first.stderr).toBe(3);
+    const runId = JSON.parse(first.stdout).run.id as string;
+    writeFileSync(flag, "");
+    const retry = await runCli(["retry", "web01", "--json"], { cwd: d, env });
+    expect(retry.code, retry.stderr).toBe(0);
+
+    // Another directory, the inventory moved away: refused before anything runs, with the path.
+    const elsewhere = join(dir, "resume-elsewhere");
+    mkdirSync(elsewhere);
+    renameSync(join(d, "inventory.ini"), join(d, "moved.ini"));
+    const db = ["--db", join(d, ".overhaul", "overhaul.db")];
+    const kh = ["--ssh-known-hosts", join(d, "known_hosts")];
+    const refused = await runCli(["resume", runId, ...db, ...kh], { cwd: elsewhere, env });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toContain(join(d, "inventory.ini"));
+    expect(refused.stderr).toContain("ansible_become_password");
+    expect(refused.stderr).toContain(`overhaul resume ${runId} -i INVENTORY`);
+    expect(refused.stderr + refused.stdout).not.toContain(SECRET);
+
+    // Told where it is now, resume uses its password (and the key file named relative at `run`).
+    const resumed = await runCli(["resume", runId, ...db, ...kh, "-i", join(d, "moved.ini"), "--json"], {
+      cwd: elsewhere,
+      env,
+    });
+    expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
+    expect(readFileSync(join(work, "resume.log"), "utf8")).toBe("web01 became=1\n");
+    renameSync(join(d, "moved.ini"), join(d, "inventory.ini")); // the one file with the password
+    expect(everything(d)).not.toContain(SECRET);
   });
 });

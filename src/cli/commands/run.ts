@@ -7,6 +7,7 @@
 
 import { randomInt } from "node:crypto";
 import { setMaxListeners } from "node:events";
+import { resolve } from "node:path";
 import { randomSource, systemClock } from "../../adapters/clock/system-clock.js";
 import { loadInventory } from "../../adapters/inventory-files/index.js";
 import { InputError, SafetyRefusal } from "../../core/errors.js";
@@ -27,14 +28,16 @@ import { EXIT } from "../exit-codes.js";
 import { makeOut, type Out, warnAll } from "../output.js";
 import { parseOrder, scheduleFor } from "../planning.js";
 import { Progress } from "../progress.js";
+import { secretsForResume, storedSsh, warnSshFlags } from "../resume-secrets.js";
 import { resolveScope } from "../scope.js";
 import { renderSummary, summarize } from "../summary.js";
 import {
+  anchorKeyFiles,
   checkHosts,
   createRunTransport,
   type HostSecrets,
   type SshFlags,
-  secretsFromInventory,
+  secretNames,
   splitSecrets,
   sshOptions,
 } from "../transport.js";
@@ -105,8 +108,11 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
   await checkHosts(hosts, opts, opts.inventory);
   // A schedule reads each region's clock (estimates, windows).
   if (opts.schedule) checkUtcOffsets(hosts, opts.inventory);
-  // Passwords stay in memory: the hosts stored with the run carry no secret variables.
-  const { hosts: stored, secrets } = splitSecrets(hosts);
+  // Passwords stay in memory: the hosts stored with the run carry no secret variables. Relative
+  // key files are stored absolute, so that a resume from another directory reads the same keys.
+  const split = splitSecrets(hosts);
+  const stored = anchorKeyFiles(split.hosts, process.cwd());
+  const secrets = split.secrets;
   refuseWorkloadSteps(planFile, loaded.plan);
   const ttl = leaseTtlMs(opts.leaseTtl);
   const store = await openStore(opts.db);
@@ -152,9 +158,13 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
         actor: `operator:${operatorName()}`,
         ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
         ...(schedule !== undefined ? { schedule } : {}),
+        // Paths absolute: `resume` may run from another directory. Which secret variables the
+        // hosts had (names only) tells resume whether it must find the inventory again.
         options: {
-          planFile,
-          inventory: opts.inventory,
+          planFile: resolve(planFile),
+          inventory: resolve(opts.inventory),
+          secretVars: secretNames(secrets),
+          ssh: storedSsh(opts),
           ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
           ...(opts.all ? { all: true } : {}),
         },
@@ -173,7 +183,7 @@ export async function runCommand(planFile: string, opts: RunOptions): Promise<nu
 
 export async function resumeCommand(
   runId: string | undefined,
-  opts: Omit<RunOptions, "inventory" | "maxHosts"> & { detach?: boolean },
+  opts: Omit<RunOptions, "inventory" | "maxHosts"> & { detach?: boolean; inventory?: string },
 ): Promise<number> {
   const out = makeOut({ noColor: opts.noColor });
   const ttl = leaseTtlMs(opts.leaseTtl);
@@ -187,6 +197,15 @@ export async function resumeCommand(
         `run ${run.id} is a simulation (overhaul simulate / demo): it is never driven against real hosts; simulate the plan again instead`,
       );
     }
+    // The secrets come from the inventory (never stored): found before the run is touched, or
+    // refused with the path (cli/resume-secrets.ts). A run that is only shown needs none.
+    const driven = !opts.detach && run.state !== "succeeded" && run.state !== "aborted";
+    let secrets: HostSecrets = new Map();
+    if (driven) {
+      const names = (await store.getHosts(run.id)).map((h) => h.host);
+      secrets = await secretsForResume(run, names, opts.inventory, out);
+      warnSshFlags(run, opts, out);
+    }
     // A paused run, or a halted or failed one that may go on, is set running; with --detach, one
     // that cannot go on is refused with what would let it (engine/runs.ts `resumeRun`); without
     // it, such a run is driven as it is (a finished one is only shown).
@@ -199,7 +218,7 @@ export async function resumeCommand(
       if (opts.json) out.write(`${JSON.stringify({ run: run.id, state: run.state })}\n`);
       return EXIT.ok;
     }
-    return await drive(store, run.id, ttl, out, opts, await secretsFromInventory(run.options.inventory));
+    return await drive(store, run.id, ttl, out, opts, secrets);
   } finally {
     await store.close();
   }

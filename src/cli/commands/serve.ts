@@ -15,7 +15,7 @@ import { randomInt } from "node:crypto";
 import { constants, existsSync } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { isIP } from "node:net";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createSecureContext } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { randomSource, systemClock } from "../../adapters/clock/system-clock.js";
@@ -33,10 +33,12 @@ import { EXIT } from "../exit-codes.js";
 import { makeOut } from "../output.js";
 import { resolveScope } from "../scope.js";
 import {
+  anchorKeyFiles,
   checkHosts,
   createRunTransport,
+  readInventorySecrets,
   type SshFlags,
-  secretsFromInventory,
+  secretNames,
   splitSecrets,
   sshOptions,
 } from "../transport.js";
@@ -100,7 +102,13 @@ export function inventoryResolver(inventory: string, ssh: SshFlags): NonNullable
       const inv = await loadInventory(inventory);
       const hosts = resolveScope(inv, plan.hosts, { ...scope, planFile: planLabel, hostsAt });
       await checkHosts(hosts, ssh, inventory);
-      return { hosts: splitSecrets(hosts).hosts, inventory };
+      // As `overhaul run` stores them: absolute paths, and the names (only) of the secret variables.
+      const split = splitSecrets(hosts);
+      return {
+        hosts: anchorKeyFiles(split.hosts, process.cwd()),
+        inventory: resolve(inventory),
+        secretVars: secretNames(split.secrets),
+      };
     } catch (err) {
       throw renamePaths(err);
     }
@@ -227,7 +235,17 @@ export async function serveCommand(opts: ServeOptions): Promise<number> {
     store,
     clock,
     random: (seed) => randomSource(seed ^ randomInt(2 ** 31)),
-    transportFor: async (run) => createRunTransport(opts, await secretsFromInventory(run.options.inventory)),
+    // Secrets are read again for every run it drives; one it cannot read is said (the run goes on:
+    // nobody is there to pass another path, and its sudo with a password then fails `auth`).
+    transportFor: async (run) => {
+      const path = run.options.inventory;
+      const read = typeof path === "string" ? await readInventorySecrets(path) : undefined;
+      if (read?.ok === false)
+        out.err(
+          `overhaul serve: run ${run.id}: going on without its inventory's secret variables: ${read.why}\n`,
+        );
+      return createRunTransport(opts, read?.ok ? read.secrets : new Map());
+    },
     sink: {
       emit(e) {
         metrics.sink.emit(e);
