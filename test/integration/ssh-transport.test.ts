@@ -5,7 +5,7 @@
  * through an in-process bastion, ssh config, sudo with a password on stdin, SFTP upload, close(),
  * and a planted secret that must never come back out.
  */
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -946,3 +946,72 @@ function sshKeygen(args: string[]): string | undefined {
     throw e;
   }
 }
+
+/** A real ssh-agent on a socket in the test directory (OpenSSH's client tools), or undefined. */
+function sshAgentAvailable(): boolean {
+  try {
+    execFileSync("ssh-agent", ["-k"], { stdio: "ignore", env: { ...process.env, SSH_AGENT_PID: "" } });
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ENOENT";
+  }
+  return true;
+}
+
+describe.skipIf(!sshAgentAvailable())("IdentitiesOnly and ssh-agent (as OpenSSH)", () => {
+  const sock = join(dir, "agent.sock");
+  let agent: ChildProcess | undefined;
+  let accepting: TestServer;
+  let lockedFile: string;
+  let plainOther: string;
+  const add = (file: string) =>
+    execFileSync("ssh-add", ["-q", file], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
+
+  beforeAll(async () => {
+    agent = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 20));
+    // One key, in the agent in the clear and on disk behind a passphrase (ssh-keygen -p), as after
+    // `ssh-add ~/.ssh/id` with a passphrase; the server also accepts the test's usual key.
+    const locked = generateKey();
+    lockedFile = writeKey("id_agent_locked", locked);
+    add(lockedFile);
+    execFileSync("ssh-keygen", ["-q", "-p", "-P", "", "-N", SECRET, "-f", lockedFile]);
+    plainOther = writeKey("id_agent_other", generateKey());
+    accepting = await serve({ users: { tester: [clientKey.public, locked.public] } });
+  });
+  afterAll(() => {
+    agent?.kill();
+  });
+
+  const only = (file: string) => ({
+    ansible_ssh_private_key_file: file,
+    ansible_ssh_common_args: "-o IdentitiesOnly=yes",
+  });
+  const at = (vars: Record<string, unknown>) => host(vars, { port: accepting.port });
+  const via = () =>
+    transport({
+      agent: sock,
+      identityFiles: [],
+      knownHostsFile: knownHosts(
+        `kh-agent-${randomBytes(4).toString("hex")}`,
+        knownLine(accepting.port, accepting.hostKey),
+      ),
+    });
+
+  it("offers the agent's copy of a named passphrase-protected key", async () => {
+    const r = await via().exec(at(only(lockedFile)), { command: "echo ok", timeoutMs: 5_000 });
+    expect(r.stdout).toBe("ok\n");
+  });
+
+  it("offers no other agent key, and says to ssh-add the named one when the agent lacks it", async () => {
+    add(keyFile); // the server accepts it, but it is not named
+    const err = await rejection(via().exec(at(only(plainOther)), { command: "true", timeoutMs: 5_000 }));
+    expect(err.kind).toBe("auth");
+    expect(err.message).toContain("IdentitiesOnly: it holds none of the named keys");
+    execFileSync("ssh-add", ["-q", "-D"], { env: { ...process.env, SSH_AUTH_SOCK: sock } });
+    const locked = await rejection(via().exec(at(only(lockedFile)), { command: "true", timeoutMs: 5_000 }));
+    expect(locked.kind).toBe("auth");
+    expect(locked.message).toContain(`${lockedFile} (protected by a passphrase)`);
+    expect(locked.message).toContain("ssh-add");
+    expect(locked.message).not.toContain(SECRET);
+  });
+});
