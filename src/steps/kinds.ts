@@ -123,6 +123,37 @@ async function readBootId(ctx: StepContext): Promise<string | undefined> {
   return r.exitCode === 0 && id ? id : undefined;
 }
 
+/**
+ * Why a reboot saw no new boot id within the step's timeout. The plan's retry policy still
+ * decides what follows: a reboot can be held back for a while (a systemd inhibitor lock, a
+ * `shutdown -r +1` that is late for the timeout) and a retry may then see it.
+ */
+function noNewBootId(
+  ctx: StepContext,
+  cmd: string,
+  before: string,
+  seen: { down: number; lastDown: boolean },
+  last: ExecResult | undefined,
+  lastError: string | undefined,
+): string {
+  const name = ctx.host.name;
+  const within = `${Math.round(ctx.step.timeoutMs / 1000)}s`;
+  const shown = cmd.length > 60 ? `${cmd.slice(0, 57)}...` : cmd;
+  const lastSame = !seen.lastDown && last?.exitCode === 0 && last.stdout.trim() === before;
+  if (lastSame && seen.down === 0) {
+    return `host ${name} kept answering with the same boot id for ${within} after the reboot command: it did not reboot (the command \`${shown}\` returned without rebooting it)`;
+  }
+  if (lastSame) {
+    return `host ${name} answers again, with the same boot id as before the reboot command: it did not reboot (unreachable for a while, as when only sshd or the network restarted; the command was \`${shown}\`)`;
+  }
+  if (seen.lastDown) {
+    return `host ${name} did not come back within ${within} after the reboot command${lastError ? ` (last: ${lastError})` : ""}`;
+  }
+  return `host ${name} did not come back with a new boot id within ${within} (the boot id command ${
+    last ? `answered exit code ${last.exitCode ?? "none"} with no boot id` : "never answered"
+  })`;
+}
+
 const reboot: StepKindImpl = {
   async prepare(ctx) {
     // A retry may find the host still down from the attempt before (a slow POST): wait for it to
@@ -164,17 +195,31 @@ const reboot: StepKindImpl = {
       // The connection dropping is what a reboot looks like from here.
     }
     const bootCmd = bootIdCommand(ctx);
-    const r = await pollUntil(ctx, bootCmd, ctx.step.intervalMs ?? 2_000, (x) => {
-      const id = x.stdout.trim();
-      return x.exitCode === 0 && id !== "" && id !== before;
-    });
+    // What each probe saw, to say why no new boot id came: a host that never stopped answering
+    // with the old one was not rebooted, which is not the same as a host that did not come back.
+    const seen = { down: 0, lastDown: false };
+    const r = await poll(
+      ctx,
+      ctx.step.intervalMs ?? 2_000,
+      async (by) => {
+        try {
+          const x = await exec(ctx, bootCmd, by);
+          seen.lastDown = false;
+          return x;
+        } catch (e) {
+          seen.down++;
+          seen.lastDown = true;
+          throw e;
+        }
+      },
+      (x) => {
+        const id = x.stdout.trim();
+        return x.exitCode === 0 && id !== "" && id !== before;
+      },
+    );
     const detail: Record<string, unknown> = { bootIdBefore: before, polls: r.polls };
     if (r.ok) return { ok: true, detail: { ...detail, bootIdAfter: r.last?.stdout.trim() } };
-    return {
-      ok: false,
-      reason: `host ${ctx.host.name} did not come back with a new boot id within ${Math.round(ctx.step.timeoutMs / 1000)}s`,
-      detail,
-    };
+    return { ok: false, reason: noNewBootId(ctx, cmd, before, seen, r.last, r.lastError), detail };
   },
   async effectHappened(ctx) {
     const before = ctx.pre?.bootId;
