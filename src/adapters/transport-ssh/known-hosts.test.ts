@@ -41,6 +41,7 @@ describe("knownHostsName", () => {
     ["web01", 22, "web01"],
     ["10.0.0.5", 2222, "[10.0.0.5]:2222"],
     ["::1", 22, "::1"],
+    ["LocalHost", 2222, "[localhost]:2222"],
   ])("%s port %i is looked up as %s", (host, port, name) => {
     expect(knownHostsName(host, port)).toBe(name);
   });
@@ -91,6 +92,13 @@ describe("lineMatches", () => {
     expect(lineMatches(h, "[127.0.0.1]:2200")).toBe(true);
     expect(lineMatches(h, "[127.0.0.1]:2201")).toBe(false);
     expect(lineMatches(l("|1|bad|entry"), "x")).toBe(false);
+  });
+
+  it("matches a hashed entry for a name written in capitals, as ssh lowercases it before hashing", () => {
+    // ssh-keygen -H / HashKnownHosts hash the lowercase name ssh looked up.
+    const h = l(hashed("[localhost]:2200"));
+    expect(lineMatches(h, knownHostsName("LocalHost", 2200))).toBe(true);
+    expect(lineMatches(h, "[LocalHost]:2200")).toBe(true);
   });
 });
 

@@ -57,13 +57,17 @@ export function parseKnownHosts(text: string): KnownHostLine[] {
   return out;
 }
 
-/** The name OpenSSH looks up for a host and port. */
+/**
+ * The name OpenSSH looks up for a host and port. `ssh` lowercases the host name before it reads or
+ * writes known_hosts, so hashed entries (`|1|salt|hash`) are hashes of the lowercase name.
+ */
 export function knownHostsName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
+  const h = host.toLowerCase();
+  return port === 22 ? h : `[${h}]:${port}`;
 }
 
 export function lineMatches(line: KnownHostLine, name: string): boolean {
-  if (line.hosts.startsWith("|1|")) return hashedMatches(line.hosts, name);
+  if (line.hosts.startsWith("|1|")) return hashedMatches(line.hosts, name.toLowerCase());
   let positive = false;
   for (const pat of line.hosts.split(",")) {
     const negated = pat.startsWith("!");

@@ -9,7 +9,8 @@
  * - Options that change where or as whom we connect are applied (ProxyJump, Port, User,
  *   IdentityFile, IdentitiesOnly, ConnectTimeout). Options that only tune OpenSSH's own process or
  *   relax security (ControlMaster, StrictHostKeyChecking, UserKnownHostsFile, ...) are ignored on
- *   purpose: Overhaul's flags decide host key checking. Anything else, or a ProxyCommand, is a
+ *   purpose: Overhaul's flags decide host key checking. Anything else, or a ProxyCommand other
+ *   than `none` (no proxy, as in OpenSSH), is a
  *   problem reported by name: we never connect differently from what the operator wrote.
  * - Pure: no I/O.
  */
@@ -148,6 +149,11 @@ function applyOption(out: SshArgs, opt: string): void {
       return;
     }
     case "proxycommand":
+      // `none` is no proxy (OpenSSH), as `ProxyJump none`; the first of the two wins.
+      if (val.trim().toLowerCase() === "none") {
+        out.proxyJump ??= "none";
+        return;
+      }
       throw new SshArgsError("ProxyCommand is not supported: use ProxyJump (-J) for a bastion");
     default:
       if (IGNORED.has(key)) return;

@@ -4,7 +4,8 @@
  *
  * Invariants:
  * - Only these settings are used: HostName, Port, User, IdentityFile, IdentitiesOnly, ProxyJump,
- *   ConnectTimeout. First value wins, IdentityFile accumulates, as in OpenSSH.
+ *   ConnectTimeout. First value wins, IdentityFile accumulates, as in OpenSSH. A ProxyCommand is
+ *   refused unless a ProxyJump comes first, or it is `none` (no proxy, as in OpenSSH).
  * - `Match exec` conditions never run a command here (they count as not matching): reading the
  *   config must not have side effects. `Include` is not followed.
  * - Tokens are expanded as OpenSSH does for these settings: `%h` (the host), `%p`, `%r`, `%u`,
@@ -106,11 +107,19 @@ export function parseSshConfig(
     entry.identityFiles = all("identityfile").map(tokens);
     const only = first("identitiesonly");
     if (only !== undefined) entry.identitiesOnly = /^yes$/i.test(only);
-    const jump = first("proxyjump");
+    // ProxyJump and ProxyCommand compete: whichever the config gives first wins (OpenSSH), and
+    // `ProxyCommand none` means no proxy, as `ProxyJump none` does.
+    const keys = [...raw.keys()];
+    const command = first("proxycommand");
+    const commandFirst =
+      command !== undefined &&
+      (!raw.has("proxyjump") || keys.indexOf("proxycommand") < keys.indexOf("proxyjump"));
+    const jump = commandFirst ? undefined : first("proxyjump");
     if (jump !== undefined) entry.proxyJump = jump;
+    if (commandFirst && command.trim().toLowerCase() === "none") entry.proxyJump = "none";
     const ct = first("connecttimeout");
     if (ct !== undefined && /^\d+$/.test(ct) && Number(ct) > 0) entry.connectTimeoutMs = Number(ct) * 1000;
-    if (first("proxycommand") !== undefined && jump === undefined) {
+    if (commandFirst && command.trim().toLowerCase() !== "none") {
       throw new SshConfigError(
         `${path}: host ${host} uses ProxyCommand, which Overhaul does not support: use ProxyJump for a bastion`,
       );

@@ -136,6 +136,32 @@ describe("resolveTarget", () => {
     });
   });
 
+  it("reads ProxyCommand none as no proxy, and lets the first of ProxyCommand and ProxyJump win (OpenSSH)", () => {
+    const cfg = parseSshConfig(
+      [
+        "Host bastion direct",
+        "  ProxyCommand none",
+        "Host jumped",
+        "  ProxyJump bastion",
+        "Host piped",
+        "  ProxyCommand nc %h %p",
+        "Host *",
+        "  ProxyJump bastion",
+        "  ProxyCommand ssh -W %h:%p other",
+      ].join("\n"),
+      "cfg",
+      { homeDir: "/home/me", localUser: "me" },
+    );
+    const at = (address: string, vars = {}) => resolveTarget(host(vars, { address }), options, cfg);
+    expect(at("direct").jumps).toEqual([]);
+    expect(at("jumped").jumps.map((j) => j.label)).toEqual(["bastion"]);
+    expect(at("elsewhere").jumps.map((j) => j.label)).toEqual(["bastion"]);
+    expect(() => at("piped")).toThrow(/piped uses ProxyCommand/);
+    // On the command line too: none beats the config's ProxyJump, as any command-line option does.
+    expect(at("jumped", { ansible_ssh_common_args: "-o ProxyCommand=none" }).jumps).toEqual([]);
+    expect(parseSshArgs(["-o 'ProxyCommand none' -J b"]).proxyJump).toBe("none");
+  });
+
   it("refuses bad values by name", () => {
     expect(() => resolveTarget(host({ overhaul_ssh_connect_timeout: "soon" }), options, config)).toThrow(
       /overhaul_ssh_connect_timeout/,
