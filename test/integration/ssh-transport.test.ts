@@ -442,6 +442,41 @@ describe("connection failures: nothing ran", () => {
     }
   });
 
+  it("a server that closes before its SSH greeting (sshd past MaxStartups) is tried again, a bounded number of times", async () => {
+    // As sshd drops connections past MaxStartups: accepted, then closed before the banner. After
+    // `drops` of those, the front passes connections through to the test server.
+    let seen = 0;
+    let drops = 2;
+    const front: NetServer = createServer((c) => {
+      seen++;
+      if (seen <= drops) return c.destroy();
+      const back = netConnect(server.port, "127.0.0.1");
+      c.pipe(back).pipe(c);
+      c.on("error", () => back.destroy());
+      back.on("error", () => c.destroy());
+    });
+    await new Promise<void>((r) => front.listen(0, "127.0.0.1", () => r()));
+    const port = (front.address() as { port: number }).port;
+    const t = () =>
+      transport({ knownHostsFile: knownHosts(`kh-front-${port}`, knownLine(port, server.hostKey)) });
+    try {
+      const r = await t().exec(host({}, { port }), { command: "echo ok", timeoutMs: 20_000 });
+      expect(r.stdout).toBe("ok\n");
+      expect(seen).toBe(3);
+      seen = 0;
+      drops = 1_000;
+      const start = performance.now();
+      const err = await rejection(t().exec(host({}, { port }), { command: "true", timeoutMs: 30_000 }));
+      expect(err.kind).toBe("unreachable");
+      expect(err.message).toMatch(/closed it before its SSH greeting \(4 times in [\d.]+s\): .*MaxStartups/);
+      expect(err.message).toContain("nothing ran");
+      expect(seen).toBe(4);
+      expect(performance.now() - start).toBeLessThan(10_000);
+    } finally {
+      front.close();
+    }
+  });
+
   it("a command whose time runs out while connecting is `unreachable` at its own deadline", async () => {
     const silent: NetServer = createServer(() => undefined);
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));

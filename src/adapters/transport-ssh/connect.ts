@@ -14,6 +14,13 @@
  * - Messages name the endpoint (the caller puts the inventory host in front, so hosts sharing a
  *   connection each get their own name), never a key or a secret. `who` is a prefix such as
  *   `bastion jump1: `, or empty.
+ * - A server that accepts the TCP connection and closes it before its SSH greeting is most often
+ *   sshd past its MaxStartups (too many unauthenticated connections at once: a fleet connecting
+ *   without ControlMaster). A direct connection is tried again then, at most
+ *   `EARLY_CLOSE_RETRIES` times, after a jittered backoff, and only while the retries stay
+ *   within the endpoint's connect timeout; nothing ran, so trying again is safe. The final
+ *   failure says what it likely means. Through a bastion the forwarded stream is gone with the
+ *   attempt: the first failure is final there (the caller opens a new stream next time).
  */
 import type { Duplex } from "node:stream";
 import type { ServerHostKeyAlgorithm } from "ssh2";
@@ -67,11 +74,65 @@ export function orderHostKeyAlgorithms(knownTypes: readonly string[]): ServerHos
   return [...first, ...HOST_KEY_ALGORITHMS.filter((a) => !first.includes(a))];
 }
 
+/** Retries of a direct connection that the server closed before its SSH greeting (see the header). */
+export const EARLY_CLOSE_RETRIES = 3;
+/** The first backoff before such a retry; it doubles each time, with ±50% jitter. */
+const EARLY_CLOSE_BACKOFF_MS = 500;
+
+/** Failures where the server closed the connection before its SSH greeting (ssh2's "Connection lost before handshake"). */
+const earlyCloses = new WeakSet<object>();
+
 /**
  * Connect to `ep`. `who` prefixes every message (empty, or `bastion jump1: `).
  * `sock` is a stream already forwarded to the endpoint (through a bastion).
  */
 export async function connectEndpoint(
+  ep: Endpoint,
+  who: string,
+  ctx: ConnectContext,
+  sock?: Duplex,
+  signal?: AbortSignal,
+): Promise<SshClient> {
+  const started = performance.now();
+  const where = endpointKey(ep);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(ep, who, ctx, sock, signal);
+    } catch (e) {
+      if (!earlyCloses.has(e as object)) throw e;
+      const delay = EARLY_CLOSE_BACKOFF_MS * 2 ** (attempt - 1) * (0.5 + Math.random());
+      const elapsed = performance.now() - started;
+      if (sock !== undefined || attempt > EARLY_CLOSE_RETRIES || elapsed + delay >= ep.connectTimeoutMs) {
+        const times = attempt === 1 ? "" : ` (${attempt} times in ${(elapsed / 1000).toFixed(1)}s)`;
+        throw new TransportError(
+          "unreachable",
+          `${who}${where} accepted the connection and closed it before its SSH greeting${times}: most likely sshd refusing more unauthenticated connections at once (its MaxStartups; lower the plan's concurrency, or raise MaxStartups), else a filter refusing this client (TCP wrappers, fail2ban); nothing ran`,
+          { cause: e },
+        );
+      }
+      const aborted = await pause(delay, signal);
+      if (aborted)
+        throw new TransportError("unreachable", `${who}aborted while connecting to ${where}; nothing ran`);
+    }
+  }
+}
+
+/** Wait `ms`, or less when `signal` aborts (then true). */
+function pause(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (aborted: boolean) => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      resolve(aborted);
+    };
+    const onAbort = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+async function connectOnce(
   ep: Endpoint,
   who: string,
   ctx: ConnectContext,
@@ -147,6 +208,15 @@ export async function connectEndpoint(
             err,
           ),
         );
+      }
+      if (err.level === "protocol" && /^Connection lost before handshake/.test(err.message)) {
+        const early = fail(
+          "unreachable",
+          `${who}${where} closed the connection before its SSH greeting; nothing ran`,
+          err,
+        );
+        earlyCloses.add(early);
+        return finish(early);
       }
       const net = err.code !== undefined ? NETWORK_CODES[err.code] : undefined;
       finish(
