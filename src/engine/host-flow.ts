@@ -423,9 +423,14 @@ export class HostFlow {
 
   /**
    * Is the step's effect already there? `check` command, else the kind's built-in check; undefined
-   * when it cannot tell, `{ failed }` when the built-in check found the attempt failed anyway.
+   * when it cannot tell (and `why.text` says why: the host did not answer, sudo refused, ...),
+   * `{ failed }` when the built-in check found the attempt failed anyway.
    */
-  private async isDone(step: Step, pre: Record<string, unknown> | null): Promise<EffectFinding> {
+  private async isDone(
+    step: Step,
+    pre: Record<string, unknown> | null,
+    why: { text?: string } = {},
+  ): Promise<EffectFinding> {
     const impl = STEP_IMPLS[step.kind];
     let failed: string | undefined;
     const r = await this.effect(step, pre, 0, "check", async (ctx) => {
@@ -447,7 +452,10 @@ export class HostFlow {
       if (typeof happened === "object") failed = happened.failed;
       return { ok: happened === true, detail: {} };
     });
-    if (couldNotAnswer(r)) return undefined;
+    if (couldNotAnswer(r)) {
+      if (r.reason !== undefined && r.reason !== "cannot tell") why.text = r.reason;
+      return undefined;
+    }
     if (failed !== undefined) return { failed };
     return !("unknown" in r) && r.ok;
   }
@@ -771,7 +779,8 @@ export class HostFlow {
       // The attempt stays `started` until the check has answered, and its result is committed with
       // the decision: a coordinator that stops during the check leaves it in doubt, so the next one
       // checks again instead of re-running the effect.
-      const done = await this.isDone(step, pre);
+      const why: { text?: string } = {};
+      const done = await this.isDone(step, pre, why);
       if (done === true)
         return this.advance(
           step,
@@ -790,7 +799,7 @@ export class HostFlow {
         return this.failed(step, n, `${reason}; then ${done.failed}`, true, result, [ev]);
       if (done === undefined && !step.idempotent) {
         return this.park(
-          `outcome of step "${step.name}" is unknown (${reason}) and its check could not tell`,
+          `outcome of step "${step.name}" is unknown (${reason}) and its check could not tell${why.text ? ` (${why.text})` : ""}`,
           [ev],
           { result },
         );

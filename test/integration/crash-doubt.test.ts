@@ -188,3 +188,23 @@ steps:
     expect(s.failures).toEqual([{ host: "h01", state: "in_doubt", reason: h?.reason }]);
   });
 });
+
+describe("an attempt in doubt whose check cannot answer", () => {
+  it("parks the host in doubt with why the check could not tell (sudo refused, host down)", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: upgrade, kind: command, run: "dist-upgrade", check: "is-upgraded", become: true }
+`;
+    const t = await setup(plan, 1, (_h, c) => {
+      if (c === "is-upgraded") throw new TransportError("auth", "h01: sudo refused: a password is required");
+      return undefined;
+    });
+    await leaveInDoubt(t, "upgrade", null);
+    const r = await t.coordinator("c2").drive();
+    expect(await states(t)).toEqual({ h01: "in_doubt" });
+    const h = await t.store.getHost(r.run.id, "h01");
+    expect(h?.reason).toMatch(/its check could not tell \(h01: sudo refused: a password is required\)$/);
+  });
+});
