@@ -19,21 +19,14 @@
  * the parent of the command with its argv). Without sshd (or busybox, for its test) a test is
  * skipped with the reason, except under CI=true, where it fails.
  */
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { MAX_COMMAND_BYTES } from "../../src/adapters/transport-ssh/command.js";
 import { createSshTransport, type SshTransport } from "../../src/adapters/transport-ssh/index.js";
 import { TransportError } from "../../src/core/errors.js";
 import type { Host } from "../../src/core/model/fleet.js";
+import { BUSYBOX, busyboxBin } from "../support/busybox.js";
 import { runCli } from "../support/cli.js";
 import { sshHost } from "../support/records.js";
 import { type SshdFleet, sshdAvailability } from "../support/sshd-fleet.js";
@@ -41,7 +34,6 @@ import { useSshdFleet } from "../support/sshd-suite.js";
 
 const avail = sshdAvailability();
 const inCi = process.env.CI === "true";
-const BUSYBOX = ["/usr/bin/busybox", "/bin/busybox"].find((p) => existsSync(p));
 const BECOME_PASSWORD = "Ops pass'1";
 const DB_PASSWORD = `db-S3cret-${process.pid}`;
 const PLAIN = `plain-value-${process.pid}`;
@@ -267,26 +259,7 @@ steps:
       async () => {
         if (BUSYBOX === undefined)
           throw new Error("busybox is missing; CI=true requires it (.ci/run installs it)");
-        const bin = join(work, "busybox-bin");
-        mkdirSync(bin);
-        for (const applet of [
-          "sh",
-          "head",
-          "id",
-          "sed",
-          "cut",
-          "find",
-          "timeout",
-          "kill",
-          "rm",
-          "mkdir",
-          "cat",
-          "sleep",
-          "echo",
-          "true",
-          "touch",
-        ])
-          symlinkSync(BUSYBOX, join(bin, applet));
+        const bin = busyboxBin(join(work, "busybox-bin"), ["touch"]);
         // The become program swaps /bin/sh for BusyBox's sh, with only BusyBox's applets on PATH.
         const bbSudo = join(work, "busybox-sudo");
         writeFileSync(

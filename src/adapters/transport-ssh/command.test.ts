@@ -8,7 +8,6 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import {
-  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -20,6 +19,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { BUSYBOX, busyboxBin } from "../../../test/support/busybox.js";
 import { sshHost } from "../../../test/support/records.js";
 import {
   buildCommand,
@@ -120,7 +120,6 @@ describe("host-side timeout", () => {
 });
 
 /** This machine's BusyBox, for the test of a BusyBox host (CI installs the Debian package). */
-const BUSYBOX = ["/usr/bin/busybox", "/bin/busybox"].find((p) => existsSync(p));
 
 describe("attempt marker", () => {
   const uid = process.getuid?.() ?? 0;
@@ -221,25 +220,7 @@ describe("attempt marker", () => {
       if (BUSYBOX === undefined)
         throw new Error("busybox is missing; CI=true requires it (.ci/run installs it)");
       const { tmp, env, dir } = sandbox();
-      const bin = join(tmp, "bin");
-      mkdirSync(bin);
-      for (const applet of [
-        "sh",
-        "head",
-        "id",
-        "sed",
-        "cut",
-        "find",
-        "timeout",
-        "kill",
-        "rm",
-        "mkdir",
-        "cat",
-        "sleep",
-        "echo",
-        "true",
-      ])
-        symlinkSync(BUSYBOX, join(bin, applet));
+      const bin = busyboxBin(join(tmp, "bin"));
       const bb = { ...env, PATH: bin };
       const probeBb = (tag: string) =>
         spawnSync(join(bin, "sh"), ["-c", runningProbe(tag)], { encoding: "utf8", env: bb }).stdout.trim();
