@@ -470,7 +470,7 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT.ok;
       return EXIT.invalidInput;
     }
-    process.stderr.write(terminalSafe(`${describe(err)}\n`));
+    process.stderr.write(process.stderr.isTTY ? terminalSafe(`${describe(err)}\n`) : `${describe(err)}\n`);
     return exitCodeOf(err);
   }
 }

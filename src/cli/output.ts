@@ -1,8 +1,10 @@
 /**
  * Terminal output helpers: colour only on a TTY and never when NO_COLOR is set (no-color.org).
- * Everything written goes through `terminalSafe` (core/output/visible.ts): control characters in
- * it (from a host's output, quoted in a reason) are shown, not obeyed; only Overhaul's own colours
- * and the live display's redraw pass.
+ * Everything written to a terminal goes through `terminalSafe` (core/output/visible.ts): control
+ * characters in it (from a host's output, quoted in a reason) are shown, not obeyed; only
+ * Overhaul's own colours and the live display's redraw pass. Text forms make reasons `visible`
+ * where they render them, so a redirected `status` or text report is safe to `cat` too; JSON,
+ * HTML and Markdown written to a file or pipe keep their bytes (as with `-o`).
  *
  * A reader that stops reading (`overhaul status | head -1`) ends the output, not the command:
  * once stdout (or stderr) is a closed pipe, writes to it stop quietly and the command ends with
@@ -28,7 +30,9 @@ export function makeOut(opts: { noColor?: boolean } = {}): Out {
 
 /** Write unless the stream is gone (a closed pipe destroys it: nothing more can be said there). */
 function writeTo(stream: NodeJS.WriteStream, s: string): void {
-  if (stream.writable) stream.write(terminalSafe(s));
+  // A terminal obeys escape sequences; a file or pipe gets the bytes as rendered (a report or JSON
+  // redirected to a file is the same as with -o; reasons are made visible where they are rendered).
+  if (stream.writable) stream.write(stream.isTTY === true ? terminalSafe(s) : s);
 }
 
 let pipesGuarded = false;

@@ -151,6 +151,13 @@ steps:
         r === runs.at(-1) ? String.raw`\\u001b\]0;PWNED\\u0007` : String.raw`\u001b]0;PWNED\u0007`;
       if (r !== list) expect(all).toContain(shown);
     }
+    // Redirected (not a terminal), a report is the same bytes as one written with -o.
+    for (const format of ["json", "html"]) {
+      const out = await runCli(["report", "--format", format], { cwd: dir });
+      const file = await runCli(["report", "--format", format, "-o", join(dir, `r.${format}`)], { cwd: dir });
+      expect(file.code, file.stderr).toBe(0);
+      expect(out.stdout).toBe(readFileSync(join(dir, `r.${format}`), "utf8"));
+    }
     // What is stored is what the host said: the JSON form gives it back unchanged.
     const s = await status(dir);
     expect(s.hosts[0].reason).toContain("\u001b]52;c;ZXZpbA==\u0007\u001b[2J\u001b[31mRED\u202etxt.exe");

@@ -262,6 +262,21 @@ describe("exec", () => {
     );
   });
 
+  it("a shell that had the command but never said it started (its stderr sent elsewhere) is an effect unknown, never `nothing ran`", async () => {
+    // A .bashrc that redirects stderr: the bootstrap's start line never reaches the channel, the
+    // command runs all the same.
+    const s = await serve({
+      script: (c) => (c.startsWith("/bin/sh -c") ? { stdout: "ran\n", code: 0 } : undefined),
+    });
+    const t = transport({ knownHostsFile: knownHosts("kh-quiet", knownLine(s.port, s.hostKey)) });
+    const err = await rejection(t.exec(host({}, { port: s.port }), { command: "touch x", timeoutMs: 5_000 }));
+    expect(err.kind).toBe("dropped");
+    expect(err.message).toMatch(
+      /never said it started \(exit status 0\), but it had the command: .*its effect is unknown/,
+    );
+    expect(err.message).not.toMatch(/nothing ran/);
+  });
+
   it("runs in overhaul_workdir, and a missing one is `unreachable`", async () => {
     const t = transport();
     const r = await t.exec(host({ overhaul_workdir: dir }), { command: "pwd", timeoutMs: 10_000 });

@@ -24,9 +24,10 @@
  *                       `BecomeRefused` when sudo held it (no prompt Overhaul knows, no start);
  *     `BecomeRefused`   sudo asked again for the password (a wrong one): the channel is closed at
  *                       once instead of waiting for the timeout; nothing ran.
- * - Resolves `started: false` when the shell never said it started (sudo refused, or the login
- *   shell would not run `/bin/sh`): nothing ran, whatever the status; the caller says why. That is
- *   decided only once the channel has closed (all output arrived), never on the status alone.
+ * - Resolves `started: false` when the shell's start line never came (sudo refused, the login
+ *   shell would not run `/bin/sh`, or a shell that sends its stderr elsewhere ran it anyway), and
+ *   `scriptSent` says whether the script went out; the caller judges (transport.ts `judged`). That
+ *   is decided only once the channel has closed (all output arrived), never on the status alone.
  * - The script is written at once without a password, and with one only after the shell started
  *   (the password, if sudo asked, went first), so sudo never reads the script as a password.
  * - stdin stays open while the command runs (ssh2 sends no signal request on a half-closed
@@ -73,6 +74,8 @@ export class BecomeRefused extends Error {
 /** The command's result, and whether the shell started at all (see the header). */
 export interface ChannelResult extends ExecResult {
   started: boolean;
+  /** The script was written to the channel (the host may have run it, start line or not). */
+  scriptSent: boolean;
   /** stderr before the shell started (sudo's words), on one line. */
   said: string;
 }
@@ -160,6 +163,7 @@ export function runOnChannel(run: ChannelRun): Promise<ChannelResult> {
         durationMs: performance.now() - run.started,
         truncated: stdout.truncated || stderr.truncated,
         started: watch.started,
+        scriptSent,
         said: watch.said(),
       });
     };

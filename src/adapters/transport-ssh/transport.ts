@@ -407,11 +407,24 @@ export function createSshTransport(options: SshTransportOptions & SshTransportDe
 
 /**
  * A channel's result as the port has it: an error when the command never ran (the shell never
- * said it started: sudo refused; the script did not arrive whole; no working directory).
+ * said it started and never had the script, or sudo refused it in its own words; the script did
+ * not arrive whole; no working directory), and an effect unknown when the start line is missing
+ * but the script went out: a shell that sends its stderr elsewhere (a `.bashrc` redirecting it, a
+ * login wrapper merging it into stdout) may have run the command, so it is never "nothing ran".
  */
 function judged(host: Host, r: ChannelResult, become: BecomeSettings | undefined): ExecResult {
-  const { started, said, ...result } = r;
+  const { started, said, scriptSent, ...result } = r;
   const status = r.exitCode !== null ? `exit status ${r.exitCode}` : `killed by ${r.signal}`;
+  // A refusal in its own words proves nothing ran: sudo's (`sudo -n` wanting a password, an
+  // unknown user: exit 1, no output) or nologin's (an account that may not log in).
+  const sudoRefused = become !== undefined && r.exitCode === 1 && r.stdout === "" && /\bsudo\b/.test(said);
+  const noLogin = r.exitCode === 1 && /account is currently not available/.test(`${said}\n${r.stdout}`);
+  if (!started && scriptSent && !sudoRefused && !noLogin) {
+    throw new TransportError(
+      "dropped",
+      `${host.name}: the shell never said it started (${status}${said ? `: ${said}` : ""}), but it had the command: it may have run it with its stderr sent elsewhere (a .bashrc or login wrapper redirecting stderr?); its effect is unknown`,
+    );
+  }
   if (!started && become) {
     throw new TransportError(
       "auth",
