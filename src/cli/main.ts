@@ -9,7 +9,6 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { formatProblem, InputError, OverhaulError } from "../core/errors.js";
-import { terminalSafe } from "../core/output/visible.js";
 import { MAX_SEED } from "../core/policy/random.js";
 import { hostActionCommand, runActionCommand, statusCommand } from "./commands/control.js";
 import { demoCommand } from "./commands/demo.js";
@@ -30,7 +29,7 @@ import { serveCommand } from "./commands/serve.js";
 import { simulateCommand } from "./commands/simulate.js";
 import { tokenCreateCommand, tokenListCommand, tokenRevokeCommand } from "./commands/token.js";
 import { EXIT, exitCodeOf } from "./exit-codes.js";
-import { quietOnClosedPipes } from "./output.js";
+import { quietOnClosedPipes, writeTo } from "./output.js";
 import { remoteOf } from "./remote.js";
 import { DEFAULT_MAX_HOSTS } from "./scope.js";
 
@@ -98,13 +97,15 @@ const REMOTE_COMMANDS = new Set(["run", "resume", "status", "report", "pause", "
 
 /** What the other commands work on instead, for the refusal of `--server`. */
 const TOKENS = "it changes the database (--db) directly; run it where the server's database is";
+const FILES = "it reads local files only";
+const SIMULATES = "it simulates on this machine";
 const LOCAL_ONLY_COMMANDS: Record<string, string> = {
-  validate: "it reads local files only",
-  "inventory list": "it reads local files only",
-  plan: "it reads local files only",
-  history: "it reads local files only",
-  simulate: "it simulates on this machine",
-  demo: "it simulates on this machine",
+  validate: FILES,
+  "inventory list": FILES,
+  plan: FILES,
+  history: FILES,
+  simulate: SIMULATES,
+  demo: SIMULATES,
   serve: "it is the server; start it where its database is (--db)",
   "token create": TOKENS,
   "token list": "it reads the database (--db) directly; run it where the server's database is",
@@ -470,7 +471,7 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT.ok;
       return EXIT.invalidInput;
     }
-    process.stderr.write(process.stderr.isTTY ? terminalSafe(`${describe(err)}\n`) : `${describe(err)}\n`);
+    writeTo(process.stderr, `${describe(err)}\n`);
     return exitCodeOf(err);
   }
 }

@@ -28,8 +28,11 @@ export function makeOut(opts: { noColor?: boolean } = {}): Out {
   };
 }
 
-/** Write unless the stream is gone (a closed pipe destroys it: nothing more can be said there). */
-function writeTo(stream: NodeJS.WriteStream, s: string): void {
+/**
+ * Write unless the stream is gone (a closed pipe destroys it: nothing more can be said there);
+ * escaped for a terminal (see the header).
+ */
+export function writeTo(stream: NodeJS.WriteStream, s: string): void {
   // A terminal obeys escape sequences; a file or pipe gets the bytes as rendered (a report or JSON
   // redirected to a file is the same as with -o; reasons are made visible where they are rendered).
   if (stream.writable) stream.write(stream.isTTY === true ? terminalSafe(s) : s);

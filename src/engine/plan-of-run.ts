@@ -25,11 +25,44 @@ export function planOfRevision(rev: PlanRevisionRecord | undefined): Plan | unde
 }
 
 export async function loadRunPlan(store: Store, run: RunRecord): Promise<Plan> {
+  return compilePinned(run, await pinnedRevision(store, run));
+}
+
+/**
+ * The plan for finishing an abort, which runs nothing and needs only the steps' names in order: the
+ * run's plan, or, when its pinned revision no longer validates, that revision's skeleton
+ * (core/plan/skeleton.ts), so a run this version cannot drive can still be aborted and its hosts
+ * set free. Without even readable step names, `loadRunPlan`'s error.
+ */
+export async function loadAbortPlan(store: Store, run: RunRecord): Promise<Plan> {
+  const rev = await pinnedRevision(store, run);
+  try {
+    return compilePinned(run, rev);
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    const names = stepNamesOfText(rev.body);
+    const skeleton = names === undefined ? undefined : skeletonPlan(run.planName, names);
+    if (skeleton === undefined) throw e;
+    return skeleton;
+  }
+}
+
+/** A plan to show `run` with (status, summaries): its revision's, or undefined (`planOfRevision`). */
+export async function shownPlanOf(store: Store, run: RunRecord): Promise<Plan | undefined> {
+  return planOfRevision(await store.getPlanRevision(run.planName, run.planRevision));
+}
+
+async function pinnedRevision(store: Store, run: RunRecord): Promise<PlanRevisionRecord> {
   const rev = await store.getPlanRevision(run.planName, run.planRevision);
   if (!rev)
     throw new Error(
       `plan ${run.planName} revision ${run.planRevision} of run ${run.id} is missing from the store`,
     );
+  return rev;
+}
+
+/** The pinned revision compiled, with the caps of the schedule the run follows, if any. */
+function compilePinned(run: RunRecord, rev: PlanRevisionRecord): Plan {
   let plan: Plan;
   try {
     plan = compilePlan(parsePlanText(rev.body, `${run.planName}@${run.planRevision}`));
@@ -47,25 +80,6 @@ export async function loadRunPlan(store: Store, run: RunRecord): Promise<Plan> {
   }
   // A run that follows a schedule also keeps the schedule's caps (see core/planner/run-schedule.ts).
   return scheduledPlan(plan, run.options);
-}
-
-/**
- * The plan for finishing an abort, which runs nothing and needs only the steps' names in order: the
- * run's plan, or, when its pinned revision no longer validates, that revision's skeleton
- * (core/plan/skeleton.ts), so a run this version cannot drive can still be aborted and its hosts
- * set free. Without even readable step names, `loadRunPlan`'s error.
- */
-export async function loadAbortPlan(store: Store, run: RunRecord): Promise<Plan> {
-  try {
-    return await loadRunPlan(store, run);
-  } catch (e) {
-    if (!(e instanceof InputError)) throw e;
-    const rev = await store.getPlanRevision(run.planName, run.planRevision);
-    const names = rev === undefined ? undefined : stepNamesOfText(rev.body);
-    const skeleton = names === undefined ? undefined : skeletonPlan(run.planName, names);
-    if (skeleton === undefined) throw e;
-    return skeleton;
-  }
 }
 
 /** Region -> when its window opens (epoch ms) for a run that follows a schedule with windows. */

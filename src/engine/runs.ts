@@ -265,9 +265,8 @@ async function reopenAfter(
   for (let tries = 0; ; tries++) {
     const run = await deps.store.getRun(runId);
     if (!run) throw new NotFoundError(`run ${runId} vanished`);
-    // A simulation is driven by `overhaul simulate` only: reopened, nobody would ever drive it.
-    if (!REOPENABLE.includes(run.state) || run.options.simulated === true)
-      return { runState: run.state, reopened: false, held: null };
+    // (A simulation never gets here: `hostAction` refuses its hosts.)
+    if (!REOPENABLE.includes(run.state)) return { runState: run.state, reopened: false, held: null };
     let d: GoOn;
     try {
       d = await goOnOf(deps.store, run);

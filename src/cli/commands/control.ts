@@ -7,7 +7,7 @@
 import { systemClock } from "../../adapters/clock/system-clock.js";
 import { visible } from "../../core/output/visible.js";
 import { finishUnheldAbort } from "../../engine/abort-unheld.js";
-import { planOfRevision } from "../../engine/plan-of-run.js";
+import { shownPlanOf } from "../../engine/plan-of-run.js";
 import { leaseHolders } from "../../engine/run-summary.js";
 import {
   type HostAction,
@@ -68,9 +68,7 @@ export async function statusCommand(
       return EXIT.ok;
     }
     const run = await requireRun(store, runId);
-    const rev = await store.getPlanRevision(run.planName, run.planRevision);
-    const plan = planOfRevision(rev);
-    const s = await summarize(store, run, systemClock().now(), plan);
+    const s = await summarize(store, run, systemClock().now(), await shownPlanOf(store, run));
     if (opts.json) out.write(`${JSON.stringify(s, null, 2)}\n`);
     else out.write(renderSummary(out, s, { hosts: opts.hosts ?? s.hosts.length <= 40 }));
     return EXIT.ok;

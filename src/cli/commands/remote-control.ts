@@ -204,8 +204,9 @@ export async function remoteResume(
   let state = s.run.state;
   // Running: nothing to set. Aborting or halting without --detach: watch the service finish the
   // abort, or the hosts in flight (a retry or skip that brings the failures back within the budget
-  // has set it running already); succeeded or aborted: show it. Anything else is the server's to resume, or to refuse when the
-  // run cannot go on: --detach says so (exit 2); without it the run is shown, as locally.
+  // has set it running already); succeeded or aborted: show it. Anything else is the server's to
+  // resume, or to refuse when the run cannot go on: --detach says so (exit 2); without it the run
+  // is shown, as locally.
   const watchOnly =
     !opts.detach &&
     (state === "aborting" || state === "halting" || state === "succeeded" || state === "aborted");

@@ -18,7 +18,7 @@ import { WORKLOAD_STEP_KINDS } from "../../core/plan/schema.js";
 import { runScheduleOf } from "../../core/planner/run-schedule.js";
 import { Coordinator, type DriveResult } from "../../engine/coordinator.js";
 import { DEFAULT_COORDINATOR_OPTIONS, nullNotifier } from "../../engine/deps.js";
-import { planOfRevision } from "../../engine/plan-of-run.js";
+import { shownPlanOf } from "../../engine/plan-of-run.js";
 import { createRun, requireRun, resumeRun } from "../../engine/runs.js";
 import type { EventSink } from "../../ports/events.js";
 import type { Store } from "../../ports/store.js";
@@ -288,9 +288,7 @@ async function drive(
     await transport.close();
     await log.close();
   }
-  const rev = await store.getPlanRevision(result.run.planName, result.run.planRevision);
-  const plan = planOfRevision(rev);
-  const summary = await summarize(store, result.run, clock.now(), plan);
+  const summary = await summarize(store, result.run, clock.now(), await shownPlanOf(store, result.run));
   if (opts.json) out.write(`${JSON.stringify({ outcome: result.outcome, ...summary }, null, 2)}\n`);
   else {
     if (result.outcome === "held-elsewhere")
