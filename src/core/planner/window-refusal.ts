@@ -17,16 +17,11 @@
 import type { Hold } from "./held-back.js";
 import { formatMs, type Refusal } from "./refusal.js";
 
-export interface WindowFacts {
-  region: string;
-  windowMs: number;
-  /** The region's end minus `from` (its window's opening, or its first start). */
-  estimateMs: number;
-  fromOpening: boolean;
-  /** The region's hold-overs, or null when none of its hosts drains. */
-  holdovers: number | null;
-  /** The fewest hold-overs with which the region alone fits (null: none does, or it drains nothing). */
-  needed: number | null;
+/** The refusal's own facts (region, window, estimate, hold-overs) are the ones it reports. */
+type TooShort = Extract<Refusal, { kind: "window-too-short" }>;
+
+export interface WindowFacts
+  extends Pick<TooShort, "region" | "windowMs" | "estimateMs" | "fromOpening" | "holdovers" | "needed"> {
   /** The region on its own (no other region, no opening): does it fit, else what binds. */
   alone: { fits: true } | { fits: false; ms: number; binding: string | undefined };
   /** Its waits from `from` (held-back.ts). */
