@@ -131,6 +131,8 @@ export class Progress implements EventSink {
   private line(e: Ev): void {
     const who = e.host ? `${paint(this.out, "bold", e.host)} ` : "";
     const d = e.data;
+    // A reason often quotes a host's output: shown, not obeyed.
+    const why = visible(String(d.reason));
     let text: string = e.type;
     switch (e.type) {
       case "host.started":
@@ -140,19 +142,19 @@ export class Progress implements EventSink {
         text = paint(this.out, "green", "succeeded");
         break;
       case "host.failed":
-        text = `${paint(this.out, "red", "FAILED")}: ${visible(String(d.reason))}`;
+        text = `${paint(this.out, "red", "FAILED")}: ${why}`;
         break;
       case "host.in_doubt":
-        text = `${paint(this.out, "magenta", "IN DOUBT")}: ${visible(String(d.reason))}`;
+        text = `${paint(this.out, "magenta", "IN DOUBT")}: ${why}`;
         break;
       case "host.reverting":
-        text = `${paint(this.out, "magenta", "reverting")}: ${visible(String(d.reason))}`;
+        text = `${paint(this.out, "magenta", "reverting")}: ${why}`;
         break;
       case "attempt.failed":
-        text = `step ${String(d.step)} attempt ${String(d.attempt)} failed: ${visible(String(d.reason))}${d.retryInMs !== undefined ? ` (retry in ${Math.round(Number(d.retryInMs) / 1000)}s)` : ""}`;
+        text = `step ${String(d.step)} attempt ${String(d.attempt)} failed: ${why}${d.retryInMs !== undefined ? ` (retry in ${Math.round(Number(d.retryInMs) / 1000)}s)` : ""}`;
         break;
       case "attempt.unknown":
-        text = `step ${String(d.step)} attempt ${String(d.attempt)} outcome unknown (${visible(String(d.reason))}); resolution: ${String(d.resolution)}`;
+        text = `step ${String(d.step)} attempt ${String(d.attempt)} outcome unknown (${why}); resolution: ${String(d.resolution)}`;
         break;
       case "step.confirmed":
         text = `step ${String(d.step)} confirmed done by ${String(d.by)}`;
@@ -197,7 +199,7 @@ export class Progress implements EventSink {
         text = `step ${String(d.step)} attempt ${String(d.attempt)}: its command still runs on the host; waiting for it to end (up to ${Math.round(Number(d.waitingUpToMs) / 1000)}s) before checking or running it again`;
         break;
       default:
-        text = `${e.type}${d.reason ? `: ${visible(String(d.reason))}` : ""}`;
+        text = `${e.type}${d.reason ? `: ${why}` : ""}`;
     }
     this.out.err(`${paint(this.out, "gray", this.elapsed(e.at))} ${who}${text}\n`);
   }
