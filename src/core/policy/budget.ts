@@ -23,12 +23,23 @@ export function budgetExceeded(budget: FailureBudget, total: number, failed: num
   return false;
 }
 
-/** How many hosts may be failed or in doubt before the budget is exceeded. */
+/**
+ * How many hosts may be failed or in doubt before the budget is exceeded: the largest n that
+ * `budgetExceeded` accepts, so the two never disagree. The percentage's share is first estimated
+ * in floating point (`18.4 * 375 / 100` is 68.99999999999999, not 69) and then corrected by
+ * `budgetExceeded` itself, whose comparison of `failed * 100 / total` with the percentage is exact
+ * at the edge (both round the same decimal to the same double).
+ */
 export function budgetAllows(budget: FailureBudget, total: number): number {
   let n = Number.POSITIVE_INFINITY;
   if (budget.maxFailed !== undefined) n = Math.min(n, budget.maxFailed);
-  if (budget.maxFailedPercent !== undefined)
-    n = Math.min(n, Math.floor((budget.maxFailedPercent * total) / 100));
+  if (budget.maxFailedPercent !== undefined && total > 0) {
+    const only = { maxFailedPercent: budget.maxFailedPercent };
+    let k = Math.max(0, Math.floor((budget.maxFailedPercent * total) / 100));
+    while (k > 0 && budgetExceeded(only, total, k)) k--;
+    while (!budgetExceeded(only, total, k + 1) && k < total) k++;
+    n = Math.min(n, k);
+  }
   return n;
 }
 

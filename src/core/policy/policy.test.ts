@@ -135,6 +135,37 @@ describe("failure budget (SSM-style: halt when exceeded)", () => {
     expect(budgetExceeded(b, total, n + 1)).toBe(true);
   });
 
+  it("allows exactly the share a percentage with decimals gives (18.4 % of 375 hosts is 69, not 68)", () => {
+    const b = { maxFailedPercent: 18.4 };
+    expect(budgetAllows(b, 375)).toBe(69);
+    // One over the budget: one host to retry or skip, not two.
+    const t = tally([...Array<HostState>(70).fill("failed"), ...Array<HostState>(305).fill("pending")]);
+    expect(mayGoOn(b, t)).toMatchObject({ go: false, why: "budget", fewer: 1 });
+  });
+
+  it("allows and exceeded never disagree: every scope up to 1,000 hosts, every percentage in tenths", () => {
+    // Exhaustive rather than sampled: the float edge (a share that is a whole number of hosts,
+    // computed as 68.99999999999999) is about one case in ten thousand.
+    const disagree: string[] = [];
+    for (let total = 1; total <= 1000; total++)
+      for (let tenths = 0; tenths <= 1000; tenths++) {
+        const b = { maxFailedPercent: tenths / 10 };
+        const n = budgetAllows(b, total);
+        if (budgetExceeded(b, total, n) || !budgetExceeded(b, total, n + 1))
+          disagree.push(`${b.maxFailedPercent}% of ${total}: allows ${n}`);
+      }
+    expect(disagree).toEqual([]);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 0, max: 50 }), (total, max) => {
+        const b = { maxFailedPercent: 12.5, maxFailed: max };
+        const n = budgetAllows(b, total);
+        expect(n).toBe(Math.min(max, budgetAllows({ maxFailedPercent: 12.5 }, total)));
+        expect(budgetExceeded(b, total, n)).toBe(false);
+        expect(budgetExceeded(b, total, n + 1)).toBe(true);
+      }),
+    );
+  });
+
   it("says failed or in doubt, with both numbers (in-doubt hosts are not failures)", () => {
     const t = tally(["in_doubt", "in_doubt", "pending", "succeeded"]);
     expect(budgetExceededReason({ maxFailed: 0 }, t)).toBe(
