@@ -34,7 +34,7 @@ import { type RunSchedule, runScheduleOf } from "../../core/planner/run-schedule
 import { buildReport, canonicalJson, type Report, renderReport } from "../../core/report/index.js";
 import { generateFleet, parseFleetSpec } from "../../core/sim/fleet-gen.js";
 import { fleetInventory } from "../../core/sim/fleet-inventory.js";
-import type { InvariantReport } from "../../core/sim/invariants.js";
+import { describeHeld, type InvariantReport } from "../../core/sim/invariants.js";
 import { moveDowntimes } from "../../core/sim/ledger.js";
 import {
   checkScenarioTargets,
@@ -377,13 +377,10 @@ export function printOutcome(
   fleet: SimulatedFleet,
 ): void {
   const inv = res.invariants;
-  const checked = Object.entries(inv.checked)
-    .map(([k, n]) => `${k} ${n}`)
-    .join(", ");
   out.err(`\n${renderReport(output.report, "text", (style, s) => paint(out, style, s))}`);
   if (res.unfinished) out.err(`${paint(out, "yellow", "unfinished:")} ${res.unfinished}\n`);
   if (inv.ok) {
-    out.err(`${paint(out, "green", "invariants hold")} (${checked})\n`);
+    out.err(`${paint(out, "green", "invariants hold:")} ${describeHeld(inv.checked)}\n`);
   } else {
     out.err(`${paint(out, "red", `${inv.violations.length} invariant violation(s):`)}\n`);
     for (const v of inv.violations.slice(0, 20)) out.err(`  ${v.invariant}: ${v.message}\n`);

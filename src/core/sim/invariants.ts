@@ -37,6 +37,30 @@ export const INVARIANT_NAMES = [
 ] as const;
 export type InvariantName = (typeof INVARIANT_NAMES)[number];
 
+/**
+ * What each invariant says when it holds, and what its `checked` count counts: `invariants hold`
+ * is followed by these, so `workload-lost 48` never reads as 48 workloads lost.
+ */
+export const INVARIANT_HOLDS: Readonly<Record<InvariantName, { holds: string; unit: string }>> = {
+  "workload-lost": { holds: "no workload lost", unit: "workloads" },
+  "workload-twice": { holds: "none on two hosts at once", unit: "placements and removals" },
+  "over-capacity": { holds: "no host over capacity", unit: "placements and removals on sized hosts" },
+  "effect-twice": { holds: "no non-idempotent effect applied twice", unit: "such effects" },
+  "drained-not-reinstated": {
+    holds: "every drained host reinstated or failed with a reason",
+    unit: "drained hosts",
+  },
+  "cap-exceeded": { holds: "no cap exceeded", unit: "host starts" },
+  "host-unfinished": { holds: "every host finished", unit: "hosts" },
+};
+
+/** `no workload lost (48 workloads), ...`: the invariants that held, in words, with their counts. */
+export function describeHeld(checked: Readonly<Record<InvariantName, number>>): string {
+  return INVARIANT_NAMES.map(
+    (n) => `${INVARIANT_HOLDS[n].holds} (${checked[n]} ${INVARIANT_HOLDS[n].unit})`,
+  ).join(", ");
+}
+
 /** The fields of a store host-flow record the checker reads (a `HostFlowRecord` fits). */
 export interface RunHost {
   host: string;
