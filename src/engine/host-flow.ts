@@ -649,12 +649,28 @@ export class HostFlow {
       ...before,
       { type: "attempt.failed", data: { step: step.name, attempt: n, reason, final: true } },
     ];
+    const first = n > 1 ? await this.firstReason(step, reason) : undefined;
     return this.beginRevert(
       step.index,
-      `step "${step.name}" failed after ${n} attempt(s): ${reason}`,
+      `step "${step.name}" failed after ${n} attempt(s): ${first !== undefined ? `attempt 1: ${first}; attempt ${n}: ${reason}` : reason}`,
       events,
       io,
     );
+  }
+
+  /**
+   * Why the first attempt of the step's latest series failed, when that is not the last reason: a
+   * reboot whose host never came back fails its later attempts at reading the boot id, and the
+   * host's reason must still say it went down and did not return.
+   */
+  private async firstReason(step: Step, last: string): Promise<string | undefined> {
+    const attempts = await this.cx.deps.store.getAttempts(this.cx.runId, this.rec.host);
+    let first: AttemptRecord | undefined;
+    for (const a of attempts)
+      if (a.stepIndex === step.index && a.phase === "run" && a.number === 1 && (!first || a.seq > first.seq))
+        first = a;
+    const why = first?.result?.reason;
+    return typeof why === "string" && why !== last ? why : undefined;
   }
 
   private async beginRevert(

@@ -126,6 +126,32 @@ failureBudget: { maxFailed: 5 }
     expect(h.reason).toMatch(/step "e" failed after 3 attempt\(s\).*rolled back/);
   });
 
+  it("a step that fails for another reason on later attempts keeps the first one in the host's reason", async () => {
+    const plan = `
+name: p
+hosts: all
+steps:
+  - { name: e, kind: command, run: "e", retry: { attempts: 3, backoff: { initial: 10s, jitter: 0 } } }
+failureBudget: { maxFailed: 5 }
+`;
+    // h01: the first attempt says what went wrong, the later ones only that they could not start.
+    // h02: the same reason every time, said once.
+    let n = 0;
+    const t = await setup(plan, 2, (h, c) => {
+      if (c !== "e") return undefined;
+      if (h === "h02") return { exitCode: 1, stderr: "disk full" };
+      n++;
+      return { exitCode: 1, stderr: n === 1 ? "kernel panic on upgrade" : "lock held by a previous run" };
+    });
+    await t.coordinator().drive();
+    const reasons = new Map((await t.store.getHosts(t.run.id)).map((h) => [h.host, h.reason ?? ""]));
+    expect(reasons.get("h01")).toMatch(
+      /^step "e" failed after 3 attempt\(s\): attempt 1: .*kernel panic on upgrade.*; attempt 3: .*lock held by a previous run/,
+    );
+    expect(reasons.get("h02")).toMatch(/^step "e" failed after 3 attempt\(s\): [^;]*disk full/);
+    expect(reasons.get("h02")).not.toContain("attempt 1:");
+  });
+
   it("verify failure counts as a failed attempt and reverts the step", async () => {
     const plan = `
 name: p

@@ -155,7 +155,9 @@ describe("simulateRun: the engine's reaction to each injected failure", () => {
     expect(r.ledger.filter((e) => e.command === "@lost")).toEqual([]);
     expect(r.states["r01-h002"]).toBe("failed");
     expect(r.reasons["r01-h002"]).toMatch(
-      /step "reboot" failed after 3 attempt\(s\): could not read the boot id of r01-h002 before rebooting \(.*unreachable \(dead\)\)/,
+      // The first attempt says the host went down and never came back; the later ones could not
+      // even read its boot id.
+      /step "reboot" failed after 3 attempt\(s\): attempt 1: host r01-h002 did not come back within 600s after the reboot command .*; attempt 3: could not read the boot id of r01-h002 before rebooting \(.*unreachable \(dead\)\)/,
     );
     for (const [id, on] of homeOf(r, "r01-h002")) expect(HOLDOVERS, id).toContain(on[0]);
     // probability 0: this disk survives.
